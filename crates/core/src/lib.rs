@@ -1,0 +1,26 @@
+//! The one library every tool of the soak toolkit links.
+//!
+//! - [`record`]: the JSONL protocol (record kinds, common fields, the spec with an example);
+//! - [`jsonl`]: the tolerant streaming reader and the whole-line writer;
+//! - [`input`]: file arguments, globs, stdin and transparent gzip;
+//! - [`units`]: durations, sizes, rates and percentages, parsed by one set of functions;
+//! - [`output`]: `--format jsonl|json|table|markdown|csv` and the terminal/pipe default;
+//! - [`exit`]: the exit-code convention and the `main` wrapper that applies it;
+//! - [`gha`]: GitHub Actions annotations and step summaries;
+//! - [`proc`]: Linux /proc process trees and PID-reuse-safe process identities;
+//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP.
+
+pub mod error;
+pub mod exit;
+pub mod gha;
+pub mod input;
+pub mod jsonl;
+pub mod output;
+pub mod proc;
+pub mod record;
+pub mod signals;
+pub mod units;
+
+pub use error::CoreError;
+pub use exit::ExitCode;
+pub use record::{Record, RecordType, Timestamp};

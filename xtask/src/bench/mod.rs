@@ -1,0 +1,15 @@
+//! `cargo xtask bench TOOL [ARGS...]`: side-by-side benchmarks of a tool against the reference
+//! tool its issue names, run in one process so both see the same machine load. Each reports
+//! medians and ratios, never a pass/fail on wall time.
+
+use anyhow::{Result, bail};
+
+/// Runs the benchmark of `tool` with its own arguments.
+pub fn run(tool: &str, args: &[String]) -> Result<()> {
+    // One line per tool: `"name" => name::run(args),` with its module declared above.
+    let _ = args;
+    #[allow(clippy::match_single_binding)] // arms are added as tools gain benchmarks
+    match tool {
+        other => bail!("no benchmark named '{other}'"),
+    }
+}
