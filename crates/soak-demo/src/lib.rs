@@ -1,0 +1,315 @@
+//! `soak-demo`: a small stand-in for a trading bot, so the soak workflow can be shown and
+//! tested anywhere. It logs what the seeds' bots log (heartbeats, REST latencies, WebSocket
+//! connects and reconnects, the shutdown sequence), serves `/health/live` on loopback, and can
+//! switch on the faults a soak must catch, each after `--fault-after`:
+//!
+//! | fault             | what the service does                                            |
+//! |-------------------|------------------------------------------------------------------|
+//! | `leak`            | keeps and touches `--leak-rate` of memory (RSS grows steadily)   |
+//! | `zombies`         | starts a child every few seconds and never waits for it          |
+//! | `reconnect-storm` | disconnects and reconnects its WebSocket over and over           |
+//! | `hang`            | stops its heartbeat and its health endpoint, ignores SIGTERM     |
+//! | `crash`           | logs a Python-style traceback and exits with status 1            |
+//! | `outage`          | `/health/live` answers 503 for `--outage-for`                    |
+//! | `secret-in-log`   | logs the value of `$BYBIT_API_SECRET` at start-up                |
+
+pub mod health;
+pub mod logger;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use soak_core::ExitCode;
+use soak_core::signals::Termination;
+use soak_core::units::{Rate, clap_duration, clap_rate};
+
+use health::{Health, HealthState};
+use logger::{Level, Logger};
+
+/// A fault the demo service can be told to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Fault {
+    /// Memory grows at `--leak-rate`.
+    Leak,
+    /// Children are started and never reaped.
+    Zombies,
+    /// The WebSocket disconnects and reconnects many times a minute.
+    ReconnectStorm,
+    /// Heartbeat and health stop; SIGTERM is ignored.
+    Hang,
+    /// A traceback, then exit status 1.
+    Crash,
+    /// The health endpoint answers 503 for a while.
+    Outage,
+    /// The API secret is written to the log.
+    SecretInLog,
+}
+
+/// Command line of `soak-demo`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "soak-demo",
+    version,
+    about = "A demo trading-bot service with switchable faults, for the soak workflow",
+    after_help = "Examples:\n  soak-demo --health-listen 127.0.0.1:8080\n  soak-demo --faults leak,reconnect-storm --fault-after 10s > service.log\n  BYBIT_API_SECRET=... soak-demo --faults secret-in-log"
+)]
+pub struct Cli {
+    /// Faults to switch on (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub faults: Vec<Fault>,
+    /// When the faults start, after start-up.
+    #[arg(long, default_value = "20s", value_parser = clap_duration)]
+    pub fault_after: Duration,
+    /// Heartbeat (`[HB] alive`) period.
+    #[arg(long, default_value = "1s", value_parser = clap_duration)]
+    pub heartbeat: Duration,
+    /// Memory kept per unit of time with the `leak` fault.
+    #[arg(long, default_value = "20MB/min", value_parser = clap_rate)]
+    pub leak_rate: Rate,
+    /// How long the `outage` fault lasts.
+    #[arg(long, default_value = "30s", value_parser = clap_duration)]
+    pub outage_for: Duration,
+    /// Address for `/health/live` (port 0 picks a free port, printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub health_listen: String,
+    /// Also write the bound health URL to this file (for scripts).
+    #[arg(long)]
+    pub health_url_file: Option<std::path::PathBuf>,
+    /// Stop by itself after this long (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_parser = clap_duration)]
+    pub run_for: Option<Duration>,
+}
+
+const TICK: Duration = Duration::from_millis(100);
+const STORM_PERIOD: Duration = Duration::from_secs(5);
+const ZOMBIE_PERIOD: Duration = Duration::from_secs(3);
+const MAX_ZOMBIES: usize = 20;
+
+/// Runs the demo service until a signal, `--run-for`, or a fault ends it.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let term = Termination::install().context("installing signal handlers")?;
+    let health = HealthState::default();
+    let addr = health::serve(&cli.health_listen, health.clone())?;
+    let url = format!("http://{addr}/health/live");
+    eprintln!("soak-demo: health on {url}");
+    if let Some(path) = &cli.health_url_file {
+        std::fs::write(path, format!("{url}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(|e| soak_core::exit::environment(format!("{e:#}")))?;
+    }
+    let stdout = std::io::stdout();
+    let mut service = Service::new(cli, health, Logger::new(stdout.lock()));
+    service.run(&term)
+}
+
+struct Service<W: Write> {
+    cli: Cli,
+    health: HealthState,
+    log: Logger<W>,
+    started: Instant,
+    leaked: Vec<Vec<u8>>,
+    leaked_bytes: f64,
+    zombies: Vec<Child>,
+    seq: u64,
+    rng: u64,
+    next_heartbeat: Duration,
+    next_storm: Duration,
+    next_zombie: Duration,
+    reconnects: u64,
+}
+
+impl<W: Write> Service<W> {
+    fn new(cli: Cli, health: HealthState, log: Logger<W>) -> Self {
+        Service {
+            cli,
+            health,
+            log,
+            started: Instant::now(),
+            leaked: Vec::new(),
+            leaked_bytes: 0.0,
+            zombies: Vec::new(),
+            seq: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+            next_heartbeat: Duration::ZERO,
+            next_storm: Duration::ZERO,
+            next_zombie: Duration::ZERO,
+            reconnects: 0,
+        }
+    }
+
+    fn has(&self, f: Fault) -> bool {
+        self.cli.faults.contains(&f)
+    }
+
+    /// A small xorshift generator: enough for plausible jitter, no dependency.
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn run(&mut self, term: &Termination) -> anyhow::Result<ExitCode> {
+        self.start_up()?;
+        loop {
+            let now = self.started.elapsed();
+            let faulty = now >= self.cli.fault_after;
+            if faulty && self.has(Fault::Hang) {
+                return self.hang();
+            }
+            if faulty && self.has(Fault::Crash) {
+                return self.crash();
+            }
+            if term.requested().is_some() || self.cli.run_for.is_some_and(|d| now >= d) {
+                return self.shut_down();
+            }
+            self.health.set(
+                if faulty
+                    && self.has(Fault::Outage)
+                    && now < self.cli.fault_after + self.cli.outage_for
+                {
+                    Health::Outage
+                } else {
+                    Health::Live
+                },
+            );
+            if now >= self.next_heartbeat {
+                self.heartbeat()?;
+                self.next_heartbeat += self.cli.heartbeat;
+            }
+            if faulty && self.has(Fault::ReconnectStorm) && now >= self.next_storm {
+                self.reconnect_burst()?;
+                self.next_storm = now + STORM_PERIOD;
+            }
+            if faulty && self.has(Fault::Zombies) && now >= self.next_zombie {
+                self.spawn_zombie()?;
+                self.next_zombie = now + ZOMBIE_PERIOD;
+            }
+            if faulty && self.has(Fault::Leak) {
+                self.leak_until(now - self.cli.fault_after);
+            }
+            term.sleep(TICK);
+        }
+    }
+
+    fn start_up(&mut self) -> anyhow::Result<()> {
+        self.log.log(Level::Info, "Starting demo-bot (soak-demo)")?;
+        if self.has(Fault::SecretInLog) {
+            let secret = std::env::var("BYBIT_API_SECRET").unwrap_or_default();
+            self.log.log(
+                Level::Debug,
+                &format!("Loaded credentials api_key=demo-key api_secret={secret}"),
+            )?;
+        }
+        self.log.log(
+            Level::Info,
+            "WebSocket connected (connection_id=ws-public-1)",
+        )?;
+        Ok(())
+    }
+
+    fn heartbeat(&mut self) -> anyhow::Result<()> {
+        self.seq += 1;
+        let latency = 15 + self.next_random() % 40;
+        self.log
+            .log(Level::Info, &format!("[HB] alive seq={}", self.seq))?;
+        self.log.log(
+            Level::Info,
+            &format!("latency_ms{{stage=\"rest\"}} {latency}"),
+        )?;
+        Ok(())
+    }
+
+    fn reconnect_burst(&mut self) -> anyhow::Result<()> {
+        self.log.log(
+            Level::Error,
+            "[HANDLER_TIMEOUT] WebSocket message handler timeout for ws-public-1",
+        )?;
+        self.log.log(
+            Level::Error,
+            "WebSocket disconnected (connection_id=ws-public-1)",
+        )?;
+        for attempt in 1..=3u32 {
+            self.reconnects += 1;
+            let delay = f64::from(1u32 << (attempt - 1));
+            self.log.log(
+                Level::Warning,
+                &format!(
+                    "Reconnect attempt {attempt}/10 for ws-public-1, backoff delay {delay:.1}s"
+                ),
+            )?;
+        }
+        self.log.log(
+            Level::Info,
+            "WebSocket connected (connection_id=ws-public-1)",
+        )?;
+        Ok(())
+    }
+
+    fn spawn_zombie(&mut self) -> anyhow::Result<()> {
+        if self.zombies.len() >= MAX_ZOMBIES {
+            return Ok(());
+        }
+        // The Child is kept and never waited for: once `true` exits it stays a zombie.
+        let child = Command::new("true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting a worker process")?;
+        self.log.log(
+            Level::Info,
+            &format!("Started order-sync worker pid={}", child.id()),
+        )?;
+        self.zombies.push(child);
+        Ok(())
+    }
+
+    /// Keeps memory so that `elapsed × leak_rate` bytes are held, touching every page.
+    fn leak_until(&mut self, elapsed: Duration) {
+        let target = elapsed.as_secs_f64() * self.cli.leak_rate.as_per_second();
+        let missing = target - self.leaked_bytes;
+        if missing >= 64.0 * 1024.0 {
+            let chunk = vec![0xA5u8; missing as usize];
+            self.leaked_bytes += chunk.len() as f64;
+            self.leaked.push(chunk);
+        }
+    }
+
+    fn hang(&mut self) -> anyhow::Result<ExitCode> {
+        self.log.log(
+            Level::Warning,
+            "Waiting for order book lock (ws-public-1 callback)",
+        )?;
+        self.health.set(Health::Hung);
+        // A wedged event loop: no heartbeat, no health, deaf to SIGTERM; only SIGKILL ends it.
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+
+    fn crash(&mut self) -> anyhow::Result<ExitCode> {
+        self.log
+            .log(Level::Error, "Unhandled exception in main loop")?;
+        self.log.raw(&[
+            "Traceback (most recent call last):",
+            "  File \"/app/bot/main.py\", line 212, in run",
+            "    await self.strategy.on_tick(tick)",
+            "  File \"/app/bot/strategy.py\", line 88, in on_tick",
+            "    qty = self.position.size / self.book.mid_price",
+            "ZeroDivisionError: float division by zero",
+        ])?;
+        Ok(ExitCode::CheckFailed)
+    }
+
+    fn shut_down(&mut self) -> anyhow::Result<ExitCode> {
+        self.log
+            .log(Level::Info, "[SHUTDOWN] Cancelling all active orders...")?;
+        self.log.log(Level::Info, "[SHUTDOWN] Cancelled 0 orders")?;
+        self.log.log(Level::Info, "[SHUTDOWN] Shutdown complete")?;
+        Ok(ExitCode::Success)
+    }
+}
