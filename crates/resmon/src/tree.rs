@@ -1,0 +1,421 @@
+//! The target's process tree: its own figures and the totals over it and every descendant.
+//!
+//! The tree is found with [`soak_core::proc::descendants`] (a walk of `children` files, tens
+//! of microseconds) and each member is read from its own /proc files, kept open between
+//! samples ([`ProcFile`]): `stat` (state, CPU ticks, threads, RSS), `io` (storage bytes), and
+//! the size of `fd/` (Linux ≥ 6.2 reports the number of open descriptors there; older kernels
+//! are counted by listing it). A process that exits between two reads is simply not counted;
+//! nothing here panics on it.
+//!
+//! CPU % of a process is its tick delta over the wall time since the previous sample (100 % =
+//! one core, as psutil and top report it). A process that joined the tree since the previous
+//! sample counts in full when it was born after that sample, and from the next sample on
+//! otherwise (its earlier CPU time was not spent in the tree's interval).
+
+use std::collections::HashMap;
+
+use soak_core::proc::{ProcError, descendants};
+
+use crate::procfile::{ProcFile, field_u64, is_gone};
+use crate::system::Metric;
+
+/// Beyond this many processes, per-process files are opened for each read instead of being
+/// kept open, so a huge tree cannot exhaust the descriptor limit.
+const MAX_CACHED: usize = 256;
+
+/// What one read of one process gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcReading {
+    /// Process ID.
+    pub pid: i32,
+    /// State letter (`Z` = zombie).
+    pub state: char,
+    /// Start time in ticks after boot.
+    pub start_ticks: u64,
+    /// utime + stime in ticks.
+    pub cpu_ticks: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Resident set size in bytes.
+    pub rss_bytes: u64,
+    /// Open file descriptors.
+    pub fds: Metric<u64>,
+    /// Bytes read from and written to storage.
+    pub io: Metric<(u64, u64)>,
+}
+
+/// The figures of the target process itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessFigures {
+    /// The reading.
+    pub reading: ProcReading,
+    /// CPU % since the previous sample.
+    pub cpu_percent: Metric<f64>,
+}
+
+/// Totals over the targets and their descendants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeTotals {
+    /// Processes counted.
+    pub count: u64,
+    /// Sum of RSS in bytes.
+    pub rss_bytes: u64,
+    /// Sum of CPU %.
+    pub cpu_percent: f64,
+    /// Sum of threads.
+    pub threads: u64,
+    /// Sum of open descriptors.
+    pub fds: Metric<u64>,
+    /// Zombies among them.
+    pub zombies: u64,
+    /// Sum of storage bytes (read, written).
+    pub io: Metric<(u64, u64)>,
+    /// PSS and USS sums in bytes, when asked for on this sample.
+    pub pss_uss: Option<Metric<(u64, u64)>>,
+}
+
+/// One reading of the targets' trees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeSample {
+    /// The first target's own figures (`Err` when it is gone or unreadable).
+    pub primary: Metric<ProcessFigures>,
+    /// Totals over every target's tree.
+    pub totals: Metric<TreeTotals>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    stat: ProcFile,
+    io: Result<ProcFile, String>,
+    fd_dir: String,
+}
+
+/// Reads trees; keeps per-process files open and the previous CPU ticks for the deltas.
+#[derive(Debug)]
+pub struct TreeReader {
+    handles: HashMap<i32, Handle>,
+    prev_ticks: HashMap<(i32, u64), u64>,
+    prev_at: Option<f64>,
+    ticks_per_s: f64,
+    page_size: u64,
+    follow_tree: bool,
+}
+
+/// Seconds since boot on the clock that process start times use (CLOCK_BOOTTIME).
+pub fn boot_clock_s() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+        .unwrap_or(0.0)
+}
+
+/// Parses `/proc/PID/stat` text (fields counted after the `)` closing the name, which may
+/// itself hold spaces and parentheses).
+pub fn parse_stat(pid: i32, text: &str, page_size: u64) -> Option<ProcReading> {
+    let after = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = after.split_ascii_whitespace().collect();
+    // after ')': [0]=state (field 3), so field N of proc(5) is f[N - 3].
+    let num = |n: usize| f.get(n - 3).and_then(|t| t.parse::<u64>().ok());
+    Some(ProcReading {
+        pid,
+        state: f.first()?.chars().next()?,
+        start_ticks: num(22)?,
+        cpu_ticks: num(14)? + num(15)?,
+        threads: num(20)?,
+        rss_bytes: num(24)? * page_size,
+        fds: Err("not read".into()),
+        io: Err("not read".into()),
+    })
+}
+
+fn count_fds(dir: &str) -> Metric<u64> {
+    let reason = |e: std::io::Error| format!("{dir}: {e}");
+    let n = std::fs::metadata(dir).map_err(reason)?.len();
+    if n > 0 {
+        return Ok(n);
+    }
+    // Kernels before 6.2 report 0 here: count the entries.
+    Ok(std::fs::read_dir(dir).map_err(reason)?.count() as u64)
+}
+
+fn parse_io(text: &str) -> Option<(u64, u64)> {
+    Some((
+        field_u64(text, "read_bytes")?,
+        field_u64(text, "write_bytes")?,
+    ))
+}
+
+impl Handle {
+    fn open(pid: i32) -> Result<Handle, std::io::Error> {
+        let stat = ProcFile::open(format!("/proc/{pid}/stat"))?;
+        let io =
+            ProcFile::open(format!("/proc/{pid}/io")).map_err(|e| format!("/proc/{pid}/io: {e}"));
+        Ok(Handle {
+            stat,
+            io,
+            fd_dir: format!("/proc/{pid}/fd"),
+        })
+    }
+
+    /// `None` when the process has gone.
+    fn read(&mut self, pid: i32, page_size: u64) -> Option<ProcReading> {
+        let text = self.stat.read().ok()?;
+        let mut r = parse_stat(pid, text, page_size)?;
+        r.fds = count_fds(&self.fd_dir);
+        r.io = match &mut self.io {
+            Err(reason) => Err(reason.clone()),
+            Ok(f) => match f.read() {
+                Ok(text) => parse_io(text).ok_or_else(|| format!("/proc/{pid}/io: malformed")),
+                Err(e) if is_gone(&e) => return None,
+                Err(e) => Err(format!("/proc/{pid}/io: {e}")),
+            },
+        };
+        // A process that died during the reads is not counted at all.
+        if r.state != 'Z' && r.fds.is_err() && !std::path::Path::new(&self.fd_dir).exists() {
+            return None;
+        }
+        Some(r)
+    }
+}
+
+/// PSS and USS of `pid` in bytes, from `smaps_rollup` (costly: walks every mapping).
+pub fn pss_uss(pid: i32) -> Metric<(u64, u64)> {
+    let path = format!("/proc/{pid}/smaps_rollup");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let kb = |k: &str| field_u64(&text, k).unwrap_or(0) * 1024;
+    match field_u64(&text, "Pss") {
+        Some(pss) => Ok((pss * 1024, kb("Private_Clean") + kb("Private_Dirty"))),
+        None => Err(format!("{path}: no Pss line")),
+    }
+}
+
+impl TreeReader {
+    /// A reader; `follow_tree` false restricts the totals to the targets themselves.
+    pub fn new(follow_tree: bool) -> Self {
+        TreeReader {
+            handles: HashMap::new(),
+            prev_ticks: HashMap::new(),
+            prev_at: None,
+            ticks_per_s: soak_core::proc::ticks_per_second() as f64,
+            page_size: soak_core::proc::page_size(),
+            follow_tree,
+        }
+    }
+
+    fn read_one(&mut self, pid: i32) -> Option<ProcReading> {
+        if let Some(h) = self.handles.get_mut(&pid) {
+            if let Some(r) = h.read(pid, self.page_size) {
+                return Some(r);
+            }
+            // Gone: maybe the PID is already someone else's; try a fresh open below.
+            self.handles.remove(&pid);
+        }
+        let mut h = Handle::open(pid).ok()?;
+        let r = h.read(pid, self.page_size)?;
+        if self.handles.len() < MAX_CACHED {
+            self.handles.insert(pid, h);
+        }
+        Some(r)
+    }
+
+    /// Members of the targets' trees, targets first (each PID once).
+    fn members(&self, roots: &[i32]) -> Vec<i32> {
+        let mut out: Vec<i32> = Vec::with_capacity(roots.len() * 4);
+        for &root in roots {
+            if !out.contains(&root) {
+                out.push(root);
+            }
+        }
+        if self.follow_tree {
+            for &root in roots {
+                match descendants(root) {
+                    Ok(kids) => out.extend(kids),
+                    Err(ProcError::Gone(_)) => {}
+                    Err(_) => {}
+                }
+            }
+            if roots.len() > 1 {
+                let (head, tail) = out.split_at(roots.len());
+                let mut seen: std::collections::HashSet<i32> = head.iter().copied().collect();
+                let tail: Vec<i32> = tail.iter().copied().filter(|p| seen.insert(*p)).collect();
+                out.truncate(roots.len());
+                out.extend(tail);
+            }
+        }
+        out
+    }
+
+    /// Takes the CPU baseline of the targets' trees (before the warm-up).
+    pub fn prime(&mut self, roots: &[i32]) {
+        let _ = self.sample(roots, false);
+    }
+
+    /// Reads the targets' trees; `pss` adds PSS/USS (every Nth sample).
+    pub fn sample(&mut self, roots: &[i32], pss: bool) -> TreeSample {
+        let now = boot_clock_s();
+        let prev_at = self.prev_at.replace(now);
+        let dt = prev_at.map(|p| now - p).filter(|d| *d > 0.0);
+        let mut next_ticks = HashMap::with_capacity(self.prev_ticks.len() + 4);
+        let Some(&primary_pid) = roots.first() else {
+            self.prev_ticks = next_ticks;
+            return TreeSample {
+                primary: Err("no target".into()),
+                totals: Err("no target".into()),
+            };
+        };
+        let members = self.members(roots);
+        let mut primary: Metric<ProcessFigures> = Err(format!("PID {primary_pid}: not running"));
+        let mut t = TreeTotals {
+            count: 0,
+            rss_bytes: 0,
+            cpu_percent: 0.0,
+            threads: 0,
+            fds: Ok(0),
+            zombies: 0,
+            io: Ok((0, 0)),
+            pss_uss: pss.then_some(Ok((0, 0))),
+        };
+        let mut alive = Vec::with_capacity(members.len());
+        for pid in members {
+            let Some(r) = self.read_one(pid) else {
+                continue;
+            };
+            let key = (pid, r.start_ticks);
+            next_ticks.insert(key, r.cpu_ticks);
+            let base = match self.prev_ticks.get(&key) {
+                Some(&b) => Some(b),
+                // Born after the previous sample: all its CPU time is in this interval.
+                None if prev_at
+                    .is_some_and(|p| r.start_ticks as f64 / self.ticks_per_s >= p - 0.01) =>
+                {
+                    Some(0)
+                }
+                None => None,
+            };
+            let cpu = match (base, dt) {
+                (Some(b), Some(dt)) => {
+                    Ok(r.cpu_ticks.saturating_sub(b) as f64 / self.ticks_per_s / dt * 100.0)
+                }
+                _ => Err("no CPU baseline yet (process just attached)".to_string()),
+            };
+            t.count += 1;
+            t.rss_bytes += r.rss_bytes;
+            t.threads += r.threads;
+            t.cpu_percent += cpu.as_ref().copied().unwrap_or(0.0);
+            if r.state == 'Z' {
+                t.zombies += 1;
+            }
+            // Zombies have no descriptors and no io file worth reading.
+            if r.state != 'Z' {
+                t.fds = match (&t.fds, &r.fds) {
+                    (Ok(a), Ok(b)) => Ok(a + b),
+                    (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+                };
+                t.io = match (&t.io, &r.io) {
+                    (Ok(a), Ok(b)) => Ok((a.0 + b.0, a.1 + b.1)),
+                    (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+                };
+            }
+            alive.push(pid);
+            if pid == primary_pid {
+                primary = Ok(ProcessFigures {
+                    reading: r,
+                    cpu_percent: cpu,
+                });
+            }
+        }
+        if pss {
+            let mut sum: Metric<(u64, u64)> = Ok((0, 0));
+            for &pid in &alive {
+                match (pss_uss(pid), &sum) {
+                    (Ok(v), Ok(s)) => sum = Ok((s.0 + v.0, s.1 + v.1)),
+                    // Exited since: not counted. Zombies have no mappings.
+                    (Err(_), _) if !std::path::Path::new(&format!("/proc/{pid}")).exists() => {}
+                    (Err(e), Ok(_)) => sum = Err(e),
+                    (_, Err(_)) => {}
+                }
+            }
+            t.pss_uss = Some(sum);
+        }
+        self.handles.retain(|pid, _| alive.contains(pid));
+        self.prev_ticks = next_ticks;
+        let totals = if t.count == 0 {
+            Err("target not running".to_string())
+        } else {
+            Ok(t)
+        };
+        TreeSample { primary, totals }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn parses_stat_with_a_hostile_name() {
+        let text = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 4 0 12345 \
+                    1000000 250 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+        let r = parse_stat(42, text, 4096).expect("parse");
+        assert_eq!(r.state, 'S');
+        assert_eq!(r.cpu_ticks, 10);
+        assert_eq!(r.threads, 4);
+        assert_eq!(r.start_ticks, 12345);
+        assert_eq!(r.rss_bytes, 250 * 4096);
+        assert!(parse_stat(1, "garbage", 4096).is_none());
+    }
+
+    #[test]
+    fn totals_include_children_and_survive_their_death() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 60 & sleep 60 & wait"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        let root = child.id() as i32;
+        let mut reader = TreeReader::new(true);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = 0;
+        while Instant::now() < deadline {
+            let s = reader.sample(&[root], true);
+            seen = s.totals.as_ref().map_or(0, |t| t.count);
+            if seen == 3 {
+                let t = s.totals.as_ref().expect("totals");
+                assert!(t.rss_bytes > 0 && t.threads >= 3);
+                assert!(*t.fds.as_ref().expect("fds") >= 3);
+                let (pss, uss) = t
+                    .pss_uss
+                    .clone()
+                    .expect("asked")
+                    .expect("smaps_rollup readable");
+                assert!(pss > 0 && uss <= pss + 4096 * 1024, "{pss} {uss}");
+                assert_eq!(s.primary.as_ref().expect("primary").reading.pid, root);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("pkill")
+            .args(["-P", &root.to_string()])
+            .status();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(seen, 3, "sh and its two sleeps");
+        let after = reader.sample(&[root], false);
+        assert!(after.primary.is_err() && after.totals.is_err());
+        assert!(reader.handles.is_empty(), "files of gone processes closed");
+    }
+
+    #[test]
+    fn no_tree_counts_the_target_alone() {
+        let me = std::process::id() as i32;
+        let mut reader = TreeReader::new(false);
+        reader.prime(&[me]);
+        let s = reader.sample(&[me], false);
+        let t = s.totals.expect("totals");
+        assert_eq!(t.count, 1);
+        let p = s.primary.expect("self");
+        assert_eq!(p.reading.rss_bytes, t.rss_bytes);
+        assert!(p.cpu_percent.is_ok(), "baseline taken by prime");
+    }
+}
