@@ -57,7 +57,7 @@ const METRICS: &[(&str, &str, Kind, &str, f64)] = &[
     ),
     (
         "cpu_count",
-        "resmon_cpu_count",
+        "resmon_cpus_online",
         Kind::Gauge,
         "Logical CPUs online.",
         1.0,

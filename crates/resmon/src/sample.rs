@@ -157,6 +157,33 @@ fn round(v: f64, digits: i32) -> f64 {
     (v * p).round() / p
 }
 
+/// Every field of the seed's record (seed 001), in the seed's order; `python_version` became
+/// `monitor_version`. Every sample carries them all, null when unreadable.
+pub const SEED_FIELDS: [&str; 22] = [
+    "timestamp_utc",
+    "timestamp_unix",
+    "cpu_percent",
+    "cpu_count",
+    "cpu_freq_mhz",
+    "memory_total_mb",
+    "memory_used_mb",
+    "memory_available_mb",
+    "memory_percent",
+    "disk_total_gb",
+    "disk_used_gb",
+    "disk_free_gb",
+    "disk_percent",
+    "network_bytes_sent",
+    "network_bytes_recv",
+    "process_cpu_percent",
+    "process_memory_mb",
+    "process_memory_percent",
+    "process_threads",
+    "hostname",
+    "platform",
+    "monitor_version",
+];
+
 /// The monitor's version, written as `monitor_version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -273,32 +300,6 @@ mod tests {
     use super::*;
     use crate::system::SystemReader;
     use std::path::Path;
-
-    /// Every field of the seed's record (seed 001), `python_version` replaced.
-    pub const SEED_FIELDS: [&str; 22] = [
-        "timestamp_utc",
-        "timestamp_unix",
-        "cpu_percent",
-        "cpu_count",
-        "cpu_freq_mhz",
-        "memory_total_mb",
-        "memory_used_mb",
-        "memory_available_mb",
-        "memory_percent",
-        "disk_total_gb",
-        "disk_used_gb",
-        "disk_free_gb",
-        "disk_percent",
-        "network_bytes_sent",
-        "network_bytes_recv",
-        "process_cpu_percent",
-        "process_memory_mb",
-        "process_memory_percent",
-        "process_threads",
-        "hostname",
-        "platform",
-        "monitor_version",
-    ];
 
     #[test]
     fn without_target_process_fields_are_null_and_explained() {
