@@ -431,9 +431,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
     let mut next = 0u64;
     let mut missed = 0u64;
+    // Targets are checked after every wait (a tick, a signal, a pidfd saying one exited),
+    // so once per sample, not once per loop turn.
+    let mut check = true;
     let reason = loop {
-        let changes = targets.refresh();
-        m.changes(changes, &mut waiter, &targets)?;
+        if check {
+            let changes = targets.refresh();
+            m.changes(changes, &mut waiter, &targets)?;
+            check = false;
+        }
         if targets.finished() {
             break "target_exit";
         }
@@ -448,6 +454,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match end.checked_sub(now).filter(|d| !d.is_zero()) {
                 Some(left) => {
                     waiter.wait(left);
+                    check = true;
                     continue;
                 }
                 None => break "duration",
@@ -456,6 +463,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let due = schedule.due(next);
         if let Some(left) = due.checked_sub(now).filter(|d| !d.is_zero()) {
             waiter.wait(left);
+            check = true;
             continue;
         }
         m.sample(next, missed, &targets)?;

@@ -16,6 +16,7 @@ use std::path::Path;
 pub struct ProcFile {
     file: File,
     buf: Vec<u8>,
+    single: bool,
 }
 
 impl ProcFile {
@@ -23,48 +24,45 @@ impl ProcFile {
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         Ok(ProcFile {
             file: File::open(path)?,
-            buf: Vec::with_capacity(4096),
+            buf: vec![0; 1024],
+            single: false,
         })
     }
 
-    /// Reads the whole file again from offset 0 and returns its text (lossy on bad UTF-8,
-    /// which /proc files do not contain except in process names).
-    /// An empty read is reported as `NotFound`: the process behind the file has gone.
+    /// Opens a file the kernel generates in one piece (`single_open`: `/proc/PID/stat`,
+    /// `/proc/PID/io`, `/proc/meminfo`, `/proc/loadavg`): a read shorter than the buffer is
+    /// the whole file, so no second `pread` is spent learning that it ended (for a seq file
+    /// that second read regenerates the whole text just to find its end).
+    pub fn open_single(path: impl AsRef<Path>) -> io::Result<Self> {
+        let mut f = Self::open(path)?;
+        f.single = true;
+        Ok(f)
+    }
+
+    /// Reads the whole file again from offset 0 and returns its text (the valid UTF-8 prefix:
+    /// /proc files are ASCII but for process names, which callers parse around). An empty
+    /// file (no children, or a process that has gone) reads as `""`.
     pub fn read(&mut self) -> io::Result<&str> {
-        self.buf.clear();
-        let mut offset = 0u64;
+        let mut filled = 0usize;
         loop {
-            if self.buf.capacity() - self.buf.len() < 1024 {
-                self.buf.reserve(self.buf.capacity().max(4096));
+            if filled == self.buf.len() {
+                // Grown once per file to its natural size, then reused without zeroing.
+                self.buf.resize(self.buf.len() * 2, 0);
             }
-            let len = self.buf.len();
-            let spare = self.buf.capacity() - len;
-            self.buf.resize(len + spare, 0);
-            let n = match self.file.read_at(&mut self.buf[len..], offset) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
-            };
-            self.buf.truncate(len + n);
+            let n = self.file.read_at(&mut self.buf[filled..], filled as u64)?;
             if n == 0 {
                 break;
             }
-            offset += n as u64;
-        }
-        if self.buf.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "empty read"));
-        }
-        Ok(match std::str::from_utf8(&self.buf) {
-            Ok(s) => s,
-            Err(e) => {
-                // Keep the valid prefix; the fields the monitor reads come before any
-                // odd byte in practice (process names are parsed around, not through).
-                let valid = e.valid_up_to();
-                // valid_up_to guarantees a valid prefix.
-                std::str::from_utf8(&self.buf[..valid]).unwrap_or("")
+            filled += n;
+            if self.single && filled < self.buf.len() {
+                break;
             }
+        }
+        let bytes = &self.buf[..filled];
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(s) => s,
+            // valid_up_to guarantees a valid prefix.
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
         })
     }
 }
@@ -118,7 +116,9 @@ mod tests {
         assert!(f.read().is_ok());
         child.kill().expect("kill");
         child.wait().expect("reap");
-        let err = f.read().expect_err("the process has gone");
-        assert!(is_gone(&err), "{err:?}");
+        match f.read() {
+            Ok(text) => assert!(text.is_empty(), "{text}"),
+            Err(err) => assert!(is_gone(&err), "{err:?}"),
+        }
     }
 }

@@ -73,7 +73,8 @@ impl SelfReader {
     /// Opens `/proc/self/stat`.
     pub fn new() -> Self {
         SelfReader {
-            stat: ProcFile::open("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}")),
+            stat: ProcFile::open_single("/proc/self/stat")
+                .map_err(|e| format!("/proc/self/stat: {e}")),
             prev: None,
             page_size: soak_core::proc::page_size(),
         }

@@ -11,6 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use regex::Regex;
 use serde_json::{Value, json};
 
+use crate::procfile::ProcFile;
 use crate::tree::parse_stat;
 
 /// How the target was named on the command line.
@@ -81,6 +82,9 @@ pub struct Targets {
     child: Option<Child>,
     child_status: Option<ExitStatus>,
     current: Vec<(i32, u64)>,
+    /// Each current target's `stat`, kept open: bound to that very process, so a read
+    /// failing or showing a zombie means it has ended, even if its PID is reused.
+    stat_files: Vec<Option<ProcFile>>,
     last_pid: Option<i32>,
     excluded: Vec<i32>,
 }
@@ -174,6 +178,7 @@ impl Targets {
             child: None,
             child_status: None,
             current: Vec::new(),
+            stat_files: Vec::new(),
             last_pid: None,
             excluded: Vec::new(),
         };
@@ -227,7 +232,16 @@ impl Targets {
             }
         }
         t.last_pid = t.current.first().map(|c| c.0);
+        t.reopen();
         Ok(t)
+    }
+
+    fn reopen(&mut self) {
+        self.stat_files = self
+            .current
+            .iter()
+            .map(|(pid, _)| ProcFile::open_single(format!("/proc/{pid}/stat")).ok())
+            .collect();
     }
 
     /// The live targets' PIDs, the primary first.
@@ -274,8 +288,17 @@ impl Targets {
             }
             return changes;
         }
-        self.current.retain(|&(pid, start)| {
-            let alive = running_start(pid) == Some(start);
+        let mut keep = Vec::with_capacity(self.current.len());
+        for (i, &(pid, start)) in self.current.iter().enumerate() {
+            let alive = match self.stat_files.get_mut(i).and_then(Option::as_mut) {
+                Some(f) => f
+                    .read()
+                    .ok()
+                    .and_then(|t| parse_stat(pid, t, 1))
+                    .is_some_and(|r| r.start_ticks == start && r.state != 'Z' && r.state != 'X'),
+                None => running_start(pid) == Some(start),
+            };
+            keep.push(alive);
             if !alive {
                 changes.push(Change::Exited {
                     pid,
@@ -283,8 +306,12 @@ impl Targets {
                     signal: None,
                 });
             }
-            alive
-        });
+        }
+        if keep.iter().any(|k| !k) {
+            let mut it = keep.iter();
+            self.current.retain(|_| *it.next().unwrap_or(&false));
+            self.reopen();
+        }
         if self.current.is_empty() {
             let found = match &self.spec {
                 Spec::PidFile(path) => read_pid_file(path).ok(),
@@ -294,6 +321,7 @@ impl Targets {
             if let Some(pid) = found {
                 if let Some(start) = running_start(pid) {
                     self.current.push((pid, start));
+                    self.reopen();
                     changes.push(Change::Attached {
                         old: self.last_pid,
                         new: pid,

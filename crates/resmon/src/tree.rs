@@ -1,20 +1,23 @@
 //! The target's process tree: its own figures and the totals over it and every descendant.
 //!
-//! The tree is found with [`soak_core::proc::descendants`] (a walk of `children` files, tens
-//! of microseconds) and each member is read from its own /proc files, kept open between
-//! samples ([`ProcFile`]): `stat` (state, CPU ticks, threads, RSS), `io` (storage bytes), and
-//! the size of `fd/` (Linux ≥ 6.2 reports the number of open descriptors there; older kernels
-//! are counted by listing it). A process that exits between two reads is simply not counted;
-//! nothing here panics on it.
+//! The tree is walked from each target through `/proc/PID/task/TID/children`, as
+//! [`soak_core::proc::descendants`] does, but with every file kept open between samples
+//! ([`ProcFile`]) so a sample costs one `pread` per file and no `open`/`getdents`/`close`:
+//! `stat` (state, CPU ticks, threads, RSS), `io` (storage bytes), `children`, and an `fstat`
+//! of the open `fd/` directory (Linux ≥ 6.2 reports the number of open descriptors as its
+//! size; older kernels are counted by listing it). Kernels without `children` files fall back
+//! to [`soak_core::proc::descendants`] (a full scan). A process that exits between two reads
+//! is simply not counted; nothing here panics on it.
 //!
 //! CPU % of a process is its tick delta over the wall time since the previous sample (100 % =
 //! one core, as psutil and top report it). A process that joined the tree since the previous
 //! sample counts in full when it was born after that sample, and from the next sample on
 //! otherwise (its earlier CPU time was not spent in the tree's interval).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
 
-use soak_core::proc::{ProcError, descendants};
+use soak_core::proc::descendants;
 
 use crate::procfile::{ProcFile, field_u64, is_gone};
 use crate::system::Metric;
@@ -83,13 +86,6 @@ pub struct TreeSample {
     pub totals: Metric<TreeTotals>,
 }
 
-#[derive(Debug)]
-struct Handle {
-    stat: ProcFile,
-    io: Result<ProcFile, String>,
-    fd_dir: String,
-}
-
 /// Reads trees; keeps per-process files open and the previous CPU ticks for the deltas.
 #[derive(Debug)]
 pub struct TreeReader {
@@ -99,6 +95,7 @@ pub struct TreeReader {
     ticks_per_s: f64,
     page_size: u64,
     follow_tree: bool,
+    children_files: bool,
 }
 
 /// Seconds since boot on the clock that process start times use (CLOCK_BOOTTIME).
@@ -112,8 +109,12 @@ pub fn boot_clock_s() -> f64 {
 /// itself hold spaces and parentheses).
 pub fn parse_stat(pid: i32, text: &str, page_size: u64) -> Option<ProcReading> {
     let after = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = after.split_ascii_whitespace().collect();
-    // after ')': [0]=state (field 3), so field N of proc(5) is f[N - 3].
+    // after ')': [0]=state (field 3), so field N of proc(5) is f[N - 3]; 22 slots reach
+    // field 24 (rss). No allocation: this runs for every process of the tree every sample.
+    let mut f = [""; 22];
+    for (slot, token) in f.iter_mut().zip(after.split_ascii_whitespace()) {
+        *slot = token;
+    }
     let num = |n: usize| f.get(n - 3).and_then(|t| t.parse::<u64>().ok());
     Some(ProcReading {
         pid,
@@ -127,14 +128,31 @@ pub fn parse_stat(pid: i32, text: &str, page_size: u64) -> Option<ProcReading> {
     })
 }
 
-fn count_fds(dir: &str) -> Metric<u64> {
-    let reason = |e: std::io::Error| format!("{dir}: {e}");
-    let n = std::fs::metadata(dir).map_err(reason)?.len();
+#[derive(Debug)]
+struct Handle {
+    pid: i32,
+    stat: ProcFile,
+    io: Result<ProcFile, String>,
+    fd_dir: Result<File, String>,
+    /// `children` files, one per thread, and the thread count they were listed for.
+    children: Vec<ProcFile>,
+    children_threads: u64,
+}
+
+fn count_fds(pid: i32, dir: &Result<File, String>) -> Metric<u64> {
+    let dir = dir.as_ref().map_err(Clone::clone)?;
+    let n = dir
+        .metadata()
+        .map_err(|e| format!("/proc/{pid}/fd: {e}"))?
+        .len();
     if n > 0 {
         return Ok(n);
     }
     // Kernels before 6.2 report 0 here: count the entries.
-    Ok(std::fs::read_dir(dir).map_err(reason)?.count() as u64)
+    let path = format!("/proc/{pid}/fd");
+    Ok(std::fs::read_dir(&path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .count() as u64)
 }
 
 fn parse_io(text: &str) -> Option<(u64, u64)> {
@@ -146,34 +164,81 @@ fn parse_io(text: &str) -> Option<(u64, u64)> {
 
 impl Handle {
     fn open(pid: i32) -> Result<Handle, std::io::Error> {
-        let stat = ProcFile::open(format!("/proc/{pid}/stat"))?;
-        let io =
-            ProcFile::open(format!("/proc/{pid}/io")).map_err(|e| format!("/proc/{pid}/io: {e}"));
+        let stat = ProcFile::open_single(format!("/proc/{pid}/stat"))?;
+        let io = ProcFile::open_single(format!("/proc/{pid}/io"))
+            .map_err(|e| format!("/proc/{pid}/io: {e}"));
+        let fd_dir =
+            File::open(format!("/proc/{pid}/fd")).map_err(|e| format!("/proc/{pid}/fd: {e}"));
         Ok(Handle {
+            pid,
             stat,
             io,
-            fd_dir: format!("/proc/{pid}/fd"),
+            fd_dir,
+            children: Vec::new(),
+            children_threads: 0,
         })
     }
 
     /// `None` when the process has gone.
-    fn read(&mut self, pid: i32, page_size: u64) -> Option<ProcReading> {
+    fn read(&mut self, page_size: u64) -> Option<ProcReading> {
+        let pid = self.pid;
         let text = self.stat.read().ok()?;
         let mut r = parse_stat(pid, text, page_size)?;
-        r.fds = count_fds(&self.fd_dir);
+        if r.state == 'Z' {
+            // Zombies have no descriptors and no io worth reading.
+            r.fds = Ok(0);
+            r.io = Ok((0, 0));
+            return Some(r);
+        }
+        r.fds = count_fds(pid, &self.fd_dir);
         r.io = match &mut self.io {
             Err(reason) => Err(reason.clone()),
             Ok(f) => match f.read() {
+                Ok("") => return None,
                 Ok(text) => parse_io(text).ok_or_else(|| format!("/proc/{pid}/io: malformed")),
                 Err(e) if is_gone(&e) => return None,
                 Err(e) => Err(format!("/proc/{pid}/io: {e}")),
             },
         };
-        // A process that died during the reads is not counted at all.
-        if r.state != 'Z' && r.fds.is_err() && !std::path::Path::new(&self.fd_dir).exists() {
-            return None;
-        }
         Some(r)
+    }
+
+    /// Direct children, from the `children` file of every thread. A single-threaded process
+    /// keeps its one file open; a multi-threaded one lists its threads again each time
+    /// (they come and go, and each thread has its own children).
+    fn children(&mut self, threads: u64, out: &mut Vec<i32>) -> Option<()> {
+        let pid = self.pid;
+        if threads > 1 || self.children_threads != threads || self.children.is_empty() {
+            self.children.clear();
+            if threads <= 1 {
+                self.children
+                    .push(ProcFile::open(format!("/proc/{pid}/task/{pid}/children")).ok()?);
+            } else {
+                for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+                    .ok()?
+                    .flatten()
+                {
+                    if let Ok(f) = ProcFile::open(entry.path().join("children")) {
+                        self.children.push(f);
+                    }
+                }
+            }
+            self.children_threads = threads;
+        }
+        for f in &mut self.children {
+            if let Ok(text) = f.read() {
+                out.extend(
+                    text.split_ascii_whitespace()
+                        .filter_map(|t| t.parse::<i32>().ok()),
+                );
+            }
+        }
+        if threads > 1 {
+            // Keep only the main thread's file between samples: the others are re-listed.
+            self.children.truncate(1);
+            self.children_threads = 0;
+        }
+        Some(())
     }
 }
 
@@ -198,47 +263,60 @@ impl TreeReader {
             ticks_per_s: soak_core::proc::ticks_per_second() as f64,
             page_size: soak_core::proc::page_size(),
             follow_tree,
+            children_files: std::path::Path::new("/proc/thread-self/children").exists(),
         }
     }
 
-    fn read_one(&mut self, pid: i32) -> Option<ProcReading> {
-        if let Some(h) = self.handles.get_mut(&pid) {
-            if let Some(r) = h.read(pid, self.page_size) {
-                return Some(r);
-            }
-            // Gone: maybe the PID is already someone else's; try a fresh open below.
+    /// Reads `pid` and, with `kids`, appends its direct children.
+    fn visit(&mut self, pid: i32, kids: Option<&mut Vec<i32>>) -> Option<ProcReading> {
+        let page = self.page_size;
+        let mut reading = self.handles.get_mut(&pid).and_then(|h| h.read(page));
+        let mut uncached = None;
+        if reading.is_none() {
+            // Gone, or new: the PID may already be someone else's, so open afresh.
             self.handles.remove(&pid);
+            let mut h = Handle::open(pid).ok()?;
+            reading = Some(h.read(page)?);
+            if self.handles.len() < MAX_CACHED {
+                self.handles.insert(pid, h);
+            } else {
+                uncached = Some(h);
+            }
         }
-        let mut h = Handle::open(pid).ok()?;
-        let r = h.read(pid, self.page_size)?;
-        if self.handles.len() < MAX_CACHED {
-            self.handles.insert(pid, h);
+        let r = reading?;
+        if let (Some(kids), true) = (kids, r.state != 'Z') {
+            let h = match uncached.as_mut() {
+                Some(h) => Some(h),
+                None => self.handles.get_mut(&pid),
+            };
+            if let Some(h) = h {
+                h.children(r.threads, kids);
+            }
         }
         Some(r)
     }
 
-    /// Members of the targets' trees, targets first (each PID once).
-    fn members(&self, roots: &[i32]) -> Vec<i32> {
-        let mut out: Vec<i32> = Vec::with_capacity(roots.len() * 4);
-        for &root in roots {
-            if !out.contains(&root) {
-                out.push(root);
-            }
-        }
-        if self.follow_tree {
+    /// Reads every member of the targets' trees, targets first, each PID once.
+    fn walk(&mut self, roots: &[i32]) -> Vec<ProcReading> {
+        let mut out = Vec::with_capacity(self.handles.len().max(roots.len()));
+        let mut seen = HashSet::with_capacity(self.handles.len() + roots.len());
+        let mut queue: VecDeque<i32> = roots.iter().copied().filter(|&p| seen.insert(p)).collect();
+        if self.follow_tree && !self.children_files {
             for &root in roots {
-                match descendants(root) {
-                    Ok(kids) => out.extend(kids),
-                    Err(ProcError::Gone(_)) => {}
-                    Err(_) => {}
+                if let Ok(kids) = descendants(root) {
+                    queue.extend(kids.into_iter().filter(|&p| seen.insert(p)));
                 }
             }
-            if roots.len() > 1 {
-                let (head, tail) = out.split_at(roots.len());
-                let mut seen: std::collections::HashSet<i32> = head.iter().copied().collect();
-                let tail: Vec<i32> = tail.iter().copied().filter(|p| seen.insert(*p)).collect();
-                out.truncate(roots.len());
-                out.extend(tail);
+            out.extend(queue.into_iter().filter_map(|pid| self.visit(pid, None)));
+            return out;
+        }
+        let mut kids = Vec::new();
+        while let Some(pid) = queue.pop_front() {
+            kids.clear();
+            let follow = self.follow_tree;
+            if let Some(r) = self.visit(pid, follow.then_some(&mut kids)) {
+                out.push(r);
+                queue.extend(kids.iter().copied().filter(|&p| seen.insert(p)));
             }
         }
         out
@@ -262,7 +340,7 @@ impl TreeReader {
                 totals: Err("no target".into()),
             };
         };
-        let members = self.members(roots);
+        let members = self.walk(roots);
         let mut primary: Metric<ProcessFigures> = Err(format!("PID {primary_pid}: not running"));
         let mut t = TreeTotals {
             count: 0,
@@ -275,10 +353,8 @@ impl TreeReader {
             pss_uss: pss.then_some(Ok((0, 0))),
         };
         let mut alive = Vec::with_capacity(members.len());
-        for pid in members {
-            let Some(r) = self.read_one(pid) else {
-                continue;
-            };
+        for r in members {
+            let pid = r.pid;
             let key = (pid, r.start_ticks);
             next_ticks.insert(key, r.cpu_ticks);
             let base = match self.prev_ticks.get(&key) {
@@ -304,17 +380,14 @@ impl TreeReader {
             if r.state == 'Z' {
                 t.zombies += 1;
             }
-            // Zombies have no descriptors and no io file worth reading.
-            if r.state != 'Z' {
-                t.fds = match (&t.fds, &r.fds) {
-                    (Ok(a), Ok(b)) => Ok(a + b),
-                    (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-                };
-                t.io = match (&t.io, &r.io) {
-                    (Ok(a), Ok(b)) => Ok((a.0 + b.0, a.1 + b.1)),
-                    (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-                };
-            }
+            t.fds = match (&t.fds, &r.fds) {
+                (Ok(a), Ok(b)) => Ok(a + b),
+                (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+            };
+            t.io = match (&t.io, &r.io) {
+                (Ok(a), Ok(b)) => Ok((a.0 + b.0, a.1 + b.1)),
+                (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+            };
             alive.push(pid);
             if pid == primary_pid {
                 primary = Ok(ProcessFigures {
