@@ -431,9 +431,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
     let mut next = 0u64;
     let mut missed = 0u64;
-    // Targets are checked after every wait (a tick, a signal, a pidfd saying one exited),
-    // so once per sample, not once per loop turn.
+    // Targets are checked when a wait ends early (a signal, a pidfd saying one exited), and
+    // at each tick only when something cannot wake us: no pidfd, or a service to look for.
     let mut check = true;
+    let needs_check = |wake: waiter::Wake, waiter: &Waiter, targets: &Targets| {
+        wake != waiter::Wake::Timeout || targets.searching() || !waiter.covers(&targets.pids())
+    };
     let reason = loop {
         if check {
             let changes = targets.refresh();
@@ -453,8 +456,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let end = cli.duration.unwrap_or_default();
             match end.checked_sub(now).filter(|d| !d.is_zero()) {
                 Some(left) => {
-                    waiter.wait(left);
-                    check = true;
+                    let wake = waiter.wait(left);
+                    check = needs_check(wake, &waiter, &targets);
                     continue;
                 }
                 None => break "duration",
@@ -462,8 +465,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         let due = schedule.due(next);
         if let Some(left) = due.checked_sub(now).filter(|d| !d.is_zero()) {
-            waiter.wait(left);
-            check = true;
+            let wake = waiter.wait(left);
+            check = needs_check(wake, &waiter, &targets);
             continue;
         }
         m.sample(next, missed, &targets)?;

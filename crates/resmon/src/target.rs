@@ -357,6 +357,12 @@ impl Targets {
         }
     }
 
+    /// True when the targets may change without one of them exiting: a pid file or a name
+    /// whose service is down is looked for again at every tick.
+    pub fn searching(&self) -> bool {
+        self.current.is_empty() && matches!(self.spec, Spec::PidFile(_) | Spec::Name(_))
+    }
+
     /// True when a target was named at all.
     pub fn has_target(&self) -> bool {
         !matches!(self.spec, Spec::None)

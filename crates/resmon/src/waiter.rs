@@ -66,6 +66,12 @@ impl Waiter {
         }
     }
 
+    /// True when every one of `pids` has a pidfd: their exits wake [`Waiter::wait`], so
+    /// nobody needs to poll /proc to notice them.
+    pub fn covers(&self, pids: &[i32]) -> bool {
+        pids.iter().all(|p| self.pidfds.iter().any(|(q, _)| q == p))
+    }
+
     /// Stops watching `pid`.
     pub fn unwatch(&mut self, pid: i32) {
         self.pidfds.retain(|(p, _)| *p != pid);
