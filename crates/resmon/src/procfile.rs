@@ -11,6 +11,9 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+/// A read of a seq file shorter than this (and than the buffer) was its last.
+const SHORT_READ: usize = 2048;
+
 /// An open /proc file and the buffer its last read filled.
 #[derive(Debug)]
 pub struct ProcFile {
@@ -54,7 +57,10 @@ impl ProcFile {
                 break;
             }
             filled += n;
-            if self.single && filled < self.buf.len() {
+            // A short read is the end of a single_open file. For a seq file of records it is
+            // the end too when well under a page: the kernel only stops a read early (buffer
+            // overflow) with most of a page filled.
+            if filled < self.buf.len() && (self.single || n < SHORT_READ) {
                 break;
             }
         }

@@ -323,22 +323,25 @@ pub fn run(args: &[String]) -> Result<()> {
             fig.peak_rss_mb.push(many.peak_rss_mb);
         }
     }
-    let base = median(figures[0].cpu_ms_per_sample.clone());
+    // Rows 0 and 1 are resmon with the tree and resmon --no-tree (the seed's own scope).
+    let tree_ms = median(figures[0].cpu_ms_per_sample.clone());
+    let flat_ms = median(figures[1].cpu_ms_per_sample.clone());
     println!();
     println!(
-        "| tool | CPU per sample (median) | × resmon | peak RSS (median) |\n|---|---:|---:|---:|"
+        "| tool | CPU per sample (median) | ÷ resmon (tree) | ÷ resmon --no-tree | peak RSS (median) |\n\
+         |---|---:|---:|---:|---:|"
     );
     for (tool, fig) in tools.iter().zip(&figures) {
         let cpu = median(fig.cpu_ms_per_sample.clone());
         println!(
-            "| {} | {:.3} ms | {:.1}× | {:.1} MB |",
+            "| {} | {:.3} ms | {:.2}× | {:.2}× | {:.1} MB |",
             tool.name,
             cpu,
-            cpu / base,
+            cpu / tree_ms,
+            cpu / flat_ms,
             median(fig.peak_rss_mb.clone())
         );
     }
-
     println!();
     println!(
         "10 Hz run: resmon --interval 100ms --duration {}s on the {}-process tree",
