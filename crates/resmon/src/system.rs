@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::procfile::{ProcFile, field_u64};
+use crate::procfile::ProcFile;
 
 const MB: f64 = 1024.0 * 1024.0;
 const GB: f64 = MB * 1024.0;
@@ -278,7 +278,33 @@ impl SystemReader {
 
 /// Parses `/proc/meminfo` with psutil's definitions.
 pub fn parse_meminfo(text: &str) -> Option<Memory> {
-    let kb = |k: &str| field_u64(text, k).map(|v| v * 1024);
+    // One pass over the ~55 lines, keeping the eight that matter.
+    const KEYS: [&str; 8] = [
+        "MemTotal",
+        "MemFree",
+        "Buffers",
+        "Cached",
+        "SReclaimable",
+        "MemAvailable",
+        "SwapTotal",
+        "SwapFree",
+    ];
+    let mut found = [None::<u64>; 8];
+    for line in text.lines() {
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        if let Some(i) = KEYS.iter().position(|k| *k == key) {
+            found[i] = rest
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok());
+        }
+    }
+    let kb = |k: &str| {
+        let i = KEYS.iter().position(|x| *x == k)?;
+        found[i].map(|v| v * 1024)
+    };
     let total = kb("MemTotal")?;
     let free = kb("MemFree")?;
     let buffers = kb("Buffers").unwrap_or(0);
