@@ -472,3 +472,42 @@ fn metrics_endpoint_and_textfile() {
         Err(_) => eprintln!("skipped promtool check: promtool is not installed"),
     }
 }
+
+#[test]
+fn pid_file_is_reread_when_the_service_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("svc.pid");
+    let out = dir.path().join("res.jsonl");
+    let mut first = Command::new("sleep").arg("120").spawn().expect("first");
+    std::fs::write(&pid_file, format!("{}\n", first.id())).expect("write pid");
+    let mut mon = spawn_resmon(
+        &[
+            "--interval",
+            "100ms",
+            "--pid-file",
+            pid_file.to_str().expect("utf-8"),
+        ],
+        &out,
+    );
+    let p1 = u64::from(first.id());
+    wait_for(&out, "a sample of the first service", |r| {
+        samples(r).iter().any(|s| s["pid"].as_u64() == Some(p1))
+    });
+    first.kill().expect("kill first");
+    first.wait().expect("reap first");
+    let mut second = Command::new("sleep").arg("120").spawn().expect("second");
+    std::fs::write(&pid_file, format!("{}\n", second.id())).expect("rewrite pid");
+    let p2 = u64::from(second.id());
+    let recs = wait_for(&out, "the restart", |r| {
+        !events(r, "target_restart").is_empty()
+    });
+    kill(mon.id(), "-TERM");
+    let status = wait_exit(&mut mon);
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(status.code(), Some(0));
+    let restart = events(&recs, "target_restart");
+    assert_eq!(restart[0]["old_pid"].as_u64(), Some(p1));
+    assert_eq!(restart[0]["new_pid"].as_u64(), Some(p2));
+    assert_eq!(recs[0]["target"]["kind"], "pid_file");
+}
