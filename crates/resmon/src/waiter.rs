@@ -1,0 +1,143 @@
+//! Sleeping until the next tick, woken early by a termination signal or by a target's exit.
+//!
+//! Signals (SIGINT, SIGTERM, SIGHUP) write to a socket pair; each target has a pidfd
+//! (`pidfd_open(2)`, Linux ≥ 5.3) that becomes readable when it exits, whether or not it is
+//! resmon's child. One `poll(2)` waits on all of them, so a target's end is seen at once
+//! instead of at the next tick (which may be a minute away). Without pidfd support the
+//! target's end is noticed at the next tick.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+/// Why a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The time passed.
+    Timeout,
+    /// A termination signal arrived.
+    Signal,
+    /// A watched process exited (its PID).
+    Exited(i32),
+}
+
+/// Waits on the signal pipe and the targets' pidfds.
+#[derive(Debug)]
+pub struct Waiter {
+    signals: UnixStream,
+    pidfds: Vec<(i32, OwnedFd)>,
+}
+
+/// A pidfd for `pid`, or `None` where the kernel has no `pidfd_open` or the process is gone.
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Waiter {
+    /// Routes SIGINT/SIGTERM/SIGHUP to the wake pipe (call after `Termination::install`).
+    pub fn new() -> io::Result<Self> {
+        let (read, write) = UnixStream::pair()?;
+        write.set_nonblocking(true)?;
+        read.set_nonblocking(true)?;
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+        }
+        Ok(Waiter {
+            signals: read,
+            pidfds: Vec::new(),
+        })
+    }
+
+    /// Wakes when `pid` exits (no-op without pidfd support).
+    pub fn watch(&mut self, pid: i32) {
+        if self.pidfds.iter().any(|(p, _)| *p == pid) {
+            return;
+        }
+        if let Some(fd) = pidfd_open(pid) {
+            self.pidfds.push((pid, fd));
+        }
+    }
+
+    /// True when every one of `pids` has a pidfd: their exits wake [`Waiter::wait`], so
+    /// nobody needs to poll /proc to notice them.
+    pub fn covers(&self, pids: &[i32]) -> bool {
+        pids.iter().all(|p| self.pidfds.iter().any(|(q, _)| q == p))
+    }
+
+    /// Stops watching `pid`.
+    pub fn unwatch(&mut self, pid: i32) {
+        self.pidfds.retain(|(p, _)| *p != pid);
+    }
+
+    /// Sleeps up to `timeout`; returns early on a signal or a watched exit.
+    pub fn wait(&mut self, timeout: Duration) -> Wake {
+        let mut fds = Vec::with_capacity(1 + self.pidfds.len());
+        fds.push(PollFd::new(self.signals.as_fd(), PollFlags::POLLIN));
+        for (_, fd) in &self.pidfds {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        // Round up so a wait never ends a hair before the tick is due.
+        let ms = timeout.as_micros().div_ceil(1000);
+        let timeout = PollTimeout::try_from(i32::try_from(ms).unwrap_or(i32::MAX))
+            .unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(_) => return Wake::Timeout,
+            Ok(_) => {}
+        }
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        if ready(&fds[0]) {
+            drop(fds);
+            let mut buf = [0u8; 64];
+            while matches!((&self.signals).read(&mut buf), Ok(n) if n > 0) {}
+            return Wake::Signal;
+        }
+        let exited = fds[1..].iter().position(ready).map(|i| self.pidfds[i].0);
+        drop(fds);
+        match exited {
+            Some(pid) => {
+                self.unwatch(pid);
+                Wake::Exited(pid)
+            }
+            None => Wake::Timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wakes_when_a_watched_process_exits() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let mut w = Waiter::new().expect("waiter");
+        w.watch(pid);
+        if w.pidfds.is_empty() {
+            eprintln!("skipped: no pidfd_open on this kernel");
+            let _ = child.wait();
+            return;
+        }
+        let mut got = Wake::Timeout;
+        for _ in 0..600 {
+            got = w.wait(Duration::from_millis(100));
+            if got != Wake::Timeout {
+                break;
+            }
+        }
+        let _ = child.wait();
+        assert_eq!(got, Wake::Exited(pid));
+        assert!(w.pidfds.is_empty());
+    }
+}
