@@ -2,6 +2,7 @@
 //! latency and the shutdown sequence, in one pass with a pattern pack, and writes JSONL
 //! `event` records and a checked `summary`.
 
+pub mod follow;
 pub mod histogram;
 pub mod pattern;
 pub mod report;
@@ -9,8 +10,8 @@ pub mod scan;
 pub mod timestamp;
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Datelike;
@@ -22,8 +23,10 @@ use soak_core::input::expand_inputs;
 use soak_core::jsonl::JsonlWriter;
 use soak_core::output::{Format, Table, cell};
 use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::signals::Termination;
 use soak_core::units::clap_duration;
 
+use follow::Follower;
 use pattern::{Pack, PatternSpec, builtin_specs, read_specs};
 use report::{Check, Limits, Outcome};
 use scan::{Event, Scanner};
@@ -88,6 +91,14 @@ pub struct Cli {
     /// Year assumed for syslog timestamps, which carry none (default: this year).
     #[arg(long)]
     pub year: Option<i32>,
+    /// Follow FILE as it is written (surviving rename and copytruncate rotation), emitting
+    /// events as they happen and, with --max-heartbeat-gap, a `hang` finding the moment the
+    /// heartbeat has been silent too long; SIGINT/SIGTERM end it with the summary.
+    #[arg(long, value_name = "FILE", conflicts_with = "files")]
+    pub follow: Option<PathBuf>,
+    /// How often --follow looks for new lines.
+    #[arg(long, default_value = "500ms", value_parser = clap_duration, value_name = "DURATION")]
+    pub poll: Duration,
     /// Also write the Markdown summary here (default under GitHub Actions:
     /// $GITHUB_STEP_SUMMARY).
     #[arg(long, value_name = "PATH")]
@@ -104,44 +115,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     let end = cli.end_time.as_deref().map(parse_end_time).transpose()?;
-    let inputs = expand_inputs(&cli.files)?;
     let format = Format::resolve(cli.format);
-    let mut out = JsonlWriter::stdout();
-    let stream_events = format == Format::Jsonl && !cli.no_events;
+    let mut out = EventSink {
+        out: JsonlWriter::stdout(),
+        stream: format == Format::Jsonl && !cli.no_events,
+        error: None,
+    };
     let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
-    let mut write_error = None;
-    let mut emit = |e: Event| {
-        if stream_events && write_error.is_none() {
-            if let Err(err) = out.write(&event_record(&e)) {
-                write_error = Some(err);
-            }
+    let end = match &cli.follow {
+        Some(path) => {
+            follow_file(&cli, path, &mut scanner, &mut out)?;
+            end
+        }
+        None => {
+            scan_inputs(&cli.files, &mut scanner, &mut out)?;
+            end
         }
     };
-    let mut buf = Vec::with_capacity(4096);
-    for source in &inputs {
-        let name = source.display_name();
-        let mut reader = source.open()?;
-        scanner.stats.files += 1;
-        let mut line_no = 0u64;
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .with_context(|| format!("cannot read {name}"))
-                .map_err(|e| usage(format!("{e:#}")))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            scanner.feed(&name, line_no, line, &mut emit);
-        }
-        scanner.finish(&mut emit);
-    }
-    if let Some(err) = write_error {
+    if let Some(err) = out.error.take() {
         return Err(err.into());
     }
+    let mut out = out.out;
     let stats = &scanner.stats;
     let limits = Limits {
         max_reconnects_per_hour: cli.max_reconnects_per_hour,
@@ -201,6 +196,136 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from_checks(failed.is_empty()))
+}
+
+/// Writes event records as they are found (when streaming), remembering a write error.
+struct EventSink {
+    out: JsonlWriter,
+    stream: bool,
+    error: Option<soak_core::CoreError>,
+}
+
+impl EventSink {
+    fn emit(&mut self, e: Event) {
+        if self.stream && self.error.is_none() {
+            if let Err(err) = self.out.write(&event_record(&e)) {
+                self.error = Some(err);
+            }
+        }
+    }
+}
+
+fn scan_inputs(
+    files: &[String],
+    scanner: &mut Scanner<'_>,
+    out: &mut EventSink,
+) -> anyhow::Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    for source in expand_inputs(files)? {
+        let name = source.display_name();
+        let mut reader = source.open()?;
+        scanner.stats.files += 1;
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .with_context(|| format!("cannot read {name}"))
+                .map_err(|e| usage(format!("{e:#}")))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            scanner.feed(&name, line_no, line, &mut |e| out.emit(e));
+            if out.error.is_some() {
+                return Ok(());
+            }
+        }
+        scanner.finish(&mut |e| out.emit(e));
+    }
+    Ok(())
+}
+
+/// The hang watchdog and event stream of `--follow`, until SIGINT/SIGTERM.
+fn follow_file(
+    cli: &Cli,
+    path: &Path,
+    scanner: &mut Scanner<'_>,
+    out: &mut EventSink,
+) -> anyhow::Result<()> {
+    let term = Termination::install().context("installing signal handlers")?;
+    let name = path.display().to_string();
+    let mut follower = Follower::new(path);
+    scanner.stats.files = 1;
+    let mut last_beat = Instant::now();
+    let mut beats = 0;
+    let mut hang_reported = false;
+    loop {
+        follower
+            .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
+            .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+        if let Some(err) = out.error.take() {
+            return Err(err.into());
+        }
+        if scanner.stats.heartbeats != beats {
+            beats = scanner.stats.heartbeats;
+            last_beat = Instant::now();
+            hang_reported = false;
+        }
+        let silent = last_beat.elapsed();
+        if scanner
+            .stats
+            .live_gap
+            .is_none_or(|(g, _)| silent.as_secs_f64() > g)
+        {
+            let began = Timestamp::now().unix() - silent.as_secs_f64();
+            scanner.stats.live_gap = Some((silent.as_secs_f64(), began));
+        }
+        if let Some(gap) = cli.max_heartbeat_gap {
+            if silent > gap && !hang_reported {
+                hang_reported = true;
+                let finding = hang_finding(&name, silent, gap, scanner.stats.last_heartbeat);
+                if gha::in_github_actions() {
+                    gha::annotate(
+                        gha::Level::Error,
+                        finding.get_str("message").unwrap_or("hang"),
+                    );
+                }
+                out.out.write(&finding)?;
+            }
+        }
+        if term.sleep(cli.poll).is_some() {
+            follower
+                .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
+                .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+            follower
+                .flush_partial(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)));
+            scanner.finish(&mut |e| out.emit(e));
+            return Ok(());
+        }
+    }
+}
+
+fn hang_finding(file: &str, silent: Duration, gap: Duration, last: Option<f64>) -> Record {
+    Record::new(RecordType::Finding, "logscan")
+        .with("kind", "hang")
+        .with("severity", "critical")
+        .with("file", file)
+        .with("silent_s", (silent.as_secs_f64() * 1000.0).round() / 1000.0)
+        .with("max_heartbeat_gap_s", gap.as_secs_f64())
+        .with(
+            "last_heartbeat_utc",
+            last.and_then(Timestamp::from_unix).map(|t| t.utc_string()),
+        )
+        .with(
+            "message",
+            format!(
+                "hang: no heartbeat in {file} for {} (limit {})",
+                soak_core::units::format_duration(silent),
+                soak_core::units::format_duration(gap)
+            ),
+        )
 }
 
 fn load_pack(cli: &Cli) -> anyhow::Result<Pack> {

@@ -66,6 +66,8 @@ pub struct Stats {
     pub last_heartbeat: Option<UnixTime>,
     /// Largest gap between heartbeats (or from the log's start to the first), and its start.
     pub max_heartbeat_gap: Option<(f64, UnixTime)>,
+    /// Longest heartbeat silence observed live by `--follow` (wall clock), and when it began.
+    pub live_gap: Option<(f64, UnixTime)>,
     /// Most reconnect attempts within any one-hour window.
     pub reconnects_max_in_hour: u64,
     reconnect_window: VecDeque<UnixTime>,
@@ -96,10 +98,10 @@ impl Stats {
             (Some(hb), Some(end)) if end > hb => Some((end - hb, hb)),
             _ => None,
         };
-        match (self.max_heartbeat_gap, tail) {
-            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
-            (a, b) => a.or(b),
-        }
+        [self.max_heartbeat_gap, tail, self.live_gap]
+            .into_iter()
+            .flatten()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
     }
 
     fn see_time(&mut self, t: UnixTime) {
