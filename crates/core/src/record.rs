@@ -128,7 +128,9 @@ impl Timestamp {
             return None;
         }
         let whole = seconds.floor();
-        let nanos = ((seconds - whole) * 1e9).round().min(999_999_999.0) as u32;
+        // Microsecond precision, as written: float noise below it must not turn .517 into .516999.
+        let micros = ((seconds - whole) * 1e6).round().min(999_999.0) as u32;
+        let nanos = micros * 1000;
         Utc.timestamp_opt(whole as i64, nanos)
             .single()
             .map(Timestamp)

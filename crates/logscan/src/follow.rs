@@ -1,0 +1,209 @@
+//! Tailing a log that is still being written, across rotation.
+//!
+//! - **rename** rotation (`app.log` → `app.log.1`, a new `app.log` appears): noticed when the
+//!   path's inode differs from the open file's; the old file is drained to its end first, then
+//!   the new one is read from its start;
+//! - **copytruncate** (the file is copied, then cut to zero): noticed when the file is shorter
+//!   than what was read, or when the last bytes read are no longer where they were (the file was
+//!   cut and written past the old length between two polls); reading restarts at its start.
+//!   Lines written and cut again between two polls are lost, as with `tail -F`.
+//!
+//! Only whole lines are handed on: a line still being written waits for its `\n`.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// How many trailing bytes identify the read position's content.
+const SIGNATURE: usize = 64;
+
+/// Follows one path.
+pub struct Follower {
+    path: PathBuf,
+    file: Option<File>,
+    inode: Option<(u64, u64)>,
+    offset: u64,
+    partial: Vec<u8>,
+    /// The last bytes read (up to [`SIGNATURE`]), to recognise a file rewritten in place.
+    signature: Vec<u8>,
+    line_no: u64,
+    /// How many times the file was rotated (renamed or truncated) while followed.
+    pub rotations: u64,
+}
+
+impl Follower {
+    /// Follows `path` from its start. A path that does not exist yet is waited for.
+    pub fn new(path: &Path) -> Self {
+        Follower {
+            path: path.to_path_buf(),
+            file: None,
+            inode: None,
+            offset: 0,
+            partial: Vec::new(),
+            signature: Vec::new(),
+            line_no: 0,
+            rotations: 0,
+        }
+    }
+
+    /// Reads every whole line written since the last call and passes each (without `\n`)
+    /// with its line number to `on_line`. Returns how many lines were read.
+    pub fn poll(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) -> io::Result<u64> {
+        let mut read = 0;
+        if self.file.is_none() && !self.open()? {
+            return Ok(0);
+        }
+        read += self.drain(on_line)?;
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => {
+                let id = (meta.dev(), meta.ino());
+                if Some(id) != self.inode {
+                    // Renamed away: the old file was drained above; start on the new one.
+                    self.flush_partial(on_line);
+                    self.rotations += 1;
+                    if self.open()? {
+                        read += self.drain(on_line)?;
+                    }
+                } else if meta.len() < self.offset || !self.signature_still_there()? {
+                    // Truncated in place (copytruncate): what was read is gone; start over.
+                    self.rotations += 1;
+                    self.partial.clear();
+                    self.signature.clear();
+                    self.offset = 0;
+                    if let Some(f) = &mut self.file {
+                        f.seek(SeekFrom::Start(0))?;
+                    }
+                    read += self.drain(on_line)?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(read)
+    }
+
+    /// Hands on a last line that never got its `\n` (at the end of following).
+    pub fn flush_partial(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) {
+        if !self.partial.is_empty() {
+            self.line_no += 1;
+            on_line(self.line_no, &self.partial);
+            self.partial.clear();
+        }
+    }
+
+    fn signature_still_there(&self) -> io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.file else {
+            return Ok(true);
+        };
+        if self.signature.is_empty() {
+            return Ok(true);
+        }
+        let mut now = vec![0u8; self.signature.len()];
+        let at = self.offset - self.signature.len() as u64;
+        match file.read_exact_at(&mut now, at) {
+            Ok(()) => Ok(now == self.signature),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn remember_signature(&mut self, data: &[u8]) {
+        if data.len() >= SIGNATURE {
+            self.signature.clear();
+            self.signature
+                .extend_from_slice(&data[data.len() - SIGNATURE..]);
+        } else {
+            self.signature.extend_from_slice(data);
+            let excess = self.signature.len().saturating_sub(SIGNATURE);
+            self.signature.drain(..excess);
+        }
+    }
+
+    fn open(&mut self) -> io::Result<bool> {
+        match File::open(&self.path) {
+            Ok(f) => {
+                let meta = f.metadata()?;
+                self.inode = Some((meta.dev(), meta.ino()));
+                self.file = Some(f);
+                self.offset = 0;
+                self.signature.clear();
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn drain(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) -> io::Result<u64> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut lines = 0;
+        loop {
+            let n = match &mut self.file {
+                Some(file) => file.read(&mut chunk)?,
+                None => 0,
+            };
+            if n == 0 {
+                return Ok(lines);
+            }
+            self.offset += n as u64;
+            self.remember_signature(&chunk[..n]);
+            let mut data = &chunk[..n];
+            while let Some(i) = memchr::memchr(b'\n', data) {
+                self.line_no += 1;
+                lines += 1;
+                if self.partial.is_empty() {
+                    on_line(self.line_no, &data[..i]);
+                } else {
+                    self.partial.extend_from_slice(&data[..i]);
+                    on_line(self.line_no, &self.partial);
+                    self.partial.clear();
+                }
+                data = &data[i + 1..];
+            }
+            self.partial.extend_from_slice(data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn collect(f: &mut Follower) -> Vec<String> {
+        let mut out = Vec::new();
+        f.poll(&mut |_, l| out.push(String::from_utf8_lossy(l).into_owned()))
+            .expect("poll");
+        out
+    }
+
+    #[test]
+    fn partial_lines_wait_and_rotations_are_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        let mut f = Follower::new(&path);
+        assert!(collect(&mut f).is_empty(), "missing file is waited for");
+        let mut w = std::fs::File::create(&path).expect("create");
+        w.write_all(b"one\ntw").expect("write");
+        assert_eq!(collect(&mut f), ["one"]);
+        w.write_all(b"o\n").expect("write");
+        assert_eq!(collect(&mut f), ["two"]);
+        // rename rotation: a last line lands in the old file, then a new file appears
+        w.write_all(b"three\n").expect("write");
+        std::fs::rename(&path, dir.path().join("app.log.1")).expect("rename");
+        let mut w = std::fs::File::create(&path).expect("create new");
+        w.write_all(b"four\n").expect("write");
+        assert_eq!(collect(&mut f), ["three", "four"]);
+        // copytruncate
+        w.set_len(0).expect("truncate");
+        let mut w = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        w.write_all(b"five\n").expect("write");
+        assert_eq!(collect(&mut f), ["five"]);
+        assert_eq!(f.rotations, 2);
+    }
+}

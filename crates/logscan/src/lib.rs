@@ -1,0 +1,435 @@
+//! `logscan`: reads a service's logs for reconnect storms, handler timeouts, crashes, hangs,
+//! latency and the shutdown sequence, in one pass with a pattern pack, and writes JSONL
+//! `event` records and a checked `summary`.
+
+pub mod follow;
+pub mod histogram;
+pub mod pattern;
+pub mod report;
+pub mod scan;
+pub mod timestamp;
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Datelike;
+use clap::Parser;
+use soak_core::ExitCode;
+use soak_core::exit::usage;
+use soak_core::gha;
+use soak_core::input::expand_inputs;
+use soak_core::jsonl::JsonlWriter;
+use soak_core::output::{Format, Table, cell};
+use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::signals::Termination;
+use soak_core::units::clap_duration;
+
+use follow::Follower;
+use pattern::{Pack, PatternSpec, builtin_specs, read_specs};
+use report::{Check, Limits, Outcome};
+use scan::{Event, Scanner};
+
+/// Command line of `logscan`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "logscan",
+    version,
+    about = "Scan service logs for reconnect storms, timeouts, crashes, hangs and latency",
+    after_help = "Examples:
+  logscan artifacts/soak/service.log
+  logscan --format markdown --summary-md \"$GITHUB_STEP_SUMMARY\" logs/*.log.gz
+  logscan --max-reconnects-per-hour 10 --max-heartbeat-gap 5m --require-clean-shutdown bot.log
+  journalctl -u bot -o short-iso | logscan -
+  logscan --json-field msg app.jsonl
+  logscan --patterns mybot.toml --list-patterns
+
+Exit status: 0 every check passed, 1 a check failed, 2 bad input or pattern file."
+)]
+pub struct Cli {
+    /// Log files (plain, .gz, globs) in time order; `-` or none for stdin.
+    pub files: Vec<String>,
+    /// Output format (default: jsonl when piped, table on a terminal).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// For JSON-lines logs: the field holding the message.
+    #[arg(long, value_name = "FIELD")]
+    pub json_field: Option<String>,
+    /// A TOML pattern pack to add (same name replaces a built-in pattern); repeatable.
+    #[arg(long = "patterns", value_name = "FILE")]
+    pub pattern_files: Vec<PathBuf>,
+    /// Use only the --patterns packs, not the built-in one.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// Print the active pattern pack as TOML and exit.
+    #[arg(long)]
+    pub list_patterns: bool,
+    /// Leave `event` records out of the JSONL output (summary and findings only).
+    #[arg(long)]
+    pub no_events: bool,
+    /// Most WebSocket reconnect attempts allowed in any one-hour window.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_reconnects_per_hour: u64,
+    /// Longest heartbeat silence allowed (`[HB] alive`); given explicitly, a log without any
+    /// heartbeat fails.
+    #[arg(long, value_parser = clap_duration, value_name = "DURATION")]
+    pub max_heartbeat_gap: Option<Duration>,
+    /// Highest p99 latency allowed per stage.
+    #[arg(long, default_value = "100ms", value_parser = clap_duration, value_name = "DURATION")]
+    pub max_p99_latency: Duration,
+    /// Most crashes (tracebacks, panics, OOM kills) allowed.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_crashes: u64,
+    /// Fail unless the shutdown sequence ran and completed.
+    #[arg(long)]
+    pub require_clean_shutdown: bool,
+    /// End of the observation window, for the heartbeat gap: `now`, RFC 3339, or epoch seconds
+    /// (default: the log's last timestamp).
+    #[arg(long, value_name = "TIME")]
+    pub end_time: Option<String>,
+    /// Year assumed for syslog timestamps, which carry none (default: this year).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Follow FILE as it is written (surviving rename and copytruncate rotation), emitting
+    /// events as they happen and, with --max-heartbeat-gap, a `hang` finding the moment the
+    /// heartbeat has been silent too long; SIGINT/SIGTERM end it with the summary.
+    #[arg(long, value_name = "FILE", conflicts_with = "files")]
+    pub follow: Option<PathBuf>,
+    /// How often --follow looks for new lines.
+    #[arg(long, default_value = "500ms", value_parser = clap_duration, value_name = "DURATION")]
+    pub poll: Duration,
+    /// Also write the Markdown summary here (default under GitHub Actions:
+    /// $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "PATH")]
+    pub summary_md: Option<PathBuf>,
+}
+
+const HEARTBEAT_GAP_DEFAULT: Duration = Duration::from_secs(300);
+
+/// Runs logscan.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let pack = load_pack(&cli)?;
+    if cli.list_patterns {
+        print!("{}", pack.to_toml());
+        return Ok(ExitCode::Success);
+    }
+    let end = cli.end_time.as_deref().map(parse_end_time).transpose()?;
+    let format = Format::resolve(cli.format);
+    let mut out = EventSink {
+        out: JsonlWriter::stdout(),
+        stream: format == Format::Jsonl && !cli.no_events,
+        error: None,
+    };
+    let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
+    let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
+    let end = match &cli.follow {
+        Some(path) => {
+            follow_file(&cli, path, &mut scanner, &mut out)?;
+            end
+        }
+        None => {
+            scan_inputs(&cli.files, &mut scanner, &mut out)?;
+            end
+        }
+    };
+    if let Some(err) = out.error.take() {
+        return Err(err.into());
+    }
+    let mut out = out.out;
+    let stats = &scanner.stats;
+    let limits = Limits {
+        max_reconnects_per_hour: cli.max_reconnects_per_hour,
+        max_heartbeat_gap: cli.max_heartbeat_gap.unwrap_or(HEARTBEAT_GAP_DEFAULT),
+        heartbeat_required: cli.max_heartbeat_gap.is_some(),
+        max_p99_latency_ms: cli.max_p99_latency.as_secs_f64() * 1000.0,
+        max_crashes: cli.max_crashes,
+        require_clean_shutdown: cli.require_clean_shutdown,
+    };
+    let end = end.or(stats.last_time);
+    let checks = report::evaluate(stats, &limits, end);
+    let mut kinds: Vec<String> = pack
+        .patterns
+        .iter()
+        .map(|p| p.spec.kind.replace("traceback_start", "crash"))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let summary = report::summary_record(stats, &kinds, &checks, end);
+    let failed: Vec<&Check> = checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .collect();
+
+    match format {
+        Format::Jsonl => {
+            for c in &failed {
+                out.write(&report::finding_for(c))?;
+            }
+            out.write(&summary)?;
+        }
+        Format::Json => {
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut stdout, &summary)?;
+            writeln!(stdout)?;
+        }
+        Format::Table | Format::Markdown | Format::Csv => {
+            let mut stdout = std::io::stdout().lock();
+            write_human(&mut stdout, format, &summary, &checks)?;
+        }
+    }
+    if let Some(path) = gha::step_summary_path(cli.summary_md.as_deref()) {
+        let mut md = Vec::new();
+        md.extend_from_slice(b"## logscan\n\n");
+        write_human(&mut md, Format::Markdown, &summary, &checks)?;
+        gha::append_step_summary(&path, &String::from_utf8_lossy(&md))?;
+    }
+    if gha::in_github_actions() {
+        for c in &failed {
+            gha::annotate(
+                gha::Level::Error,
+                &format!(
+                    "logscan: {}",
+                    report::finding_for(c).get_str("message").unwrap_or(c.name)
+                ),
+            );
+        }
+    }
+    Ok(ExitCode::from_checks(failed.is_empty()))
+}
+
+/// Writes event records as they are found (when streaming), remembering a write error.
+struct EventSink {
+    out: JsonlWriter,
+    stream: bool,
+    error: Option<soak_core::CoreError>,
+}
+
+impl EventSink {
+    fn emit(&mut self, e: Event) {
+        if self.stream && self.error.is_none() {
+            if let Err(err) = self.out.write(&event_record(&e)) {
+                self.error = Some(err);
+            }
+        }
+    }
+}
+
+fn scan_inputs(
+    files: &[String],
+    scanner: &mut Scanner<'_>,
+    out: &mut EventSink,
+) -> anyhow::Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    for source in expand_inputs(files)? {
+        let name = source.display_name();
+        let mut reader = source.open()?;
+        scanner.stats.files += 1;
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .with_context(|| format!("cannot read {name}"))
+                .map_err(|e| usage(format!("{e:#}")))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            scanner.feed(&name, line_no, line, &mut |e| out.emit(e));
+            if out.error.is_some() {
+                return Ok(());
+            }
+        }
+        scanner.finish(&mut |e| out.emit(e));
+    }
+    Ok(())
+}
+
+/// The hang watchdog and event stream of `--follow`, until SIGINT/SIGTERM.
+fn follow_file(
+    cli: &Cli,
+    path: &Path,
+    scanner: &mut Scanner<'_>,
+    out: &mut EventSink,
+) -> anyhow::Result<()> {
+    let term = Termination::install().context("installing signal handlers")?;
+    let name = path.display().to_string();
+    let mut follower = Follower::new(path);
+    scanner.stats.files = 1;
+    let mut last_beat = Instant::now();
+    let mut beats = 0;
+    let mut hang_reported = false;
+    loop {
+        follower
+            .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
+            .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+        if let Some(err) = out.error.take() {
+            return Err(err.into());
+        }
+        if scanner.stats.heartbeats != beats {
+            beats = scanner.stats.heartbeats;
+            last_beat = Instant::now();
+            hang_reported = false;
+        }
+        let silent = last_beat.elapsed();
+        if scanner
+            .stats
+            .live_gap
+            .is_none_or(|(g, _)| silent.as_secs_f64() > g)
+        {
+            let began = Timestamp::now().unix() - silent.as_secs_f64();
+            scanner.stats.live_gap = Some((silent.as_secs_f64(), began));
+        }
+        if let Some(gap) = cli.max_heartbeat_gap {
+            if silent > gap && !hang_reported {
+                hang_reported = true;
+                let finding = hang_finding(&name, silent, gap, scanner.stats.last_heartbeat);
+                if gha::in_github_actions() {
+                    gha::annotate(
+                        gha::Level::Error,
+                        finding.get_str("message").unwrap_or("hang"),
+                    );
+                }
+                out.out.write(&finding)?;
+            }
+        }
+        if term.sleep(cli.poll).is_some() {
+            follower
+                .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
+                .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
+            follower
+                .flush_partial(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)));
+            scanner.finish(&mut |e| out.emit(e));
+            return Ok(());
+        }
+    }
+}
+
+fn hang_finding(file: &str, silent: Duration, gap: Duration, last: Option<f64>) -> Record {
+    Record::new(RecordType::Finding, "logscan")
+        .with("kind", "hang")
+        .with("severity", "critical")
+        .with("file", file)
+        .with("silent_s", (silent.as_secs_f64() * 1000.0).round() / 1000.0)
+        .with("max_heartbeat_gap_s", gap.as_secs_f64())
+        .with(
+            "last_heartbeat_utc",
+            last.and_then(Timestamp::from_unix).map(|t| t.utc_string()),
+        )
+        .with(
+            "message",
+            format!(
+                "hang: no heartbeat in {file} for {} (limit {})",
+                soak_core::units::format_duration(silent),
+                soak_core::units::format_duration(gap)
+            ),
+        )
+}
+
+fn load_pack(cli: &Cli) -> anyhow::Result<Pack> {
+    let mut specs: Vec<(PathBuf, PatternSpec)> = Vec::new();
+    if !cli.no_builtin {
+        specs.extend(
+            builtin_specs()
+                .into_iter()
+                .map(|s| (PathBuf::from("<built-in>"), s)),
+        );
+    }
+    for path in &cli.pattern_files {
+        let user = read_specs(path).map_err(usage)?;
+        specs.extend(user.into_iter().map(|s| (path.clone(), s)));
+    }
+    if specs.is_empty() {
+        return Err(usage("--no-builtin: no pattern left; give --patterns FILE"));
+    }
+    Pack::compile(specs).map_err(usage)
+}
+
+fn parse_end_time(s: &str) -> anyhow::Result<f64> {
+    if s == "now" {
+        return Ok(Timestamp::now().unix());
+    }
+    if let Ok(v) = s.parse::<f64>() {
+        return Ok(v);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp() as f64 + f64::from(d.timestamp_subsec_nanos()) / 1e9)
+        .map_err(|e| {
+            usage(format!(
+                "--end-time '{s}': {e} (expected now, RFC 3339 or epoch seconds)"
+            ))
+        })
+}
+
+/// The `event` record of a match, stamped with the log line's time.
+pub fn event_record(e: &Event) -> Record {
+    let time = e.time.and_then(Timestamp::from_unix);
+    let mut r = Record::at(
+        RecordType::Event,
+        "logscan",
+        time.unwrap_or_else(Timestamp::now),
+    )
+    .with("event", e.kind.clone())
+    .with("kind", e.kind.clone())
+    .with("pattern", e.pattern.clone())
+    .with("severity", e.severity.clone())
+    .with("file", e.file.clone())
+    .with("line", e.line);
+    if time.is_none() {
+        r.insert("log_time_known", false);
+    }
+    for (k, v) in &e.fields {
+        r.insert(k, v.clone());
+    }
+    r.with("text", e.text.clone())
+}
+
+fn write_human<W: Write>(
+    out: &mut W,
+    format: Format,
+    summary: &Record,
+    checks: &[Check],
+) -> std::io::Result<()> {
+    let mut figures = Table::new(["metric", "value"]);
+    for (k, v) in summary.fields() {
+        let skip = matches!(
+            k.as_str(),
+            "type" | "tool" | "timestamp_utc" | "timestamp_unix" | "failed_checks"
+        ) || k.starts_with("check_")
+            || (k.ends_with("_count") && v.as_u64() == Some(0) && k != "crash_count")
+            || (k.ends_with("_per_hour")
+                && summary
+                    .get(&k.replace("_per_hour", "_count"))
+                    .is_none_or(|c| c.as_u64() == Some(0)));
+        if !skip {
+            figures.push_row([k.clone(), cell(v)]);
+        }
+    }
+    let mut table = Table::new(["check", "threshold", "measured", "result"]);
+    for c in checks {
+        table.push_row([
+            c.name.to_string(),
+            c.threshold.clone(),
+            cell(&c.measured),
+            c.outcome.as_str().to_string(),
+        ]);
+    }
+    match format {
+        Format::Markdown => {
+            table.write_markdown(out)?;
+            writeln!(out)?;
+            figures.write_markdown(out)
+        }
+        Format::Csv => {
+            let row = Table::from_records(std::slice::from_ref(summary), None);
+            row.write_csv(out)
+        }
+        _ => {
+            table.write_text(out)?;
+            writeln!(out)?;
+            figures.write_text(out)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Pattern packs: the built-in one (`builtin.toml`, the seeds' log lines) and user packs in
+//! the same TOML format, compiled into one [`regex::bytes::RegexSet`] so each line is matched
+//! against the whole pack in a single pass.
+
+use std::path::{Path, PathBuf};
+
+use regex::bytes::{Regex, RegexSet};
+use serde::{Deserialize, Serialize};
+
+/// The built-in pack's TOML source.
+pub const BUILTIN_PACK: &str = include_str!("builtin.toml");
+
+/// Why a pack could not be loaded; every message names the file and, where it applies, the
+/// pattern.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// The file could not be read.
+    #[error("{}: cannot read pattern file: {source}", path.display())]
+    Read {
+        /// The pack file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the pack format.
+    #[error("{}: {message}", path.display())]
+    Toml {
+        /// The pack file.
+        path: PathBuf,
+        /// The TOML parser's message (with line and column).
+        message: String,
+    },
+    /// A pattern's regex does not compile.
+    #[error("{}: pattern '{name}': invalid regex: {message}", path.display())]
+    Regex {
+        /// The pack file.
+        path: PathBuf,
+        /// The pattern's name.
+        name: String,
+        /// The regex compiler's message.
+        message: String,
+    },
+    /// A pattern is not usable as written.
+    #[error("{}: pattern '{name}': {message}", path.display())]
+    Invalid {
+        /// The pack file.
+        path: PathBuf,
+        /// The pattern's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One pattern as written in a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternSpec {
+    /// Unique name.
+    pub name: String,
+    /// What a match means (`heartbeat`, `latency`, `ws_reconnect`, `crash`, ...).
+    pub kind: String,
+    /// `info`, `warning`, `error` or `critical`.
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    /// The regex (Rust syntax).
+    pub regex: String,
+}
+
+fn default_severity() -> String {
+    "warning".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    #[serde(default)]
+    pattern: Vec<PatternSpec>,
+}
+
+const SEVERITIES: [&str; 4] = ["info", "warning", "error", "critical"];
+
+/// A compiled pattern.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// The spec it was compiled from.
+    pub spec: PatternSpec,
+    /// The compiled regex (for captures).
+    pub regex: Regex,
+    /// Whether the regex has named capture groups worth extracting.
+    pub has_captures: bool,
+}
+
+/// A compiled set of patterns.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// The patterns, in pack order.
+    pub patterns: Vec<Pattern>,
+    set: RegexSet,
+}
+
+/// Parses pack TOML into specs; `origin` names the file in errors.
+pub fn parse_specs(text: &str, origin: &Path) -> Result<Vec<PatternSpec>, PackError> {
+    let file: PackFile = toml::from_str(text).map_err(|e| PackError::Toml {
+        path: origin.to_path_buf(),
+        message: e.to_string().replace('\n', " "),
+    })?;
+    Ok(file.pattern)
+}
+
+/// Reads a user pack file.
+pub fn read_specs(path: &Path) -> Result<Vec<PatternSpec>, PackError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PackError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_specs(&text, path)
+}
+
+/// The built-in pack's specs.
+pub fn builtin_specs() -> Vec<PatternSpec> {
+    // The built-in pack is tested to parse; an empty pack would only hide a build defect.
+    parse_specs(BUILTIN_PACK, Path::new("<built-in>")).unwrap_or_default()
+}
+
+impl Pack {
+    /// Compiles specs (each tagged with its origin for error messages). A user pattern with
+    /// the name of an earlier one replaces it.
+    pub fn compile(specs: Vec<(PathBuf, PatternSpec)>) -> Result<Pack, PackError> {
+        let mut ordered: Vec<(PathBuf, PatternSpec)> = Vec::new();
+        for (origin, spec) in specs {
+            if !SEVERITIES.contains(&spec.severity.as_str()) {
+                return Err(PackError::Invalid {
+                    path: origin,
+                    name: spec.name,
+                    message: format!(
+                        "severity '{}' is not one of {}",
+                        spec.severity,
+                        SEVERITIES.join(", ")
+                    ),
+                });
+            }
+            if spec.kind.trim().is_empty() {
+                return Err(PackError::Invalid {
+                    path: origin,
+                    name: spec.name,
+                    message: "kind is empty".into(),
+                });
+            }
+            match ordered.iter_mut().find(|(_, s)| s.name == spec.name) {
+                Some(slot) => *slot = (origin, spec),
+                None => ordered.push((origin, spec)),
+            }
+        }
+        let mut patterns = Vec::with_capacity(ordered.len());
+        for (origin, spec) in ordered {
+            let regex = Regex::new(&spec.regex).map_err(|e| PackError::Regex {
+                path: origin.clone(),
+                name: spec.name.clone(),
+                message: e.to_string().replace('\n', " "),
+            })?;
+            let has_captures = regex.capture_names().flatten().next().is_some();
+            patterns.push(Pattern {
+                spec,
+                regex,
+                has_captures,
+            });
+        }
+        let set = RegexSet::new(patterns.iter().map(|p| p.spec.regex.as_str())).map_err(|e| {
+            PackError::Invalid {
+                path: PathBuf::from("<pack>"),
+                name: "*".into(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(Pack { patterns, set })
+    }
+
+    /// The indexes of the patterns that match `line`.
+    pub fn matching(&self, line: &[u8]) -> impl Iterator<Item = usize> {
+        self.set.matches(line).into_iter()
+    }
+
+    /// The pack as TOML, in the format `--patterns` reads.
+    pub fn to_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            pattern: Vec<&'a PatternSpec>,
+        }
+        let out = Out {
+            pattern: self.patterns.iter().map(|p| &p.spec).collect(),
+        };
+        toml::to_string(&out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin() -> Pack {
+        Pack::compile(
+            builtin_specs()
+                .into_iter()
+                .map(|s| (PathBuf::from("<built-in>"), s))
+                .collect(),
+        )
+        .expect("built-in pack compiles")
+    }
+
+    fn kinds(pack: &Pack, line: &str) -> Vec<String> {
+        pack.matching(line.as_bytes())
+            .map(|i| pack.patterns[i].spec.kind.clone())
+            .collect()
+    }
+
+    #[test]
+    fn builtin_pack_recognises_the_seeds_lines() {
+        let p = builtin();
+        assert!(p.patterns.len() >= 18);
+        let cases = [
+            ("2025-10-01 12:00:00,001 INFO [HB] alive", "heartbeat"),
+            ("latency_ms{stage=\"rest\"} 123", "latency"),
+            ("INFO latency_ms=42", "latency"),
+            (
+                "ERROR [HANDLER_TIMEOUT] WebSocket message handler timeout for ws-1",
+                "handler_timeout",
+            ),
+            ("[ERROR] WebSocket disconnected", "ws_disconnect"),
+            (
+                "Reconnect attempt 3/10 for ws-1, backoff delay 4.0s",
+                "ws_reconnect",
+            ),
+            (
+                "Network connectivity validation failed: timeout",
+                "network_validation_failure",
+            ),
+            ("HTTP 429 Too Many Requests", "rate_limit"),
+            ("bybit retCode=10006 rate limit", "rate_limit"),
+            ("status=401 Unauthorized", "auth_failure"),
+            ("Order rejected: insufficient balance", "order_error"),
+            ("Traceback (most recent call last):", "traceback_start"),
+            ("thread 'main' panicked at src/main.rs:3:5:", "crash"),
+            ("Out of memory: Killed process 4242 (python3)", "oom_kill"),
+            ("sqlite3.OperationalError: database is locked", "db_lock"),
+            (
+                "[SHUTDOWN] Cancelling all active orders...",
+                "shutdown_start",
+            ),
+            ("[SHUTDOWN] Cancelled 3 orders", "shutdown_cancelled"),
+            ("[SHUTDOWN] Shutdown complete", "shutdown_complete"),
+            ("WARNING Potential ghost position BTCUSDT", "ghost"),
+            ("WARNING Potential orphan order abc-1", "orphan"),
+            ("[QUARANTINE] order 77 marked unknown", "quarantine"),
+        ];
+        for (line, kind) in cases {
+            assert!(
+                kinds(&p, line).contains(&kind.to_string()),
+                "{line} → {:?}",
+                kinds(&p, line)
+            );
+        }
+        for quiet in [
+            "INFO order placed BTCUSDT qty=0.01",
+            "latency 429ms is fine",
+            "WebSocket connected (connection_id=ws-1)",
+        ] {
+            let k = kinds(&p, quiet);
+            assert!(k.is_empty() || k == ["latency"], "{quiet} → {k:?}");
+        }
+    }
+
+    #[test]
+    fn user_patterns_add_replace_and_report_errors_by_name() {
+        let specs = parse_specs(
+            "[[pattern]]\nname = \"heartbeat\"\nkind = \"heartbeat\"\nseverity = \"info\"\nregex = 'tick'\n",
+            Path::new("u.toml"),
+        )
+        .expect("parse");
+        let mut all: Vec<_> = builtin_specs()
+            .into_iter()
+            .map(|s| (PathBuf::from("b"), s))
+            .collect();
+        let n = all.len();
+        all.extend(specs.into_iter().map(|s| (PathBuf::from("u.toml"), s)));
+        let pack = Pack::compile(all).expect("compile");
+        assert_eq!(pack.patterns.len(), n, "same name replaces");
+        assert_eq!(kinds(&pack, "tick"), ["heartbeat"]);
+
+        let bad = parse_specs(
+            "[[pattern]]\nname = \"broken\"\nkind = \"x\"\nregex = 'a(b'\n",
+            Path::new("u.toml"),
+        )
+        .expect("toml ok");
+        let err = Pack::compile(
+            bad.into_iter()
+                .map(|s| (PathBuf::from("u.toml"), s))
+                .collect(),
+        )
+        .expect_err("bad regex");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("u.toml: pattern 'broken': invalid regex"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+
+        let err = parse_specs("[[pattern]]\nname = 1\n", Path::new("u.toml")).expect_err("toml");
+        assert!(err.to_string().starts_with("u.toml: "), "{err}");
+    }
+
+    #[test]
+    fn pack_round_trips_through_toml() {
+        let p = builtin();
+        let again = parse_specs(&p.to_toml(), Path::new("x")).expect("parse");
+        assert_eq!(again, builtin_specs());
+    }
+}

@@ -1,0 +1,246 @@
+//! From accumulated [`Stats`] to the checks and the `summary` record.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use soak_core::record::{Record, RecordType, Timestamp};
+
+use crate::scan::Stats;
+
+/// The thresholds the checks apply.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most WebSocket reconnect attempts allowed in any one-hour window.
+    pub max_reconnects_per_hour: u64,
+    /// Longest heartbeat silence allowed.
+    pub max_heartbeat_gap: Duration,
+    /// When set by the user, a log with no heartbeat at all fails (else: no data).
+    pub heartbeat_required: bool,
+    /// Highest p99 latency allowed, per stage, in milliseconds.
+    pub max_p99_latency_ms: f64,
+    /// Most crashes allowed.
+    pub max_crashes: u64,
+    /// The shutdown sequence must have run and completed.
+    pub require_clean_shutdown: bool,
+}
+
+/// A check's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Within the threshold.
+    Pass,
+    /// Beyond it.
+    Fail,
+    /// The log holds nothing to judge (e.g. no latency lines); does not fail the run.
+    NoData,
+}
+
+impl Outcome {
+    /// `pass`, `fail` or `no_data`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NoData => "no_data",
+        }
+    }
+}
+
+/// One row of the checks table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// Its name (`reconnects_per_hour`, ...).
+    pub name: &'static str,
+    /// The threshold, as a person reads it.
+    pub threshold: String,
+    /// What was measured.
+    pub measured: Value,
+    /// The result.
+    pub outcome: Outcome,
+}
+
+fn pass_if(ok: bool) -> Outcome {
+    if ok { Outcome::Pass } else { Outcome::Fail }
+}
+
+/// Evaluates the checks; `end` is the end of the observation window (silence up to it counts
+/// as a heartbeat gap).
+pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    checks.push(Check {
+        name: "reconnects_per_hour",
+        threshold: format!("<= {} in any hour", limits.max_reconnects_per_hour),
+        measured: Value::from(stats.reconnects_max_in_hour),
+        outcome: pass_if(stats.reconnects_max_in_hour <= limits.max_reconnects_per_hour),
+    });
+    let gap = stats.heartbeat_gap_until(end);
+    checks.push(Check {
+        name: "heartbeat_gap",
+        threshold: format!(
+            "<= {}",
+            soak_core::units::format_duration(limits.max_heartbeat_gap)
+        ),
+        measured: gap.map_or(Value::Null, |(g, _)| round3(g).into()),
+        outcome: match gap {
+            _ if stats.heartbeats == 0 && limits.heartbeat_required => Outcome::Fail,
+            _ if stats.heartbeats == 0 => Outcome::NoData,
+            Some((g, _)) => pass_if(g <= limits.max_heartbeat_gap.as_secs_f64()),
+            None => Outcome::Pass,
+        },
+    });
+    let worst_p99 = stats
+        .latency
+        .iter()
+        .filter_map(|(stage, h)| Some((stage, h.quantile(0.99)?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    checks.push(Check {
+        name: "p99_latency",
+        threshold: format!("<= {}ms per stage", limits.max_p99_latency_ms),
+        measured: worst_p99.map_or(Value::Null, |(_, v)| round3(v).into()),
+        outcome: worst_p99.map_or(Outcome::NoData, |(_, v)| {
+            pass_if(v <= limits.max_p99_latency_ms)
+        }),
+    });
+    let crashes = stats.count("crash") + stats.count("oom_kill");
+    checks.push(Check {
+        name: "crashes",
+        threshold: format!("<= {}", limits.max_crashes),
+        measured: Value::from(crashes),
+        outcome: pass_if(crashes <= limits.max_crashes),
+    });
+    if limits.require_clean_shutdown {
+        checks.push(Check {
+            name: "clean_shutdown",
+            threshold: "shutdown sequence completed".into(),
+            measured: Value::from(shutdown_verdict(stats)),
+            outcome: pass_if(shutdown_verdict(stats) == "clean"),
+        });
+    }
+    checks
+}
+
+/// `clean` (started and completed, no crash after it), `unclean` (started but not completed,
+/// or a crash after it) or `none` (no shutdown sequence in the log).
+pub fn shutdown_verdict(stats: &Stats) -> &'static str {
+    match (stats.shutdown_started, stats.shutdown_completed) {
+        (false, false) => "none",
+        (_, true) if !stats.crash_after_shutdown && stats.shutdown_started => "clean",
+        _ => "unclean",
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn slug(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    out.truncate(40);
+    out
+}
+
+/// The `summary` record: counts and rates per kind, latency percentiles per stage, the
+/// largest heartbeat gap, the shutdown verdict, and every check's result.
+pub fn summary_record(
+    stats: &Stats,
+    kinds: &[String],
+    checks: &[Check],
+    end: Option<f64>,
+) -> Record {
+    let span = stats.span_s();
+    let hours = span.filter(|s| *s > 0.0).map(|s| s / 3600.0);
+    let mut r = Record::new(RecordType::Summary, "logscan")
+        .with("files", stats.files)
+        .with("lines", stats.lines)
+        .with("invalid_utf8_lines", stats.invalid_utf8_lines)
+        .with("lines_without_time", stats.lines_without_time)
+        .with(
+            "first_timestamp_utc",
+            stats
+                .first_time
+                .and_then(Timestamp::from_unix)
+                .map(|t| t.utc_string()),
+        )
+        .with(
+            "last_timestamp_utc",
+            stats
+                .last_time
+                .and_then(Timestamp::from_unix)
+                .map(|t| t.utc_string()),
+        )
+        .with("span_s", span.map(round3))
+        .with("span_hours", hours.map(|h| (h * 1e4).round() / 1e4));
+    for kind in kinds {
+        let n = stats.count(kind);
+        r.insert(&format!("{kind}_count"), n);
+        r.insert(
+            &format!("{kind}_per_hour"),
+            hours.map(|h| round3(n as f64 / h)),
+        );
+    }
+    r.insert(
+        "ws_reconnects_max_in_any_hour",
+        stats.reconnects_max_in_hour,
+    );
+    r.insert("heartbeat_count", stats.heartbeats);
+    let gap = stats.heartbeat_gap_until(end);
+    r.insert("heartbeat_max_gap_s", gap.map(|g| round3(g.0)));
+    r.insert(
+        "heartbeat_max_gap_start_utc",
+        gap.and_then(|g| Timestamp::from_unix(g.1))
+            .map(|t| t.utc_string()),
+    );
+    for (stage, h) in &stats.latency {
+        let s = slug(stage);
+        r.insert(&format!("latency_{s}_count"), h.count());
+        for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
+            r.insert(&format!("latency_{s}_{name}_ms"), h.quantile(q).map(round3));
+        }
+        r.insert(&format!("latency_{s}_max_ms"), h.max().map(round3));
+        r.insert(&format!("latency_{s}_mean_ms"), h.mean().map(round3));
+    }
+    r.insert(
+        "crash_count",
+        stats.count("crash") + stats.count("oom_kill"),
+    );
+    r.insert("shutdown_verdict", shutdown_verdict(stats));
+    r.insert("shutdown_cancelled_orders", stats.shutdown_cancelled);
+    for c in checks {
+        r.insert(&format!("check_{}", c.name), c.outcome.as_str());
+    }
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| c.name)
+        .collect();
+    r.insert("failed_checks", failed.clone());
+    r.insert("ok", failed.is_empty());
+    r
+}
+
+/// A `finding` for a failed check.
+pub fn finding_for(check: &Check) -> Record {
+    Record::new(RecordType::Finding, "logscan")
+        .with("kind", check.name)
+        .with("severity", "error")
+        .with("threshold", check.threshold.clone())
+        .with("measured", check.measured.clone())
+        .with(
+            "message",
+            format!(
+                "{}: measured {} (threshold {})",
+                check.name,
+                soak_core::output::cell(&check.measured),
+                check.threshold
+            ),
+        )
+}

@@ -1,0 +1,469 @@
+//! The one pass over log lines: time stamping, matching the pack, grouping tracebacks, and
+//! accumulating the figures the summary needs. Memory stays flat in the log's size.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{Map, Value};
+
+use crate::histogram::Histogram;
+use crate::pattern::Pack;
+use crate::timestamp::{TimestampParser, UnixTime};
+
+/// Longest line text kept in an event record.
+const MAX_TEXT: usize = 400;
+/// JSON-lines fields tried, in order, for a line's time.
+const JSON_TIME_FIELDS: [&str; 5] = ["timestamp", "time", "ts", "@timestamp", "asctime"];
+
+/// One match, ready to become an `event` record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The pattern's kind (a traceback is reported as `crash`).
+    pub kind: String,
+    /// The pattern's name.
+    pub pattern: String,
+    /// The pattern's severity.
+    pub severity: String,
+    /// The file it was found in (`-` for stdin).
+    pub file: String,
+    /// Its 1-based line number.
+    pub line: u64,
+    /// The line's time, or the last time seen before it.
+    pub time: Option<UnixTime>,
+    /// The line (lossily decoded, cut to 400 characters).
+    pub text: String,
+    /// Named captures, numbers where they parse, and traceback details.
+    pub fields: Map<String, Value>,
+}
+
+struct OpenTraceback {
+    event: Event,
+    /// The exception line was seen; a chained traceback may still follow.
+    ended: bool,
+}
+
+/// The figures a scan accumulates.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Files read.
+    pub files: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that were not valid UTF-8 (decoded lossily).
+    pub invalid_utf8_lines: u64,
+    /// Lines with no time of their own (they inherit the previous one).
+    pub lines_without_time: u64,
+    /// Earliest and latest time seen.
+    pub first_time: Option<UnixTime>,
+    /// Latest time seen.
+    pub last_time: Option<UnixTime>,
+    /// Events by kind.
+    pub counts: BTreeMap<String, u64>,
+    /// Latency distributions by stage (`default` when the line names none).
+    pub latency: BTreeMap<String, Histogram>,
+    /// Heartbeats seen.
+    pub heartbeats: u64,
+    /// Time of the last heartbeat.
+    pub last_heartbeat: Option<UnixTime>,
+    /// Largest gap between heartbeats (or from the log's start to the first), and its start.
+    pub max_heartbeat_gap: Option<(f64, UnixTime)>,
+    /// Longest heartbeat silence observed live by `--follow` (wall clock), and when it began.
+    pub live_gap: Option<(f64, UnixTime)>,
+    /// Most reconnect attempts within any one-hour window.
+    pub reconnects_max_in_hour: u64,
+    reconnect_window: VecDeque<UnixTime>,
+    /// Shutdown sequence: started, orders cancelled (last figure), completed.
+    pub shutdown_started: bool,
+    /// Orders the shutdown sequence said it cancelled.
+    pub shutdown_cancelled: Option<u64>,
+    /// The shutdown sequence completed.
+    pub shutdown_completed: bool,
+    /// A crash came after the shutdown sequence started.
+    pub crash_after_shutdown: bool,
+}
+
+impl Stats {
+    /// Events of `kind` seen.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.counts.get(kind).copied().unwrap_or(0)
+    }
+
+    /// The log's time span in seconds.
+    pub fn span_s(&self) -> Option<f64> {
+        Some(self.last_time? - self.first_time?)
+    }
+
+    /// The heartbeat gap up to `end` (silence at the end of the log counts too).
+    pub fn heartbeat_gap_until(&self, end: Option<UnixTime>) -> Option<(f64, UnixTime)> {
+        let tail = match (self.last_heartbeat, end) {
+            (Some(hb), Some(end)) if end > hb => Some((end - hb, hb)),
+            _ => None,
+        };
+        [self.max_heartbeat_gap, tail, self.live_gap]
+            .into_iter()
+            .flatten()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    }
+
+    fn see_time(&mut self, t: UnixTime) {
+        self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+        self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+    }
+
+    fn account(&mut self, e: &Event) {
+        *self.counts.entry(e.kind.clone()).or_insert(0) += 1;
+        match e.kind.as_str() {
+            "heartbeat" => {
+                self.heartbeats += 1;
+                if let Some(t) = e.time {
+                    let prev = self.last_heartbeat.or(self.first_time);
+                    if let Some(p) = prev.filter(|p| t > *p) {
+                        let gap = t - p;
+                        if self.max_heartbeat_gap.is_none_or(|(g, _)| gap > g) {
+                            self.max_heartbeat_gap = Some((gap, p));
+                        }
+                    }
+                    self.last_heartbeat = Some(t);
+                }
+            }
+            "latency" => {
+                if let Some(ms) = e.fields.get("latency_ms").and_then(Value::as_f64) {
+                    let stage = e
+                        .fields
+                        .get("stage")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("default");
+                    self.latency
+                        .entry(stage.to_string())
+                        .or_default()
+                        .record(ms);
+                }
+            }
+            "ws_reconnect" => {
+                if let Some(t) = e.time {
+                    self.reconnect_window.push_back(t);
+                    while self
+                        .reconnect_window
+                        .front()
+                        .is_some_and(|f| *f <= t - 3600.0)
+                    {
+                        self.reconnect_window.pop_front();
+                    }
+                }
+                let in_window =
+                    (self.reconnect_window.len() as u64).max(u64::from(e.time.is_none()));
+                self.reconnects_max_in_hour = self.reconnects_max_in_hour.max(in_window);
+            }
+            "shutdown_start" => self.shutdown_started = true,
+            "shutdown_cancelled" => {
+                self.shutdown_cancelled = e.fields.get("count").and_then(Value::as_u64);
+            }
+            "shutdown_complete" => self.shutdown_completed = true,
+            "crash" | "oom_kill" if self.shutdown_started => self.crash_after_shutdown = true,
+            _ => {}
+        }
+    }
+}
+
+/// Scans lines one at a time.
+pub struct Scanner<'p> {
+    pack: &'p Pack,
+    times: TimestampParser,
+    json_field: Option<String>,
+    last_time: Option<UnixTime>,
+    traceback: Option<OpenTraceback>,
+    /// What the scan has accumulated.
+    pub stats: Stats,
+}
+
+impl<'p> Scanner<'p> {
+    /// A scanner for `pack`; `json_field` names the message field of JSON-lines logs; `year`
+    /// is assumed for syslog times.
+    pub fn new(pack: &'p Pack, json_field: Option<String>, year: i32) -> Self {
+        Scanner {
+            pack,
+            times: TimestampParser::new(year),
+            json_field,
+            last_time: None,
+            traceback: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Feeds one line (without its line terminator); every event it completes is passed to
+    /// `emit`, in order.
+    pub fn feed(&mut self, file: &str, line_no: u64, raw: &[u8], emit: &mut dyn FnMut(Event)) {
+        self.stats.lines += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if std::str::from_utf8(raw).is_err() {
+            self.stats.invalid_utf8_lines += 1;
+        }
+        let (message, time): (std::borrow::Cow<'_, [u8]>, Option<UnixTime>) =
+            match self.json_message(raw) {
+                Some((m, t)) => (std::borrow::Cow::Owned(m.into_bytes()), t),
+                None => (std::borrow::Cow::Borrowed(raw), self.times.parse(raw)),
+            };
+        match time {
+            Some(t) => {
+                self.last_time = Some(t);
+                self.stats.see_time(t);
+            }
+            None => self.stats.lines_without_time += 1,
+        }
+        let message = message.as_ref();
+
+        if let Some(tb) = &mut self.traceback {
+            let indented = message.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+            let chained = message.starts_with(b"During handling of the above exception")
+                || message.starts_with(b"The above exception was the direct cause");
+            if message.is_empty() || indented || chained {
+                if chained {
+                    tb.ended = false;
+                }
+                return;
+            }
+            if message.starts_with(b"Traceback (most recent call last)") && !tb.ended {
+                return;
+            }
+            if !tb.ended {
+                tb.ended = true;
+                let text = lossy(message);
+                tb.event
+                    .fields
+                    .insert("last_line".into(), Value::from(text.clone()));
+                tb.event
+                    .fields
+                    .insert("exception".into(), Value::from(text));
+                tb.event
+                    .fields
+                    .insert("line_end".into(), Value::from(line_no));
+                // The exception line itself may match other patterns (MemoryError, locks).
+                self.match_line(file, line_no, message, true, emit);
+                return;
+            }
+            self.close_traceback(emit);
+        }
+        self.match_line(file, line_no, message, false, emit);
+    }
+
+    /// Ends the input: a traceback still open is reported.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(Event)) {
+        self.close_traceback(emit);
+    }
+
+    fn close_traceback(&mut self, emit: &mut dyn FnMut(Event)) {
+        if let Some(tb) = self.traceback.take() {
+            self.stats.account(&tb.event);
+            emit(tb.event);
+        }
+    }
+
+    fn match_line(
+        &mut self,
+        file: &str,
+        line_no: u64,
+        message: &[u8],
+        exception_line: bool,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        for i in self.pack.matching(message) {
+            let p = &self.pack.patterns[i];
+            if exception_line && p.spec.kind == "traceback_start" {
+                continue;
+            }
+            let mut fields = Map::new();
+            if p.has_captures {
+                if let Some(caps) = p.regex.captures(message) {
+                    for name in p.regex.capture_names().flatten() {
+                        if let Some(m) = caps.name(name) {
+                            let text = lossy(m.as_bytes());
+                            let value = text
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|v| v.is_finite())
+                                .map_or_else(|| Value::from(text.clone()), number);
+                            fields.insert(name.to_string(), value);
+                        }
+                    }
+                }
+            }
+            let event = Event {
+                kind: p.spec.kind.clone(),
+                pattern: p.spec.name.clone(),
+                severity: p.spec.severity.clone(),
+                file: file.to_string(),
+                line: line_no,
+                time: self.last_time,
+                text: lossy(message),
+                fields,
+            };
+            if p.spec.kind == "traceback_start" {
+                // Reported once, as a crash, when the traceback ends.
+                self.close_traceback(emit);
+                let mut event = event;
+                event.kind = "crash".into();
+                event
+                    .fields
+                    .insert("first_line".into(), Value::from(event.text.clone()));
+                self.traceback = Some(OpenTraceback {
+                    event,
+                    ended: false,
+                });
+                continue;
+            }
+            self.stats.account(&event);
+            emit(event);
+        }
+    }
+
+    fn json_message(&self, raw: &[u8]) -> Option<(String, Option<UnixTime>)> {
+        let field = self.json_field.as_deref()?;
+        if raw.first() != Some(&b'{') {
+            return None;
+        }
+        let obj: Map<String, Value> = serde_json::from_slice(raw).ok()?;
+        let message = match obj.get(field)? {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let time = JSON_TIME_FIELDS
+            .iter()
+            .find_map(|k| obj.get(*k).and_then(|v| self.times.parse_json(v)));
+        Some((message, time))
+    }
+}
+
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 {
+        Value::from(v as i64)
+    } else {
+        Value::from(v)
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    match s.char_indices().nth(MAX_TEXT) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::builtin_specs;
+    use std::path::PathBuf;
+
+    fn scan(text: &str) -> (Vec<Event>, Stats) {
+        let pack = Pack::compile(
+            builtin_specs()
+                .into_iter()
+                .map(|s| (PathBuf::from("b"), s))
+                .collect(),
+        )
+        .expect("pack");
+        let mut s = Scanner::new(&pack, None, 2025);
+        let mut events = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            s.feed("t.log", i as u64 + 1, line.as_bytes(), &mut |e| {
+                events.push(e)
+            });
+        }
+        s.finish(&mut |e| events.push(e));
+        (events, s.stats)
+    }
+
+    #[test]
+    fn one_crash_per_traceback_even_when_chained() {
+        let log = "2025-10-01 12:00:00,000 ERROR boom\n\
+Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n    f()\n\
+KeyError: 'x'\n\nDuring handling of the above exception, another exception occurred:\n\n\
+Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>\n\
+RuntimeError: wrapped\n2025-10-01 12:00:05,000 INFO [HB] alive";
+        let (events, stats) = scan(log);
+        let crashes: Vec<&Event> = events.iter().filter(|e| e.kind == "crash").collect();
+        assert_eq!(crashes.len(), 1, "{events:#?}");
+        assert_eq!(crashes[0].line, 2);
+        assert_eq!(crashes[0].fields["line_end"], Value::from(11));
+        assert_eq!(
+            crashes[0].fields["last_line"],
+            Value::from("RuntimeError: wrapped")
+        );
+        assert_eq!(stats.count("crash"), 1);
+        assert_eq!(stats.count("heartbeat"), 1);
+    }
+
+    #[test]
+    fn a_traceback_at_the_end_of_the_log_is_reported() {
+        let (events, _) =
+            scan("Traceback (most recent call last):\n  File \"x\", line 1\nValueError: v");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].fields["exception"], Value::from("ValueError: v"));
+    }
+
+    #[test]
+    fn times_are_inherited_and_heartbeat_gaps_measured() {
+        let log = "2025-10-01 12:00:00,000 INFO [HB] alive\n\
+2025-10-01 12:00:10,000 INFO [HB] alive\n\
+2025-10-01 12:05:10,000 INFO [HB] alive\n\
+no time here latency_ms=12";
+        let (events, stats) = scan(log);
+        assert_eq!(stats.heartbeats, 3);
+        assert_eq!(stats.max_heartbeat_gap.map(|g| g.0), Some(300.0));
+        assert_eq!(stats.lines_without_time, 1);
+        assert_eq!(events[3].time, events[2].time);
+        assert_eq!(stats.latency["default"].count(), 1);
+        let end = stats.last_time.map(|t| t + 600.0);
+        assert_eq!(stats.heartbeat_gap_until(end).map(|g| g.0), Some(600.0));
+    }
+
+    #[test]
+    fn reconnects_in_the_worst_hour() {
+        let mut log = String::new();
+        for m in 0..5 {
+            log.push_str(&format!(
+                "2025-10-01 10:{m:02}:00,000 Reconnect attempt 1/10, backoff delay 1.0s\n"
+            ));
+        }
+        for m in 0..12 {
+            log.push_str(&format!(
+                "2025-10-01 13:{:02}:00,000 Reconnect attempt 2/10, backoff delay 2.0s\n",
+                m * 5
+            ));
+        }
+        let (events, stats) = scan(&log);
+        assert_eq!(stats.count("ws_reconnect"), 17);
+        assert_eq!(stats.reconnects_max_in_hour, 12);
+        assert_eq!(events[0].fields["delay_s"], Value::from(1));
+        assert_eq!(events[0].fields["attempt"], Value::from(1));
+    }
+
+    #[test]
+    fn json_lines_logs_use_the_message_field() {
+        let pack = Pack::compile(
+            builtin_specs()
+                .into_iter()
+                .map(|s| (PathBuf::from("b"), s))
+                .collect(),
+        )
+        .expect("pack");
+        let mut s = Scanner::new(&pack, Some("msg".into()), 2025);
+        let mut events = Vec::new();
+        s.feed(
+            "j",
+            1,
+            br#"{"ts":"2025-10-01T12:00:00Z","msg":"[HB] alive"}"#,
+            &mut |e| events.push(e),
+        );
+        s.feed(
+            "j",
+            2,
+            br#"{"ts":1759320060,"msg":"[HB] alive"}"#,
+            &mut |e| events.push(e),
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].time, Some(1_759_320_060.0));
+        assert_eq!(s.stats.max_heartbeat_gap.map(|g| g.0), Some(60.0));
+    }
+}

@@ -1,0 +1,298 @@
+//! logscan run as a real process on the fixtures in `fixtures/logs/` and on files it writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/logs")
+}
+
+fn logscan() -> Command {
+    let mut c = Command::cargo_bin("logscan").expect("binary");
+    c.env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    c
+}
+
+fn summary_of(args: &[&str]) -> (Value, i32) {
+    let out = logscan()
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("run");
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (v, out.status.code().expect("exit code"))
+}
+
+#[test]
+fn every_fixture_gives_its_expected_summary() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures dir") {
+        let path = entry.expect("entry").path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".expected.json") else {
+            continue;
+        };
+        let expected: serde_json::Map<String, Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let log = fixtures().join(format!("{stem}.log"));
+        let (summary, code) = summary_of(&[log.to_str().expect("utf8 path")]);
+        for (k, want) in &expected {
+            let got = &summary[k];
+            let same = match (got.as_f64(), want.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+                _ => got == want,
+            };
+            assert!(same, "{stem}: {k} = {got}, expected {want}");
+        }
+        let ok = expected["ok"].as_bool().expect("ok");
+        assert_eq!(code, if ok { 0 } else { 1 }, "{stem}: exit code");
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} fixtures found");
+}
+
+#[test]
+fn jsonl_output_is_one_event_per_match_then_findings_then_the_summary() {
+    let out = logscan()
+        .arg(fixtures().join("crash_traceback.log"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let kinds: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap_or(""),
+                r["kind"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("event", "heartbeat"),
+            ("event", "heartbeat"),
+            ("event", "exception"),
+            ("event", "crash"),
+            ("finding", "crashes"),
+            ("summary", ""),
+        ]
+    );
+    let crash = &records[3];
+    assert_eq!(crash["line"], 4);
+    assert_eq!(crash["line_end"], 9);
+    assert_eq!(
+        crash["exception"],
+        "ZeroDivisionError: float division by zero"
+    );
+    assert_eq!(crash["timestamp_utc"], "2025-10-01T12:00:41.123000+00:00");
+    for r in &records {
+        assert_eq!(r["tool"], "logscan");
+        assert!(r["timestamp_unix"].is_f64());
+    }
+}
+
+#[test]
+fn gzip_stdin_and_several_files_read_alike() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = std::fs::read(fixtures().join("reconnect_storm.log")).expect("read");
+    let gz = dir.path().join("storm.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).expect("create"),
+        flate2::Compression::default(),
+    );
+    enc.write_all(&plain).expect("gz");
+    enc.finish().expect("finish");
+    let (from_gz, _) = summary_of(&[gz.to_str().expect("path")]);
+    let out = logscan()
+        .args(["--format", "json", "-"])
+        .write_stdin(plain)
+        .output()
+        .expect("run");
+    let from_stdin: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(from_gz["ws_reconnect_count"], 16);
+    assert_eq!(from_stdin["ws_reconnect_count"], 16);
+    let both = [
+        fixtures().join("reconnect_storm.log"),
+        fixtures().join("handler_timeouts.log"),
+    ];
+    let (sum, _) = summary_of(&[both[0].to_str().expect("p"), both[1].to_str().expect("p")]);
+    assert_eq!(sum["files"], 2);
+    assert_eq!(sum["handler_timeout_count"], 10);
+}
+
+#[test]
+fn binary_junk_is_counted_and_never_stops_the_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("junk.log");
+    let mut bytes = b"2025-10-01 12:00:00,000 INFO [HB] alive\n".to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe, 0x00, 0x80, b'\n', 0x00, 0x00, b'\n']);
+    bytes.extend_from_slice(b"2025-10-01 12:00:30,000 INFO [HB] alive\n");
+    std::fs::write(&p, bytes).expect("write");
+    let (sum, code) = summary_of(&[p.to_str().expect("p")]);
+    assert_eq!(code, 0);
+    assert_eq!(sum["heartbeat_count"], 2);
+    assert_eq!(sum["invalid_utf8_lines"], 1);
+    assert_eq!(sum["lines"], 4);
+}
+
+#[test]
+fn thresholds_are_flags() {
+    let storm = fixtures().join("reconnect_storm.log");
+    let (_, code) = summary_of(&[
+        "--max-reconnects-per-hour",
+        "20",
+        storm.to_str().expect("p"),
+    ]);
+    assert_eq!(code, 0);
+    let unclean = fixtures().join("unclean_shutdown.log");
+    let (sum, code) = summary_of(&["--require-clean-shutdown", unclean.to_str().expect("p")]);
+    assert_eq!(
+        (code, sum["failed_checks"].clone()),
+        (1, serde_json::json!(["clean_shutdown"]))
+    );
+    let clean = fixtures().join("clean_shutdown.log");
+    let (_, code) = summary_of(&["--require-clean-shutdown", clean.to_str().expect("p")]);
+    assert_eq!(code, 0);
+    // A run stopped 10 minutes after the last heartbeat: the silence at the end is a hang.
+    let (sum, code) = summary_of(&[
+        "--end-time",
+        "2025-10-01T12:20:12Z",
+        clean.to_str().expect("p"),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        sum["heartbeat_max_gap_s"].as_f64().map(f64::round),
+        Some(637.0)
+    );
+    // Asking for a heartbeat check on a log without heartbeats fails it.
+    let latency = fixtures().join("latency.log");
+    let (sum, _) = summary_of(&[
+        "--max-heartbeat-gap",
+        "5m",
+        "--max-p99-latency",
+        "1s",
+        latency.to_str().expect("p"),
+    ]);
+    assert_eq!(sum["failed_checks"], serde_json::json!(["heartbeat_gap"]));
+}
+
+#[test]
+fn user_packs_add_kinds_and_bad_packs_exit_2_naming_pattern_and_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pack = dir.path().join("mybot.toml");
+    std::fs::write(
+        &pack,
+        "[[pattern]]\nname = \"fills\"\nkind = \"fill\"\nseverity = \"info\"\nregex = 'Filled (?P<qty>[0-9.]+) (?P<symbol>[A-Z]+)'\n",
+    )
+    .expect("write");
+    let log = dir.path().join("bot.log");
+    std::fs::write(&log, "2025-10-01 12:00:00,000 Filled 0.5 BTCUSDT\n").expect("write");
+    let out = logscan()
+        .arg("--patterns")
+        .arg(&pack)
+        .arg(&log)
+        .output()
+        .expect("run");
+    let first: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().expect("line"))
+            .expect("json");
+    assert_eq!(
+        (
+            first["kind"].as_str(),
+            first["qty"].as_f64(),
+            first["symbol"].as_str()
+        ),
+        (Some("fill"), Some(0.5), Some("BTCUSDT"))
+    );
+
+    let listed = logscan()
+        .args(["--no-builtin", "--list-patterns", "--patterns"])
+        .arg(&pack)
+        .output()
+        .expect("run");
+    let text = String::from_utf8(listed.stdout).expect("utf8");
+    assert!(
+        text.contains("name = \"fills\"") && !text.contains("heartbeat"),
+        "{text}"
+    );
+
+    std::fs::write(
+        &pack,
+        "[[pattern]]\nname = \"broken\"\nkind = \"x\"\nregex = 'a(b'\n",
+    )
+    .expect("write");
+    let out = logscan()
+        .arg("--patterns")
+        .arg(&pack)
+        .arg(&log)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).expect("utf8");
+    assert!(
+        err.contains("mybot.toml: pattern 'broken': invalid regex"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    let missing = dir.path().join("nope.log");
+    let out = logscan().arg(&missing).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.log"));
+}
+
+#[test]
+fn github_actions_gets_annotations_and_a_step_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let md = dir.path().join("summary.md");
+    let out = logscan()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &md)
+        .arg(fixtures().join("hang.log"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).expect("utf8");
+    assert!(
+        err.contains("::error::logscan: heartbeat_gap: measured 600 (threshold"),
+        "{err}"
+    );
+    let summary = std::fs::read_to_string(&md).expect("summary written");
+    assert!(
+        summary.contains("| heartbeat_gap | <= 5m | 600 | fail |"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn json_lines_logs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("app.jsonl");
+    std::fs::write(
+        &p,
+        "{\"time\":\"2025-10-01T12:00:00Z\",\"msg\":\"[HB] alive\"}\n{\"time\":\"2025-10-01T12:10:00Z\",\"msg\":\"[HB] alive\"}\n",
+    )
+    .expect("write");
+    let (sum, code) = summary_of(&["--json-field", "msg", p.to_str().expect("p")]);
+    assert_eq!(
+        (
+            sum["heartbeat_count"].as_u64(),
+            sum["heartbeat_max_gap_s"].as_f64(),
+            code
+        ),
+        (Some(2), Some(600.0), 1)
+    );
+}
