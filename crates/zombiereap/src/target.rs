@@ -1,0 +1,152 @@
+//! A process to signal, pinned so that a recycled PID is never hit.
+//!
+//! A [`Target`] is captured from a stat (PID + start time). Where the kernel has pidfds
+//! (Linux ≥ 5.3), a pidfd is opened and the start time re-checked *after* opening it: from then
+//! on the fd names that very process and signals go through it. Without pidfds the start time
+//! is re-checked right before each `kill(2)`, which leaves only a microseconds-wide window.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::sys::signal::Signal;
+use soak_core::proc::{ProcError, ProcStat, ProcessIdentity, read_stat};
+
+/// Why a signal was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    /// The process has exited (or its PID now belongs to another process).
+    #[error("PID {0}: already gone")]
+    Gone(i32),
+    /// Not allowed to signal it.
+    #[error("PID {0}: permission denied")]
+    PermissionDenied(i32),
+    /// Any other failure.
+    #[error("PID {pid}: {message}")]
+    Other {
+        /// The process.
+        pid: i32,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// A captured process.
+#[derive(Debug)]
+pub struct Target {
+    /// PID and start time.
+    pub identity: ProcessIdentity,
+    /// Its parent when captured.
+    pub ppid: i32,
+    /// Its short name.
+    pub comm: String,
+    pidfd: Option<OwnedFd>,
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is shared.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Target {
+    /// Pins the process described by `stat`. Fails with `Gone` when it has already exited or
+    /// its PID was reused since `stat` was read.
+    pub fn capture(stat: &ProcStat) -> Result<Target, ProcError> {
+        let pidfd = pidfd_open(stat.pid);
+        let now = read_stat(stat.pid)?;
+        if now.start_ticks != stat.start_ticks {
+            return Err(ProcError::Gone(stat.pid));
+        }
+        Ok(Target {
+            identity: stat.identity(),
+            ppid: now.ppid,
+            comm: now.comm,
+            pidfd,
+        })
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> i32 {
+        self.identity.pid
+    }
+
+    /// True when signals go through a pidfd.
+    pub fn has_pidfd(&self) -> bool {
+        self.pidfd.is_some()
+    }
+
+    /// True once the process has exited: gone, a zombie, or its PID reused.
+    pub fn has_exited(&self) -> bool {
+        match read_stat(self.identity.pid) {
+            Ok(s) => s.start_ticks != self.identity.start_ticks || s.is_zombie(),
+            Err(_) => true,
+        }
+    }
+
+    /// Sends `signal` to this very process.
+    pub fn signal(&self, signal: Signal) -> Result<(), SignalError> {
+        let pid = self.identity.pid;
+        let errno = match &self.pidfd {
+            Some(fd) => {
+                // SAFETY: a valid pidfd, a signal number, a null siginfo and zero flags.
+                let rc = unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        signal as i32,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+                if rc == 0 {
+                    return Ok(());
+                }
+                nix::errno::Errno::last()
+            }
+            None => {
+                if !self.identity.is_alive() {
+                    return Err(SignalError::Gone(pid));
+                }
+                match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
+                }
+            }
+        };
+        Err(match errno {
+            nix::errno::Errno::ESRCH => SignalError::Gone(pid),
+            nix::errno::Errno::EPERM => SignalError::PermissionDenied(pid),
+            other => SignalError::Other {
+                pid,
+                message: other.desc().to_string(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn a_stale_identity_is_never_signalled() {
+        let mut child = Command::new("sleep").arg("30").spawn().expect("spawn");
+        let pid = child.id() as i32;
+        let mut stat = read_stat(pid).expect("stat");
+        // A stat from "before": same PID, another start time, as after PID reuse.
+        stat.start_ticks += 1;
+        assert!(matches!(Target::capture(&stat), Err(ProcError::Gone(_))));
+        // The real one is captured, signalled, and seen to exit.
+        let real = Target::capture(&read_stat(pid).expect("stat")).expect("capture");
+        assert!(!real.has_exited());
+        real.signal(Signal::SIGTERM).expect("signal");
+        child.wait().expect("reap");
+        assert!(real.has_exited());
+        assert!(matches!(
+            real.signal(Signal::SIGTERM),
+            Err(SignalError::Gone(_))
+        ));
+    }
+}

@@ -1,0 +1,378 @@
+//! zombiereap against real processes: real zombies, real trees, real signals.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin;
+use serde_json::Value;
+use soak_core::proc::read_stat;
+
+fn zombiereap() -> Command {
+    let mut c = Command::new(cargo_bin("zombiereap"));
+    c.env_remove("GITHUB_ACTIONS");
+    c
+}
+
+/// zombiereap with its JSONL events (stderr) discarded, for tests that only need the status.
+fn quiet() -> Command {
+    let mut c = zombiereap();
+    c.stderr(Stdio::null());
+    c
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Alive and not a zombie.
+fn running(pid: i32) -> bool {
+    read_stat(pid).is_ok_and(|s| !s.is_zombie())
+}
+
+fn jsonl(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn pids_in(file: &Path, n: usize) -> Vec<i32> {
+    wait_for("the pid file", || {
+        let text = std::fs::read_to_string(file).ok()?;
+        let pids: Vec<i32> = text
+            .split_whitespace()
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        (pids.len() >= n).then_some(pids)
+    })
+}
+
+fn python(script: &str) -> Command {
+    let mut c = Command::new("python3");
+    c.args(["-c", script]);
+    c
+}
+
+#[test]
+fn scan_finds_exactly_the_zombies_of_a_parent_that_never_waits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready");
+    let mut parent: Child = python(&format!(
+        "import os,time\nfor _ in range(3):\n    if os.fork() == 0: os._exit(0)\nopen({:?},'w').write('x')\ntime.sleep(60)",
+        ready.display().to_string()
+    ))
+    .spawn()
+    .expect("spawn parent");
+    let ppid = parent.id() as i32;
+    wait_for("the children to die", || {
+        let table = soak_core::proc::ProcessTable::snapshot().ok()?;
+        let z = table
+            .children_of(ppid)
+            .iter()
+            .filter(|c| table.get(**c).is_some_and(|s| s.is_zombie()))
+            .count();
+        (ready.exists() && z == 3).then_some(())
+    });
+    let out = zombiereap()
+        .args(["scan", "--tree", &ppid.to_string(), "--format", "jsonl"])
+        .output()
+        .expect("run");
+    parent.kill().expect("kill");
+    parent.wait().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let recs = jsonl(&out.stdout);
+    let findings: Vec<&Value> = recs.iter().filter(|r| r["type"] == "finding").collect();
+    assert_eq!(findings.len(), 3, "{recs:?}");
+    for f in &findings {
+        assert_eq!(f["kind"], "zombie");
+        assert_eq!(f["ppid"], ppid);
+        assert_eq!(f["parent_name"], "python3");
+        assert!(
+            f["parent_cmdline"]
+                .as_str()
+                .is_some_and(|c| c.contains("python3") && c.contains(" -c "))
+        );
+    }
+    let summary = recs.last().expect("summary");
+    assert_eq!(
+        (summary["type"].as_str(), summary["zombie_count"].as_u64()),
+        (Some("summary"), Some(3))
+    );
+
+    // A tree without zombies passes; a missing PID is named with exit 2.
+    let mut sleeper = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let clean = zombiereap()
+        .args([
+            "scan",
+            "--tree",
+            &sleeper.id().to_string(),
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .expect("run");
+    sleeper.kill().expect("kill");
+    sleeper.wait().expect("wait");
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    let missing = zombiereap()
+        .args(["scan", "--tree", "999999999"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("999999999"));
+}
+
+/// root → A (ignores SIGTERM), root → B → C; C double-forks D when asked to stop.
+const TREE: &str = r#"
+import os, signal, sys, time
+pids = sys.argv[1]
+def note(): open(pids, 'a').write(f"{os.getpid()}\n")
+note()
+if os.fork() == 0:                      # A: ignores SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_IGN); note(); time.sleep(300); os._exit(0)
+if os.fork() == 0:                      # B
+    note()
+    if os.fork() == 0:                  # C: escapes by double-forking on SIGTERM
+        def escape(*_):
+            if os.fork() == 0:          # D
+                signal.signal(signal.SIGTERM, signal.SIG_DFL); note(); time.sleep(300); os._exit(0)
+            time.sleep(0.05); os._exit(0)
+        signal.signal(signal.SIGTERM, escape); note()
+        while True: time.sleep(1)
+    os.wait(); os._exit(0)
+while True: time.sleep(1)
+"#;
+
+#[test]
+fn kill_tree_ends_every_member_and_forces_the_stubborn_one() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("pids");
+    let mut root = python(TREE)
+        .arg(&pidfile)
+        .process_group(0)
+        .spawn()
+        .expect("spawn tree");
+    let pids = pids_in(&pidfile, 4);
+    let rootpid = root.id() as i32;
+
+    let dry = zombiereap()
+        .args([
+            "kill-tree",
+            &rootpid.to_string(),
+            "--dry-run",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .expect("dry run");
+    assert_eq!(dry.status.code(), Some(0));
+    let planned: Vec<i64> = jsonl(&dry.stdout)
+        .iter()
+        .filter(|r| r["type"] == "action")
+        .filter_map(|r| r["pid"].as_i64())
+        .collect();
+    assert_eq!(planned.len(), 4, "{planned:?}");
+    assert!(
+        pids.iter().all(|p| running(*p)),
+        "--dry-run signals nothing"
+    );
+
+    let out = zombiereap()
+        .args([
+            "kill-tree",
+            &rootpid.to_string(),
+            "--timeout",
+            "2s",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .expect("kill-tree");
+    let _ = root.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = jsonl(&out.stdout);
+    let fate = |pid: i32| -> String {
+        recs.iter()
+            .find(|r| r["pid"] == pid)
+            .and_then(|r| r["fate"].as_str())
+            .unwrap_or("missing")
+            .to_string()
+    };
+    assert_eq!(fate(pids[1]), "killed", "A ignores SIGTERM: {recs:?}");
+    assert_eq!(fate(rootpid), "exited");
+    let all = pids_in(&pidfile, 5);
+    for p in &all {
+        wait_for("every member gone", || (!running(*p)).then_some(()));
+    }
+    let summary = recs.last().expect("summary");
+    assert_eq!(summary["killed"], 1);
+    assert!(
+        summary["processes"].as_u64().expect("n") >= 5,
+        "D was caught too: {summary}"
+    );
+
+    let missing = zombiereap()
+        .args(["kill-tree", "999999999"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("PID 999999999"));
+}
+
+#[test]
+fn run_leaves_no_daemonized_grandchild_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("daemon.pid");
+    let events = dir.path().join("events.jsonl");
+    let script = format!("(sleep 300 & echo $! > {}) ; exit 0", pidfile.display());
+    let status = quiet()
+        .args(["run", "--grace", "2s", "--events"])
+        .arg(&events)
+        .args(["--", "sh", "-c", &script])
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(0));
+    let daemon = pids_in(&pidfile, 1)[0];
+    assert!(
+        read_stat(daemon).is_err() || !running(daemon),
+        "the daemonized sleep must be gone"
+    );
+    let recs = jsonl(&std::fs::read(&events).expect("events"));
+    let summary = recs.last().expect("summary");
+    assert_eq!(
+        (
+            summary["leftovers_killed"].as_u64(),
+            summary["exit_status"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+}
+
+#[test]
+fn run_passes_exit_status_and_signal_deaths_through() {
+    let code = quiet()
+        .args(["run", "--", "sh", "-c", "exit 7"])
+        .status()
+        .expect("run");
+    assert_eq!(code.code(), Some(7));
+    let killed = quiet()
+        .args(["run", "--", "sh", "-c", "kill -KILL $$"])
+        .status()
+        .expect("run");
+    assert_eq!(killed.code(), Some(137));
+    let missing = zombiereap()
+        .args(["run", "--", "/nonexistent/cmd"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/cmd"));
+}
+
+#[test]
+fn run_timeout_kills_a_command_that_ignores_sigterm_after_the_grace() {
+    let out = zombiereap()
+        .args(["run", "--timeout", "500ms", "--grace", "500ms", "--"])
+        .args([
+            "python3",
+            "-c",
+            "import signal,time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(300)",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(137));
+    let recs = jsonl(&out.stderr);
+    let summary = recs.last().expect("summary");
+    assert_eq!(summary["timed_out"], true);
+    assert!(recs.iter().any(|r| r["fate"] == "killed"), "{recs:?}");
+}
+
+#[test]
+fn run_forwards_sigterm_to_the_command() {
+    let mut child = zombiereap()
+        .args(["run", "--", "python3", "-c", "import signal,sys,time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(42))\nprint('ready', flush=True)\ntime.sleep(300)"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read");
+    assert_eq!(line.trim(), "ready");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert_eq!(child.wait().expect("wait").code(), Some(42));
+}
+
+#[test]
+fn compared_with_tini_same_statuses_but_no_leftovers() {
+    let Ok(tini) = which("tini") else {
+        eprintln!("SKIP: tini is not on PATH (Debian package tini; .ci/run installs it)");
+        return;
+    };
+    for (script, want) in [("exit 3", 3), ("kill -TERM $$", 143)] {
+        let t = Command::new(&tini)
+            .args(["-s", "--", "sh", "-c", script])
+            .status()
+            .expect("tini");
+        let z = quiet()
+            .args(["run", "--", "sh", "-c", script])
+            .status()
+            .expect("zombiereap");
+        assert_eq!((t.code(), z.code()), (Some(want), Some(want)), "{script}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("d.pid");
+    let script = format!("(sleep 300 & echo $! > {}) ; exit 0", pidfile.display());
+    Command::new(&tini)
+        .args(["-s", "--", "sh", "-c", &script])
+        .status()
+        .expect("tini");
+    let daemon = pids_in(&pidfile, 1)[0];
+    let left_by_tini = running(daemon);
+    let _ = Command::new("kill").arg(daemon.to_string()).status();
+    std::fs::remove_file(&pidfile).expect("rm");
+    quiet()
+        .args(["run", "--grace", "1s", "--", "sh", "-c", &script])
+        .status()
+        .expect("run");
+    let daemon = pids_in(&pidfile, 1)[0];
+    assert!(
+        left_by_tini,
+        "tini exits leaving the daemonized child running"
+    );
+    assert!(!running(daemon), "zombiereap run kills it");
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|c| c.is_file())
+        })
+        .ok_or(())
+}
