@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +23,8 @@ struct Cli {
 enum Task {
     /// Run exactly what CI runs: the test suite, clippy with warnings denied, rustfmt check.
     Ci,
+    /// A short soak of the bundled demo service: resmon, zombiereap run, logscan.
+    Demo(demo::DemoArgs),
     /// Benchmark a tool side by side with its reference tool (e.g. `bench resmon`).
     Bench {
         /// The tool to benchmark.
@@ -36,6 +39,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Ci => ci(),
+        Task::Demo(args) => match demo::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
         Task::Bench { tool, args } => bench::run(&tool, &args),
     };
     match result {
