@@ -5,7 +5,10 @@
 //!    collected again until no new member appears: a frozen process cannot fork, so a child
 //!    spawned during collection is never missed, and no child is re-parented away before it
 //!    was seen.
-//! 2. **Ask.** Every member gets the graceful signal (SIGTERM by default) and SIGCONT.
+//! 2. **Ask.** Every member, still frozen, gets the graceful signal (SIGTERM by default); then
+//!    every member gets SIGCONT, descendants first and the root last. (Continuing the root first
+//!    could let it exit while its group still holds stopped members: the kernel then sends the
+//!    orphaned group SIGHUP, which would kill members that only ignore SIGTERM.)
 //! 3. **Wait** up to the timeout, watching for members that fork while exiting (their new
 //!    children are captured and signalled too).
 //! 4. **Force.** What is still alive gets SIGKILL.
@@ -83,6 +86,7 @@ pub struct Outcome {
 /// Collects the tree of `root` from a fresh snapshot: root first, parents before children.
 fn members(
     root: i32,
+    group: Option<i32>,
     known: &BTreeMap<i32, Target>,
 ) -> Result<Vec<soak_core::proc::ProcStat>, ProcError> {
     let table = ProcessTable::snapshot()?;
@@ -92,8 +96,8 @@ fn members(
     for pid in known.keys() {
         pids.extend(table.descendants(*pid));
     }
-    if table.get(root).is_some_and(|s| s.pgrp == root) {
-        pids.extend(table.iter().filter(|s| s.pgrp == root).map(|s| s.pid));
+    if let Some(g) = group {
+        pids.extend(table.iter().filter(|s| s.pgrp == g).map(|s| s.pid));
     }
     let me = std::process::id() as i32;
     let mut seen = std::collections::HashSet::new();
@@ -106,11 +110,12 @@ fn members(
 
 fn capture_new(
     root: i32,
+    group: Option<i32>,
     known: &mut BTreeMap<i32, Target>,
     freeze: bool,
 ) -> Result<Vec<i32>, ProcError> {
     let mut added = Vec::new();
-    for stat in members(root, known)? {
+    for stat in members(root, group, known)? {
         if stat.is_zombie()
             || known
                 .get(&stat.pid)
@@ -132,9 +137,12 @@ fn capture_new(
 /// Kills the tree of `root`; returns each member's outcome, root first.
 pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError> {
     let root_stat = read_stat(root)?;
+    // The root's process group, when it leads one: its members belong to the tree even after
+    // the root has exited (a double-forked child keeps the group).
+    let group = (root_stat.pgrp == root).then_some(root);
     let mut known: BTreeMap<i32, Target> = BTreeMap::new();
     if opts.dry_run {
-        capture_new(root, &mut known, false)?;
+        capture_new(root, group, &mut known, false)?;
         return Ok(order(root_stat.pid, known)
             .into_iter()
             .map(|t| Outcome {
@@ -145,7 +153,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
             .collect());
     }
     // 1. freeze and collect until stable
-    while !capture_new(root, &mut known, true)?.is_empty() {}
+    while !capture_new(root, group, &mut known, true)?.is_empty() {}
     // 2. ask
     let asked = Instant::now();
     let mut fates: BTreeMap<i32, (Fate, Option<f64>)> = BTreeMap::new();
@@ -162,7 +170,19 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
             }
         };
     for t in known.values() {
-        ask(t, &mut fates);
+        if let Err(e) = t.signal(opts.signal) {
+            let fate = match e {
+                SignalError::PermissionDenied(_) => Fate::PermissionDenied,
+                _ => Fate::AlreadyGone,
+            };
+            fates.insert(t.pid(), (fate, None));
+        }
+    }
+    for t in known.values().rev().filter(|t| t.pid() != root) {
+        let _ = t.signal(Signal::SIGCONT);
+    }
+    if let Some(r) = known.get(&root) {
+        let _ = r.signal(Signal::SIGCONT);
     }
     // 3. wait, catching members forked while exiting
     let mut last_scan = Instant::now();
@@ -177,7 +197,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
         }
         if last_scan.elapsed() >= RESCAN {
             last_scan = Instant::now();
-            for pid in capture_new(root, &mut known, false).unwrap_or_default() {
+            for pid in capture_new(root, group, &mut known, false).unwrap_or_default() {
                 if let Some(t) = known.get(&pid) {
                     ask(t, &mut fates);
                 }
@@ -186,7 +206,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
         std::thread::sleep(POLL);
     }
     // 4. force
-    let _ = capture_new(root, &mut known, false);
+    let _ = capture_new(root, group, &mut known, false);
     let killed_at = Instant::now();
     for t in known.values() {
         if let std::collections::btree_map::Entry::Vacant(slot) = fates.entry(t.pid()) {
