@@ -26,6 +26,8 @@ pub struct AnalysisConfig {
     pub min_duration_s: f64,
     /// Smallest CPU level shift reported, percentage points.
     pub level_shift_min: f64,
+    /// CPU percent that counts as a spike (reported, and drawn in plots).
+    pub cpu_threshold: f64,
 }
 
 /// Which memory series the leak verdict judged.
@@ -192,6 +194,11 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         )
     });
     let leak = mem_v.verdict == "leak";
+    // The level memory settled at: mean of the judged series over the last quarter of the run.
+    let mem_pts = tl.points(mem_ch);
+    let cut = mem_pts.last().map_or(0.0, |p| p.t) * 0.75;
+    let tail: Vec<f64> = mem_pts.iter().filter(|p| p.t >= cut).map(|p| p.y).collect();
+    let plateau = (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64);
     let slope = mem_v.slope_per_hour;
 
     // Disk growth rate (robust slope of disk_used_gb).
@@ -282,6 +289,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "min_percent": r(acc.cpu.min()),
             "max_percent": r(acc.cpu.max()),
             "avg_percent": r(acc.cpu.mean()),
+            "spike_threshold_percent": cfg.cpu_threshold,
             "sustained_spikes": episodes(spikes, spike_count, Some("peak_percent")),
             "level_shifts": level_shifts(&tl.points(Channel::Cpu), cfg.level_shift_min),
         },
@@ -326,6 +334,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "window_start_s": r(mem_v.window_start_s),
             "window_end_s": r(mem_v.window_end_s),
             "window_reason": mem_v.window_reason,
+            "plateau_mb": r(plateau),
             "threshold_mb_per_hour": mem_v.threshold_per_hour,
             "reason": mem_v.reason,
         },

@@ -4,6 +4,10 @@
 
 pub mod accumulate;
 pub mod analysis;
+pub mod baseline;
+pub mod follow;
+pub mod plot;
+pub mod promrules;
 pub mod report;
 pub mod sample;
 pub mod stats;
@@ -91,6 +95,32 @@ pub struct Cli {
     /// No bytes received for longer than this is a network stall.
     #[arg(long, default_value = "5m", value_parser = clap_duration)]
     pub net_stall: Duration,
+    /// Draw a figure (memory with trend and judged window, CPU, disk, network) to FILE.svg|.png.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Tail FILE while resmon writes it; print a `finding` as soon as a leak or exhaustion is
+    /// significant, then the summary when it stops (idle, SIGINT/TERM, or resmon's `stop`).
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub follow: Option<PathBuf>,
+    /// In --follow: stop after this long without new data (default: never).
+    #[arg(long, value_parser = clap_duration)]
+    pub follow_idle: Option<Duration>,
+    /// In --follow: re-evaluate after this many new samples.
+    #[arg(long, default_value_t = 10)]
+    pub follow_every: u64,
+    /// In --follow: projected memory/disk exhaustion closer than this is a finding.
+    #[arg(long, default_value = "24h", value_parser = clap_duration)]
+    pub exhaustion_horizon: Duration,
+    /// Compare with an earlier run (files/globs) and flag regressions.
+    #[arg(long, value_name = "OLD.jsonl")]
+    pub baseline: Vec<String>,
+    /// Allowed increase over the baseline before a metric is a regression.
+    #[arg(long, default_value = "10%", value_parser = clap_percent)]
+    pub regression: f64,
+    /// Print Prometheus alerting rules equivalent to the thresholds (resmon's metric names)
+    /// and exit; no input is read.
+    #[arg(long)]
+    pub emit_prom_rules: bool,
     /// Smallest CPU level shift reported, in percentage points.
     #[arg(long, default_value = "15%", value_parser = clap_percent)]
     pub level_shift: f64,
@@ -121,6 +151,7 @@ impl Cli {
             max_disk_growth_gb: self.max_disk_growth as f64 / (1u64 << 30) as f64,
             min_duration_s: self.min_duration.as_secs_f64(),
             level_shift_min: self.level_shift,
+            cpu_threshold: self.cpu_threshold,
         }
     }
 }
@@ -159,14 +190,84 @@ pub fn read_inputs(inputs: &[String], cfg: StreamConfig) -> anyhow::Result<Accum
 
 /// Runs resanalyze.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.emit_prom_rules {
+        let text = promrules::rules(&promrules::RuleConfig {
+            leak_bytes_per_hour: cli.leak_threshold.as_per_hour(),
+            fds_per_hour: cli.fd_threshold.as_per_hour(),
+            threads_per_hour: cli.thread_threshold.as_per_hour(),
+            cpu_percent: cli.cpu_threshold,
+            cpu_window_s: cli.cpu_window.as_secs_f64(),
+        });
+        print!("{text}");
+        return Ok(ExitCode::Success);
+    }
+    if let Some(path) = &cli.follow {
+        let fc = follow::FollowConfig {
+            every: cli.follow_every.max(1),
+            idle: cli.follow_idle,
+            poll: Duration::from_millis(200),
+            exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
+        };
+        let mut out = std::io::stdout().lock();
+        let (doc, found) = follow::follow(
+            path,
+            cli.stream_config(),
+            &cli.analysis_config(),
+            &fc,
+            &mut out,
+        )?;
+        if let Some(doc) = doc {
+            for rec in records(&doc) {
+                if rec.kind() == Some(RecordType::Summary) {
+                    writeln!(out, "{}", rec.to_line())?;
+                }
+            }
+            return Ok(ExitCode::from_checks(
+                !found && doc["ok"] == Value::Bool(true),
+            ));
+        }
+        return Err(usage(format!("no samples in {}", path.display())));
+    }
     let inputs = if cli.inputs.is_empty() {
         vec!["-".to_string()]
     } else {
         cli.inputs.clone()
     };
     let acc = read_inputs(&inputs, cli.stream_config())?;
-    let doc = analyze(&acc, &cli.analysis_config());
+    let mut doc = analyze(&acc, &cli.analysis_config());
+    if !cli.baseline.is_empty() {
+        let old = read_inputs(&cli.baseline, cli.stream_config())
+            .context("reading the --baseline run")?;
+        let old_doc = analyze(&old, &cli.analysis_config());
+        let rows = baseline::compare(&doc, &old_doc, cli.regression / 100.0);
+        let bad: Vec<String> = rows
+            .iter()
+            .filter(|r| r["regression"] == Value::Bool(true))
+            .filter_map(|r| r["metric"].as_str().map(str::to_string))
+            .collect();
+        let row = serde_json::json!({
+            "name": "baseline_regression",
+            "ok": bad.is_empty(),
+            "status": if bad.is_empty() { "pass" } else { "fail" },
+            "value": bad.len(),
+            "threshold": cli.regression,
+            "detail": if bad.is_empty() { "no regression against the baseline".to_string() } else { format!("regressed: {}", bad.join(", ")) },
+        });
+        if let Some(list) = doc["checks"].as_array_mut() {
+            list.push(row);
+        }
+        doc["baseline_comparison"] = Value::Array(rows);
+        if !bad.is_empty() {
+            doc["ok"] = Value::Bool(false);
+        }
+    }
     let ok = doc["ok"] == Value::Bool(true);
+    if let Some(path) = &cli.plot {
+        plot::plot(&acc, &doc, path).map_err(|e| match e {
+            plot::PlotError::Extension(_) => usage(e),
+            plot::PlotError::Draw { .. } => soak_core::exit::environment(e),
+        })?;
+    }
     if let Some(path) = &cli.write_analysis {
         let text = serde_json::to_string_pretty(&doc)?;
         std::fs::write(path, text + "\n")

@@ -4,12 +4,13 @@
 
 use anyhow::{Result, bail};
 
+mod resanalyze;
+
 /// Runs the benchmark of `tool` with its own arguments.
 pub fn run(tool: &str, args: &[String]) -> Result<()> {
     // One line per tool: `"name" => name::run(args),` with its module declared above.
-    let _ = args;
-    #[allow(clippy::match_single_binding)] // arms are added as tools gain benchmarks
     match tool {
+        "resanalyze" => resanalyze::run(args),
         other => bail!("no benchmark named '{other}'"),
     }
 }
