@@ -5,6 +5,7 @@
 pub mod accumulate;
 pub mod analysis;
 pub mod baseline;
+pub mod fastscan;
 pub mod follow;
 pub mod plot;
 pub mod promrules;
@@ -15,7 +16,7 @@ pub mod timeline;
 pub mod tracegen;
 pub mod trend;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -160,21 +161,43 @@ impl Cli {
 pub fn read_inputs(inputs: &[String], cfg: StreamConfig) -> anyhow::Result<Accumulator> {
     let sources = expand_inputs(inputs).map_err(usage)?;
     let mut acc = Accumulator::new(cfg);
+    let mut buf = Vec::with_capacity(4096);
     for src in &sources {
-        let mut reader = JsonlReader::open(src).map_err(usage)?;
-        while let Some(s) = reader
-            .next_as::<RawSample>()
-            .with_context(|| format!("reading {}", src.display_name()))?
-        {
-            if !s.is_sample() {
-                JsonlReader::skip(&mut reader, SkipReason::OtherType);
-            } else if !s.from_monitor() {
-                JsonlReader::skip(&mut reader, SkipReason::OtherTool);
-            } else if !acc.push(&s) {
-                JsonlReader::skip(&mut reader, SkipReason::WrongShape);
+        let mut input = src.open().map_err(usage)?;
+        let name = src.display_name();
+        loop {
+            buf.clear();
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .with_context(|| format!("reading {name}"))?;
+            if n == 0 {
+                break;
+            }
+            let fast = (buf.is_ascii() || std::str::from_utf8(&buf).is_ok())
+                .then(|| fastscan::scan(buf.trim_ascii()))
+                .flatten();
+            let sample = match fast {
+                Some(s) => s,
+                None => {
+                    // The slow path: core's tolerant reader over this one line parses it or
+                    // counts why not (blank, not_json, truncated, invalid_utf8, wrong_shape).
+                    let mut one = JsonlReader::new(&buf[..], name.as_str());
+                    let parsed = one.next_as::<RawSample>()?;
+                    acc.skipped.merge(one.skipped());
+                    match parsed {
+                        Some(s) => s,
+                        None => continue,
+                    }
+                }
+            };
+            if !sample.is_sample() {
+                acc.skipped.add(SkipReason::OtherType);
+            } else if !sample.from_monitor() {
+                acc.skipped.add(SkipReason::OtherTool);
+            } else if !acc.push(&sample) {
+                acc.skipped.add(SkipReason::WrongShape);
             }
         }
-        acc.skipped.merge(reader.skipped());
     }
     acc.finish();
     if acc.samples == 0 {

@@ -95,6 +95,8 @@ pub struct TraceSpec {
     pub disk_gb_per_hour: f64,
     /// Noise seed.
     pub seed: u64,
+    /// Write resmon's `start` event first (the seed's `--analyze` cannot read events).
+    pub start_event: bool,
 }
 
 impl TraceSpec {
@@ -107,6 +109,7 @@ impl TraceSpec {
             rate_mb_per_hour: 40.0,
             disk_gb_per_hour: 0.01,
             seed: 42,
+            start_event: true,
         }
     }
 
@@ -131,14 +134,16 @@ impl Noise {
 pub fn write_trace<W: Write>(out: &mut W, spec: &TraceSpec) -> io::Result<()> {
     let t0 = 1_760_000_000.0;
     let mut noise = Noise(spec.seed.wrapping_mul(2_654_435_761).max(1));
-    writeln!(
-        out,
-        r#"{{"type":"event","tool":"resmon","event":"start","timestamp_utc":"{}","timestamp_unix":{t0},"interval_s":{}}}"#,
-        Timestamp::from_unix(t0)
-            .map(|t| t.utc_string())
-            .unwrap_or_default(),
-        spec.interval_s
-    )?;
+    if spec.start_event {
+        writeln!(
+            out,
+            r#"{{"type":"event","tool":"resmon","event":"start","timestamp_utc":"{}","timestamp_unix":{t0},"interval_s":{}}}"#,
+            Timestamp::from_unix(t0)
+                .map(|t| t.utc_string())
+                .unwrap_or_default(),
+            spec.interval_s
+        )?;
+    }
     let (mut sent, mut recv) = (0.0f64, 0.0f64);
     let n = spec.samples();
     let total_mb = 16384.0;
