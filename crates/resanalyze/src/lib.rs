@@ -9,6 +9,7 @@ pub mod fastscan;
 pub mod follow;
 pub mod plot;
 pub mod promrules;
+pub mod reader;
 pub mod report;
 pub mod sample;
 pub mod stats;
@@ -16,7 +17,7 @@ pub mod timeline;
 pub mod tracegen;
 pub mod trend;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,14 +27,13 @@ use serde_json::Value;
 use soak_core::exit::{ExitCode, usage};
 use soak_core::gha;
 use soak_core::input::expand_inputs;
-use soak_core::jsonl::{JsonlReader, SkipReason};
+use soak_core::jsonl::SkipReason;
 use soak_core::output::Format;
 use soak_core::record::{Record, RecordType};
 use soak_core::units::{Rate, clap_count_rate, clap_duration, clap_percent, clap_rate, clap_size};
 
 use crate::accumulate::{Accumulator, StreamConfig};
 use crate::analysis::{AnalysisConfig, analyze};
-use crate::sample::RawSample;
 use crate::trend::TrendConfig;
 
 const EXAMPLES: &str = "Examples:
@@ -161,43 +161,15 @@ impl Cli {
 pub fn read_inputs(inputs: &[String], cfg: StreamConfig) -> anyhow::Result<Accumulator> {
     let sources = expand_inputs(inputs).map_err(usage)?;
     let mut acc = Accumulator::new(cfg);
-    let mut buf = Vec::with_capacity(4096);
     for src in &sources {
-        let mut input = src.open().map_err(usage)?;
-        let name = src.display_name();
-        loop {
-            buf.clear();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .with_context(|| format!("reading {name}"))?;
-            if n == 0 {
-                break;
-            }
-            let fast = (buf.is_ascii() || std::str::from_utf8(&buf).is_ok())
-                .then(|| fastscan::scan(buf.trim_ascii()))
-                .flatten();
-            let sample = match fast {
-                Some(s) => s,
-                None => {
-                    // The slow path: core's tolerant reader over this one line parses it or
-                    // counts why not (blank, not_json, truncated, invalid_utf8, wrong_shape).
-                    let mut one = JsonlReader::new(&buf[..], name.as_str());
-                    let parsed = one.next_as::<RawSample>()?;
-                    acc.skipped.merge(one.skipped());
-                    match parsed {
-                        Some(s) => s,
-                        None => continue,
-                    }
+        reader::for_each_block(src, |block| {
+            acc.skipped.merge(&block.skipped);
+            for sample in &block.samples {
+                if !acc.push(sample) {
+                    acc.skipped.add(SkipReason::WrongShape);
                 }
-            };
-            if !sample.is_sample() {
-                acc.skipped.add(SkipReason::OtherType);
-            } else if !sample.from_monitor() {
-                acc.skipped.add(SkipReason::OtherTool);
-            } else if !acc.push(&sample) {
-                acc.skipped.add(SkipReason::WrongShape);
             }
-        }
+        })?;
     }
     acc.finish();
     if acc.samples == 0 {

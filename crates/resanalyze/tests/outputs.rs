@@ -232,3 +232,47 @@ fn baseline_flags_a_higher_plateau() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn split_gzip_and_stdin_inputs_read_as_one_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = trace(dir.path(), Shape::Linear, 6.0);
+    let text = std::fs::read_to_string(&path).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let first = dir.path().join("part1.jsonl");
+    std::fs::write(&first, a.join("\n") + "\n").expect("write");
+    let second = dir.path().join("part2.jsonl");
+    std::fs::write(&second, b.join("\n") + "\n").expect("write");
+    if have("gzip") {
+        assert!(
+            StdCommand::new("gzip")
+                .arg(&second)
+                .status()
+                .expect("gzip")
+                .success()
+        );
+    } else {
+        eprintln!("gzip not installed: testing the second part uncompressed");
+    }
+    let pattern = dir.path().join("part*.jsonl*");
+    let out = bin()
+        .arg(pattern.to_str().expect("utf8"))
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let whole = bin()
+        .arg("-")
+        .args(["--format", "json"])
+        .write_stdin(text.clone())
+        .output()
+        .expect("run");
+    let whole: Value = serde_json::from_slice(&whole.stdout).expect("json");
+    assert_eq!(doc["snapshot_count"], whole["snapshot_count"]);
+    assert_eq!(doc["snapshot_count"], 361);
+    assert_eq!(
+        doc["leak"]["slope_mb_per_hour"],
+        whole["leak"]["slope_mb_per_hour"]
+    );
+}
