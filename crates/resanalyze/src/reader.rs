@@ -28,8 +28,18 @@ pub struct Parsed {
 /// Parses a block of whole lines (the last may lack its `\n` at the end of the input).
 pub fn parse_block(block: &[u8], name: &str) -> Parsed {
     let mut out = Parsed::default();
-    for line in block.split_inclusive(|&b| b == b'\n') {
-        let fast = (line.is_ascii() || std::str::from_utf8(line).is_ok())
+    let all_ascii = block.is_ascii();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', block)
+        .map(|i| i + 1)
+        .chain(std::iter::once(block.len()));
+    for end in ends {
+        if end <= start {
+            continue;
+        }
+        let line = &block[start..end];
+        start = end;
+        let fast = (all_ascii || std::str::from_utf8(line).is_ok())
             .then(|| fastscan::scan(line.trim_ascii()))
             .flatten();
         let sample = match fast {
