@@ -4,12 +4,14 @@
 
 use anyhow::{Result, bail};
 
+mod resanalyze;
 mod resmon;
 
 /// Runs the benchmark of `tool` with its own arguments.
 pub fn run(tool: &str, args: &[String]) -> Result<()> {
     // One line per tool: `"name" => name::run(args),` with its module declared above.
     match tool {
+        "resanalyze" => resanalyze::run(args),
         "resmon" => resmon::run(args),
         other => bail!("no benchmark named '{other}'"),
     }

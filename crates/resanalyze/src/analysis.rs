@@ -1,0 +1,359 @@
+//! From an [`Accumulator`] to the analysis document: the seed `001` and `000` shapes, the
+//! richer per-series blocks, the trend verdicts, projections, CPU/disk/network findings and
+//! the checks.
+
+use serde_json::{Map, Value, json};
+
+use crate::accumulate::{Accumulator, Episode};
+use crate::stats::round3;
+use crate::timeline::{Channel, Point, thin};
+use crate::trend::{TrendConfig, TrendVerdict, judge, ols, theil_sen};
+
+/// Thresholds of the analysis (every one a flag).
+#[derive(Debug, Clone, Copy)]
+pub struct AnalysisConfig {
+    /// Memory trend settings (threshold in MB/h).
+    pub memory: TrendConfig,
+    /// Fd trend threshold, fds/h.
+    pub fd_threshold_per_hour: f64,
+    /// Thread trend threshold, threads/h.
+    pub thread_threshold_per_hour: f64,
+    /// Check: average CPU below this percent.
+    pub max_cpu_avg: f64,
+    /// Check: disk growth below this many GB.
+    pub max_disk_growth_gb: f64,
+    /// Check: run at least this long, s.
+    pub min_duration_s: f64,
+    /// Smallest CPU level shift reported, percentage points.
+    pub level_shift_min: f64,
+    /// CPU percent that counts as a spike (reported, and drawn in plots).
+    pub cpu_threshold: f64,
+}
+
+/// Which memory series the leak verdict judged.
+pub fn judged_memory(acc: &Accumulator) -> (Channel, &'static str) {
+    if acc.tree_memory.count() > 0 {
+        (Channel::TreeMemory, "tree_memory_mb")
+    } else if acc.process_memory.count() > 0 {
+        (Channel::ProcessMemory, "process_memory_mb")
+    } else {
+        (Channel::MemoryUsed, "memory_used_mb")
+    }
+}
+
+fn r(x: Option<f64>) -> Value {
+    x.filter(|v| v.is_finite())
+        .map(round3)
+        .map_or(Value::Null, |v| json!(v))
+}
+
+fn verdict_json(v: &TrendVerdict, unit: &str, series: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("series".into(), json!(series));
+    m.insert("verdict".into(), json!(v.verdict));
+    m.insert("trend".into(), json!(v.trend));
+    m.insert("method".into(), json!(v.method));
+    m.insert(format!("slope_{unit}_per_hour"), r(v.slope_per_hour));
+    m.insert(format!("ci_low_{unit}_per_hour"), r(v.ci_low_per_hour));
+    m.insert(format!("ci_high_{unit}_per_hour"), r(v.ci_high_per_hour));
+    m.insert("confidence".into(), json!(v.confidence));
+    m.insert(
+        "p_value".into(),
+        v.p_value.map_or(Value::Null, |p| json!(p)),
+    );
+    m.insert(format!("ols_{unit}_per_hour"), r(v.ols_per_hour));
+    m.insert("window_start_s".into(), r(v.window_start_s));
+    m.insert("window_end_s".into(), r(v.window_end_s));
+    m.insert("window_reason".into(), json!(v.window_reason));
+    m.insert(
+        format!("threshold_{unit}_per_hour"),
+        json!(v.threshold_per_hour),
+    );
+    m.insert("reason".into(), json!(v.reason));
+    Value::Object(m)
+}
+
+fn episodes(list: &[Episode], total: u64, peak_name: Option<&str>) -> Value {
+    let items: Vec<Value> = list
+        .iter()
+        .map(|e| {
+            let mut m = Map::new();
+            m.insert("start_s".into(), r(Some(e.start_s)));
+            m.insert("start_hours".into(), r(Some(e.start_s / 3600.0)));
+            m.insert("duration_s".into(), r(Some(e.duration_s)));
+            if let Some(p) = peak_name {
+                m.insert(p.into(), r(Some(e.peak)));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({"count": total, "episodes": items})
+}
+
+/// CPU level shifts by binary segmentation of the bucket means: a split is kept when the mean
+/// changes by at least `min_shift` points and each side holds 5 % of the points.
+pub fn level_shifts(points: &[Point], min_shift: f64) -> Vec<Value> {
+    let pts = thin(points, 2000);
+    let mut cuts = vec![0, pts.len()];
+    let min_len = (pts.len() / 20).max(3);
+    for _ in 0..6 {
+        let mut added = false;
+        let mut next = cuts.clone();
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if b - a < 2 * min_len {
+                continue;
+            }
+            let seg = &pts[a..b];
+            let total: f64 = seg.iter().map(|p| p.y).sum();
+            let mut left = 0.0;
+            let mut best: Option<(usize, f64)> = None;
+            for (i, p) in seg.iter().enumerate().take(seg.len() - min_len) {
+                left += p.y;
+                let k = i + 1;
+                if k < min_len {
+                    continue;
+                }
+                let ml = left / k as f64;
+                let mr = (total - left) / (seg.len() - k) as f64;
+                let score = (ml - mr).abs() * ((k * (seg.len() - k)) as f64).sqrt();
+                if (ml - mr).abs() >= min_shift && best.is_none_or(|(_, s)| score > s) {
+                    best = Some((a + k, score));
+                }
+            }
+            if let Some((k, _)) = best {
+                next.push(k);
+                added = true;
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        cuts = next;
+        if !added {
+            break;
+        }
+    }
+    let mean = |a: usize, b: usize| pts[a..b].iter().map(|p| p.y).sum::<f64>() / (b - a) as f64;
+    let end_t = pts.last().map_or(0.0, |p| p.t);
+    let mut out = Vec::new();
+    for w in cuts.windows(3) {
+        let (a, k, b) = (w[0], w[1], w[2]);
+        let next_end = cuts.iter().find(|&&c| c > k).copied().unwrap_or(b);
+        let end = if next_end < pts.len() {
+            pts[next_end].t
+        } else {
+            end_t
+        };
+        out.push(json!({
+            "start_s": round3(pts[k].t),
+            "start_hours": round3(pts[k].t / 3600.0),
+            "duration_s": round3(end - pts[k].t),
+            "from_percent": round3(mean(a, k)),
+            "to_percent": round3(mean(k, b)),
+        }));
+    }
+    out
+}
+
+/// One check row.
+fn check(name: &str, ok: bool, value: Value, threshold: Value, detail: String) -> Value {
+    json!({"name": name, "ok": ok, "status": if ok {"pass"} else {"fail"}, "value": value, "threshold": threshold, "detail": detail})
+}
+
+/// Builds the analysis document.
+pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
+    let span = acc.span_s();
+    let hours = span / 3600.0;
+    let tl = &acc.timeline;
+    let (mem_ch, mem_name) = judged_memory(acc);
+    let mem_stats = match mem_ch {
+        Channel::TreeMemory => &acc.tree_memory,
+        Channel::ProcessMemory => &acc.process_memory,
+        _ => &acc.memory_used,
+    };
+    let mem_samples = mem_stats.count();
+    let mem_v = judge(&tl.points(mem_ch), mem_samples, span, &cfg.memory);
+    let sub = |threshold: f64| TrendConfig {
+        threshold_per_hour: threshold,
+        ..cfg.memory
+    };
+    let fd_v = acc.fds.count().gt(&0).then(|| {
+        judge(
+            &tl.points(Channel::Fds),
+            acc.fds.count(),
+            span,
+            &sub(cfg.fd_threshold_per_hour),
+        )
+    });
+    let th_v = acc.threads.count().gt(&0).then(|| {
+        judge(
+            &tl.points(Channel::Threads),
+            acc.threads.count(),
+            span,
+            &sub(cfg.thread_threshold_per_hour),
+        )
+    });
+    let leak = mem_v.verdict == "leak";
+    // The level memory settled at: mean of the judged series over the last quarter of the run.
+    let mem_pts = tl.points(mem_ch);
+    let cut = mem_pts.last().map_or(0.0, |p| p.t) * 0.75;
+    let tail: Vec<f64> = mem_pts.iter().filter(|p| p.t >= cut).map(|p| p.y).collect();
+    let plateau = (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64);
+    let slope = mem_v.slope_per_hour;
+
+    // Disk growth rate (robust slope of disk_used_gb).
+    let disk_pts = thin(&tl.points(Channel::DiskUsed), 600);
+    let disk_rate = theil_sen(&disk_pts, 0.05).map(|(b, ..)| b * 3600.0);
+    let disk_growth = match (acc.disk_used.first(), acc.disk_used.last()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let hours_to_disk_full = match (disk_rate, acc.disk_free.last()) {
+        (Some(rate), Some(free)) if rate > 0.0 => Some(free / rate),
+        _ => None,
+    };
+    let mem_rate = slope.filter(|s| *s > 0.0 && mem_v.verdict != "insufficient_data");
+    let hours_to_oom = match (mem_rate, acc.memory_available.last()) {
+        (Some(rate), Some(avail)) => Some(avail / rate),
+        _ => None,
+    };
+    let seed_ols = ols(&tl.points(Channel::MemoryUsed)).map(|(b, _)| b * 3600.0);
+
+    let mut checks = vec![check(
+        "memory_growth",
+        !leak,
+        r(slope),
+        json!(cfg.memory.threshold_per_hour),
+        format!("{} on {mem_name}: {}", mem_v.verdict, mem_v.reason),
+    )];
+    if let Some(v) = &fd_v {
+        checks.push(check(
+            "fd_growth",
+            v.verdict != "leak",
+            r(v.slope_per_hour),
+            json!(v.threshold_per_hour),
+            v.reason.clone(),
+        ));
+    }
+    if let Some(v) = &th_v {
+        checks.push(check(
+            "thread_growth",
+            v.verdict != "leak",
+            r(v.slope_per_hour),
+            json!(v.threshold_per_hour),
+            v.reason.clone(),
+        ));
+    }
+    if let Some(avg) = acc.cpu.mean() {
+        checks.push(check(
+            "cpu_average",
+            avg < cfg.max_cpu_avg,
+            r(Some(avg)),
+            json!(cfg.max_cpu_avg),
+            format!("average CPU {avg:.1} %"),
+        ));
+    }
+    if let Some(g) = disk_growth {
+        checks.push(check(
+            "disk_growth",
+            g < cfg.max_disk_growth_gb,
+            r(Some(g)),
+            json!(cfg.max_disk_growth_gb),
+            format!("disk grew {g:.3} GB"),
+        ));
+    }
+    checks.push(check(
+        "duration",
+        span >= cfg.min_duration_s,
+        r(Some(hours)),
+        json!(round3(cfg.min_duration_s / 3600.0)),
+        format!("ran {hours:.2} h"),
+    ));
+    let ok = checks.iter().all(|c| c["ok"] == json!(true));
+
+    let (spikes, spike_count) = acc.cpu_spikes();
+    let (stalls, stall_count) = acc.net_stalls();
+    json!({
+        "snapshot_count": acc.samples,
+        "duration_hours": round3(hours),
+        "time_axis": if acc.uses_elapsed == Some(true) { "elapsed_s" } else { "timestamp_unix" },
+        "memory": {
+            "min_mb": r(acc.memory_used.min()),
+            "max_mb": r(acc.memory_used.max()),
+            "avg_mb": r(acc.memory_used.mean()),
+            "leak_mb_per_hour": r(slope),
+            "leak_detected": leak,
+            "series": mem_name,
+        },
+        "cpu": {
+            "min_percent": r(acc.cpu.min()),
+            "max_percent": r(acc.cpu.max()),
+            "avg_percent": r(acc.cpu.mean()),
+            "spike_threshold_percent": cfg.cpu_threshold,
+            "sustained_spikes": episodes(spikes, spike_count, Some("peak_percent")),
+            "level_shifts": level_shifts(&tl.points(Channel::Cpu), cfg.level_shift_min),
+        },
+        "disk": {
+            "min_gb": r(acc.disk_used.min()),
+            "max_gb": r(acc.disk_used.max()),
+            "growth_gb": r(disk_growth),
+            "growth_gb_per_hour": r(disk_rate),
+        },
+        "memory_leak_detected": leak,
+        "memory_growth_mb_per_hour": r(slope),
+        "memory_stats": {
+            "rss_start_mb": r(mem_stats.first()),
+            "rss_end_mb": r(mem_stats.last()),
+            "rss_max_mb": r(mem_stats.max()),
+        },
+        "series": {
+            "memory_used_mb": acc.memory_used.to_json("mb"),
+            "memory_available_mb": acc.memory_available.to_json("mb"),
+            "process_memory_mb": acc.process_memory.to_json("mb"),
+            "tree_memory_mb": acc.tree_memory.to_json("mb"),
+            "cpu_percent": acc.cpu.to_json("percent"),
+            "process_cpu_percent": acc.process_cpu.to_json("percent"),
+            "threads": acc.threads.to_json(""),
+            "fds": acc.fds.to_json(""),
+            "disk_used_gb": acc.disk_used.to_json("gb"),
+            "network_recv_bytes_per_s": acc.net_recv_rate.to_json(""),
+            "network_sent_bytes_per_s": acc.net_sent_rate.to_json(""),
+        },
+        "leak": {
+            "series": mem_name,
+            "verdict": mem_v.verdict,
+            "trend": mem_v.trend,
+            "method": mem_v.method,
+            "slope_mb_per_hour": r(mem_v.slope_per_hour),
+            "ci_low_mb_per_hour": r(mem_v.ci_low_per_hour),
+            "ci_high_mb_per_hour": r(mem_v.ci_high_per_hour),
+            "confidence": mem_v.confidence,
+            "p_value": mem_v.p_value,
+            "ols_mb_per_hour": r(mem_v.ols_per_hour),
+            "seed_ols_memory_used_mb_per_hour": r(seed_ols),
+            "window_start_s": r(mem_v.window_start_s),
+            "window_end_s": r(mem_v.window_end_s),
+            "window_reason": mem_v.window_reason,
+            "plateau_mb": r(plateau),
+            "threshold_mb_per_hour": mem_v.threshold_per_hour,
+            "reason": mem_v.reason,
+        },
+        "fd_trend": fd_v.as_ref().map(|v| verdict_json(v, "fds", "fds")),
+        "thread_trend": th_v.as_ref().map(|v| verdict_json(v, "threads", "threads")),
+        "projections": {
+            "memory_available_mb": r(acc.memory_available.last()),
+            "hours_until_memory_exhausted": r(hours_to_oom),
+            "disk_free_gb": r(acc.disk_free.last()),
+            "hours_until_disk_full": r(hours_to_disk_full),
+        },
+        "network": {
+            "recv_bytes_per_s_avg": r(acc.net_recv_rate.mean()),
+            "sent_bytes_per_s_avg": r(acc.net_sent_rate.mean()),
+            "stalls": episodes(stalls, stall_count, None),
+        },
+        "checks": checks,
+        "skipped_lines": serde_json::to_value(&acc.skipped).unwrap_or(Value::Null),
+        "quantile_relative_error": crate::stats::QUANTILE_RELATIVE_ERROR,
+        "ok": ok,
+    })
+}

@@ -1,0 +1,178 @@
+//! `--follow FILE`: tails a JSONL that resmon is still writing and prints a `finding` record
+//! the moment the evidence of a leak (memory, fds, threads) or of disk/memory exhaustion becomes
+//! significant. Only whole lines are parsed (a line still being written waits for its `\n`).
+//! The same verdict as the batch analysis is re-evaluated every `--follow-every` new samples,
+//! so it cannot speak before `--min-samples` samples over `--min-span` (defaults 30 samples
+//! over 30 minutes); a finding is printed once per kind.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use soak_core::jsonl::SkipReason;
+use soak_core::record::{Record, RecordType};
+use soak_core::signals::Termination;
+
+use crate::accumulate::{Accumulator, StreamConfig};
+use crate::analysis::{AnalysisConfig, analyze};
+use crate::sample::RawSample;
+
+/// How following behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct FollowConfig {
+    /// Re-evaluate after this many new samples.
+    pub every: u64,
+    /// Stop after this long without new data (None: until a signal or resmon's `stop`).
+    pub idle: Option<Duration>,
+    /// Poll interval.
+    pub poll: Duration,
+    /// Projected exhaustion closer than this (h) is a finding.
+    pub exhaustion_horizon_h: f64,
+}
+
+#[derive(serde::Deserialize)]
+struct EventProbe {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    event: Option<String>,
+}
+
+/// Findings due for the analysis `doc` (kind, message, fields).
+pub fn findings(doc: &Value, horizon_h: f64) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (key, kind) in [
+        ("leak", "memory_leak"),
+        ("fd_trend", "fd_leak"),
+        ("thread_trend", "thread_leak"),
+    ] {
+        let v = &doc[key];
+        if v["verdict"] == "leak" {
+            out.push((
+                kind.to_string(),
+                v["reason"].as_str().unwrap_or("").to_string(),
+                v.clone(),
+            ));
+        }
+    }
+    let p = &doc["projections"];
+    for (field, kind, what) in [
+        (
+            "hours_until_memory_exhausted",
+            "memory_exhaustion",
+            "available memory",
+        ),
+        ("hours_until_disk_full", "disk_exhaustion", "disk space"),
+    ] {
+        if let Some(h) = p[field].as_f64() {
+            if h < horizon_h {
+                out.push((
+                    kind.to_string(),
+                    format!("{what} runs out in {h:.1} h at the current rate"),
+                    p.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Follows `path` until idle, a signal, or resmon's `stop` event. Returns the last analysis
+/// and whether any finding was printed.
+pub fn follow(
+    path: &Path,
+    stream: StreamConfig,
+    cfg: &AnalysisConfig,
+    fc: &FollowConfig,
+    out: &mut dyn Write,
+) -> anyhow::Result<(Option<Value>, bool)> {
+    let term = Termination::install()?;
+    let mut acc = Accumulator::new(stream);
+    let mut file =
+        File::open(path).map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut pos = 0u64;
+    let mut since_eval = 0u64;
+    let mut said: BTreeSet<String> = BTreeSet::new();
+    let mut last_data = Instant::now();
+    let mut last_doc = None;
+    let mut stopped = false;
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            // Truncated or rotated: start again from the beginning.
+            if std::fs::metadata(path)
+                .map(|m| m.len() < pos)
+                .unwrap_or(false)
+            {
+                file.seek(SeekFrom::Start(0))?;
+                pos = 0;
+                pending.clear();
+                continue;
+            }
+            if stopped
+                || fc.idle.is_some_and(|i| last_data.elapsed() >= i)
+                || term.sleep(fc.poll).is_some()
+            {
+                break;
+            }
+            continue;
+        }
+        pos += n as u64;
+        last_data = Instant::now();
+        pending.extend_from_slice(&chunk[..n]);
+        let mut start = 0;
+        while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {
+            let line = &pending[start..start + i];
+            start += i + 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                acc.skipped.add(SkipReason::Blank);
+                continue;
+            }
+            match serde_json::from_slice::<RawSample>(line) {
+                Ok(s) if s.is_sample() && s.from_monitor() => {
+                    if acc.push(&s) {
+                        since_eval += 1;
+                    }
+                }
+                Ok(_) => {
+                    if let Ok(ev) = serde_json::from_slice::<EventProbe>(line) {
+                        if ev.kind.as_deref() == Some("event")
+                            && ev.event.as_deref() == Some("stop")
+                        {
+                            stopped = true;
+                        }
+                    }
+                    acc.skipped.add(SkipReason::OtherType);
+                }
+                Err(_) => acc.skipped.add(SkipReason::NotJson),
+            }
+            if since_eval >= fc.every {
+                since_eval = 0;
+                let doc = analyze(&acc, cfg);
+                for (kind, message, detail) in findings(&doc, fc.exhaustion_horizon_h) {
+                    if said.insert(kind.clone()) {
+                        let rec = Record::new(RecordType::Finding, "resanalyze")
+                            .with("kind", kind)
+                            .with("message", message)
+                            .with("samples_seen", acc.samples)
+                            .with("elapsed_hours", acc.span_s() / 3600.0)
+                            .with("detail", detail);
+                        writeln!(out, "{}", rec.to_line())?;
+                        out.flush()?;
+                    }
+                }
+                last_doc = Some(doc);
+            }
+        }
+        pending.drain(..start);
+    }
+    if acc.samples > 0 {
+        acc.finish();
+        last_doc = Some(analyze(&acc, cfg));
+    }
+    Ok((last_doc, !said.is_empty()))
+}

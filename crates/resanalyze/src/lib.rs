@@ -1,0 +1,336 @@
+//! resanalyze: turns a soak's resmon JSONL into a verdict a team can trust (robust leak test,
+//! CPU spikes and level shifts, disk growth and projections, network stalls, checks), in one
+//! streaming pass with bounded memory.
+
+pub mod accumulate;
+pub mod analysis;
+pub mod baseline;
+pub mod fastscan;
+pub mod follow;
+pub mod plot;
+pub mod promrules;
+pub mod reader;
+pub mod report;
+pub mod sample;
+pub mod stats;
+pub mod timeline;
+pub mod tracegen;
+pub mod trend;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::Value;
+use soak_core::exit::{ExitCode, usage};
+use soak_core::gha;
+use soak_core::input::expand_inputs;
+use soak_core::jsonl::SkipReason;
+use soak_core::output::Format;
+use soak_core::record::{Record, RecordType};
+use soak_core::units::{Rate, clap_count_rate, clap_duration, clap_percent, clap_rate, clap_size};
+
+use crate::accumulate::{Accumulator, StreamConfig};
+use crate::analysis::{AnalysisConfig, analyze};
+use crate::trend::TrendConfig;
+
+const EXAMPLES: &str = "Examples:
+  resanalyze run.jsonl --format json
+  resanalyze 'soak/*.jsonl.gz' --leak-threshold 5MB/h --warmup 30m --format markdown
+  resmon --pid 1234 | resanalyze - --format table
+  resanalyze run.jsonl --write-analysis resources.analysis.json --summary-md summary.md
+
+Exit status: 0 all checks passed, 1 a check failed, 2 bad input (missing file, no samples).";
+
+/// Command line of resanalyze.
+#[derive(Debug, Parser)]
+#[command(name = "resanalyze", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// resmon JSONL files, globs, `-` for stdin; `.gz` read transparently; in time order.
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<String>,
+    /// Output format (default: json when piped, table on a terminal).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Also write the JSON analysis here (the seed's `resources.analysis.json`).
+    #[arg(long, value_name = "PATH")]
+    pub write_analysis: Option<PathBuf>,
+    /// Append a Markdown summary here (default `$GITHUB_STEP_SUMMARY` when set).
+    #[arg(long, value_name = "PATH")]
+    pub summary_md: Option<PathBuf>,
+    /// Memory growth above which a significant rise is a leak.
+    #[arg(long, default_value = "10MB/h", value_parser = clap_rate)]
+    pub leak_threshold: Rate,
+    /// Fd growth above which a significant rise is an fd leak.
+    #[arg(long, default_value = "10/h", value_parser = clap_count_rate)]
+    pub fd_threshold: Rate,
+    /// Thread growth above which a significant rise is a thread leak.
+    #[arg(long, default_value = "5/h", value_parser = clap_count_rate)]
+    pub thread_threshold: Rate,
+    /// Ignore this much at the start of the run (in addition to automatic plateau detection).
+    #[arg(long, default_value = "0s", value_parser = clap_duration)]
+    pub warmup: Duration,
+    /// Fewest samples for a trend verdict (else `insufficient_data`).
+    #[arg(long, default_value_t = 30)]
+    pub min_samples: u64,
+    /// Shortest span for a trend verdict (else `insufficient_data`).
+    #[arg(long, default_value = "30m", value_parser = clap_duration)]
+    pub min_span: Duration,
+    /// Check: the run lasted at least this long.
+    #[arg(long, default_value = "0s", value_parser = clap_duration)]
+    pub min_duration: Duration,
+    /// CPU percent that counts as a spike.
+    #[arg(long, default_value = "80%", value_parser = clap_percent)]
+    pub cpu_threshold: f64,
+    /// A spike must last longer than this.
+    #[arg(long, default_value = "5m", value_parser = clap_duration)]
+    pub cpu_window: Duration,
+    /// Check: average CPU below this.
+    #[arg(long, default_value = "80%", value_parser = clap_percent)]
+    pub max_cpu_avg: f64,
+    /// Check: disk use grew less than this.
+    #[arg(long, default_value = "5GB", value_parser = clap_size)]
+    pub max_disk_growth: u64,
+    /// No bytes received for longer than this is a network stall.
+    #[arg(long, default_value = "5m", value_parser = clap_duration)]
+    pub net_stall: Duration,
+    /// Draw a figure (memory with trend and judged window, CPU, disk, network) to FILE.svg|.png.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Tail FILE while resmon writes it; print a `finding` as soon as a leak or exhaustion is
+    /// significant, then the summary when it stops (idle, SIGINT/TERM, or resmon's `stop`).
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub follow: Option<PathBuf>,
+    /// In --follow: stop after this long without new data (default: never).
+    #[arg(long, value_parser = clap_duration)]
+    pub follow_idle: Option<Duration>,
+    /// In --follow: re-evaluate after this many new samples.
+    #[arg(long, default_value_t = 10)]
+    pub follow_every: u64,
+    /// In --follow: projected memory/disk exhaustion closer than this is a finding.
+    #[arg(long, default_value = "24h", value_parser = clap_duration)]
+    pub exhaustion_horizon: Duration,
+    /// Compare with an earlier run (files/globs) and flag regressions.
+    #[arg(long, value_name = "OLD.jsonl")]
+    pub baseline: Vec<String>,
+    /// Allowed increase over the baseline before a metric is a regression.
+    #[arg(long, default_value = "10%", value_parser = clap_percent)]
+    pub regression: f64,
+    /// Print Prometheus alerting rules equivalent to the thresholds (resmon's metric names)
+    /// and exit; no input is read.
+    #[arg(long)]
+    pub emit_prom_rules: bool,
+    /// Smallest CPU level shift reported, in percentage points.
+    #[arg(long, default_value = "15%", value_parser = clap_percent)]
+    pub level_shift: f64,
+}
+
+impl Cli {
+    fn stream_config(&self) -> StreamConfig {
+        StreamConfig {
+            cpu_threshold: self.cpu_threshold,
+            cpu_window_s: self.cpu_window.as_secs_f64(),
+            net_stall_s: self.net_stall.as_secs_f64(),
+        }
+    }
+
+    /// The analysis thresholds.
+    pub fn analysis_config(&self) -> AnalysisConfig {
+        AnalysisConfig {
+            memory: TrendConfig {
+                threshold_per_hour: self.leak_threshold.as_mb_per_hour(),
+                warmup_s: self.warmup.as_secs_f64(),
+                min_samples: self.min_samples,
+                min_span_s: self.min_span.as_secs_f64(),
+                alpha: 0.05,
+            },
+            fd_threshold_per_hour: self.fd_threshold.as_per_hour(),
+            thread_threshold_per_hour: self.thread_threshold.as_per_hour(),
+            max_cpu_avg: self.max_cpu_avg,
+            max_disk_growth_gb: self.max_disk_growth as f64 / (1u64 << 30) as f64,
+            min_duration_s: self.min_duration.as_secs_f64(),
+            level_shift_min: self.level_shift,
+            cpu_threshold: self.cpu_threshold,
+        }
+    }
+}
+
+/// Reads every input into one accumulator.
+pub fn read_inputs(inputs: &[String], cfg: StreamConfig) -> anyhow::Result<Accumulator> {
+    let sources = expand_inputs(inputs).map_err(usage)?;
+    let mut acc = Accumulator::new(cfg);
+    for src in &sources {
+        reader::for_each_block(src, |block| {
+            acc.skipped.merge(&block.skipped);
+            for sample in &block.samples {
+                if !acc.push(sample) {
+                    acc.skipped.add(SkipReason::WrongShape);
+                }
+            }
+        })?;
+    }
+    acc.finish();
+    if acc.samples == 0 {
+        let names: Vec<String> = sources.iter().map(|s| s.display_name()).collect();
+        return Err(usage(format!(
+            "no samples in {} (skipped lines: {})",
+            names.join(", "),
+            serde_json::to_string(&acc.skipped).unwrap_or_default()
+        )));
+    }
+    Ok(acc)
+}
+
+/// Runs resanalyze.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.emit_prom_rules {
+        let text = promrules::rules(&promrules::RuleConfig {
+            leak_bytes_per_hour: cli.leak_threshold.as_per_hour(),
+            fds_per_hour: cli.fd_threshold.as_per_hour(),
+            threads_per_hour: cli.thread_threshold.as_per_hour(),
+            cpu_percent: cli.cpu_threshold,
+            cpu_window_s: cli.cpu_window.as_secs_f64(),
+        });
+        print!("{text}");
+        return Ok(ExitCode::Success);
+    }
+    if let Some(path) = &cli.follow {
+        let fc = follow::FollowConfig {
+            every: cli.follow_every.max(1),
+            idle: cli.follow_idle,
+            poll: Duration::from_millis(200),
+            exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
+        };
+        let mut out = std::io::stdout().lock();
+        let (doc, found) = follow::follow(
+            path,
+            cli.stream_config(),
+            &cli.analysis_config(),
+            &fc,
+            &mut out,
+        )?;
+        if let Some(doc) = doc {
+            for rec in records(&doc) {
+                if rec.kind() == Some(RecordType::Summary) {
+                    writeln!(out, "{}", rec.to_line())?;
+                }
+            }
+            return Ok(ExitCode::from_checks(
+                !found && doc["ok"] == Value::Bool(true),
+            ));
+        }
+        return Err(usage(format!("no samples in {}", path.display())));
+    }
+    let inputs = if cli.inputs.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        cli.inputs.clone()
+    };
+    let acc = read_inputs(&inputs, cli.stream_config())?;
+    let mut doc = analyze(&acc, &cli.analysis_config());
+    if !cli.baseline.is_empty() {
+        let old = read_inputs(&cli.baseline, cli.stream_config())
+            .context("reading the --baseline run")?;
+        let old_doc = analyze(&old, &cli.analysis_config());
+        let rows = baseline::compare(&doc, &old_doc, cli.regression / 100.0);
+        let bad: Vec<String> = rows
+            .iter()
+            .filter(|r| r["regression"] == Value::Bool(true))
+            .filter_map(|r| r["metric"].as_str().map(str::to_string))
+            .collect();
+        let row = serde_json::json!({
+            "name": "baseline_regression",
+            "ok": bad.is_empty(),
+            "status": if bad.is_empty() { "pass" } else { "fail" },
+            "value": bad.len(),
+            "threshold": cli.regression,
+            "detail": if bad.is_empty() { "no regression against the baseline".to_string() } else { format!("regressed: {}", bad.join(", ")) },
+        });
+        if let Some(list) = doc["checks"].as_array_mut() {
+            list.push(row);
+        }
+        doc["baseline_comparison"] = Value::Array(rows);
+        if !bad.is_empty() {
+            doc["ok"] = Value::Bool(false);
+        }
+    }
+    let ok = doc["ok"] == Value::Bool(true);
+    if let Some(path) = &cli.plot {
+        plot::plot(&acc, &doc, path).map_err(|e| match e {
+            plot::PlotError::Extension(_) => usage(e),
+            plot::PlotError::Draw { .. } => soak_core::exit::environment(e),
+        })?;
+    }
+    if let Some(path) = &cli.write_analysis {
+        let text = serde_json::to_string_pretty(&doc)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(|e| soak_core::exit::environment(format!("{e:#}")))?;
+    }
+    let format = cli.format.unwrap_or_else(|| match Format::resolve(None) {
+        Format::Table => Format::Table,
+        _ => Format::Json,
+    });
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
+        Format::Markdown => write!(out, "{}", report::markdown(&doc))?,
+        Format::Table | Format::Csv => write!(out, "{}", report::table(&doc))?,
+        Format::Jsonl => {
+            for rec in records(&doc) {
+                writeln!(out, "{}", rec.to_line())?;
+            }
+        }
+    }
+    out.flush()?;
+    if let Some(path) = gha::step_summary_path(cli.summary_md.as_deref()) {
+        gha::append_step_summary(&path, &report::markdown(&doc))?;
+    }
+    if gha::in_github_actions() {
+        for c in failed_checks(&doc) {
+            gha::annotate(
+                gha::Level::Error,
+                &format!(
+                    "resanalyze: check {} failed: {}",
+                    c["name"].as_str().unwrap_or("?"),
+                    c["detail"].as_str().unwrap_or("")
+                ),
+            );
+        }
+    }
+    Ok(ExitCode::from_checks(ok))
+}
+
+fn failed_checks(doc: &Value) -> Vec<&Value> {
+    doc["checks"]
+        .as_array()
+        .map(|a| a.iter().filter(|c| c["ok"] == Value::Bool(false)).collect())
+        .unwrap_or_default()
+}
+
+/// The analysis as protocol records: a `finding` per failed check, then a `summary` with the
+/// headline figures flat and the whole document under `analysis`.
+pub fn records(doc: &Value) -> Vec<Record> {
+    let mut out: Vec<Record> = failed_checks(doc)
+        .into_iter()
+        .map(|c| {
+            Record::new(RecordType::Finding, "resanalyze")
+                .with("check", c["name"].clone())
+                .with("value", c["value"].clone())
+                .with("threshold", c["threshold"].clone())
+                .with("message", c["detail"].clone())
+        })
+        .collect();
+    out.push(
+        Record::new(RecordType::Summary, "resanalyze")
+            .with("ok", doc["ok"].clone())
+            .with("snapshot_count", doc["snapshot_count"].clone())
+            .with("duration_hours", doc["duration_hours"].clone())
+            .with("leak_verdict", doc["leak"]["verdict"].clone())
+            .with("leak_mb_per_hour", doc["leak"]["slope_mb_per_hour"].clone())
+            .with("analysis", doc.clone()),
+    );
+    out
+}

@@ -1,0 +1,84 @@
+//! `--follow` against a file appended by another process (a python3 writer that also splits a
+//! line across two writes): the leak finding comes long before the end of the trace.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use resanalyze::tracegen::{Shape, TraceSpec, write_trace};
+use serde_json::Value;
+
+const WRITER: &str = r#"
+import sys, time
+src, dst = sys.argv[1], sys.argv[2]
+lines = open(src).read().splitlines(keepends=True)
+with open(dst, "a") as out:
+    for i, line in enumerate(lines):
+        if i % 25 == 7:
+            out.write(line[:40]); out.flush(); time.sleep(0.05)
+            out.write(line[40:])
+        else:
+            out.write(line)
+        out.flush()
+        if i % 25 == 0:
+            time.sleep(0.05)
+"#;
+
+#[test]
+fn follow_reports_a_leak_early_from_a_growing_file() {
+    if StdCommand::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: python3 not installed (used as the appending writer)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = dir.path().join("source.jsonl");
+    let spec = TraceSpec::new(Shape::Linear, 12.0, 60.0);
+    let mut f = BufWriter::new(File::create(&src).expect("create"));
+    write_trace(&mut f, &spec).expect("write");
+    f.flush().expect("flush");
+    let live = dir.path().join("live.jsonl");
+    File::create(&live).expect("create live");
+    let follower = StdCommand::cargo_bin("resanalyze")
+        .expect("bin")
+        .arg("--follow")
+        .arg(&live)
+        .args(["--follow-idle", "4s", "--follow-every", "5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn follower");
+    let writer = StdCommand::new("python3")
+        .args(["-c", WRITER])
+        .arg(&src)
+        .arg(&live)
+        .status()
+        .expect("writer");
+    assert!(writer.success());
+    let out = follower.wait_with_output().expect("follower");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a finding makes the exit status 1"
+    );
+    let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .collect();
+    let leak = recs
+        .iter()
+        .find(|r| r["type"] == "finding" && r["kind"] == "memory_leak")
+        .expect("a memory_leak finding");
+    let seen = leak["samples_seen"].as_u64().expect("samples_seen");
+    assert!(
+        seen >= 30 && seen < spec.samples() / 4,
+        "spoke after {seen} samples"
+    );
+    let summary = recs.last().expect("summary");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["snapshot_count"], spec.samples());
+    assert_eq!(summary["analysis"]["skipped_lines"]["other_type"], 1);
+}

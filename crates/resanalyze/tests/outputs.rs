@@ -1,0 +1,278 @@
+//! Output formats, exit codes, plots and Prometheus rules of the real binary.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use resanalyze::tracegen::{Shape, TraceSpec, write_trace};
+use serde_json::Value;
+
+fn trace(dir: &Path, shape: Shape, hours: f64) -> PathBuf {
+    let path = dir.join(format!("{}.jsonl", shape.name()));
+    let mut f = BufWriter::new(File::create(&path).expect("create"));
+    write_trace(&mut f, &TraceSpec::new(shape, hours, 60.0)).expect("write");
+    f.flush().expect("flush");
+    path
+}
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("resanalyze").expect("bin");
+    c.env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    c
+}
+
+fn have(tool: &str) -> bool {
+    StdCommand::new(tool).arg("--version").output().is_ok()
+}
+
+#[test]
+fn seed_recording_shape_analyses_with_seed_fields() {
+    let out = bin()
+        .args([
+            "../../fixtures/resanalyze/seed_001_sample.jsonl",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    for key in [
+        "snapshot_count",
+        "duration_hours",
+        "memory",
+        "cpu",
+        "disk",
+        "memory_leak_detected",
+        "memory_growth_mb_per_hour",
+        "memory_stats",
+        "checks",
+        "skipped_lines",
+    ] {
+        assert!(doc.get(key).is_some(), "missing {key}");
+    }
+    for key in [
+        "min_mb",
+        "max_mb",
+        "avg_mb",
+        "leak_mb_per_hour",
+        "leak_detected",
+    ] {
+        assert!(doc["memory"].get(key).is_some(), "missing memory.{key}");
+    }
+    assert_eq!(doc["leak"]["series"], "process_memory_mb");
+    assert_eq!(doc["time_axis"], "timestamp_unix");
+}
+
+#[test]
+fn markdown_table_write_analysis_and_summary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = trace(dir.path(), Shape::Linear, 6.0);
+    let analysis = dir.path().join("resources.analysis.json");
+    let summary = dir.path().join("summary.md");
+    let out = bin()
+        .arg(&path)
+        .args(["--format", "markdown", "--write-analysis"])
+        .arg(&analysis)
+        .arg("--summary-md")
+        .arg(&summary)
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a linear leak fails the memory check"
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("| memory_growth | fail"), "{md}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("::error::")
+            || String::from_utf8_lossy(&out.stderr).contains("::error::")
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&analysis).expect("analysis")).expect("json");
+    assert_eq!(doc["memory_leak_detected"], Value::Bool(true));
+    assert!(
+        std::fs::read_to_string(&summary)
+            .expect("summary")
+            .contains("checks FAILED")
+    );
+    let table = bin()
+        .arg(&path)
+        .args(["--format", "table"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&table.stdout).contains("leak verdict"));
+}
+
+#[test]
+fn bad_input_exits_2_and_names_it() {
+    let out = bin()
+        .args(["/nonexistent/run.jsonl"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/run.jsonl"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "not json\n{\"type\":\"event\"}\n").expect("write");
+    let out = bin().arg(&empty).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no samples"));
+}
+
+#[test]
+fn svg_plot_is_valid_xml_with_the_series() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = trace(dir.path(), Shape::LateLeak, 8.0);
+    let svg = dir.path().join("plot.svg");
+    bin()
+        .arg(&path)
+        .arg("--plot")
+        .arg(&svg)
+        .args(["--format", "json"])
+        .assert()
+        .code(1);
+    let text = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        text.contains("tree_memory_mb (MB): leak"),
+        "title names the judged series"
+    );
+    assert!(text.matches("<polyline").count() >= 4, "one line per panel");
+    assert!(text.contains("cpu_percent") && text.contains("disk_used_gb"));
+    if have("python3") {
+        let ok = StdCommand::new("python3")
+            .args([
+                "-c",
+                "import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])",
+            ])
+            .arg(&svg)
+            .status()
+            .expect("python3");
+        assert!(ok.success(), "SVG does not parse as XML");
+    } else {
+        eprintln!("skipping XML parse: python3 not installed");
+    }
+    let png = dir.path().join("plot.png");
+    bin()
+        .arg(&path)
+        .arg("--plot")
+        .arg(&png)
+        .args(["--format", "json"])
+        .assert()
+        .code(1);
+    let bytes = std::fs::read(&png).expect("png");
+    assert_eq!(&bytes[1..4], b"PNG");
+}
+
+#[test]
+fn prometheus_rules_pass_promtool() {
+    let out = bin()
+        .args(["--emit-prom-rules", "--leak-threshold", "5MB/h"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("deriv(resmon_process_resident_memory_bytes[2h]) * 3600 > 5242880"));
+    assert!(text.contains("predict_linear(resmon_disk_free_bytes"));
+    if !have("promtool") {
+        eprintln!("skipping promtool check: promtool not installed (Debian package prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, text.as_bytes()).expect("write");
+    let check = StdCommand::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+        .expect("promtool");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn baseline_flags_a_higher_plateau() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let old = trace(dir.path(), Shape::Flat, 6.0);
+    let new = trace(dir.path(), Shape::WarmupPlateau, 6.0);
+    let out = bin()
+        .arg(&new)
+        .arg("--baseline")
+        .arg(&old)
+        .args(["--regression", "10%", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = doc["baseline_comparison"].as_array().expect("rows");
+    let plateau = rows
+        .iter()
+        .find(|r| r["metric"] == "rss_plateau_mb")
+        .expect("plateau row");
+    assert_eq!(plateau["regression"], Value::Bool(true));
+    let cpu = rows
+        .iter()
+        .find(|r| r["metric"] == "cpu_avg_percent")
+        .expect("cpu row");
+    assert_eq!(cpu["regression"], Value::Bool(false));
+    // the same run against itself is no regression
+    bin()
+        .arg(&old)
+        .arg("--baseline")
+        .arg(&old)
+        .args(["--format", "json"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn split_gzip_and_stdin_inputs_read_as_one_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = trace(dir.path(), Shape::Linear, 6.0);
+    let text = std::fs::read_to_string(&path).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let first = dir.path().join("part1.jsonl");
+    std::fs::write(&first, a.join("\n") + "\n").expect("write");
+    let second = dir.path().join("part2.jsonl");
+    std::fs::write(&second, b.join("\n") + "\n").expect("write");
+    if have("gzip") {
+        assert!(
+            StdCommand::new("gzip")
+                .arg(&second)
+                .status()
+                .expect("gzip")
+                .success()
+        );
+    } else {
+        eprintln!("gzip not installed: testing the second part uncompressed");
+    }
+    let pattern = dir.path().join("part*.jsonl*");
+    let out = bin()
+        .arg(pattern.to_str().expect("utf8"))
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let whole = bin()
+        .arg("-")
+        .args(["--format", "json"])
+        .write_stdin(text.clone())
+        .output()
+        .expect("run");
+    let whole: Value = serde_json::from_slice(&whole.stdout).expect("json");
+    assert_eq!(doc["snapshot_count"], whole["snapshot_count"]);
+    assert_eq!(doc["snapshot_count"], 361);
+    assert_eq!(
+        doc["leak"]["slope_mb_per_hour"],
+        whole["leak"]["slope_mb_per_hour"]
+    );
+}
