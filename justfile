@@ -1,7 +1,7 @@
 # Recipes for the README's commands and each tool's common use. `just --list` shows them.
 # (just is on crates.io as `just`, and on PyPI as `rust-just`.)
 
-# The main job: a short soak of the demo service (resmon + zombiereap run + logscan)
+# The main job: a short soak of the demo service (resmon, zombiereap run, resanalyze, logscan)
 demo duration="30s" faults="":
     cargo xtask demo --duration {{duration}} --faults "{{faults}}"
 
@@ -25,6 +25,10 @@ record +cmd:
 monitor *args:
     cargo run -q --release -p resmon -- {{args}}
 
+# The verdict on a resmon recording (leak, CPU, disk, network): just analyze artifacts/resources.jsonl
+analyze file *args:
+    cargo run -q --release -p resanalyze -- --format table {{args}} {{file}}
+
 # Judge a service log against the seed's success metrics
 logscan log *args:
     cargo run -q --release -p logscan -- {{args}} {{log}}
@@ -44,3 +48,7 @@ supervised +cmd:
 # Side-by-side benchmark of resmon against the seed monitor and pidstat
 bench-resmon:
     cargo xtask bench resmon
+
+# Side-by-side benchmark of resanalyze against the seed's --analyze
+bench-resanalyze:
+    cargo xtask bench resanalyze

@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: a short soak of the bundled demo service, with the tools that exist so
 //! far, as a newcomer's first run. The service runs under `zombiereap run` (nothing outlives
-//! it), `resmon` launches and records that tree, and afterwards `logscan` judges the service log
-//! and `zombiereap scan` looks for zombies. Every tool is started as a process with an argv
+//! it), `resmon` launches and records that tree, and afterwards `resanalyze` judges the
+//! resources (leak, CPU, disk; analysis JSON and plot), `logscan` judges the service log and
+//! `zombiereap scan` looks for zombies. Every tool is started as a process with an argv
 //! vector, exactly as a CI step would call it; the records stay in the run directory.
 
 use std::fs::File;
@@ -25,9 +26,9 @@ pub struct DemoArgs {
     pub out: PathBuf,
 }
 
-const TOOLS: [&str; 4] = ["resmon", "logscan", "zombiereap", "soak-demo"];
+const TOOLS: [&str; 5] = ["resmon", "resanalyze", "logscan", "zombiereap", "soak-demo"];
 
-/// Runs the demo; the result is logscan's verdict.
+/// Runs the demo; the result is true when resanalyze and logscan both passed.
 pub fn run(args: &DemoArgs) -> Result<bool> {
     let root = workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -86,6 +87,26 @@ pub fn run(args: &DemoArgs) -> Result<bool> {
     eprintln!("demo: service ended ({status})");
 
     let stop = chrono_now();
+    // A demo lasts seconds, not hours: the trend needs 15 samples over 20 s instead of the
+    // defaults (30 samples over 30 minutes), or every demo would be `insufficient_data`.
+    println!("\n== resanalyze: the service's resources ==");
+    let resources = Command::new(bin("resanalyze"))
+        .args([
+            "--format",
+            "table",
+            "--min-samples",
+            "15",
+            "--min-span",
+            "20s",
+            "--write-analysis",
+        ])
+        .arg(dir.join("resources.analysis.json"))
+        .arg("--plot")
+        .arg(dir.join("resources.svg"))
+        .arg(dir.join("resources.jsonl"))
+        .status()
+        .context("starting resanalyze")?;
+    println!("\n== logscan: the service's log ==");
     let verdict = Command::new(bin("logscan"))
         .args(["--format", "table", "--end-time", &stop])
         .arg(&log)
@@ -101,6 +122,7 @@ pub fn run(args: &DemoArgs) -> Result<bool> {
         .args(["scan", "--format", "jsonl"])
         .stdout(File::create(dir.join("zombies.jsonl"))?)
         .status()?;
+    println!("\n== summary ==");
     print_resources(&dir.join("resources.jsonl"))?;
     println!(
         "zombies on this machine after the run: {}",
@@ -111,7 +133,7 @@ pub fn run(args: &DemoArgs) -> Result<bool> {
         }
     );
     println!("records: {}", dir.display());
-    Ok(verdict.success())
+    Ok(verdict.success() && resources.success())
 }
 
 fn chrono_now() -> String {
