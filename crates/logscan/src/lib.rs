@@ -2,6 +2,7 @@
 //! latency and the shutdown sequence, in one pass with a pattern pack, and writes JSONL
 //! `event` records and a checked `summary`.
 
+pub mod baseline;
 pub mod follow;
 pub mod histogram;
 pub mod pattern;
@@ -99,6 +100,13 @@ pub struct Cli {
     /// How often --follow looks for new lines.
     #[arg(long, default_value = "500ms", value_parser = clap_duration, value_name = "DURATION")]
     pub poll: Duration,
+    /// An earlier run's log: every kind's count and rate compared with it (change in percent).
+    #[arg(long, value_name = "OLD.log")]
+    pub baseline: Option<String>,
+    /// Check against --baseline: KIND fell by at least PERCENT (per hour), e.g.
+    /// HANDLER_TIMEOUT=90%; repeatable.
+    #[arg(long, value_name = "KIND=PERCENT", value_parser = baseline::parse_reduction, requires = "baseline")]
+    pub expect_reduction: Vec<baseline::Reduction>,
     /// Also write the Markdown summary here (default under GitHub Actions:
     /// $GITHUB_STEP_SUMMARY).
     #[arg(long, value_name = "PATH")]
@@ -115,6 +123,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     let end = cli.end_time.as_deref().map(parse_end_time).transpose()?;
+    for r in &cli.expect_reduction {
+        let known = pack
+            .patterns
+            .iter()
+            .any(|p| p.spec.kind.replace("traceback_start", "crash") == r.kind);
+        if !known {
+            return Err(usage(format!(
+                "--expect-reduction: no pattern of kind '{}' (see --list-patterns)",
+                r.kind
+            )));
+        }
+    }
     let format = Format::resolve(cli.format);
     let mut out = EventSink {
         out: JsonlWriter::stdout(),
@@ -147,7 +167,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         require_clean_shutdown: cli.require_clean_shutdown,
     };
     let end = end.or(stats.last_time);
-    let checks = report::evaluate(stats, &limits, end);
+    let mut checks = report::evaluate(stats, &limits, end);
+    let old = match &cli.baseline {
+        Some(file) => {
+            let mut old = Scanner::new(&pack, cli.json_field.clone(), year);
+            let mut quiet = EventSink {
+                out: JsonlWriter::from_writer(std::io::sink(), "-"),
+                stream: false,
+                error: None,
+            };
+            scan_inputs(std::slice::from_ref(file), &mut old, &mut quiet)?;
+            checks.extend(baseline::reduction_checks(
+                &old.stats,
+                stats,
+                &cli.expect_reduction,
+            ));
+            Some(old.stats)
+        }
+        None => None,
+    };
     let mut kinds: Vec<String> = pack
         .patterns
         .iter()
@@ -155,7 +193,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .collect();
     kinds.sort();
     kinds.dedup();
-    let summary = report::summary_record(stats, &kinds, &checks, end);
+    let mut summary = report::summary_record(stats, &kinds, &checks, end);
+    if let (Some(old), Some(file)) = (&old, &cli.baseline) {
+        baseline::add_to_summary(&mut summary, old, stats, &kinds, file);
+    }
     let failed: Vec<&Check> = checks
         .iter()
         .filter(|c| c.outcome == Outcome::Fail)
@@ -190,7 +231,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 gha::Level::Error,
                 &format!(
                     "logscan: {}",
-                    report::finding_for(c).get_str("message").unwrap_or(c.name)
+                    report::finding_for(c).get_str("message").unwrap_or(&c.name)
                 ),
             );
         }
@@ -410,7 +451,7 @@ fn write_human<W: Write>(
     let mut table = Table::new(["check", "threshold", "measured", "result"]);
     for c in checks {
         table.push_row([
-            c.name.to_string(),
+            c.name.clone(),
             c.threshold.clone(),
             cell(&c.measured),
             c.outcome.as_str().to_string(),

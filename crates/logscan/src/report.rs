@@ -50,7 +50,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     /// Its name (`reconnects_per_hour`, ...).
-    pub name: &'static str,
+    pub name: String,
     /// The threshold, as a person reads it.
     pub threshold: String,
     /// What was measured.
@@ -68,14 +68,14 @@ fn pass_if(ok: bool) -> Outcome {
 pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> {
     let mut checks = Vec::new();
     checks.push(Check {
-        name: "reconnects_per_hour",
+        name: "reconnects_per_hour".into(),
         threshold: format!("<= {} in any hour", limits.max_reconnects_per_hour),
         measured: Value::from(stats.reconnects_max_in_hour),
         outcome: pass_if(stats.reconnects_max_in_hour <= limits.max_reconnects_per_hour),
     });
     let gap = stats.heartbeat_gap_until(end);
     checks.push(Check {
-        name: "heartbeat_gap",
+        name: "heartbeat_gap".into(),
         threshold: format!(
             "<= {}",
             soak_core::units::format_duration(limits.max_heartbeat_gap)
@@ -94,7 +94,7 @@ pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> 
         .filter_map(|(stage, h)| Some((stage, h.quantile(0.99)?)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     checks.push(Check {
-        name: "p99_latency",
+        name: "p99_latency".into(),
         threshold: format!("<= {}ms per stage", limits.max_p99_latency_ms),
         measured: worst_p99.map_or(Value::Null, |(_, v)| round3(v).into()),
         outcome: worst_p99.map_or(Outcome::NoData, |(_, v)| {
@@ -103,14 +103,14 @@ pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> 
     });
     let crashes = stats.count("crash") + stats.count("oom_kill");
     checks.push(Check {
-        name: "crashes",
+        name: "crashes".into(),
         threshold: format!("<= {}", limits.max_crashes),
         measured: Value::from(crashes),
         outcome: pass_if(crashes <= limits.max_crashes),
     });
     if limits.require_clean_shutdown {
         checks.push(Check {
-            name: "clean_shutdown",
+            name: "clean_shutdown".into(),
             threshold: "shutdown sequence completed".into(),
             measured: Value::from(shutdown_verdict(stats)),
             outcome: pass_if(shutdown_verdict(stats) == "clean"),
@@ -220,7 +220,7 @@ pub fn summary_record(
     let failed: Vec<&str> = checks
         .iter()
         .filter(|c| c.outcome == Outcome::Fail)
-        .map(|c| c.name)
+        .map(|c| c.name.as_str())
         .collect();
     r.insert("failed_checks", failed.clone());
     r.insert("ok", failed.is_empty());
@@ -230,7 +230,7 @@ pub fn summary_record(
 /// A `finding` for a failed check.
 pub fn finding_for(check: &Check) -> Record {
     Record::new(RecordType::Finding, "logscan")
-        .with("kind", check.name)
+        .with("kind", check.name.clone())
         .with("severity", "error")
         .with("threshold", check.threshold.clone())
         .with("measured", check.measured.clone())

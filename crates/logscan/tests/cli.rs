@@ -296,3 +296,75 @@ fn json_lines_logs() {
         (Some(2), Some(600.0), 1)
     );
 }
+
+fn timeouts_log(dir: &Path, name: &str, per_hour: u32) -> PathBuf {
+    let mut text = String::new();
+    for m in 0..60u32 {
+        text.push_str(&format!(
+            "2025-10-01 12:{m:02}:00,000 - bot - INFO - [HB] alive\n"
+        ));
+        if m < per_hour {
+            text.push_str(&format!(
+                "2025-10-01 12:{m:02}:30,000 - ws - ERROR - [HANDLER_TIMEOUT] WebSocket message handler timeout for ws-{m}\n"
+            ));
+        }
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+#[test]
+fn baseline_comparison_and_expected_reduction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = timeouts_log(dir.path(), "before.log", 40);
+    let fixed = timeouts_log(dir.path(), "fixed.log", 2);
+    let half = timeouts_log(dir.path(), "half.log", 20);
+    let args = |new: &Path| {
+        vec![
+            "--baseline".to_string(),
+            before.display().to_string(),
+            "--expect-reduction".to_string(),
+            "HANDLER_TIMEOUT=90%".to_string(),
+            new.display().to_string(),
+        ]
+    };
+    let a = args(&fixed);
+    let (sum, code) = summary_of(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{sum}");
+    assert_eq!(sum["baseline_handler_timeout_count"], 40);
+    assert_eq!(sum["handler_timeout_count"], 2);
+    assert_eq!(sum["handler_timeout_change_percent"], -95.0);
+    assert_eq!(sum["check_reduction_handler_timeout"], "pass");
+
+    let a = args(&half);
+    let (sum, code) = summary_of(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        (code, sum["check_reduction_handler_timeout"].as_str()),
+        (1, Some("fail"))
+    );
+    assert_eq!(
+        sum["failed_checks"],
+        serde_json::json!(["reduction_handler_timeout"])
+    );
+
+    let out = logscan()
+        .args(["--baseline"])
+        .arg(&before)
+        .args(["--expect-reduction", "NOPE=10%"])
+        .arg(&fixed)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pattern of kind 'nope'"));
+    let out = logscan()
+        .args(["--expect-reduction", "HANDLER_TIMEOUT=90%"])
+        .arg(&fixed)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--expect-reduction needs --baseline"
+    );
+}
