@@ -17,6 +17,9 @@ use regex::bytes::Regex;
 /// Parses the leading timestamp of log lines.
 #[derive(Debug, Clone)]
 pub struct TimestampParser {
+    /// The last `YYYY-MM-DD HH:MM:SS` prefix seen and its Unix seconds: consecutive lines
+    /// mostly share their second.
+    last_second: std::cell::Cell<Option<([u8; 19], i64)>>,
     iso: Regex,
     syslog: Regex,
     epoch: Regex,
@@ -32,6 +35,7 @@ impl TimestampParser {
         // The patterns are constants: a failure here is a programming error caught by the tests.
         let build = |re: &str| Regex::new(re).unwrap_or_else(|e| panic!("bad built-in regex: {e}"));
         TimestampParser {
+            last_second: std::cell::Cell::new(None),
             iso: build(
                 r"^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?",
             ),
@@ -46,6 +50,9 @@ impl TimestampParser {
         let first = *line.first()?;
         if !(first.is_ascii_alphanumeric() || first == b'[') {
             return None;
+        }
+        if let Some(t) = self.fast_iso(line) {
+            return Some(t);
         }
         if let Some(c) = self.iso.captures(line) {
             let num = |i: usize| -> Option<u32> {
@@ -79,6 +86,50 @@ impl TimestampParser {
             return Some(Utc.from_utc_datetime(&naive).timestamp() as f64);
         }
         None
+    }
+
+    /// `YYYY-MM-DD[ T]HH:MM:SS[,.]fff` with no zone (taken as UTC), parsed by hand with the
+    /// second cached; anything else (zones, other shapes) goes to the regexes.
+    fn fast_iso(&self, line: &[u8]) -> Option<UnixTime> {
+        let head: &[u8; 19] = line.get(..19)?.try_into().ok()?;
+        let shape_ok = head.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b' ' || *b == b'T',
+            13 | 16 => *b == b':',
+            _ => b.is_ascii_digit(),
+        });
+        if !shape_ok {
+            return None;
+        }
+        let rest = &line[19..];
+        let (frac, after) = match rest.first() {
+            Some(b',' | b'.') => {
+                let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                if digits == 0 {
+                    return None;
+                }
+                (fraction(&rest[1..1 + digits]), &rest[1 + digits..])
+            }
+            _ => (0.0, rest),
+        };
+        if matches!(after.first(), Some(b'Z' | b'+' | b'-')) {
+            return None; // a zone: the regex path handles offsets
+        }
+        let secs = match self.last_second.get() {
+            Some((prefix, secs)) if &prefix == head => secs,
+            _ => {
+                let n = |a: usize, b: usize| -> Option<u32> {
+                    std::str::from_utf8(&head[a..b]).ok()?.parse().ok()
+                };
+                let date =
+                    NaiveDate::from_ymd_opt(i32::try_from(n(0, 4)?).ok()?, n(5, 7)?, n(8, 10)?)?;
+                let naive = date.and_hms_opt(n(11, 13)?, n(14, 16)?, n(17, 19)?)?;
+                let secs = Utc.from_utc_datetime(&naive).timestamp();
+                self.last_second.set(Some((*head, secs)));
+                secs
+            }
+        };
+        Some(secs as f64 + frac)
     }
 
     /// Parses a timestamp given as a JSON value (JSON-lines logs): a number of epoch seconds
@@ -147,6 +198,25 @@ mod tests {
         assert_eq!(p("1759320000.25 x"), Some(t + 0.25));
         assert_eq!(p("Oct  1 12:00:00 host bot[12]: x"), Some(t));
         assert_eq!(p("Oct 01 12:00:00 host bot[12]: x"), Some(t));
+    }
+
+    #[test]
+    fn the_cached_second_is_only_reused_for_the_same_second() {
+        let tp = TimestampParser::new(2025);
+        let t = 1_759_320_000.0;
+        let at = |s: &str| {
+            tp.parse(s.as_bytes())
+                .map(|v| (v * 1000.0).round() / 1000.0)
+        };
+        assert_eq!(at("2025-10-01 12:00:00,100 a"), Some(t + 0.1));
+        assert_eq!(at("2025-10-01 12:00:00,900 b"), Some(t + 0.9));
+        assert_eq!(at("2025-10-01 12:00:01,000 c"), Some(t + 1.0));
+        assert_eq!(at("2025-10-02 12:00:01 d"), Some(t + 86_401.0));
+        assert_eq!(
+            at("2025-10-01T14:00:01+02:00 e"),
+            Some(t + 1.0),
+            "zones take the regex path"
+        );
     }
 
     #[test]

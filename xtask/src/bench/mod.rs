@@ -4,6 +4,8 @@
 
 use anyhow::{Result, bail};
 
+mod logscan;
+pub mod measure;
 mod resanalyze;
 mod resmon;
 
@@ -11,6 +13,7 @@ mod resmon;
 pub fn run(tool: &str, args: &[String]) -> Result<()> {
     // One line per tool: `"name" => name::run(args),` with its module declared above.
     match tool {
+        "logscan" => logscan::run(args),
         "resanalyze" => resanalyze::run(args),
         "resmon" => resmon::run(args),
         other => bail!("no benchmark named '{other}'"),

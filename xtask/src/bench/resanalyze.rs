@@ -9,15 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use super::measure::median;
 use anyhow::{Context, Result, bail};
 use resanalyze::tracegen::{Shape, TraceSpec, write_trace};
 
 const SEED: &str = "/work/shared/anchors/seed_monitor.py";
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Runs `cmd` once; wall seconds and (with GNU time) peak RSS in MB.
 fn timed(program: &str, args: &[&str]) -> Result<(f64, Option<f64>)> {

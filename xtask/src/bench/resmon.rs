@@ -10,6 +10,7 @@
 //! same tree reports its CPU as a percentage of one core (`--full` for the 10 minutes).
 //! No pass/fail: the figures go to the report.
 
+use super::measure::{measure, median};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -134,61 +135,6 @@ impl Drop for Tree {
             .args(["-KILL", "--", &format!("-{}", self.root.id())])
             .status();
         let _ = self.root.wait();
-    }
-}
-
-/// CPU seconds, peak RSS in MB and wall seconds of one run of `cmd`.
-#[derive(Debug, Clone, Copy)]
-struct Cost {
-    cpu_s: f64,
-    peak_rss_mb: f64,
-    wall_s: f64,
-}
-
-fn measure(cmd: &mut Command) -> Result<Cost> {
-    let start = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: wait4 on our own child, writing into a zeroed rusage we own.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, ru.as_mut_ptr()) };
-    let wall_s = start.elapsed().as_secs_f64();
-    if rc != pid {
-        bail!("wait4 failed for {cmd:?}");
-    }
-    // SAFETY: wait4 succeeded and filled it (it was zeroed before anyway).
-    let ru = unsafe { ru.assume_init() };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut stderr);
-    }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("{cmd:?} failed (status {status}): {}", stderr.trim());
-    }
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok(Cost {
-        cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
-        peak_rss_mb: ru.ru_maxrss as f64 / 1024.0,
-        wall_s,
-    })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 
