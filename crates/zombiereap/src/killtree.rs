@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use soak_core::proc::{ProcError, ProcessTable, read_stat};
+use soak_core::proc::{ProcError, ProcStat, ProcessTable, read_stat};
 use soak_core::record::{Record, RecordType};
 
 use crate::target::{SignalError, Target};
@@ -246,6 +246,30 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
             }
         })
         .collect())
+}
+
+/// Terminates one process (not its tree): the graceful signal, then SIGKILL after the timeout.
+pub fn kill_one(stat: &ProcStat, opts: KillOptions) -> Fate {
+    let Ok(t) = Target::capture(stat) else {
+        return Fate::AlreadyGone;
+    };
+    match t.signal(opts.signal) {
+        Ok(()) => {}
+        Err(SignalError::PermissionDenied(_)) => return Fate::PermissionDenied,
+        Err(_) => return Fate::AlreadyGone,
+    }
+    let asked = Instant::now();
+    while asked.elapsed() < opts.timeout {
+        if t.has_exited() {
+            return Fate::Exited;
+        }
+        std::thread::sleep(POLL);
+    }
+    match t.signal(Signal::SIGKILL) {
+        Ok(()) => Fate::Killed,
+        Err(SignalError::PermissionDenied(_)) => Fate::PermissionDenied,
+        Err(_) => Fate::Exited,
+    }
 }
 
 fn order(root: i32, mut known: BTreeMap<i32, Target>) -> Vec<Target> {

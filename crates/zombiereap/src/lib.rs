@@ -7,6 +7,7 @@
 //! - [`target`]: PID + start time (+ pidfd) process handles.
 
 pub mod killtree;
+pub mod reap;
 pub mod scan;
 pub mod supervise;
 pub mod target;
@@ -37,6 +38,7 @@ use killtree::{Fate, KillOptions};
   zombiereap scan --tree 4242 --min-age 1m
   zombiereap kill-tree 4242 --timeout 10s # SIGTERM the tree, SIGKILL what remains after 10s
   zombiereap kill-tree 4242 --dry-run     # show the tree that would be killed
+  zombiereap reap --kill-parents          # SIGCHLD to parents; terminate those that don't reap
   zombiereap run --timeout 24h --grace 30s --events events.jsonl -- python3 bot.py
 
 Exit status: scan 1 when zombies exist; kill-tree 1 when a process survived; run: the
@@ -74,6 +76,25 @@ pub enum Cmd {
         #[arg(long, default_value = "10s", value_parser = clap_duration)]
         timeout: Duration,
         /// Print the tree that would be killed; signal nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format (default: jsonl when piped, table on a terminal).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Get zombies reaped: reap own, SIGCHLD other parents, optionally terminate parents that
+    /// still do not reap (so init or a subreaper adopts and reaps the zombies).
+    Reap {
+        /// Only zombies (and parents) in the tree rooted at this PID.
+        #[arg(long, value_name = "PID")]
+        tree: Option<i32>,
+        /// Terminate a parent that still holds zombies after SIGCHLD.
+        #[arg(long)]
+        kill_parents: bool,
+        /// How long parents get to reap (and between SIGTERM and SIGKILL).
+        #[arg(long, default_value = "2s", value_parser = clap_duration)]
+        grace: Duration,
+        /// Print the plan; signal nothing.
         #[arg(long)]
         dry_run: bool,
         /// Output format (default: jsonl when piped, table on a terminal).
@@ -143,6 +164,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             Format::resolve(format),
         ),
+        Cmd::Reap {
+            tree,
+            kill_parents,
+            grace,
+            dry_run,
+            format,
+        } => {
+            if let Some(root) = tree {
+                soak_core::proc::read_stat(root)
+                    .map_err(|_| usage(format!("--tree {root}: no such process")))?;
+            }
+            let opts = reap::ReapOptions {
+                tree,
+                kill_parents,
+                grace,
+                dry_run,
+            };
+            let mut records = Vec::new();
+            let report = reap::reap(&opts, &mut |r| records.push(r)).map_err(proc_error)?;
+            records.push(reap::summary(&report, dry_run));
+            emit_all(
+                Format::resolve(format),
+                &records,
+                &["action", "pid", "name", "zombies_held", "fate", "dry_run"],
+            )?;
+            Ok(ExitCode::from_checks(dry_run || report.zombies_after == 0))
+        }
         Cmd::Run {
             timeout,
             grace,
