@@ -18,6 +18,12 @@ pub struct Cost {
 
 /// Runs `cmd` to its end (it must exit 0) and measures it with wait4.
 pub fn measure(cmd: &mut Command) -> Result<Cost> {
+    measure_status(cmd, &[0])
+}
+
+/// Like [`measure`], for a command whose exit code may be any of `allowed` (e.g. 1 for a check
+/// tool that found something).
+pub fn measure_status(cmd: &mut Command, allowed: &[i32]) -> Result<Cost> {
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::null())
@@ -40,7 +46,7 @@ pub fn measure(cmd: &mut Command) -> Result<Cost> {
         use std::io::Read;
         let _ = e.read_to_string(&mut stderr);
     }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    if !(libc::WIFEXITED(status) && allowed.contains(&libc::WEXITSTATUS(status))) {
         bail!("{cmd:?} failed (status {status}): {}", stderr.trim());
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;

@@ -8,6 +8,7 @@ mod logscan;
 pub mod measure;
 mod resanalyze;
 mod resmon;
+mod zombiereap;
 
 /// Runs the benchmark of `tool` with its own arguments.
 pub fn run(tool: &str, args: &[String]) -> Result<()> {
@@ -16,6 +17,7 @@ pub fn run(tool: &str, args: &[String]) -> Result<()> {
         "logscan" => logscan::run(args),
         "resanalyze" => resanalyze::run(args),
         "resmon" => resmon::run(args),
+        "zombiereap" => zombiereap::run(args),
         other => bail!("no benchmark named '{other}'"),
     }
 }
