@@ -52,3 +52,11 @@ bench-resmon:
 # Side-by-side benchmark of resanalyze against the seed's --analyze
 bench-resanalyze:
     cargo xtask bench resanalyze
+
+# Side-by-side benchmark of logscan against rg -c
+bench-logscan:
+    cargo xtask bench logscan
+
+# Benchmarks of zombiereap scan and kill-tree
+bench-zombiereap:
+    cargo xtask bench zombiereap
