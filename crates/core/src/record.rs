@@ -252,6 +252,24 @@ impl Record {
     }
 }
 
+/// Turns free text (a path's name, a latency stage) into a part of a `snake_case` field name:
+/// ASCII letters and digits lower-cased, everything else `_`.
+///
+/// ```
+/// assert_eq!(soak_core::record::field_name_part("SQLite-WAL.db"), "sqlite_wal_db");
+/// ```
+pub fn field_name_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,17 +133,9 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn slug(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+/// A latency stage as a part of a field name (at most 40 characters).
+pub(crate) fn slug(s: &str) -> String {
+    let mut out = soak_core::record::field_name_part(s);
     out.truncate(40);
     out
 }
