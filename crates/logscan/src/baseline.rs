@@ -107,6 +107,7 @@ pub fn add_to_summary(
         ) else {
             continue;
         };
+        let stage = crate::report::slug(stage);
         summary.insert(
             &format!("baseline_latency_{stage}_p99_ms"),
             (before * 1000.0).round() / 1000.0,
