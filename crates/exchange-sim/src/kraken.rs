@@ -1,0 +1,229 @@
+//! The simulated Kraken spot endpoints: `/0/public/Time`, and the private `OpenOrders`,
+//! `AddOrder`, `CancelOrder`, `CancelOrderBatch`, `CancelAll`, `CancelAllOrdersAfter`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::book::{SimOrder, Venue};
+use crate::{Req, Resp, Sim};
+
+fn ok(result: Value) -> Resp {
+    Resp::json(&json!({"error": [], "result": result}))
+}
+
+fn err(e: &str) -> Resp {
+    Resp::json(&json!({"error": [e]}))
+}
+
+/// The request's parameters, from a form or a JSON body.
+fn params(req: &Req) -> Result<Map<String, Value>, Resp> {
+    let json_body = req
+        .header("Content-Type")
+        .is_some_and(|c| c.contains("json"));
+    if json_body {
+        match serde_json::from_str::<Value>(&req.body) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(err("EGeneral:Invalid arguments")),
+        }
+    } else {
+        Ok(form_urlencoded::parse(req.body.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect())
+    }
+}
+
+/// Checks `API-Key`, the nonce (strictly increasing), and `API-Sign` =
+/// base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))).
+fn authenticate(sim: &mut Sim, req: &Req, p: &Map<String, Value>) -> Result<(), Resp> {
+    let Some(keys) = sim.kraken_keys.clone() else {
+        return Err(err("EAPI:Invalid key"));
+    };
+    if req.header("API-Key") != Some(keys.key.as_str()) {
+        return Err(err("EAPI:Invalid key"));
+    }
+    let nonce = match p.get("nonce") {
+        Some(Value::String(s)) => s.parse::<u64>().ok(),
+        Some(Value::Number(n)) => n.as_u64(),
+        _ => None,
+    }
+    .ok_or_else(|| err("EAPI:Invalid nonce"))?;
+    let secret = BASE64
+        .decode(keys.secret.trim())
+        .map_err(|_| err("EAPI:Invalid key"))?;
+    let mut inner = Sha256::new();
+    inner.update(nonce.to_string().as_bytes());
+    inner.update(req.body.as_bytes());
+    let mut mac =
+        <Hmac<Sha512> as Mac>::new_from_slice(&secret).map_err(|_| err("EAPI:Invalid key"))?;
+    mac.update(req.path.as_bytes());
+    mac.update(&inner.finalize());
+    let given = req
+        .header("API-Sign")
+        .and_then(|s| BASE64.decode(s).ok())
+        .ok_or_else(|| err("EAPI:Invalid signature"))?;
+    mac.verify_slice(&given)
+        .map_err(|_| err("EAPI:Invalid signature"))?;
+    if nonce <= sim.kraken_nonce {
+        return Err(err("EAPI:Invalid nonce"));
+    }
+    sim.kraken_nonce = nonce;
+    Ok(())
+}
+
+fn order_json(o: &SimOrder) -> Value {
+    json!({
+        "refid": null,
+        "userref": o.userref.unwrap_or(0),
+        "cl_ord_id": o.client_id,
+        "status": if o.is_open() { "open" } else { "canceled" },
+        "opentm": o.created_ms as f64 / 1000.0,
+        "starttm": 0,
+        "expiretm": 0,
+        "descr": {"pair": o.symbol, "type": o.side, "ordertype": "limit", "price": o.price},
+        "vol": o.qty,
+        "vol_exec": "0.00000000",
+    })
+}
+
+fn text<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    p.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Cancels by txid, cl_ord_id or userref; the number cancelled.
+fn cancel_ref(sim: &mut Sim, reference: &str, by: &str) -> usize {
+    if let Ok(userref) = reference.parse::<i64>() {
+        return sim
+            .book
+            .cancel_where(Venue::Kraken, |o| o.userref == Some(userref), by)
+            .len();
+    }
+    usize::from(
+        sim.book
+            .cancel(Venue::Kraken, Some(reference), Some(reference), by)
+            .is_some(),
+    )
+}
+
+/// Answers one request to a `/0/` path.
+pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
+    let now = sim.now_ms();
+    if req.path == "/0/public/Time" {
+        return ok(json!({"unixtime": now / 1000, "rfc1123": ""}));
+    }
+    let Some(method) = req.path.strip_prefix("/0/private/") else {
+        return Resp::status(404, "{\"error\":[\"EGeneral:Unknown method\"]}");
+    };
+    let p = match params(req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Err(r) = authenticate(sim, req, &p) {
+        sim.stats.auth_refused += 1;
+        return r;
+    }
+    if !sim.kraken_limit.check(now).allowed {
+        sim.stats.rate_limited += 1;
+        return err("EAPI:Rate limit exceeded");
+    }
+    match method {
+        "OpenOrders" => {
+            let open: Map<String, Value> = sim
+                .book
+                .open(Venue::Kraken, |_| true)
+                .into_iter()
+                .map(|o| (o.id.clone(), order_json(o)))
+                .collect();
+            ok(json!({"open": open}))
+        }
+        "AddOrder" => {
+            let (Some(pair), Some(side), Some(volume)) =
+                (text(&p, "pair"), text(&p, "type"), text(&p, "volume"))
+            else {
+                return err("EGeneral:Invalid arguments");
+            };
+            let order = SimOrder {
+                exchange: Venue::Kraken,
+                category: None,
+                id: String::new(),
+                client_id: text(&p, "cl_ord_id").map(str::to_string),
+                userref: text(&p, "userref").and_then(|u| u.parse().ok()),
+                symbol: pair.to_string(),
+                side: side.to_string(),
+                qty: volume.to_string(),
+                price: text(&p, "price").unwrap_or("0").to_string(),
+                status: "open".into(),
+                created_ms: now,
+                cancelled_by: None,
+            };
+            let id = sim.book.insert(order, now);
+            ok(json!({"descr": {"order": format!("{side} {volume} {pair}")}, "txid": [id]}))
+        }
+        "CancelOrder" => {
+            let Some(txid) = p.get("txid").and_then(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .or_else(|| v.as_i64().map(|n| n.to_string()))
+            }) else {
+                return err("EGeneral:Invalid arguments");
+            };
+            match cancel_ref(sim, &txid, &req.path) {
+                0 => err("EOrder:Unknown order"),
+                n => ok(json!({"count": n})),
+            }
+        }
+        "CancelOrderBatch" => {
+            let Some(orders) = p.get("orders").and_then(Value::as_array) else {
+                return err("EGeneral:Invalid arguments:orders");
+            };
+            if orders.is_empty() || orders.len() > 50 {
+                return err("EGeneral:Invalid arguments:orders (1..50)");
+            }
+            let mut count = 0;
+            for o in orders {
+                let reference = o
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| o.as_i64().map(|n| n.to_string()));
+                if let Some(r) = reference {
+                    count += cancel_ref(sim, &r, &req.path);
+                }
+            }
+            ok(json!({"count": count}))
+        }
+        "CancelAll" => {
+            let n = sim
+                .book
+                .cancel_where(Venue::Kraken, |_| true, &req.path)
+                .len();
+            ok(json!({"count": n}))
+        }
+        "CancelAllOrdersAfter" => {
+            let Some(timeout) = text(&p, "timeout")
+                .and_then(|t| t.parse::<i64>().ok())
+                .filter(|t| *t >= 0)
+            else {
+                return err("EGeneral:Invalid arguments:timeout");
+            };
+            let iso = |ms: i64| chrono_like(ms);
+            if timeout == 0 {
+                sim.kraken_deadline_ms = None;
+                ok(json!({"currentTime": iso(now), "triggerTime": "0"}))
+            } else {
+                let deadline = now + timeout * 1000;
+                sim.kraken_deadline_ms = Some(deadline);
+                ok(json!({"currentTime": iso(now), "triggerTime": iso(deadline)}))
+            }
+        }
+        _ => err("EGeneral:Unknown method"),
+    }
+}
+
+/// RFC 3339 UTC, second precision, as Kraken writes times.
+fn chrono_like(ms: i64) -> String {
+    soak_core::record::Timestamp::from_unix(ms as f64 / 1000.0)
+        .map(|t| t.datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
