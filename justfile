@@ -45,6 +45,18 @@ zombies:
 supervised +cmd:
     cargo run -q --release -p zombiereap -- run -- {{cmd}}
 
+# What the bot left open on the exchange: just reconcile bybit-testnet artifacts/active_orders.json
+reconcile exchange state:
+    cargo run -q --release -p orphan-cancel -- reconcile --exchange {{exchange}} --state {{state}}
+
+# Plan (dry run) the cancel of the bot's own orphans; add --execute to do it
+cancel-orphans exchange state prefix="BOT_" *flags:
+    cargo run -q --release -p orphan-cancel -- cancel --exchange {{exchange}} --state {{state}} --client-id-prefix {{prefix}} {{flags}}
+
+# A local exchange simulator seeded with the fixture orders (credentials from the environment)
+exchange-sim *flags:
+    cargo run -q --release -p exchange-sim -- --orders fixtures/exchange-sim/orders.json {{flags}}
+
 # Side-by-side benchmark of resmon against the seed monitor and pidstat
 bench-resmon:
     cargo xtask bench resmon
@@ -60,3 +72,7 @@ bench-logscan:
 # Benchmarks of zombiereap scan and kill-tree
 bench-zombiereap:
     cargo xtask bench zombiereap
+
+# orphan-cancel: 1,000 orphans at 10 requests/s against the rate limit's lower bound
+bench-orphan-cancel:
+    cargo xtask bench orphan-cancel

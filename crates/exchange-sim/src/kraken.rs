@@ -227,3 +227,77 @@ fn chrono_like(ms: i64) -> String {
         .map(|t| t.datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Book;
+    use crate::conditions::Limiter;
+    use crate::{KeyPair, Stats};
+    use std::time::Duration;
+
+    fn sim() -> Sim {
+        Sim {
+            book: Book::default(),
+            bybit_limit: Limiter::new(0, Duration::from_secs(1)),
+            kraken_limit: Limiter::new(0, Duration::from_secs(1)),
+            bybit_keys: None,
+            kraken_keys: Some(KeyPair {
+                key: "K".into(),
+                // Kraken's documented example secret.
+                secret: "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==".into(),
+            }),
+            kraken_nonce: 0,
+            kraken_deadline_ms: None,
+            skew_ms: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    fn req(body: &str, sign: &str) -> Req {
+        Req {
+            method: "POST".into(),
+            path: "/0/private/AddOrder".into(),
+            query: String::new(),
+            headers: vec![
+                ("API-Key".into(), "K".into()),
+                ("API-Sign".into(), sign.into()),
+            ],
+            body: body.into(),
+        }
+    }
+
+    const BODY: &str =
+        "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25";
+    const SIGN: &str =
+        "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==";
+
+    #[test]
+    fn accepts_krakens_published_example_once_and_refuses_the_replay() {
+        let mut s = sim();
+        let first = handle(&mut s, &req(BODY, SIGN));
+        assert!(first.body.contains("\"txid\""), "{}", first.body);
+        assert_eq!(s.book.all().len(), 1);
+        let replay = handle(&mut s, &req(BODY, SIGN));
+        assert!(
+            replay.body.contains("EAPI:Invalid nonce"),
+            "{}",
+            replay.body
+        );
+        let tampered = handle(
+            &mut s,
+            &req(
+                &BODY
+                    .replace("1.25", "9.25")
+                    .replace("1616492376594", "1616492376595"),
+                SIGN,
+            ),
+        );
+        assert!(
+            tampered.body.contains("EAPI:Invalid signature"),
+            "{}",
+            tampered.body
+        );
+        assert_eq!(s.book.all().len(), 1);
+    }
+}

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 
 mod logscan;
 pub mod measure;
+mod orphan_cancel;
 mod resanalyze;
 mod resmon;
 mod zombiereap;
@@ -15,6 +16,7 @@ pub fn run(tool: &str, args: &[String]) -> Result<()> {
     // One line per tool: `"name" => name::run(args),` with its module declared above.
     match tool {
         "logscan" => logscan::run(args),
+        "orphan-cancel" => orphan_cancel::run(args),
         "resanalyze" => resanalyze::run(args),
         "resmon" => resmon::run(args),
         "zombiereap" => zombiereap::run(args),
