@@ -296,8 +296,19 @@ impl Exchange for Bybit {
                     }
                 })
                 .collect();
-            let body = json!({"category": scope.category, "request": request});
-            let v = match self.call("/v5/order/cancel-batch", "", Some(&body)) {
+            // One order: the single-cancel endpoint, whose top-level retCode is the item's.
+            let (path, body) = match request.as_slice() {
+                [one] => {
+                    let mut body = one.clone();
+                    body["category"] = json!(scope.category);
+                    ("/v5/order/cancel", body)
+                }
+                _ => (
+                    "/v5/order/cancel-batch",
+                    json!({"category": scope.category, "request": request}),
+                ),
+            };
+            let v = match self.call(path, "", Some(&body)) {
                 Ok(v) => v,
                 Err(e @ (ExchangeError::Auth(_) | ExchangeError::Unreachable(_))) => return Err(e),
                 Err(e) => {

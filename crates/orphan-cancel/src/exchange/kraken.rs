@@ -197,7 +197,12 @@ impl Exchange for Kraken {
         for chunk in orders.chunks(BATCH) {
             let ids: Vec<&str> = chunk.iter().map(|o| o.id.as_str()).collect();
             let body = json!({ "orders": ids });
-            let outcome = match self.private("CancelOrderBatch", Body::Json(&body)) {
+            let single = [("txid", ids[0].to_string())];
+            let call = match ids.as_slice() {
+                [_] => self.private("CancelOrder", Body::Form(&single)),
+                _ => self.private("CancelOrderBatch", Body::Json(&body)),
+            };
+            let outcome = match call {
                 Ok(r) => r,
                 Err(e @ (ExchangeError::Auth(_) | ExchangeError::Unreachable(_))) => return Err(e),
                 Err(e) => Err(vec![e.to_string()]),
