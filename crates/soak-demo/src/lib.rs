@@ -12,9 +12,15 @@
 //! | `crash`           | logs a Python-style traceback and exits with status 1            |
 //! | `outage`          | `/health/live` answers 503 for `--outage-for`                    |
 //! | `secret-in-log`   | logs the value of `$BYBIT_API_SECRET` at start-up                |
+//! | `orphans`         | stops recording the orders it places (with `--exchange-url`)     |
+//!
+//! With `--exchange-url` (the bundled exchange simulator) the bot places a limit order every
+//! `--order-every`, keeps about five open, tracks them in `--state-file` (the seed's
+//! `active_orders.json`) and cancels them in its graceful shutdown.
 
 pub mod health;
 pub mod logger;
+pub mod trading;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -46,6 +52,8 @@ pub enum Fault {
     Outage,
     /// The API secret is written to the log.
     SecretInLog,
+    /// Orders placed are no longer recorded in the state file: they become orphans.
+    Orphans,
 }
 
 /// Command line of `soak-demo`.
@@ -78,6 +86,16 @@ pub struct Cli {
     /// Also write the bound health URL to this file (for scripts).
     #[arg(long)]
     pub health_url_file: Option<std::path::PathBuf>,
+    /// A Bybit v5 base URL (the bundled exchange-sim) to trade on; credentials from
+    /// BYBIT_API_KEY/BYBIT_API_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub exchange_url: Option<String>,
+    /// Where the bot keeps its open orders (the seed's active_orders.json).
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<std::path::PathBuf>,
+    /// How often an order is placed.
+    #[arg(long, default_value = "2s", value_parser = clap_duration)]
+    pub order_every: Duration,
     /// Stop by itself after this long (default: run until SIGINT/SIGTERM).
     #[arg(long, value_parser = clap_duration)]
     pub run_for: Option<Duration>,
@@ -100,8 +118,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))
             .map_err(|e| soak_core::exit::environment(format!("{e:#}")))?;
     }
+    let trader = match &cli.exchange_url {
+        Some(url) => Some(trading::Trader::new(url, cli.state_file.clone())?),
+        None => None,
+    };
     let stdout = std::io::stdout();
     let mut service = Service::new(cli, health, Logger::new(stdout.lock()));
+    service.trader = trader;
     service.run(&term)
 }
 
@@ -118,7 +141,9 @@ struct Service<W: Write> {
     next_heartbeat: Duration,
     next_storm: Duration,
     next_zombie: Duration,
+    next_order: Duration,
     reconnects: u64,
+    trader: Option<trading::Trader>,
 }
 
 impl<W: Write> Service<W> {
@@ -136,7 +161,9 @@ impl<W: Write> Service<W> {
             next_heartbeat: Duration::ZERO,
             next_storm: Duration::ZERO,
             next_zombie: Duration::ZERO,
+            next_order: Duration::ZERO,
             reconnects: 0,
+            trader: None,
         }
     }
 
@@ -187,6 +214,10 @@ impl<W: Write> Service<W> {
             if faulty && self.has(Fault::Zombies) && now >= self.next_zombie {
                 self.spawn_zombie()?;
                 self.next_zombie = now + ZOMBIE_PERIOD;
+            }
+            if self.trader.is_some() && now >= self.next_order {
+                self.trade(!(faulty && self.has(Fault::Orphans)))?;
+                self.next_order = now + self.cli.order_every;
             }
             if faulty && self.has(Fault::Leak) {
                 self.leak_until(now - self.cli.fault_after);
@@ -249,6 +280,24 @@ impl<W: Write> Service<W> {
         Ok(())
     }
 
+    /// Places an order (recorded unless `record` is false) and trims the oldest beyond five.
+    fn trade(&mut self, record: bool) -> anyhow::Result<()> {
+        let price = 60_000 + self.next_random() % 2_000;
+        let Some(trader) = self.trader.as_mut() else {
+            return Ok(());
+        };
+        let placed = trader.place(record, price);
+        let trimmed = trader.trim(5);
+        for r in [placed.map(Some), trimmed] {
+            match r {
+                Ok(Some(line)) => self.log.log(Level::Info, &line)?,
+                Ok(None) => {}
+                Err(e) => self.log.log(Level::Error, &format!("Order error: {e}"))?,
+            }
+        }
+        Ok(())
+    }
+
     fn spawn_zombie(&mut self) -> anyhow::Result<()> {
         if self.zombies.len() >= MAX_ZOMBIES {
             return Ok(());
@@ -308,7 +357,11 @@ impl<W: Write> Service<W> {
     fn shut_down(&mut self) -> anyhow::Result<ExitCode> {
         self.log
             .log(Level::Info, "[SHUTDOWN] Cancelling all active orders...")?;
-        self.log.log(Level::Info, "[SHUTDOWN] Cancelled 0 orders")?;
+        let cancelled = self.trader.as_mut().map_or(0, |t| t.cancel_all_tracked());
+        self.log.log(
+            Level::Info,
+            &format!("[SHUTDOWN] Cancelled {cancelled} orders"),
+        )?;
         self.log.log(Level::Info, "[SHUTDOWN] Shutdown complete")?;
         Ok(ExitCode::Success)
     }
