@@ -1,9 +1,13 @@
 # Recipes for the README's commands and each tool's common use. `just --list` shows them.
 # (just is on crates.io as `just`, and on PyPI as `rust-just`.)
 
-# The main job: a short soak of the demo service (resmon, zombiereap run, resanalyze, logscan)
-demo duration="30s" faults="":
-    cargo xtask demo --duration {{duration}} --faults "{{faults}}"
+# The main job: a short soak of the demo service and the success-metrics verdict
+demo duration="3m" faults="":
+    cargo xtask soak --demo --duration {{duration}} --demo-faults "{{faults}}"
+
+# The whole soak workflow around your own service: just soak 24h python3 bot.py
+soak duration +cmd:
+    cargo xtask soak --duration {{duration}} -- {{cmd}}
 
 # The test suite, exactly as CI runs it
 test:

@@ -6,8 +6,8 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-mod bench;
-mod demo;
+pub mod bench;
+mod soak;
 
 #[derive(Parser)]
 #[command(
@@ -23,8 +23,8 @@ struct Cli {
 enum Task {
     /// Run exactly what CI runs: the test suite, clippy with warnings denied, rustfmt check.
     Ci,
-    /// A short soak of the bundled demo service: resmon, zombiereap run, logscan.
-    Demo(demo::DemoArgs),
+    /// The whole soak workflow: `soak --demo`, or `soak [OPTIONS] -- CMD ARGS...`.
+    Soak(Box<soak::SoakArgs>),
     /// Benchmark a tool side by side with its reference tool (e.g. `bench resmon`).
     Bench {
         /// The tool to benchmark.
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Ci => ci(),
-        Task::Demo(args) => match demo::run(&args) {
+        Task::Soak(args) => match soak::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
@@ -81,4 +81,13 @@ fn cargo(args: &[&str]) -> Result<()> {
         bail!("cargo {} failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// The workspace root (xtask's manifest is one level below it).
+pub fn workspace_root() -> Result<std::path::PathBuf> {
+    let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .context("xtask has no parent directory")
 }

@@ -175,6 +175,8 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
     let mem_v = judge(&tl.points(mem_ch), mem_samples, span, &cfg.memory);
     let sub = |threshold: f64| TrendConfig {
         threshold_per_hour: threshold,
+        // Fds and threads are counted one by one: any significant rise counts.
+        min_growth: 0.0,
         ..cfg.memory
     };
     let fd_v = acc.fds.count().gt(&0).then(|| {

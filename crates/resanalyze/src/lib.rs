@@ -63,6 +63,10 @@ pub struct Cli {
     /// Memory growth above which a significant rise is a leak.
     #[arg(long, default_value = "10MB/h", value_parser = clap_rate)]
     pub leak_threshold: Rate,
+    /// Memory growth below which a rise is noise, however steep (allocator and page steps in a
+    /// short run).
+    #[arg(long, default_value = "1MB", value_parser = clap_size)]
+    pub min_growth: u64,
     /// Fd growth above which a significant rise is an fd leak.
     #[arg(long, default_value = "10/h", value_parser = clap_count_rate)]
     pub fd_threshold: Rate,
@@ -145,6 +149,7 @@ impl Cli {
                 min_samples: self.min_samples,
                 min_span_s: self.min_span.as_secs_f64(),
                 alpha: 0.05,
+                min_growth: self.min_growth as f64 / (1024.0 * 1024.0),
             },
             fd_threshold_per_hour: self.fd_threshold.as_per_hour(),
             thread_threshold_per_hour: self.thread_threshold.as_per_hour(),

@@ -24,6 +24,10 @@ pub struct TrendConfig {
     pub min_span_s: f64,
     /// Significance level of the Mann-Kendall test and the confidence interval.
     pub alpha: f64,
+    /// Noise floor: a rise is a leak only when it adds at least this much (units) over the
+    /// judged window. RSS moves in allocator and page steps; a short run must not extrapolate
+    /// one 128 kB step into a leak.
+    pub min_growth: f64,
 }
 
 /// The verdict on one series.
@@ -268,7 +272,19 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
         "flat"
     }
     .into();
-    if significant_up && per_h(slope) > cfg.threshold_per_hour {
+    let window_h = (v.window_end_s.unwrap_or(0.0) - v.window_start_s.unwrap_or(0.0)) / 3600.0;
+    let grown = per_h(slope) * window_h;
+    if significant_up && per_h(slope) > cfg.threshold_per_hour && grown < cfg.min_growth {
+        v.verdict = "no_leak".into();
+        v.reason = format!(
+            "rising {:.2}/h but only {:.3} over the {} window, under the {:.3} noise floor (--min-growth); threshold {:.2}/h",
+            per_h(slope),
+            grown,
+            v.window_reason,
+            cfg.min_growth,
+            cfg.threshold_per_hour
+        );
+    } else if significant_up && per_h(slope) > cfg.threshold_per_hour {
         v.verdict = "leak".into();
         v.reason = format!(
             "rising {:.2}/h (CI {:.2}..{:.2}, p={:.2e}) over the {} window, above {:.2}/h",
@@ -292,4 +308,58 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
         );
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(min_growth: f64) -> TrendConfig {
+        TrendConfig {
+            threshold_per_hour: 10.0,
+            warmup_s: 0.0,
+            min_samples: 10,
+            min_span_s: 10.0,
+            alpha: 0.05,
+            min_growth,
+        }
+    }
+
+    fn point(t: f64, y: f64) -> Point {
+        Point {
+            t,
+            y,
+            min: y,
+            max: y,
+        }
+    }
+
+    /// The demo service's real RSS in a 30 s run: two 0.125 MB allocator steps.
+    fn steps() -> Vec<Point> {
+        (0..30)
+            .map(|i| point(f64::from(i), 8.895 + 0.125 * f64::from(i / 10)))
+            .collect()
+    }
+
+    #[test]
+    fn allocator_steps_in_a_short_run_are_under_the_noise_floor() {
+        let with_floor = judge(&steps(), 30, 29.0, &cfg(1.0));
+        assert_eq!(with_floor.verdict, "no_leak", "{}", with_floor.reason);
+        assert!(
+            with_floor.reason.contains("noise floor"),
+            "{}",
+            with_floor.reason
+        );
+        let without = judge(&steps(), 30, 29.0, &cfg(0.0));
+        assert_eq!(without.verdict, "leak", "{}", without.reason);
+    }
+
+    #[test]
+    fn a_real_leak_clears_the_floor() {
+        // 20 MB/min, as the demo's leak fault.
+        let pts: Vec<Point> = (0..30)
+            .map(|i| point(f64::from(i), 10.0 + f64::from(i) / 3.0))
+            .collect();
+        assert_eq!(judge(&pts, 30, 29.0, &cfg(1.0)).verdict, "leak");
+    }
 }

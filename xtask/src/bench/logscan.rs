@@ -124,7 +124,7 @@ fn pack_regexes(logscan: &Path) -> Result<Vec<String>> {
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let root = super::super::demo::workspace_root()?;
+    let root = crate::workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(&cargo)
         .current_dir(&root)

@@ -73,7 +73,7 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 
 /// Builds `packages` in release mode and returns the directory holding their binaries.
 pub fn release_build(packages: &[&str]) -> Result<std::path::PathBuf> {
-    let root = crate::demo::workspace_root()?;
+    let root = crate::workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&root)

@@ -98,7 +98,7 @@ while True: time.sleep(1)
 /// Runs the benchmark.
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let root = super::super::demo::workspace_root()?;
+    let root = crate::workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     if !Command::new(&cargo)
         .current_dir(&root)

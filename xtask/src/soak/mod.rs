@@ -1,0 +1,915 @@
+//! `cargo xtask soak [OPTIONS] -- CMD ARGS...` (or `--demo`): the seeds' soak workflow in one
+//! command, orchestrating the toolkit's binaries as processes (argv vectors, never shell
+//! strings) over JSONL files kept in the run directory:
+//!
+//! 1. preflight: free disk space against `--max-total`, the exchange simulator for the demo;
+//! 2. the service under `zombiereap run` (log to `service.log`), `resmon` attached to it,
+//!    `logscan --follow` as the hang watchdog, `resanalyze --follow` for early leak warnings,
+//!    `--health-url` polled for availability, a progress line on a terminal;
+//! 3. after `--duration`, a hang, the service's own exit, or Ctrl-C (every path): graceful stop,
+//!    `orphan-cancel reconcile` (and `cancel --execute` with `--cancel-orphans`), `zombiereap
+//!    scan`, `resanalyze` (analysis JSON and plot), `logscan`;
+//! 4. the verdict: the seed's Success Metrics table in `summary.{json,md,txt}` (and the job
+//!    summary), `--notify URL` posted; exit 0 only when every row passes.
+
+mod health;
+mod procs;
+mod tail;
+pub mod verdict;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use soak_core::signals::Termination;
+use soak_core::units::{format_duration, parse_duration, parse_size};
+
+use procs::Proc;
+use tail::Tail;
+use verdict::{Row, Verdict, last_summary, read_jsonl};
+
+/// Options of `cargo xtask soak`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SoakArgs {
+    /// Soak the bundled demo service against the bundled exchange simulator.
+    #[arg(long)]
+    pub demo: bool,
+    /// Faults for the demo service: leak, zombies, orphans, reconnect-storm, hang, crash,
+    /// outage, secret-in-log (comma-separated).
+    #[arg(long, default_value = "", requires = "demo")]
+    pub demo_faults: String,
+    /// When the demo's faults start.
+    #[arg(long, default_value = "10s")]
+    pub fault_after: String,
+    /// How long the service runs (default: 3m with --demo, else 24h).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Where run directories are created.
+    #[arg(long, default_value = "artifacts/soak")]
+    pub out: PathBuf,
+    /// Use the tools' binaries from this directory instead of building them.
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// resmon's sampling interval.
+    #[arg(long, default_value = "1s")]
+    pub interval: String,
+    /// Heartbeat silence that counts as a hang and stops the run (default: 10s with --demo,
+    /// else 5m).
+    #[arg(long)]
+    pub max_heartbeat_gap: Option<String>,
+    /// Time the service gets to stop after SIGTERM before its tree is killed.
+    #[arg(long, default_value = "10s")]
+    pub shutdown_timeout: String,
+    /// Poll this URL (e.g. http://127.0.0.1:8080/health/live) for availability.
+    #[arg(long)]
+    pub health_url: Option<String>,
+    /// How often the health URL is polled.
+    #[arg(long, default_value = "2s")]
+    pub health_every: String,
+    /// Availability needed, percent.
+    #[arg(long, default_value_t = 99.5)]
+    pub min_availability: f64,
+    /// Disk budget for the run's artifacts.
+    #[arg(long, default_value = "5GB")]
+    pub max_total: String,
+    /// Average CPU of the service's process tree allowed, percent.
+    #[arg(long, default_value_t = 80.0)]
+    pub max_cpu: f64,
+    /// WebSocket reconnections allowed in any hour.
+    #[arg(long, default_value_t = 10)]
+    pub max_reconnects_per_hour: u64,
+    /// The exchange the service trades on, for the orphan check: bybit, bybit-testnet, kraken.
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// The exchange's base URL (override).
+    #[arg(long)]
+    pub exchange_url: Option<String>,
+    /// The service's order state file (its active_orders.json), for the orphan check.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Only the service's own orders (client-id prefix) are cancelled with --cancel-orphans.
+    #[arg(long, default_value = "BOT_")]
+    pub client_id_prefix: String,
+    /// After the run, cancel the orphans the reconciliation found (`cancel --execute`).
+    #[arg(long)]
+    pub cancel_orphans: bool,
+    /// POST the verdict (JSON with a Slack/Telegram-compatible `text`) to this URL.
+    #[arg(long)]
+    pub notify: Option<String>,
+    /// resanalyze's minimum samples for a trend (default: 10 with --demo).
+    #[arg(long)]
+    pub min_samples: Option<u32>,
+    /// resanalyze's minimum span for a trend (default: 10s with --demo).
+    #[arg(long)]
+    pub min_span: Option<String>,
+    /// The service's command and arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+const TOOLS: [&str; 7] = [
+    "resmon",
+    "resanalyze",
+    "logscan",
+    "zombiereap",
+    "orphan-cancel",
+    "exchange-sim",
+    "soak-demo",
+];
+
+fn dur(flag: &str, v: &str) -> Result<Duration> {
+    parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Everything the run needs to know after it has started.
+struct Plan {
+    duration: Duration,
+    gap: Duration,
+    shutdown: Duration,
+    health_every: Duration,
+    max_total: u64,
+    bin: PathBuf,
+    dir: PathBuf,
+}
+
+impl Plan {
+    fn tool(&self, name: &str) -> Command {
+        let mut c = Command::new(self.bin.join(name));
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn out(&self, name: &str) -> Result<File> {
+        File::create(self.file(name))
+            .with_context(|| format!("cannot create {}", self.file(name).display()))
+    }
+}
+
+/// The demo's credentials: fresh per run, only in the children's environment.
+fn demo_credentials() -> (String, String) {
+    let seed = format!("{}{}", std::process::id(), unix_now());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut next = || {
+        for b in seed.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    (
+        format!("demo-{:016x}", next()),
+        format!("sk-demo-{:016x}{:016x}", next(), next()),
+    )
+}
+
+/// Runs the soak; true when every row passed.
+pub fn run(args: &SoakArgs) -> Result<bool> {
+    if args.demo != args.command.is_empty() {
+        bail!("give either --demo or a command after `--` (cargo xtask soak -- python3 bot.py)");
+    }
+    let duration = dur(
+        "duration",
+        args.duration
+            .as_deref()
+            .unwrap_or(if args.demo { "3m" } else { "24h" }),
+    )?;
+    let gap = dur(
+        "max-heartbeat-gap",
+        args.max_heartbeat_gap
+            .as_deref()
+            .unwrap_or(if args.demo { "10s" } else { "5m" }),
+    )?;
+    let bin = match &args.bin_dir {
+        Some(d) => d.clone(),
+        None => crate::bench::measure::release_build(&TOOLS)?,
+    };
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let dir = args.out.join(format!("run-{stamp}"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let plan = Plan {
+        duration,
+        gap,
+        shutdown: dur("shutdown-timeout", &args.shutdown_timeout)?,
+        health_every: dur("health-every", &args.health_every)?,
+        max_total: parse_size(&args.max_total).map_err(|e| anyhow::anyhow!("--max-total: {e}"))?,
+        bin,
+        dir: dir.clone(),
+    };
+    let term = Termination::install().context("installing signal handlers")?;
+    eprintln!("soak: run directory {}", dir.display());
+    let free = free_bytes(&dir);
+    if let Some(free) = free
+        && free < plan.max_total
+    {
+        eprintln!(
+            "soak: warning: {} free on the artifacts' filesystem, less than --max-total {}",
+            soak_core::units::format_bytes(free),
+            args.max_total
+        );
+    }
+
+    // The exchange: the simulator for the demo, else what the flags name.
+    let (key, secret) = demo_credentials();
+    let mut sim = None;
+    let mut exchange: Option<(String, Option<String>, Option<PathBuf>)> = args
+        .exchange
+        .clone()
+        .map(|e| (e, args.exchange_url.clone(), args.state.clone()));
+    if args.demo {
+        let mut cmd = plan.tool("exchange-sim");
+        cmd.env("BYBIT_API_KEY", &key)
+            .env("BYBIT_API_SECRET", &secret)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut p = Proc::spawn("exchange-sim", &mut cmd)?;
+        let stdout = p.child.stdout.take().context("exchange-sim stdout")?;
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        reader.read_line(&mut first)?;
+        let url = serde_json::from_str::<Value>(&first)
+            .ok()
+            .and_then(|v| v["url"].as_str().map(str::to_string))
+            .context("exchange-sim did not print its URL")?;
+        let mut copy = plan.out("exchange-sim.jsonl")?;
+        copy.write_all(first.as_bytes())?;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut copy);
+        });
+        exchange = Some((
+            "bybit".into(),
+            Some(url),
+            Some(plan.file("active_orders.json")),
+        ));
+        sim = Some(p);
+    }
+
+    // The service under zombiereap run.
+    let command: Vec<String> = if args.demo {
+        let url = exchange
+            .as_ref()
+            .and_then(|e| e.1.clone())
+            .unwrap_or_default();
+        let mut c = vec![
+            plan.bin.join("soak-demo").display().to_string(),
+            "--heartbeat".into(),
+            "1s".into(),
+            "--fault-after".into(),
+            args.fault_after.clone(),
+            "--exchange-url".into(),
+            url,
+            "--state-file".into(),
+            plan.file("active_orders.json").display().to_string(),
+            "--health-url-file".into(),
+            plan.file("health.url").display().to_string(),
+        ];
+        if !args.demo_faults.is_empty() {
+            c.extend(["--faults".into(), args.demo_faults.clone()]);
+        }
+        c
+    } else {
+        args.command.clone()
+    };
+    let log = plan.out("service.log")?;
+    let started = Instant::now();
+    let start_unix = unix_now();
+    let mut zr_cmd = plan.tool("zombiereap");
+    zr_cmd
+        .args([
+            "run",
+            "--grace",
+            &format!("{}ms", plan.shutdown.as_millis()),
+            "--events",
+        ])
+        .arg(plan.file("zombiereap.jsonl"))
+        .arg("--")
+        .args(&command)
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if args.demo {
+        zr_cmd
+            .env("BYBIT_API_KEY", &key)
+            .env("BYBIT_API_SECRET", &secret);
+    }
+    let mut service = Proc::spawn("service", &mut zr_cmd)?;
+    eprintln!(
+        "soak: service PID {} for {}: {}",
+        service.pid(),
+        format_duration(plan.duration),
+        command.join(" ")
+    );
+
+    let mut resmon = Proc::spawn(
+        "resmon",
+        plan.tool("resmon")
+            .args([
+                "--pid",
+                &service.pid().to_string(),
+                "--interval",
+                &args.interval,
+                "--output",
+            ])
+            .arg(plan.file("resources.jsonl"))
+            .stdout(Stdio::null())
+            .stderr(plan.out("resmon.stderr")?),
+    )?;
+    let mut watchdog = Proc::spawn(
+        "logscan --follow",
+        plan.tool("logscan")
+            .arg("--follow")
+            .arg(plan.file("service.log"))
+            .args([
+                "--max-heartbeat-gap",
+                &format!("{}ms", plan.gap.as_millis()),
+                "--format",
+                "jsonl",
+            ])
+            .stdout(plan.out("logscan-follow.jsonl")?)
+            .stderr(plan.out("logscan-follow.stderr")?),
+    )?;
+    let mut trend_args: Vec<String> = Vec::new();
+    // A demo lasts minutes, not hours: trends need 10 samples over 10 s there (resanalyze's
+    // 1 MB noise floor keeps allocator steps from passing for leaks).
+    if let Some(n) = args.min_samples.or(args.demo.then_some(10)) {
+        trend_args.extend(["--min-samples".into(), n.to_string()]);
+    }
+    if let Some(s) = args
+        .min_span
+        .clone()
+        .or(args.demo.then(|| "10s".to_string()))
+    {
+        trend_args.extend(["--min-span".into(), s]);
+    }
+    let mut early = Proc::spawn(
+        "resanalyze --follow",
+        plan.tool("resanalyze")
+            .arg("--follow")
+            .arg(plan.file("resources.jsonl"))
+            .args(["--format", "jsonl"])
+            .args(&trend_args)
+            .stdout(plan.out("resanalyze-follow.jsonl")?)
+            .stderr(plan.out("resanalyze-follow.stderr")?),
+    )?;
+
+    let health_url = match &args.health_url {
+        Some(u) => Some(u.clone()),
+        None if args.demo => wait_for_file(&plan.file("health.url"), Duration::from_secs(15)),
+        None => None,
+    };
+    let poller = health_url
+        .clone()
+        .map(|u| health::Poller::start(u, plan.health_every));
+
+    // Watch until the end.
+    let mut samples = Tail::new(plan.file("resources.jsonl"));
+    let mut watch = Tail::new(plan.file("logscan-follow.jsonl"));
+    let mut early_findings = Tail::new(plan.file("resanalyze-follow.jsonl"));
+    let mut last_sample = Value::Null;
+    let mut sample_count = 0u64;
+    let mut events = 0u64;
+    let mut warnings: Vec<String> = Vec::new();
+    let tty = std::io::stderr().is_terminal();
+    let mut next_progress = Instant::now() + Duration::from_secs(5);
+    let stopped_because = loop {
+        for s in samples.read_new() {
+            if s["type"] == "sample" {
+                sample_count += 1;
+                last_sample = s;
+            }
+        }
+        let mut hang = None;
+        for r in watch.read_new() {
+            events += 1;
+            if r["type"] == "finding" && r["kind"] == "hang" {
+                hang = Some(
+                    r["message"]
+                        .as_str()
+                        .unwrap_or("heartbeat silent")
+                        .to_string(),
+                );
+            }
+        }
+        for f in early_findings.read_new() {
+            if f["type"] == "finding" {
+                let msg = format!(
+                    "early warning: {}",
+                    f["message"].as_str().unwrap_or(&f.to_string())
+                );
+                eprintln!("soak: {msg}");
+                warnings.push(msg);
+            }
+        }
+        if let Some(h) = hang {
+            break format!("hang detected ({h})");
+        }
+        if !service.running() {
+            break format!(
+                "the service exited on its own ({})",
+                status_text(service.status)
+            );
+        }
+        if let Some(sig) = term.requested() {
+            break format!("{} received", Termination::name(sig));
+        }
+        if started.elapsed() >= plan.duration {
+            break "duration reached".to_string();
+        }
+        if Instant::now() >= next_progress {
+            next_progress += Duration::from_secs(5);
+            let avail = poller
+                .as_ref()
+                .map(|p| format!(", up {:.1} %", p.snapshot().availability_percent()));
+            let line = format!(
+                "soak: {} / {}: {sample_count} samples, tree RSS {} MB, {events} log events{}",
+                format_duration(Duration::from_secs(started.elapsed().as_secs())),
+                format_duration(plan.duration),
+                last_sample["tree_memory_mb"]
+                    .as_f64()
+                    .map_or("-".into(), |m| format!("{m:.1}")),
+                avail.unwrap_or_default()
+            );
+            if tty {
+                eprint!("\r{line}\x1b[K");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        term.sleep(Duration::from_millis(200));
+    };
+    let ran_for = started.elapsed();
+    if tty {
+        eprintln!();
+    }
+    eprintln!("soak: stopping: {stopped_because}");
+
+    // Stop, in order; every path comes through here. Health polling ends first: a service
+    // being stopped on purpose is not an outage.
+    let health = poller.map(health::Poller::finish);
+    let service_status = service.stop(plan.shutdown + Duration::from_secs(5));
+    let stop_unix = unix_now();
+    if !resmon.wait_for(Duration::from_secs(10)) {
+        resmon.stop(Duration::from_secs(5));
+    }
+    watchdog.stop(Duration::from_secs(5));
+    early.stop(Duration::from_secs(5));
+    eprintln!(
+        "soak: service stopped ({}); analysing",
+        status_text(service_status)
+    );
+
+    let orders = match &exchange {
+        Some((name, url, state)) => Some(check_orders(
+            &plan,
+            name,
+            url.as_deref(),
+            state.as_deref(),
+            args,
+            &key,
+            &secret,
+        )?),
+        None => None,
+    };
+    let _ = plan
+        .tool("zombiereap")
+        .args(["scan", "--format", "jsonl"])
+        .stdout(plan.out("zombies.jsonl")?)
+        .status();
+    plan.tool("resanalyze")
+        .arg(plan.file("resources.jsonl"))
+        .args(["--format", "jsonl", "--write-analysis"])
+        .arg(plan.file("resources.analysis.json"))
+        .arg("--plot")
+        .arg(plan.file("resources.svg"))
+        .args(&trend_args)
+        .stdout(plan.out("resanalyze.jsonl")?)
+        .status()
+        .context("starting resanalyze")?;
+    plan.tool("logscan")
+        .arg(plan.file("service.log"))
+        .args([
+            "--format",
+            "jsonl",
+            "--no-events",
+            "--end-time",
+            &format!("{stop_unix:.3}"),
+        ])
+        .args([
+            "--max-heartbeat-gap",
+            &format!("{}ms", plan.gap.as_millis()),
+        ])
+        .stdout(plan.out("logscan.jsonl")?)
+        .status()
+        .context("starting logscan")?;
+    if let Some(mut s) = sim {
+        s.stop(Duration::from_secs(5));
+    }
+
+    let verdict = judge(&Inputs {
+        plan: &plan,
+        args,
+        ran_for,
+        stopped_because: &stopped_because,
+        start_unix,
+        health: health.as_ref(),
+        orders: orders.as_ref(),
+        warnings: &warnings,
+    });
+    verdict.write(&dir)?;
+    print!("\n{}", verdict.to_text());
+    println!("records: {}", dir.display());
+    if let Some(url) = &args.notify
+        && let Err(e) = notify(url, &verdict)
+    {
+        eprintln!("soak: --notify {url}: {e:#}");
+    }
+    Ok(verdict.ok())
+}
+
+fn status_text(s: Option<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match s {
+        Some(s) if s.code().is_some() => format!("exit status {}", s.code().unwrap_or_default()),
+        Some(s) => format!("signal {}", s.signal().unwrap_or_default()),
+        None => "still running".into(),
+    }
+}
+
+fn wait_for_file(path: &Path, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && t.ends_with('\n')
+        {
+            return Some(t.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut s = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs succeeded.
+    let s = unsafe { s.assume_init() };
+    Some(s.f_bavail * s.f_frsize)
+}
+
+/// orphan-cancel reconcile (and cancel with --cancel-orphans); returns reconcile's summary.
+fn check_orders(
+    plan: &Plan,
+    exchange: &str,
+    url: Option<&str>,
+    state: Option<&Path>,
+    args: &SoakArgs,
+    key: &str,
+    secret: &str,
+) -> Result<Value> {
+    let Some(state) = state else {
+        return Ok(
+            json!({"error": "no --state file: orphans cannot be told from the bot's own orders"}),
+        );
+    };
+    let mut base = vec!["--exchange".to_string(), exchange.to_string()];
+    if let Some(u) = url {
+        base.extend(["--base-url".into(), u.to_string()]);
+    }
+    let with_creds = |c: &mut Command| {
+        if args.demo {
+            c.env("BYBIT_API_KEY", key).env("BYBIT_API_SECRET", secret);
+        }
+    };
+    let state_arg = if state.exists() {
+        state.to_path_buf()
+    } else {
+        // A service that never placed an order has no state file: an empty one means "none".
+        let empty = plan.file("active_orders.empty.json");
+        std::fs::write(&empty, "{}")?;
+        empty
+    };
+    let mut c = plan.tool("orphan-cancel");
+    c.arg("reconcile")
+        .args(&base)
+        .arg("--state")
+        .arg(&state_arg)
+        .args(["--format", "jsonl"]);
+    with_creds(&mut c);
+    let status = c
+        .stdout(plan.out("orders.jsonl")?)
+        .stderr(plan.out("orders.stderr")?)
+        .status()
+        .context("starting orphan-cancel")?;
+    if !matches!(status.code(), Some(0 | 1)) {
+        let err = std::fs::read_to_string(plan.file("orders.stderr")).unwrap_or_default();
+        return Ok(json!({"error": format!("orphan-cancel reconcile failed: {}", err.trim())}));
+    }
+    if args.cancel_orphans {
+        let mut c = plan.tool("orphan-cancel");
+        c.arg("cancel").args(&base).args([
+            "--client-id-prefix",
+            &args.client_id_prefix,
+            "--execute",
+            "--format",
+            "jsonl",
+        ]);
+        with_creds(&mut c);
+        c.stdin(File::open(plan.file("orders.jsonl"))?)
+            .stdout(plan.out("cancel.jsonl")?)
+            .stderr(plan.out("cancel.stderr")?)
+            .status()
+            .context("starting orphan-cancel cancel")?;
+    }
+    let recs = read_jsonl(&plan.file("orders.jsonl"));
+    Ok(last_summary(&recs, "orphan-cancel")
+        .cloned()
+        .unwrap_or(json!({"error": "no summary from orphan-cancel"})))
+}
+
+struct Inputs<'a> {
+    plan: &'a Plan,
+    args: &'a SoakArgs,
+    ran_for: Duration,
+    stopped_because: &'a str,
+    start_unix: f64,
+    health: Option<&'a health::HealthStats>,
+    orders: Option<&'a Value>,
+    warnings: &'a [String],
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walk_bytes(dir).unwrap_or(0)
+}
+
+fn walk_bytes(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let m = e.metadata()?;
+        total += if m.is_dir() {
+            walk_bytes(&e.path())?
+        } else {
+            m.len()
+        };
+    }
+    Ok(total)
+}
+
+/// The Success Metrics table from the run's records.
+fn judge(i: &Inputs<'_>) -> Verdict {
+    let p = i.plan;
+    let samples: Vec<Value> = read_jsonl(&p.file("resources.jsonl"))
+        .into_iter()
+        .filter(|r| r["type"] == "sample")
+        .collect();
+    let analysis: Value = std::fs::read_to_string(p.file("resources.analysis.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    let logscan = read_jsonl(&p.file("logscan.jsonl"));
+    let log_summary = last_summary(&logscan, "logscan")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let zr = read_jsonl(&p.file("zombiereap.jsonl"));
+    let zr_summary = last_summary(&zr, "zombiereap")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut rows = Vec::new();
+
+    let planned = p.duration.as_secs_f64();
+    let ran = i.ran_for.as_secs_f64();
+    rows.push(Row::measured(
+        "Duration",
+        format!(">= {}", format_duration(p.duration)),
+        format_duration(Duration::from_secs(ran as u64)),
+        i.stopped_because == "duration reached" && ran + 1.0 >= planned,
+        format!("stopped because: {}", i.stopped_because),
+    ));
+
+    let mem = analysis["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "memory_growth"))
+        .cloned();
+    rows.push(match mem {
+        Some(c) => Row::measured(
+            "Memory growth",
+            format!("< {} MB/h", c["threshold"]),
+            format!("{:.1} MB/h", c["value"].as_f64().unwrap_or(0.0)),
+            c["ok"] == true,
+            c["detail"].as_str().unwrap_or("").to_string(),
+        ),
+        None => Row::measured(
+            "Memory growth",
+            "< 10 MB/h".into(),
+            "-".into(),
+            false,
+            "resanalyze produced no analysis".into(),
+        ),
+    });
+
+    let cpu: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s["tree_cpu_percent"].as_f64())
+        .collect();
+    let sys_cpu: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s["cpu_percent"].as_f64())
+        .collect();
+    let avg = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    rows.push(if cpu.is_empty() {
+        Row::measured(
+            "CPU usage (avg)",
+            format!("< {}%", i.args.max_cpu),
+            "-".into(),
+            false,
+            "no samples of the service tree".into(),
+        )
+    } else {
+        Row::measured(
+            "CPU usage (avg)",
+            format!("< {}%", i.args.max_cpu),
+            format!("{:.1}%", avg(&cpu)),
+            avg(&cpu) < i.args.max_cpu,
+            format!(
+                "the service's process tree over {} samples (whole machine: {:.1}%)",
+                cpu.len(),
+                avg(&sys_cpu)
+            ),
+        )
+    });
+
+    let used = dir_bytes(&p.dir);
+    rows.push(Row::measured(
+        "Disk usage",
+        format!("< {}", soak_core::units::format_bytes(p.max_total)),
+        soak_core::units::format_bytes(used),
+        used < p.max_total,
+        "the run directory's artifacts".into(),
+    ));
+
+    let reconnects = log_summary["ws_reconnects_max_in_any_hour"].as_u64();
+    rows.push(match reconnects {
+        Some(n) => Row::measured(
+            "WS reconnections",
+            format!("< {} per hour", i.args.max_reconnects_per_hour),
+            n.to_string(),
+            n < i.args.max_reconnects_per_hour,
+            format!(
+                "most in any hour of the log ({} in all)",
+                log_summary["ws_reconnect_count"]
+            ),
+        ),
+        None => Row::measured(
+            "WS reconnections",
+            format!("< {} per hour", i.args.max_reconnects_per_hour),
+            "-".into(),
+            false,
+            "logscan produced no summary".into(),
+        ),
+    });
+
+    rows.push(match i.orders {
+        None => Row::skipped("Orphan orders", "0".into(), "no exchange configured (--exchange, --state)"),
+        Some(o) if o.get("error").is_some() => Row::measured("Orphan orders", "0".into(), "-".into(), false, o["error"].as_str().unwrap_or("").to_string()),
+        Some(o) => {
+            let orphans = o["orphans"].as_u64().unwrap_or(0);
+            let tracked = o["matched"].as_u64().unwrap_or(0);
+            Row::measured(
+                "Orphan orders",
+                "0".into(),
+                orphans.to_string(),
+                orphans == 0,
+                format!(
+                    "open on the exchange and unknown to the bot (orphan-cancel reconcile); {tracked} more still open that the bot tracks; {} ghosts{}",
+                    o["ghosts"],
+                    if i.args.cancel_orphans { "; orphans cancelled, see cancel.jsonl" } else { "" }
+                ),
+            )
+        }
+    });
+
+    let zombies = samples
+        .iter()
+        .filter_map(|s| s["tree_zombies"].as_u64())
+        .max();
+    rows.push(match zombies {
+        Some(z) => Row::measured(
+            "Zombie processes",
+            "0".into(),
+            z.to_string(),
+            z == 0,
+            "most zombies in the service's tree in any sample (resmon)".into(),
+        ),
+        None => Row::measured(
+            "Zombie processes",
+            "0".into(),
+            "-".into(),
+            false,
+            "no samples of the service tree".into(),
+        ),
+    });
+
+    let crash_lines = log_summary["crash_count"].as_u64().unwrap_or(0);
+    let died = i.stopped_because.starts_with("the service exited")
+        && !(zr_summary["exit_status"] == 0 && zr_summary["signal"].is_null());
+    rows.push(Row::measured(
+        "Crashes",
+        "0".into(),
+        (crash_lines + u64::from(died)).to_string(),
+        crash_lines == 0 && !died,
+        format!(
+            "{crash_lines} tracebacks/fatal errors in the log; service ended with exit status {} (signal {})",
+            zr_summary["exit_status"], zr_summary["signal"]
+        ),
+    ));
+
+    let max_gap = log_summary["heartbeat_max_gap_s"].as_f64();
+    rows.push(match max_gap {
+        Some(g) => Row::measured(
+            "Heartbeat gap (hang)",
+            format!("<= {}", format_duration(p.gap)),
+            format!("{g:.1}s"),
+            g <= p.gap.as_secs_f64() && !i.stopped_because.starts_with("hang"),
+            "longest silence of `[HB] alive` (logscan)".into(),
+        ),
+        None => Row::skipped(
+            "Heartbeat gap (hang)",
+            format!("<= {}", format_duration(p.gap)),
+            "the log has no heartbeat lines",
+        ),
+    });
+
+    rows.push(Row::skipped(
+        "Security issues",
+        "0 CRITICAL/HIGH".into(),
+        "seccheck is not part of this build yet",
+    ));
+
+    rows.push(match i.health {
+        Some(h) => Row::measured(
+            "Availability",
+            format!(">= {}%", i.args.min_availability),
+            format!("{:.2}%", h.availability_percent()),
+            h.availability_percent() >= i.args.min_availability,
+            format!(
+                "{} of {} health polls answered 2xx; longest outage {:.0}s",
+                h.up, h.polls, h.longest_outage_s
+            ),
+        ),
+        None => Row::skipped(
+            "Availability",
+            format!(">= {}%", i.args.min_availability),
+            "no --health-url",
+        ),
+    });
+    let _ = (i.start_unix, i.warnings);
+    Verdict {
+        rows,
+        stopped_because: i.stopped_because.to_string(),
+        run_dir: p.dir.display().to_string(),
+    }
+}
+
+/// Posts the verdict: JSON with a `text` field (Slack and Telegram-bridge webhooks read it).
+fn notify(url: &str, v: &Verdict) -> Result<()> {
+    let mut body = v.to_json();
+    body["text"] = Value::String(format!("```\n{}```", v.to_text()));
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build(),
+    );
+    let resp = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .context("sending")?;
+    if !resp.status().is_success() {
+        bail!("HTTP {}", resp.status());
+    }
+    Ok(())
+}
