@@ -21,6 +21,7 @@ fn bin_dir() -> PathBuf {
         .expect("profile dir")
         .to_path_buf();
     for tool in [
+        "seccheck",
         "resmon",
         "resanalyze",
         "logscan",
@@ -174,12 +175,13 @@ fn a_clean_demo_passes_every_row_notifies_and_leaves_nothing_running() {
 
 #[test]
 fn each_fault_fails_its_own_row() {
-    let cases: [(&str, &[&str]); 5] = [
+    let cases: [(&str, &[&str]); 6] = [
         ("leak", &["Memory growth"]),
         ("zombies", &["Zombie processes"]),
         ("orphans", &["Orphan orders"]),
         ("reconnect-storm", &["WS reconnections"]),
         ("outage", &["Availability"]),
+        ("secret-in-log", &["Leaked secrets"]),
     ];
     let mut wrong = Vec::new();
     for (fault, rows) in cases {
@@ -284,7 +286,7 @@ fn a_service_killed_by_sigkill_still_gets_a_complete_verdict() {
     let s = summary(out.path());
     assert_eq!(
         s["rows"].as_array().map(Vec::len),
-        Some(11),
+        Some(12),
         "a complete table"
     );
     let got = failing(&s);

@@ -37,7 +37,7 @@ fn parse(args: &[String]) -> Result<Opts> {
 
 /// A log in the seeds' shape: mostly ordinary lines, with heartbeats, latencies, reconnects,
 /// handler timeouts, rate limits and the occasional traceback mixed in.
-fn generate(path: &Path, size_mb: u64) -> Result<u64> {
+pub(super) fn generate(path: &Path, size_mb: u64) -> Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let target = size_mb << 20;
     let mut written = 0u64;
@@ -83,7 +83,7 @@ fn generate(path: &Path, size_mb: u64) -> Result<u64> {
     Ok(written)
 }
 
-fn pinned(program: &Path) -> Command {
+pub(super) fn pinned(program: &Path) -> Command {
     let taskset = Path::new("/usr/bin/taskset");
     if taskset.exists() {
         let mut c = Command::new(taskset);
@@ -94,7 +94,7 @@ fn pinned(program: &Path) -> Command {
     }
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub(super) fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
             .map(|d| d.join(name))

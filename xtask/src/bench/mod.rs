@@ -9,6 +9,7 @@ pub mod measure;
 mod orphan_cancel;
 mod resanalyze;
 mod resmon;
+mod seccheck;
 mod zombiereap;
 
 /// Runs the benchmark of `tool` with its own arguments.
@@ -19,6 +20,7 @@ pub fn run(tool: &str, args: &[String]) -> Result<()> {
         "orphan-cancel" => orphan_cancel::run(args),
         "resanalyze" => resanalyze::run(args),
         "resmon" => resmon::run(args),
+        "seccheck" => seccheck::run(args),
         "zombiereap" => zombiereap::run(args),
         other => bail!("no benchmark named '{other}'"),
     }

@@ -111,7 +111,8 @@ pub struct SoakArgs {
     pub command: Vec<String>,
 }
 
-const TOOLS: [&str; 7] = [
+const TOOLS: [&str; 8] = [
+    "seccheck",
     "resmon",
     "resanalyze",
     "logscan",
@@ -120,6 +121,9 @@ const TOOLS: [&str; 7] = [
     "exchange-sim",
     "soak-demo",
 ];
+
+/// The variables whose values must never reach the artifacts.
+const SECRET_VARS: &str = "BYBIT_API_KEY,BYBIT_API_SECRET,KRAKEN_API_KEY,KRAKEN_API_SECRET";
 
 fn dur(flag: &str, v: &str) -> Result<Duration> {
     parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))
@@ -516,6 +520,17 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     if let Some(mut s) = sim {
         s.stop(Duration::from_secs(5));
     }
+    // Before anything is uploaded: the exchange keys' values and known key shapes.
+    let mut scan = plan.tool("seccheck");
+    scan.args(["secrets", "--format", "jsonl", "--env", SECRET_VARS])
+        .arg(&plan.dir)
+        .stdout(plan.out("secrets.jsonl")?)
+        .stderr(plan.out("secrets.stderr")?);
+    if args.demo {
+        scan.env("BYBIT_API_KEY", &key)
+            .env("BYBIT_API_SECRET", &secret);
+    }
+    scan.status().context("starting seccheck")?;
 
     let verdict = judge(&Inputs {
         plan: &plan,
@@ -865,8 +880,50 @@ fn judge(i: &Inputs<'_>) -> Verdict {
     rows.push(Row::skipped(
         "Security issues",
         "0 CRITICAL/HIGH".into(),
-        "seccheck is not part of this build yet",
+        "seccheck deps (the dependency audit) is not built yet",
     ));
+
+    let secrets = read_jsonl(&p.file("secrets.jsonl"));
+    rows.push(match last_summary(&secrets, "seccheck") {
+        Some(s) => {
+            let n = s["secrets"].as_u64().unwrap_or(0);
+            let kinds: Vec<String> = secrets
+                .iter()
+                .filter(|r| r["type"] == "finding")
+                .map(|r| {
+                    let file = r["file"].as_str().unwrap_or("?");
+                    let name = file.rsplit('/').next().unwrap_or(file);
+                    format!(
+                        "{} in {name}:{}",
+                        r["kind"].as_str().unwrap_or("?"),
+                        r["line"]
+                    )
+                })
+                .take(3)
+                .collect();
+            Row::measured(
+                "Leaked secrets",
+                "0".into(),
+                n.to_string(),
+                n == 0,
+                if n == 0 {
+                    format!("seccheck secrets over {} artifact files", s["files"])
+                } else {
+                    format!(
+                        "{} (secrets.jsonl; mask them with seccheck secrets --redact)",
+                        kinds.join(", ")
+                    )
+                },
+            )
+        }
+        None => Row::measured(
+            "Leaked secrets",
+            "0".into(),
+            "-".into(),
+            false,
+            "seccheck produced no summary".into(),
+        ),
+    });
 
     rows.push(match i.health {
         Some(h) => Row::measured(

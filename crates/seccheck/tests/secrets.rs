@@ -1,0 +1,204 @@
+//! `seccheck secrets` on real files: env values (literal and base64), key shapes, gzip, no
+//! false positives on the repository's real log fixtures, atomic redaction that changes nothing
+//! else, and secrets never printed.
+
+use std::io::Write;
+use std::path::Path;
+
+use assert_cmd::Command;
+use base64::Engine;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+
+const SECRET: &str = "Zx9LiveK3f8a1c2e9b7d4f60a1b2c3d4q8V";
+
+fn seccheck() -> Command {
+    let mut c = Command::cargo_bin("seccheck").expect("binary");
+    c.env("BYBIT_API_SECRET", SECRET)
+        .env_remove("GITHUB_ACTIONS");
+    c
+}
+
+fn records(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn write_gz(path: &Path, text: &str) {
+    let mut gz = GzEncoder::new(
+        std::fs::File::create(path).expect("create"),
+        Compression::default(),
+    );
+    gz.write_all(text.as_bytes()).expect("write");
+    gz.finish().expect("finish");
+}
+
+fn artifacts(dir: &Path) {
+    std::fs::write(
+        dir.join("service.log"),
+        format!(
+            "2026-02-14 10:00:00,000 - bot - INFO - Starting\n2026-02-14 10:00:01,000 - bot - DEBUG - Loaded credentials api_secret={SECRET}\n2026-02-14 10:00:02,000 - bot - INFO - [HB] alive seq=1\n"
+        ),
+    )
+    .expect("write");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(SECRET);
+    std::fs::write(
+        dir.join("config.json"),
+        format!("{{\"auth\": \"{b64}\", \"symbol\": \"BTCUSDT\"}}\n"),
+    )
+    .expect("write");
+    write_gz(
+        &dir.join("old.log.gz"),
+        "quiet line\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
+    );
+    std::fs::write(dir.join("clean.csv"), "timestamp,rss_mb\n1,100\n2,101\n").expect("write");
+}
+
+#[test]
+fn finds_env_values_in_both_forms_and_key_shapes_in_gzip_and_never_prints_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let out = seccheck()
+        .args([
+            "secrets",
+            "--env",
+            "BYBIT_API_SECRET,NOT_SET_ANYWHERE",
+            "--format",
+            "jsonl",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let recs = records(&out.stdout);
+    let mut found: Vec<(String, String, u64)> = recs
+        .iter()
+        .filter(|r| r["type"] == "finding")
+        .map(|r| {
+            let file = Path::new(r["file"].as_str().expect("file"))
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (
+                file,
+                r["kind"].as_str().expect("kind").to_string(),
+                r["line"].as_u64().expect("line"),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "config.json".into(),
+                "env_base64:BYBIT_API_SECRET".into(),
+                1
+            ),
+            ("old.log.gz".into(), "pem_private_key".into(), 2),
+            ("service.log".into(), "env:BYBIT_API_SECRET".into(), 2),
+        ]
+    );
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !everything.contains(SECRET) && !everything.contains(&SECRET[4..]),
+        "{everything}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT_SET_ANYWHERE is not set"));
+    assert_eq!(recs.last().expect("summary")["files"], 4);
+}
+
+#[test]
+fn the_repositorys_real_logs_are_clean() {
+    let logs = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/logs");
+    let out = seccheck()
+        .args(["secrets", "--format", "jsonl", logs])
+        .output()
+        .expect("run");
+    let findings: Vec<Value> = records(&out.stdout)
+        .into_iter()
+        .filter(|r| r["type"] == "finding")
+        .collect();
+    assert!(findings.is_empty(), "false positives: {findings:#?}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn redact_masks_the_secrets_and_changes_nothing_else() {
+    let dir = tempfile::tempdir().expect("tmp");
+    artifacts(dir.path());
+    let before = std::fs::read_to_string(dir.path().join("service.log")).expect("read");
+    let clean_before = std::fs::read(dir.path().join("clean.csv")).expect("read");
+    let out = seccheck()
+        .args([
+            "secrets",
+            "--env",
+            "BYBIT_API_SECRET",
+            "--redact",
+            "--format",
+            "jsonl",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "found (and masked) is still a failed check"
+    );
+    let after = std::fs::read_to_string(dir.path().join("service.log")).expect("read");
+    assert_eq!(
+        after,
+        before.replace(SECRET, "[REDACTED:env:BYBIT_API_SECRET]")
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("clean.csv")).expect("read"),
+        clean_before,
+        "untouched"
+    );
+    // .gz stays gzip, now clean
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(dir.path().join("old.log.gz")).expect("open"),
+        ),
+        &mut text,
+    )
+    .expect("gunzip");
+    assert!(text.contains("[REDACTED:pem_private_key]") && text.starts_with("quiet line\n"));
+    let again = seccheck()
+        .args(["secrets", "--env", "BYBIT_API_SECRET", "--format", "jsonl"])
+        .arg(dir.path())
+        .output()
+        .expect("rerun");
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("seccheck-tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn a_missing_path_is_named_with_exit_2() {
+    let out = seccheck()
+        .args(["secrets", "/nonexistent/artifacts"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/artifacts"));
+}
