@@ -4,6 +4,7 @@
 
 use anyhow::{Result, bail};
 
+mod logrotate;
 mod logscan;
 pub mod measure;
 mod orphan_cancel;
@@ -16,6 +17,7 @@ mod zombiereap;
 pub fn run(tool: &str, args: &[String]) -> Result<()> {
     // One line per tool: `"name" => name::run(args),` with its module declared above.
     match tool {
+        "logrotate" => logrotate::run(args),
         "logscan" => logscan::run(args),
         "orphan-cancel" => orphan_cancel::run(args),
         "resanalyze" => resanalyze::run(args),

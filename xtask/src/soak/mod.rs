@@ -76,6 +76,10 @@ pub struct SoakArgs {
     /// Disk budget for the run's artifacts.
     #[arg(long, default_value = "5GB")]
     pub max_total: String,
+    /// How often logrotate --watch holds the run directory to --max-total (default: 10s with
+    /// --demo, else 5m).
+    #[arg(long)]
+    pub logrotate_every: Option<String>,
     /// Average CPU of the service's process tree allowed, percent.
     #[arg(long, default_value_t = 80.0)]
     pub max_cpu: f64,
@@ -111,7 +115,8 @@ pub struct SoakArgs {
     pub command: Vec<String>,
 }
 
-const TOOLS: [&str; 8] = [
+const TOOLS: [&str; 9] = [
+    "logrotate",
     "seccheck",
     "resmon",
     "resanalyze",
@@ -290,25 +295,28 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     let log = plan.out("service.log")?;
     let started = Instant::now();
     let start_unix = unix_now();
-    let mut zr_cmd = plan.tool("zombiereap");
-    zr_cmd
-        .args([
-            "run",
-            "--grace",
-            &format!("{}ms", plan.shutdown.as_millis()),
-            "--events",
-        ])
-        .arg(plan.file("zombiereap.jsonl"))
-        .arg("--")
-        .args(&command)
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    if args.demo {
+    // The Command holds the log's descriptors: it must not outlive the spawn.
+    let mut service = {
+        let mut zr_cmd = plan.tool("zombiereap");
         zr_cmd
-            .env("BYBIT_API_KEY", &key)
-            .env("BYBIT_API_SECRET", &secret);
-    }
-    let mut service = Proc::spawn("service", &mut zr_cmd)?;
+            .args([
+                "run",
+                "--grace",
+                &format!("{}ms", plan.shutdown.as_millis()),
+                "--events",
+            ])
+            .arg(plan.file("zombiereap.jsonl"))
+            .arg("--")
+            .args(&command)
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if args.demo {
+            zr_cmd
+                .env("BYBIT_API_KEY", &key)
+                .env("BYBIT_API_SECRET", &secret);
+        }
+        Proc::spawn("service", &mut zr_cmd)?
+    };
     eprintln!(
         "soak: service PID {} for {}: {}",
         service.pid(),
@@ -366,6 +374,27 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             .args(&trend_args)
             .stdout(plan.out("resanalyze-follow.jsonl")?)
             .stderr(plan.out("resanalyze-follow.stderr")?),
+    )?;
+
+    let rotate_every = args
+        .logrotate_every
+        .clone()
+        .unwrap_or_else(|| if args.demo { "10s".into() } else { "5m".into() });
+    let mut budget = Proc::spawn(
+        "logrotate --watch",
+        plan.tool("logrotate")
+            .args([
+                "--watch",
+                &rotate_every,
+                "--max-total",
+                &args.max_total,
+                "--format",
+                "jsonl",
+            ])
+            .args(["--exclude", "summary.*"])
+            .arg(&plan.dir)
+            .stdout(plan.out("logrotate.jsonl")?)
+            .stderr(plan.out("logrotate.stderr")?),
     )?;
 
     let health_url = match &args.health_url {
@@ -469,6 +498,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     }
     watchdog.stop(Duration::from_secs(5));
     early.stop(Duration::from_secs(5));
+    budget.stop(Duration::from_secs(10));
     eprintln!(
         "soak: service stopped ({}); analysing",
         status_text(service_status)
@@ -531,6 +561,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             .env("BYBIT_API_SECRET", &secret);
     }
     scan.status().context("starting seccheck")?;
+    drop(scan);
 
     let verdict = judge(&Inputs {
         plan: &plan,
@@ -543,6 +574,29 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         warnings: &warnings,
     });
     verdict.write(&dir)?;
+    // Last: compress what will be uploaded (the summaries and the plot stay as they are).
+    let _ = plan
+        .tool("logrotate")
+        .args([
+            "--compress",
+            "--compress-after",
+            "0s",
+            "--max-total",
+            &args.max_total,
+            "--format",
+            "jsonl",
+        ])
+        .args([
+            "--exclude",
+            "summary.*",
+            "--exclude",
+            "*.svg",
+            "--exclude",
+            "logrotate-final.jsonl",
+        ])
+        .arg(&plan.dir)
+        .stdout(plan.out("logrotate-final.jsonl")?)
+        .status();
     print!("\n{}", verdict.to_text());
     println!("records: {}", dir.display());
     if let Some(url) = &args.notify

@@ -1,0 +1,479 @@
+//! `logrotate` (the toolkit's, not logrotate(8)): keeps a soak's logs and artifacts under a disk
+//! budget without losing a line, as one command a CI step or a soak loop calls every few
+//! minutes, configured by flags.
+//!
+//! - [`inventory`]: the files, their step groups, and which are open for writing;
+//! - [`policy`]: what to delete, compress or rotate, and the budget;
+//! - [`compress`]: crash-safe gzip/zstd;
+//! - [`rotate`]: `--rename` and loss-free `--copytruncate`.
+
+pub mod compress;
+pub mod inventory;
+pub mod policy;
+pub mod rotate;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::Parser;
+use rayon::prelude::*;
+use soak_core::exit::{ExitCode, usage};
+use soak_core::output::{Format, write_records};
+use soak_core::record::{Record, RecordType};
+use soak_core::signals::Termination;
+use soak_core::units::{clap_duration, clap_size, format_bytes};
+
+use compress::{Codec, Outcome};
+use inventory::Grouping;
+use policy::{Policy, Step};
+
+const TOOL: &str = "logrotate";
+
+/// Command line of `logrotate`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "logrotate",
+    version,
+    about = "Keep a soak's logs and artifacts under a disk budget without losing a line (flags, not a config file; not logrotate(8))",
+    after_help = "Examples:
+  logrotate --keep-per-step 5 --keep-runs 3 --compress --max-total 5GB artifacts/
+  logrotate --max-size 100MB --copytruncate --compress artifacts/soak/   # live logs too
+  logrotate --dry-run --top 10 --max-total 2GB artifacts/                  # the plan, nothing changed
+  logrotate --watch 5m --max-total 5GB --compress artifacts/               # every 5 minutes until stopped
+
+Exit status: 0 within budget; 1 still over --max-total after cleanup; 2 bad usage or an
+unreadable DIR; 130 interrupted."
+)]
+pub struct Cli {
+    /// Directories to manage (nothing outside them is read, changed or deleted).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// In each step group (name without numbers, dates, rotation suffixes) keep the N newest.
+    #[arg(long, value_name = "N")]
+    pub keep_per_step: Option<usize>,
+    /// A regex whose named group `step` names a file's step (overrides the default grouping).
+    #[arg(long, value_name = "REGEX")]
+    pub step_pattern: Option<String>,
+    /// Keep the K newest run directories directly under each DIR.
+    #[arg(long, value_name = "K")]
+    pub keep_runs: Option<usize>,
+    /// Compress every file that is not the newest of its step (gzip, or `--compress=zstd`).
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "gzip")]
+    pub compress: Option<Codec>,
+    /// Compress only files untouched this long (the newest of a step too).
+    #[arg(long, value_parser = clap_duration, value_name = "DURATION")]
+    pub compress_after: Option<Duration>,
+    /// Rotate a live file that has grown past SIZE (with --copytruncate or --rename).
+    #[arg(long, value_parser = clap_size, value_name = "SIZE")]
+    pub max_size: Option<u64>,
+    /// Rotate by copying and cutting out what was copied (the writer keeps its file).
+    #[arg(long, conflicts_with = "rename")]
+    pub copytruncate: bool,
+    /// Rotate by renaming (the writer must reopen its log).
+    #[arg(long)]
+    pub rename: bool,
+    /// After the above, delete the oldest files until each DIR totals at most SIZE.
+    #[arg(long, value_parser = clap_size, value_name = "SIZE")]
+    pub max_total: Option<u64>,
+    /// When the filesystem has less free space than SIZE, clean up aggressively (keep one per
+    /// step and one run, compress everything old).
+    #[arg(long, value_parser = clap_size, value_name = "SIZE")]
+    pub min_free: Option<u64>,
+    /// Report the N largest files.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    /// Print the plan as `action` records; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep running, applying the policy every INTERVAL until SIGINT/SIGTERM.
+    #[arg(long, value_parser = clap_duration, value_name = "INTERVAL")]
+    pub watch: Option<Duration>,
+    /// Leave files whose name matches this glob alone (repeatable), e.g. `summary.*`.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Allow DIR to be `/` or a home directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format (default: jsonl when piped, table on a terminal).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// Refuses `/`, a home directory and their ancestors without --force.
+fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
+    let canon = dir
+        .canonicalize()
+        .map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+    if !canon.is_dir() {
+        return Err(usage(format!("{}: not a directory", dir.display())));
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .and_then(|h| h.canonicalize().ok());
+    let dangerous = canon == Path::new("/") || home.as_ref().is_some_and(|h| h.starts_with(&canon));
+    if dangerous && !force {
+        return Err(usage(format!(
+            "{}: refusing to manage / or a home directory (or one containing it) without --force",
+            dir.display()
+        )));
+    }
+    Ok(canon)
+}
+
+fn step_record(step: &Step, dry_run: bool, aggressive: bool) -> Record {
+    let (action, path, bytes, reason) = match step {
+        Step::Cleanup(p, b) => (
+            "cleanup",
+            p,
+            *b,
+            "temporary file of an interrupted run".to_string(),
+        ),
+        Step::DeleteRun(p, b, r) => ("delete_run", p, *b, r.clone()),
+        Step::Delete(p, b, r) => ("delete", p, *b, r.clone()),
+        Step::Compress(p, b, c) => (
+            "compress",
+            p,
+            *b,
+            format!("not the newest of its step ({c:?})").to_ascii_lowercase(),
+        ),
+        Step::Rotate(p, b, m) => (
+            "rotate",
+            p,
+            *b,
+            format!("larger than --max-size ({m:?})").to_ascii_lowercase(),
+        ),
+        Step::Skip(p, b, r) => ("skip", p, *b, r.clone()),
+    };
+    Record::new(RecordType::Action, TOOL)
+        .with("action", action)
+        .with("path", path.display().to_string())
+        .with("reason", reason)
+        .with("bytes_before", bytes)
+        .with("dry_run", dry_run)
+        .with("aggressive", aggressive)
+}
+
+/// What applying a step gave: the bytes left and a note, nothing (skips, dry runs), or why it
+/// could not be done.
+type Applied = Result<Option<(u64, Option<String>)>, String>;
+
+/// Carries out one step; returns the bytes left afterwards (or an error message).
+fn apply(step: &Step) -> Applied {
+    let gone_ok = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Ok(None)
+        } else {
+            Err(e.to_string())
+        }
+    };
+    match step {
+        Step::Cleanup(p, _) | Step::Delete(p, _, _) => std::fs::remove_file(p)
+            .map(|()| Some((0, None)))
+            .or_else(gone_ok),
+        Step::DeleteRun(p, _, _) => std::fs::remove_dir_all(p)
+            .map(|()| Some((0, None)))
+            .or_else(gone_ok),
+        Step::Compress(p, _, codec) => match compress::compress(p, *codec) {
+            Ok(Outcome::Done(n)) => Ok(Some((n, None))),
+            Ok(Outcome::Kept(why)) => Err(why),
+            Err(e) => gone_ok(e),
+        },
+        Step::Rotate(p, b, mode) => match rotate::rotate(p, *mode) {
+            Ok(r) => Ok(Some((
+                b - r.bytes.min(*b),
+                Some(format!("{} → {}", r.method, r.to.display())),
+            ))),
+            Err(e) => gone_ok(e),
+        },
+        Step::Skip(..) => Ok(None),
+    }
+}
+
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut s = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: statvfs fills the zeroed struct we own; the path is NUL-terminated.
+    if unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: statvfs succeeded.
+    let s = unsafe { s.assume_init() };
+    Some(s.f_bavail * s.f_frsize)
+}
+
+/// One pass over one directory: its records, and whether it ends within budget.
+fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Record>, bool)> {
+    let open = inventory::open_for_write();
+    let (mut files, unreadable) = inventory::scan(dir, grouping, &open).map_err(usage)?;
+    let excluded = |p: &Path| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        cli.exclude
+            .iter()
+            .any(|g| glob::Pattern::new(g).is_ok_and(|pat| pat.matches(&name)))
+    };
+    files.retain(|f| !excluded(&f.path));
+    let before: u64 = files.iter().map(|f| f.size).sum();
+    let free = free_bytes(dir);
+    let aggressive = matches!((cli.min_free, free), (Some(min), Some(f)) if f < min);
+    let mut policy = Policy {
+        keep_per_step: cli.keep_per_step,
+        keep_runs: cli.keep_runs,
+        compress: cli.compress,
+        compress_after: cli.compress_after,
+        max_size: cli.max_size,
+        rotate: if cli.copytruncate {
+            Some(rotate::Mode::CopyTruncate)
+        } else if cli.rename {
+            Some(rotate::Mode::Rename)
+        } else {
+            None
+        },
+        max_total: cli.max_total,
+    };
+    if aggressive {
+        policy.keep_per_step = Some(policy.keep_per_step.unwrap_or(1).min(1));
+        policy.keep_runs = Some(policy.keep_runs.unwrap_or(1).min(1));
+        policy.compress = Some(policy.compress.unwrap_or(Codec::Gzip));
+        policy.compress_after = None;
+    }
+    let mut records: Vec<Record> = unreadable
+        .iter()
+        .map(|(p, why)| {
+            step_record(
+                &Step::Skip(p.clone(), 0, why.clone()),
+                cli.dry_run,
+                aggressive,
+            )
+        })
+        .collect();
+    let steps = policy::plan_retention(dir, &files, &policy, SystemTime::now());
+    let mut freed: i64 = 0;
+    let results: Vec<(Step, Applied)> = if cli.dry_run {
+        steps.into_iter().map(|s| (s, Ok(None))).collect()
+    } else {
+        // Deletions and rotations first, in order; compressions on every core.
+        let (heavy, light): (Vec<Step>, Vec<Step>) = steps
+            .into_iter()
+            .partition(|s| matches!(s, Step::Compress(..)));
+        let mut done: Vec<_> = light
+            .into_iter()
+            .map(|s| {
+                let r = apply(&s);
+                (s, r)
+            })
+            .collect();
+        done.extend(
+            heavy
+                .into_par_iter()
+                .map(|s| {
+                    let r = apply(&s);
+                    (s, r)
+                })
+                .collect::<Vec<_>>(),
+        );
+        done
+    };
+    for (step, result) in &results {
+        let bytes_before = match step {
+            Step::Cleanup(_, b)
+            | Step::DeleteRun(_, b, _)
+            | Step::Delete(_, b, _)
+            | Step::Compress(_, b, _)
+            | Step::Rotate(_, b, _)
+            | Step::Skip(_, b, _) => *b,
+        };
+        let mut r = step_record(step, cli.dry_run, aggressive);
+        match result {
+            Ok(Some((after, note))) => {
+                freed += bytes_before as i64 - *after as i64;
+                r.insert("bytes_after", *after);
+                if let Some(n) = note {
+                    r.insert("detail", n.as_str());
+                }
+            }
+            Ok(None) => {}
+            Err(why) => {
+                r.insert("action", "skip");
+                r.insert(
+                    "reason",
+                    format!("{}: {why}", r.get_str("reason").unwrap_or("")),
+                );
+            }
+        }
+        records.push(r);
+    }
+    // The budget, on what is there now (or would be, in a dry run).
+    let gone: std::collections::HashSet<PathBuf> = results
+        .iter()
+        .filter_map(|(s, _)| match s {
+            Step::Cleanup(p, _) | Step::Delete(p, _, _) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let run_dirs: Vec<PathBuf> = results
+        .iter()
+        .filter_map(|(s, _)| {
+            if let Step::DeleteRun(p, _, _) = s {
+                Some(p.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    let now_files = if cli.dry_run {
+        files
+            .into_iter()
+            .filter(|f| !gone.contains(&f.path) && !run_dirs.iter().any(|r| f.path.starts_with(r)))
+            .collect()
+    } else {
+        let mut again = inventory::scan(dir, grouping, &inventory::open_for_write())
+            .map_err(usage)?
+            .0;
+        again.retain(|f| !excluded(&f.path));
+        again
+    };
+    let mut total: u64 = now_files.iter().map(|f| f.size).sum();
+    if let Some(max) = policy.max_total {
+        let (steps, after) = policy::plan_budget(&now_files, max);
+        for s in &steps {
+            let mut r = step_record(s, cli.dry_run, aggressive);
+            if !cli.dry_run {
+                match apply(s) {
+                    Ok(_) => {
+                        if let Step::Delete(_, b, _) = s {
+                            freed += *b as i64;
+                        }
+                        r.insert("bytes_after", 0);
+                    }
+                    Err(why) => {
+                        r.insert("action", "skip");
+                        r.insert("reason", why);
+                    }
+                }
+            }
+            records.push(r);
+        }
+        total = after;
+    }
+    let mut largest: Vec<(&PathBuf, u64)> = now_files.iter().map(|f| (&f.path, f.size)).collect();
+    largest.sort_by_key(|f| std::cmp::Reverse(f.1));
+    let top: Vec<serde_json::Value> = largest
+        .iter()
+        .take(cli.top)
+        .map(|(p, s)| serde_json::json!({"path": p.display().to_string(), "bytes": s}))
+        .collect();
+    let over = cli.max_total.is_some_and(|m| total > m);
+    records.push(
+        Record::new(RecordType::Summary, TOOL)
+            .with("dir", dir.display().to_string())
+            .with("dry_run", cli.dry_run)
+            .with("aggressive", aggressive)
+            .with("free_bytes", free)
+            .with("total_bytes_before", before)
+            .with("bytes_freed", freed.max(0))
+            .with("total_bytes_after", total)
+            .with("max_total_bytes", cli.max_total)
+            .with("over_budget", over)
+            .with("largest", serde_json::Value::Array(top))
+            .with("ok", !over),
+    );
+    Ok((records, !over))
+}
+
+fn emit(records: &[Record], format: Format) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if matches!(format, Format::Jsonl | Format::Json) {
+        write_records(&mut out, format, records, None)?;
+    } else {
+        let actions: Vec<Record> = records
+            .iter()
+            .filter(|r| r.kind() == Some(RecordType::Action))
+            .cloned()
+            .collect();
+        write_records(
+            &mut out,
+            format,
+            &actions,
+            Some(&["action", "path", "bytes_before", "bytes_after", "reason"]),
+        )?;
+        use std::io::Write;
+        for s in records
+            .iter()
+            .filter(|r| r.kind() == Some(RecordType::Summary))
+        {
+            writeln!(
+                out,
+                "{}: {} → {} ({} freed){}{}",
+                s.get_str("dir").unwrap_or(""),
+                format_bytes(s.get_f64("total_bytes_before").unwrap_or(0.0) as u64),
+                format_bytes(s.get_f64("total_bytes_after").unwrap_or(0.0) as u64),
+                format_bytes(s.get_f64("bytes_freed").unwrap_or(0.0) as u64),
+                if s.get("over_budget") == Some(&serde_json::Value::Bool(true)) {
+                    ", STILL OVER BUDGET"
+                } else {
+                    ""
+                },
+                if s.get("aggressive") == Some(&serde_json::Value::Bool(true)) {
+                    ", aggressive (low free space)"
+                } else {
+                    ""
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs logrotate.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.max_size.is_some() && !cli.copytruncate && !cli.rename {
+        return Err(usage(
+            "--max-size needs --copytruncate or --rename (how the live file is rotated)",
+        ));
+    }
+    let step_re = cli
+        .step_pattern
+        .as_deref()
+        .map(|p| {
+            let re = regex::Regex::new(p).map_err(|e| usage(format!("--step-pattern: {e}")))?;
+            if re.capture_names().flatten().any(|n| n == "step") {
+                Ok(re)
+            } else {
+                Err(usage("--step-pattern needs a named group (?P<step>...)"))
+            }
+        })
+        .transpose()?;
+    let grouping = Grouping::new(step_re);
+    let dirs: Vec<PathBuf> = cli
+        .dirs
+        .iter()
+        .map(|d| check_dir(d, cli.force))
+        .collect::<anyhow::Result<_>>()?;
+    let format = Format::resolve(cli.format);
+    let term = match cli.watch {
+        Some(_) => Some(Termination::install().context("installing signal handlers")?),
+        None => None,
+    };
+    loop {
+        let mut ok = true;
+        for d in &dirs {
+            let (records, within) = pass(d, &cli, &grouping)?;
+            ok &= within;
+            emit(&records, format)?;
+        }
+        let (Some(every), Some(term)) = (cli.watch, term.as_ref()) else {
+            return Ok(ExitCode::from_checks(ok));
+        };
+        if let Some(sig) = term.sleep(every) {
+            return Ok(if Termination::name(sig) == "SIGINT" {
+                ExitCode::Interrupted
+            } else {
+                ExitCode::from_checks(ok)
+            });
+        }
+    }
+}
