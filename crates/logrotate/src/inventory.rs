@@ -73,7 +73,9 @@ pub fn open_for_write() -> HashSet<(u64, u64)> {
 pub struct Grouping {
     custom: Option<Regex>,
     suffix: Regex,
-    numbers: Regex,
+    stamps: Regex,
+    runs: Regex,
+    index: Regex,
 }
 
 impl Grouping {
@@ -82,7 +84,18 @@ impl Grouping {
         Grouping {
             custom,
             suffix: Regex::new(r"(\.(gz|zst|tmp))+$|(\.\d+)+$").unwrap_or_else(|_| unreachable!()),
-            numbers: Regex::new(r"\d+").unwrap_or_else(|_| unreachable!()),
+            // Dates and times (2026-11-22, 20261122T101500, 2026-11-22_10-15) and any number of
+            // six digits or more (Unix times, stamps).
+            stamps: Regex::new(
+                r"\d{6,}(?:T\d{4,6})?|\d{4}-\d{2}-\d{2}(?:[T_ ]\d{2}[:-]?\d{2}(?:[:-]?\d{2})?)?",
+            )
+            .unwrap_or_else(|_| unreachable!()),
+            // Run, iteration and attempt numbers: run3, run-14, iter_2.
+            runs: Regex::new(r"(?i)(run|iter|iteration|attempt|try|part|seq)[-_]?\d+")
+                .unwrap_or_else(|_| unreachable!()),
+            // A rotation index just before the extension: app_3.log, app-12.csv.
+            index: Regex::new(r"[-_.]\d+(\.[A-Za-z][A-Za-z0-9]*)?$")
+                .unwrap_or_else(|_| unreachable!()),
         }
     }
 
@@ -101,7 +114,9 @@ impl Grouping {
             }
             base = stripped;
         }
-        self.numbers.replace_all(&base, "#").into_owned()
+        let base = self.stamps.replace_all(&base, "#");
+        let base = self.runs.replace_all(&base, "${1}#");
+        self.index.replace(&base, "#${1}").into_owned()
     }
 }
 
@@ -203,6 +218,20 @@ mod tests {
             g.key("metrics_run14_20261123T000001.csv")
         );
         assert_ne!(g.key("metrics_run3.csv"), g.key("latency_run3.csv"));
+        assert_eq!(g.key("step00_0.log"), g.key("step00_7.log"));
+        assert_ne!(
+            g.key("step00_0.log"),
+            g.key("step01_0.log"),
+            "step numbers are not run numbers"
+        );
+        assert_eq!(
+            g.key("resources-1795371109.jsonl"),
+            g.key("resources-1795371200.jsonl")
+        );
+        assert_eq!(
+            g.key("bot_2026-11-22_10-15.log"),
+            g.key("bot_2026-11-23_08-00.log")
+        );
         let custom = Grouping::new(Regex::new(r"^(?P<step>[a-z]+)_").ok());
         assert_eq!(custom.key("resources_a1.jsonl"), "resources");
     }
