@@ -17,7 +17,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Parser;
-use rayon::prelude::*;
 use soak_core::exit::{ExitCode, usage};
 use soak_core::output::{Format, write_records};
 use soak_core::record::{Record, RecordType};
@@ -266,15 +265,33 @@ fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Recor
                 (s, r)
             })
             .collect();
-        done.extend(
-            heavy
-                .into_par_iter()
-                .map(|s| {
-                    let r = apply(&s);
-                    (s, r)
+        // One batch per codec: every core compresses, one sync per filesystem.
+        for codec in [Codec::Gzip, Codec::Zstd] {
+            let batch: Vec<Step> = heavy
+                .iter()
+                .filter(|s| matches!(s, Step::Compress(_, _, c) if *c == codec))
+                .cloned()
+                .collect();
+            let paths: Vec<PathBuf> = batch
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Compress(p, _, _) => Some(p.clone()),
+                    _ => None,
                 })
-                .collect::<Vec<_>>(),
-        );
+                .collect();
+            for (step, (_, outcome)) in batch
+                .into_iter()
+                .zip(compress::compress_batch(&paths, codec))
+            {
+                let r = match outcome {
+                    Ok(Outcome::Done(n)) => Ok(Some((n, None))),
+                    Ok(Outcome::Kept(why)) => Err(why),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                };
+                done.push((step, r));
+            }
+        }
         done
     };
     for (step, result) in &results {

@@ -67,6 +67,12 @@ pub struct Cli {
     /// short run).
     #[arg(long, default_value = "1MB", value_parser = clap_size)]
     pub min_growth: u64,
+    /// With --emit-prom-rules: the range the growth rules fit their slope over.
+    #[arg(long, default_value = "2h", value_parser = clap_duration)]
+    pub prom_range: Duration,
+    /// With --emit-prom-rules: how long a growth rule must hold before it fires.
+    #[arg(long, default_value = "1h", value_parser = clap_duration)]
+    pub prom_for: Duration,
     /// Fd growth above which a significant rise is an fd leak.
     #[arg(long, default_value = "10/h", value_parser = clap_count_rate)]
     pub fd_threshold: Rate,
@@ -197,6 +203,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threads_per_hour: cli.thread_threshold.as_per_hour(),
             cpu_percent: cli.cpu_threshold,
             cpu_window_s: cli.cpu_window.as_secs_f64(),
+            range_s: cli.prom_range.as_secs_f64(),
+            for_s: cli.prom_for.as_secs_f64(),
         });
         print!("{text}");
         return Ok(ExitCode::Success);

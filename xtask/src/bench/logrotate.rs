@@ -111,7 +111,7 @@ fn hardlink_copy(from: &Path, to: &Path) -> Result<()> {
         .status()?
         .success()
     {
-        bail!("cp -al {} {} failed", from.display(), to.display());
+        bail!("cp {flag} {} {} failed", from.display(), to.display());
     }
     Ok(())
 }
@@ -248,7 +248,7 @@ pub fn run(args: &[String]) -> Result<()> {
             let n = 5.min(o.runs) * o.steps;
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             for _ in 0..o.reps {
-                hardlink_copy(&live, &work)?;
+                copy_tree(&live, &work, "-a")?;
                 let a = measure(
                     Command::new(&bin)
                         .args(["--max-size", "1B", "--rename", "--format", "jsonl"])
@@ -256,14 +256,14 @@ pub fn run(args: &[String]) -> Result<()> {
                 )?;
                 let b = measure(
                     Command::new(&bin)
-                        .args(["--compress", "--format", "jsonl"])
+                        .args(["--compress", "--compress-after", "0s", "--format", "jsonl"])
                         .arg(&work),
                 )?;
                 ours.push(a.wall_s + b.wall_s);
                 if files_under(&work, ".gz").len() != n {
                     bail!("logrotate did not rotate and compress all {n} logs");
                 }
-                hardlink_copy(&live, &work)?;
+                copy_tree(&live, &work, "-a")?;
                 let conf = base.join("logrotate.conf");
                 std::fs::write(
                     &conf,
