@@ -103,9 +103,15 @@ fn generate(root: &Path, o: &Opts) -> Result<u64> {
 }
 
 fn hardlink_copy(from: &Path, to: &Path) -> Result<()> {
+    copy_tree(from, to, "-al")
+}
+
+/// `cp FLAG from to` after removing `to` (`-al`: hard links; `-a`: real copies, which gzip, and
+/// so logrotate(8), needs: it leaves files with other links unchanged).
+fn copy_tree(from: &Path, to: &Path, flag: &str) -> Result<()> {
     let _ = std::fs::remove_dir_all(to);
     if !Command::new("cp")
-        .arg("-al")
+        .arg(flag)
         .arg(from)
         .arg(to)
         .status()?
