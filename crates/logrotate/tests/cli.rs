@@ -411,3 +411,51 @@ fn refuses_root_and_home_without_force() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir"));
 }
+
+#[test]
+fn watch_applies_the_policy_every_interval_until_sigterm() {
+    let d = tempfile::tempdir().expect("tmp");
+    file(d.path(), "app.log", 10, 0);
+    let bin = assert_cmd::cargo::cargo_bin("logrotate");
+    let mut child = StdCommand::new(&bin)
+        .args([
+            "--watch",
+            "200ms",
+            "--keep-per-step",
+            "1",
+            "--format",
+            "jsonl",
+        ])
+        .arg(d.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    // Files that appear while it watches are handled by a later pass.
+    std::thread::sleep(Duration::from_millis(500));
+    file(d.path(), "app.log.1", 10, 100);
+    file(d.path(), "app.log.2", 10, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while d.path().join("app.log.2").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    StdCommand::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let status = child.wait().expect("wait");
+    let lines = lines.join().expect("lines");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(names(d.path()), vec!["app.log"]);
+    let passes = lines
+        .iter()
+        .filter(|l| l.contains("\"type\":\"summary\""))
+        .count();
+    assert!(passes >= 3, "one summary per pass: {passes}");
+}
