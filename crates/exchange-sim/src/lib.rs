@@ -495,6 +495,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )
         .with("reason", Termination::name(signal))
         .with("ok", true);
-    println!("{}", summary.to_line());
+    // Whoever read the URL may be gone by now: a closed stdout is not an error.
+    let _ = writeln!(std::io::stdout(), "{}", summary.to_line());
     Ok(ExitCode::Success)
 }
