@@ -1,7 +1,7 @@
 //! `cargo xtask soak --demo` end to end, with the debug binaries `cargo test --workspace` built:
 //! a clean run passes every row and notifies a loopback receiver; each fault fails its own row;
 //! a service killed by SIGKILL and a Ctrl-C still give a complete verdict; nothing is left
-//! running afterwards.
+//! running afterwards; a chatty service is held to the disk budget.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -21,6 +21,7 @@ fn bin_dir() -> PathBuf {
         .expect("profile dir")
         .to_path_buf();
     for tool in [
+        "logrotate",
         "seccheck",
         "resmon",
         "resanalyze",
@@ -323,4 +324,250 @@ fn ctrl_c_still_produces_the_summary() {
         processes_mentioning(&dir.display().to_string()),
         Vec::<String>::new()
     );
+}
+
+/// A run directory's file as text, whether or not the final pass compressed it.
+fn artifact(dir: &Path, name: &str) -> String {
+    if let Ok(t) = std::fs::read_to_string(dir.join(name)) {
+        return t;
+    }
+    let raw = std::fs::read(dir.join(format!("{name}.gz"))).expect(name);
+    let mut t = String::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_string(&mut t)
+        .expect("gunzip");
+    t
+}
+
+/// The numbered lines of a rotated log's parts that are left (`service.log.STAMP[.N][.gz]`
+/// oldest first, then the live file, itself perhaps compressed by the final pass).
+fn surviving_lines(dir: &Path) -> Vec<u64> {
+    let mut parts: Vec<((u64, u64, bool), PathBuf)> = std::fs::read_dir(dir)
+        .expect("run dir")
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rest = name.strip_prefix("service.log")?;
+            let rest = rest.strip_suffix(".gz").unwrap_or(rest);
+            if rest.is_empty() {
+                return Some(((u64::MAX, 0, true), e.path()));
+            }
+            let rest = rest.strip_prefix('.')?;
+            let (stamp, n) = rest.split_once('.').unwrap_or((rest, "0"));
+            Some(((stamp.parse().ok()?, n.parse().ok()?, false), e.path()))
+        })
+        .collect();
+    parts.sort();
+    let mut text = String::new();
+    for (_, p) in parts {
+        let raw = std::fs::read(&p).expect("part");
+        if p.extension().is_some_and(|x| x == "gz") {
+            flate2::read::MultiGzDecoder::new(&raw[..])
+                .read_to_string(&mut text)
+                .expect("gunzip");
+        } else {
+            text.push_str(&String::from_utf8_lossy(&raw));
+        }
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("line "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_chatty_service_is_held_to_the_disk_budget_without_a_gap_in_its_log() {
+    let out = tempfile::tempdir().expect("tmp");
+    // ~400 kB/s of lines that compress only about 2x: more than the budget within seconds.
+    let chatty = "import os, sys, time\n\
+                  n = 0\n\
+                  while True:\n\
+                  \x20   for _ in range(400):\n\
+                  \x20       n += 1\n\
+                  \x20       sys.stdout.write('line %d %s\\n' % (n, os.urandom(40).hex()))\n\
+                  \x20   sys.stdout.flush()\n\
+                  \x20   time.sleep(0.1)\n";
+    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["soak", "--bin-dir"])
+        .arg(bin_dir())
+        .arg("--out")
+        .arg(out.path())
+        .args([
+            "--duration",
+            "15s",
+            "--max-total",
+            "1MB",
+            "--max-log-size",
+            "128KB",
+            "--logrotate-every",
+            "1s",
+            "--",
+            "python3",
+            "-c",
+            chatty,
+        ])
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    assert!(status.code().is_some(), "{status:?}");
+    let s = summary(out.path());
+    let disk = s["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["metric"] == "Disk usage")
+        .cloned()
+        .expect("disk row");
+    assert_eq!(disk["status"], "pass", "{disk:#}");
+    let dir = run_dir(out.path());
+    let rotations = artifact(&dir, "logrotate.jsonl") + &artifact(&dir, "logrotate-final.jsonl");
+    assert!(
+        rotations.contains("\"action\":\"rotate\"") && rotations.contains("\"action\":\"delete\""),
+        "the live log was rotated and old parts deleted: {rotations}"
+    );
+    let lines = surviving_lines(&dir);
+    let (first, last) = (lines[0], *lines.last().expect("lines"));
+    assert!(
+        last > 20_000,
+        "the service wrote {last} lines, more than the budget holds"
+    );
+    assert!(first > 1, "the oldest part was deleted for the budget");
+    let expected: Vec<u64> = (first..=last).collect();
+    assert!(
+        lines == expected,
+        "what is kept is one unbroken stretch of the log ({} lines from {first} to {last})",
+        lines.len()
+    );
+    assert_eq!(
+        processes_mentioning(&dir.display().to_string()),
+        Vec::<String>::new()
+    );
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// exchange-sim as a process with Kraken credentials in its environment; its URL.
+fn start_sim(key: &str, secret_b64: &str) -> (KillOnDrop, String) {
+    let orders = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/exchange-sim/orders.json");
+    let mut sim = Command::new(bin_dir().join("exchange-sim"))
+        .arg("--orders")
+        .arg(orders)
+        .env("KRAKEN_API_KEY", key)
+        .env("KRAKEN_API_SECRET", secret_b64)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("exchange-sim");
+    let mut first = String::new();
+    let mut stdout = BufReader::new(sim.stdout.take().expect("stdout"));
+    stdout.read_line(&mut first).expect("url line");
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let url = serde_json::from_str::<Value>(&first).expect("json")["url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    (KillOnDrop(sim), url)
+}
+
+/// A plain GET on loopback; the body.
+fn http_get(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').expect("path");
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_kraken_soak_keeps_the_dead_man_switch_armed_and_it_fires_when_the_service_dies() {
+    let out = tempfile::tempdir().expect("tmp");
+    let (key, secret) = ("soak-test-key", "c29hay10ZXN0LXNlY3JldC12YWx1ZQ==");
+    let (sim, url) = start_sim(key, secret);
+    let state = out.path().join("active_orders.json");
+    std::fs::write(&state, "{}").expect("state");
+    // The service dies hard after 3 s, as a bot killed by the OOM killer would.
+    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["soak", "--bin-dir"])
+        .arg(bin_dir())
+        .arg("--out")
+        .arg(out.path())
+        .args([
+            "--duration",
+            "30s",
+            "--exchange",
+            "kraken",
+            "--exchange-url",
+            &url,
+        ])
+        .arg("--state")
+        .arg(&state)
+        .args([
+            "--dead-man-timeout",
+            "3s",
+            "--",
+            "sh",
+            "-c",
+            "sleep 3; kill -KILL $$",
+        ])
+        .env("KRAKEN_API_KEY", key)
+        .env("KRAKEN_API_SECRET", secret)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(1), "the run ended early");
+    let dir = run_dir(out.path());
+    let events = artifact(&dir, "dead-man.jsonl");
+    assert!(events.contains("\"event\":\"armed\""), "{events}");
+    assert!(!events.contains("\"event\":\"disarmed\""), "{events}");
+    let s = summary(out.path());
+    let orphans = s["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["metric"] == "Orphan orders")
+        .cloned()
+        .expect("orphan row");
+    assert_eq!(orphans["status"], "fail", "{orphans:#}");
+    // Within the timeout of the last re-arm, the exchange cancels every Kraken order itself.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let cancelled_by_timer = |book: &str| {
+        let v: Value = serde_json::from_str(book).unwrap_or(Value::Null);
+        let kraken: Vec<&Value> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| o["exchange"] == "kraken")
+            .collect();
+        !kraken.is_empty()
+            && kraken
+                .iter()
+                .all(|o| o["cancelled_by"] == "CancelAllOrdersAfter (timer fired)")
+    };
+    let mut book = http_get(&format!("{url}/sim/orders"));
+    while !cancelled_by_timer(&book) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        book = http_get(&format!("{url}/sim/orders"));
+    }
+    drop(sim);
+    assert!(cancelled_by_timer(&book), "{book}");
 }

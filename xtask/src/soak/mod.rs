@@ -30,7 +30,7 @@ use soak_core::units::{format_duration, parse_duration, parse_size};
 
 use procs::Proc;
 use tail::Tail;
-use verdict::{Row, Verdict, last_summary, read_jsonl};
+use verdict::{Row, Verdict, last_summary, read_artifact, read_jsonl};
 
 /// Options of `cargo xtask soak`.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,6 +76,10 @@ pub struct SoakArgs {
     /// Disk budget for the run's artifacts.
     #[arg(long, default_value = "5GB")]
     pub max_total: String,
+    /// The live service log is rotated (copytruncate, loss-free) and its old parts compressed
+    /// once it grows past this, so a chatty service stays within --max-total.
+    #[arg(long, default_value = "100MB")]
+    pub max_log_size: String,
     /// How often logrotate --watch holds the run directory to --max-total (default: 10s with
     /// --demo, else 5m).
     #[arg(long)]
@@ -101,6 +105,10 @@ pub struct SoakArgs {
     /// After the run, cancel the orphans the reconciliation found (`cancel --execute`).
     #[arg(long)]
     pub cancel_orphans: bool,
+    /// With a Kraken exchange: the exchange cancels every order this long after the service
+    /// stops re-arming its dead-man switch (`orphan-cancel dead-man`, re-armed every third).
+    #[arg(long, default_value = "60s")]
+    pub dead_man_timeout: String,
     /// POST the verdict (JSON with a Slack/Telegram-compatible `text`) to this URL.
     #[arg(long)]
     pub notify: Option<String>,
@@ -292,7 +300,13 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     } else {
         args.command.clone()
     };
-    let log = plan.out("service.log")?;
+    // Append mode: logrotate's copytruncate cuts the copied prefix out of the live file, and
+    // an O_APPEND writer goes on writing at the new end.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(plan.file("service.log"))
+        .with_context(|| format!("cannot create {}", plan.file("service.log").display()))?;
     let started = Instant::now();
     let start_unix = unix_now();
     // The Command holds the log's descriptors: it must not outlive the spawn.
@@ -323,6 +337,8 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         format_duration(plan.duration),
         command.join(" ")
     );
+
+    let mut dead_man = arm_dead_man(&plan, exchange.as_ref(), service.pid(), args)?;
 
     let mut resmon = Proc::spawn(
         "resmon",
@@ -388,6 +404,10 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
                 &rotate_every,
                 "--max-total",
                 &args.max_total,
+                "--max-size",
+                &args.max_log_size,
+                "--copytruncate",
+                "--compress",
                 "--format",
                 "jsonl",
             ])
@@ -492,6 +512,19 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     // being stopped on purpose is not an outage.
     let health = poller.map(health::Poller::finish);
     let service_status = service.stop(plan.shutdown + Duration::from_secs(5));
+    // A clean stop disarms the switch (SIGTERM); after a hard death it is left to fire, so
+    // the exchange cancels what the service left open (SIGKILL: the dead-man cannot disarm).
+    if let Some(mut d) = dead_man.take() {
+        if service_status.is_some_and(|s| s.success()) {
+            d.stop(Duration::from_secs(10));
+        } else {
+            eprintln!(
+                "soak: the service did not stop cleanly: the dead-man switch is left to fire within {}",
+                args.dead_man_timeout
+            );
+            drop(d);
+        }
+    }
     let stop_unix = unix_now();
     if !resmon.wait_for(Duration::from_secs(10)) {
         resmon.stop(Duration::from_secs(5));
@@ -532,7 +565,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         .status()
         .context("starting resanalyze")?;
     plan.tool("logscan")
-        .arg(plan.file("service.log"))
+        .args(log_parts(&plan.dir, "service.log"))
         .args([
             "--format",
             "jsonl",
@@ -563,18 +596,8 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     scan.status().context("starting seccheck")?;
     drop(scan);
 
-    let verdict = judge(&Inputs {
-        plan: &plan,
-        args,
-        ran_for,
-        stopped_because: &stopped_because,
-        start_unix,
-        health: health.as_ref(),
-        orders: orders.as_ref(),
-        warnings: &warnings,
-    });
-    verdict.write(&dir)?;
-    // Last: compress what will be uploaded (the summaries and the plot stay as they are).
+    // Before the verdict: compress what will be uploaded and hold it to the budget, so the
+    // disk row judges what is uploaded (the summaries and the plot stay as they are).
     let _ = plan
         .tool("logrotate")
         .args([
@@ -597,6 +620,17 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         .arg(&plan.dir)
         .stdout(plan.out("logrotate-final.jsonl")?)
         .status();
+    let verdict = judge(&Inputs {
+        plan: &plan,
+        args,
+        ran_for,
+        stopped_because: &stopped_because,
+        start_unix,
+        health: health.as_ref(),
+        orders: orders.as_ref(),
+        warnings: &warnings,
+    });
+    verdict.write(&dir)?;
     print!("\n{}", verdict.to_text());
     println!("records: {}", dir.display());
     if let Some(url) = &args.notify
@@ -614,6 +648,30 @@ fn status_text(s: Option<std::process::ExitStatus>) -> String {
         Some(s) => format!("signal {}", s.signal().unwrap_or_default()),
         None => "still running".into(),
     }
+}
+
+/// The parts of a rotated log in the order they were written: `name.STAMP[.N][.gz|.zst]`
+/// oldest first (by stamp, then N), then the live file.
+fn log_parts(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut parts: Vec<((u64, u64), PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_str()?.to_string();
+            let rest = file.strip_prefix(name)?.strip_prefix('.')?;
+            let rest = rest
+                .strip_suffix(".gz")
+                .or_else(|| rest.strip_suffix(".zst"))
+                .unwrap_or(rest);
+            let (stamp, n) = rest.split_once('.').unwrap_or((rest, "0"));
+            Some(((stamp.parse().ok()?, n.parse().ok()?), e.path()))
+        })
+        .collect();
+    parts.sort();
+    let mut out: Vec<PathBuf> = parts.into_iter().map(|(_, p)| p).collect();
+    out.push(dir.join(name));
+    out
 }
 
 fn wait_for_file(path: &Path, timeout: Duration) -> Option<String> {
@@ -640,6 +698,50 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     // SAFETY: statvfs succeeded.
     let s = unsafe { s.assume_init() };
     Some(s.f_bavail * s.f_frsize)
+}
+
+/// Preflight for an exchange: Kraken's cancel-all-after switch kept armed for as long as the
+/// service lives (`orphan-cancel dead-man --pid`). Bybit has no REST timer (its DCP lives on
+/// the bot's own WebSocket), so there the orphan check after the run is the safety net.
+fn arm_dead_man(
+    plan: &Plan,
+    exchange: Option<&(String, Option<String>, Option<PathBuf>)>,
+    service_pid: i32,
+    args: &SoakArgs,
+) -> Result<Option<Proc>> {
+    let Some((name, url, _)) = exchange else {
+        return Ok(None);
+    };
+    if !name.starts_with("kraken") {
+        eprintln!(
+            "soak: {name} has no cancel-all-after timer over REST (Bybit's disconnection \
+             protection lives on the bot's own WebSocket); orphans are checked after the run"
+        );
+        return Ok(None);
+    }
+    let timeout = dur("dead-man-timeout", &args.dead_man_timeout)?;
+    let every = (timeout / 3).max(Duration::from_secs(1));
+    let mut cmd = plan.tool("orphan-cancel");
+    cmd.args(["dead-man", "--exchange", name]);
+    if let Some(u) = url {
+        cmd.args(["--base-url", u]);
+    }
+    cmd.args([
+        "--timeout",
+        &format!("{}s", timeout.as_secs()),
+        "--every",
+        &format!("{}ms", every.as_millis()),
+        "--pid",
+        &service_pid.to_string(),
+    ])
+    .stdout(plan.out("dead-man.jsonl")?)
+    .stderr(plan.out("dead-man.stderr")?);
+    let p = Proc::spawn("orphan-cancel dead-man", &mut cmd)?;
+    eprintln!(
+        "soak: {name} dead-man switch armed: every order is cancelled {} after the service stops re-arming it",
+        format_duration(timeout)
+    );
+    Ok(Some(p))
 }
 
 /// orphan-cancel reconcile (and cancel with --cancel-orphans); returns reconcile's summary.
@@ -748,8 +850,7 @@ fn judge(i: &Inputs<'_>) -> Verdict {
         .into_iter()
         .filter(|r| r["type"] == "sample")
         .collect();
-    let analysis: Value = std::fs::read_to_string(p.file("resources.analysis.json"))
-        .ok()
+    let analysis: Value = read_artifact(&p.file("resources.analysis.json"))
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     let logscan = read_jsonl(&p.file("logscan.jsonl"));
@@ -996,11 +1097,12 @@ fn judge(i: &Inputs<'_>) -> Verdict {
             "no --health-url",
         ),
     });
-    let _ = (i.start_unix, i.warnings);
+    let _ = i.start_unix;
     Verdict {
         rows,
         stopped_because: i.stopped_because.to_string(),
         run_dir: p.dir.display().to_string(),
+        warnings: i.warnings.to_vec(),
     }
 }
 

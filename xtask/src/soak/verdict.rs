@@ -81,6 +81,8 @@ pub struct Verdict {
     pub stopped_because: String,
     /// The run directory.
     pub run_dir: String,
+    /// Early warnings seen while the run went on (resanalyze --follow findings).
+    pub warnings: Vec<String>,
 }
 
 impl Verdict {
@@ -95,6 +97,7 @@ impl Verdict {
             "ok": self.ok(),
             "stopped_because": self.stopped_because,
             "run_dir": self.run_dir,
+            "early_warnings": self.warnings,
             "rows": self.rows.iter().map(|r| json!({
                 "metric": r.metric,
                 "threshold": r.threshold,
@@ -127,6 +130,12 @@ impl Verdict {
                 },
                 r.detail.replace('|', "\\|")
             );
+        }
+        if !self.warnings.is_empty() {
+            s.push_str("\nEarly warnings during the run:\n\n");
+            for w in &self.warnings {
+                let _ = writeln!(s, "- {w}");
+            }
         }
         s
     }
@@ -214,9 +223,26 @@ impl Verdict {
     }
 }
 
-/// Every JSON object line of a JSONL file (others skipped; a missing file is empty).
+/// A run directory's file as text, or its `.gz` once the final pass has compressed it.
+pub fn read_artifact(path: &Path) -> Option<String> {
+    use std::io::Read;
+    if let Ok(t) = std::fs::read_to_string(path) {
+        return Some(t);
+    }
+    let mut gz = path.as_os_str().to_os_string();
+    gz.push(".gz");
+    let raw = std::fs::read(gz).ok()?;
+    let mut t = String::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_string(&mut t)
+        .ok()?;
+    Some(t)
+}
+
+/// Every JSON object line of a JSONL file, compressed or not (others skipped; a missing file
+/// is empty).
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
+    read_artifact(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -255,8 +281,10 @@ mod tests {
             ],
             stopped_because: "duration reached".into(),
             run_dir: "r".into(),
+            warnings: vec!["early warning: memory rising".into()],
         };
         assert!(v.ok());
+        assert!(v.to_markdown().contains("- early warning: memory rising"));
         assert!(
             v.to_text()
                 .contains("Security issues: no advisory database")
