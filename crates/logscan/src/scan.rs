@@ -536,6 +536,19 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
     }
 
     #[test]
+    fn unicode_case_folds_of_s_and_k_still_reach_the_patterns() {
+        // (?i)s also matches ſ and (?i)k the Kelvin sign: the prefilter must not lose them.
+        let pack = compile(builtin_specs());
+        let log = "2025-10-01 12:00:00,000 meſſage handler timeout\n\
+2025-10-01 12:00:01,000 quiet\n\
+2025-10-01 12:00:02,000 Out of memory: \u{212A}illed process 42\n";
+        let (events, _) = by_blocks(&pack, log.as_bytes(), 1 << 16);
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["handler_timeout", "oom_kill"]);
+        assert_eq!(line_by_line(&pack, log.as_bytes()).0, events);
+    }
+
+    #[test]
     fn a_pack_without_required_literals_still_matches_every_line() {
         let mut specs = builtin_specs();
         specs.push(PatternSpec {
