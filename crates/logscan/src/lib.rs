@@ -3,14 +3,16 @@
 //! `event` records and a checked `summary`.
 
 pub mod baseline;
+pub mod blocks;
 pub mod follow;
 pub mod histogram;
 pub mod pattern;
+pub mod prefilter;
 pub mod report;
 pub mod scan;
 pub mod timestamp;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,7 @@ use soak_core::record::{Record, RecordType, Timestamp};
 use soak_core::signals::Termination;
 use soak_core::units::clap_duration;
 
+use blocks::LineBlocks;
 use follow::Follower;
 use pattern::{Pack, PatternSpec, builtin_specs, read_specs};
 use report::{Check, Limits, Outcome};
@@ -261,24 +264,17 @@ fn scan_inputs(
     scanner: &mut Scanner<'_>,
     out: &mut EventSink,
 ) -> anyhow::Result<()> {
-    let mut buf = Vec::with_capacity(4096);
     for source in expand_inputs(files)? {
         let name = source.display_name();
-        let mut reader = source.open()?;
+        let mut blocks = LineBlocks::new(source.open()?);
         scanner.stats.files += 1;
         let mut line_no = 0u64;
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .with_context(|| format!("cannot read {name}"))
-                .map_err(|e| usage(format!("{e:#}")))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            scanner.feed(&name, line_no, line, &mut |e| out.emit(e));
+        while let Some(block) = blocks
+            .next_block()
+            .with_context(|| format!("cannot read {name}"))
+            .map_err(|e| usage(format!("{e:#}")))?
+        {
+            line_no += scanner.feed_block(&name, line_no + 1, block, &mut |e| out.emit(e));
             if out.error.is_some() {
                 return Ok(());
             }

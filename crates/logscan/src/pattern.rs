@@ -1,11 +1,14 @@
 //! Pattern packs: the built-in one (`builtin.toml`, the seeds' log lines) and user packs in
 //! the same TOML format, compiled into one [`regex::bytes::RegexSet`] so each line is matched
-//! against the whole pack in a single pass.
+//! against the whole pack in a single pass, and a [`crate::prefilter::LinePrefilter`] of the literals the
+//! patterns require, so most lines need not be matched at all.
 
 use std::path::{Path, PathBuf};
 
 use regex::bytes::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
+
+use crate::prefilter::LinePrefilter;
 
 /// The built-in pack's TOML source.
 pub const BUILTIN_PACK: &str = include_str!("builtin.toml");
@@ -98,6 +101,7 @@ pub struct Pack {
     /// The patterns, in pack order.
     pub patterns: Vec<Pattern>,
     set: RegexSet,
+    prefilter: Option<LinePrefilter>,
 }
 
 /// Parses pack TOML into specs; `origin` names the file in errors.
@@ -174,7 +178,12 @@ impl Pack {
                 message: e.to_string(),
             }
         })?;
-        Ok(Pack { patterns, set })
+        let prefilter = LinePrefilter::new(patterns.iter().map(|p| p.spec.regex.as_str()));
+        Ok(Pack {
+            patterns,
+            set,
+            prefilter,
+        })
     }
 
     /// The indexes of the patterns that match `line`. Most lines match nothing: a plain
@@ -184,6 +193,12 @@ impl Pack {
             return Vec::new();
         }
         self.set.matches(line).into_iter().collect()
+    }
+
+    /// The literal prefilter that finds the lines which may match (none when some pattern
+    /// has no required literal: then every line is matched).
+    pub fn prefilter(&self) -> Option<&LinePrefilter> {
+        self.prefilter.as_ref()
     }
 
     /// The pack as TOML, in the format `--patterns` reads.

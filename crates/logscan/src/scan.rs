@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::histogram::Histogram;
 use crate::pattern::Pack;
+use crate::prefilter::lowercase_into;
 use crate::timestamp::{TimestampParser, UnixTime};
 
 /// Longest line text kept in an event record.
@@ -172,6 +173,8 @@ pub struct Scanner<'p> {
     json_field: Option<String>,
     last_time: Option<UnixTime>,
     traceback: Option<OpenTraceback>,
+    /// The current block, lowercased for the prefilter (kept to reuse its memory).
+    lowered: Vec<u8>,
     /// What the scan has accumulated.
     pub stats: Stats,
 }
@@ -186,6 +189,7 @@ impl<'p> Scanner<'p> {
             json_field,
             last_time: None,
             traceback: None,
+            lowered: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -244,6 +248,81 @@ impl<'p> Scanner<'p> {
             self.close_traceback(emit);
         }
         self.match_line(file, line_no, message, false, emit);
+    }
+
+    /// Feeds a block of whole lines (each ending in `\n`, except perhaps the last at the end
+    /// of the input), the first numbered `first_line`; returns how many lines it held. The
+    /// result is the same as feeding the lines one by one, but lines the pack's prefilter
+    /// rules out are only counted and time-stamped, never matched.
+    pub fn feed_block(
+        &mut self,
+        file: &str,
+        first_line: u64,
+        block: &[u8],
+        emit: &mut dyn FnMut(Event),
+    ) -> u64 {
+        let pack: &'p Pack = self.pack;
+        let prefilter = pack.prefilter().filter(|_| self.json_field.is_none());
+        let mut lowered = std::mem::take(&mut self.lowered);
+        if prefilter.is_some() {
+            lowercase_into(block, &mut lowered);
+        }
+        let mut line_no = first_line;
+        let mut pos = 0;
+        while pos < block.len() {
+            let start = match prefilter {
+                Some(pf) if self.traceback.is_none() => {
+                    let Some(hit) = pf.next_candidate(&lowered, pos) else {
+                        line_no += self.pass_over(&block[pos..]);
+                        break;
+                    };
+                    let start =
+                        memchr::memrchr(b'\n', &block[pos..hit]).map_or(pos, |i| pos + i + 1);
+                    line_no += self.pass_over(&block[pos..start]);
+                    start
+                }
+                // Without a prefilter every line is matched; inside a traceback every line
+                // counts (indentation, blank lines, chaining).
+                _ => pos,
+            };
+            let end = line_end(block, start);
+            self.feed(file, line_no, &block[start..end], emit);
+            line_no += 1;
+            pos = end + 1;
+        }
+        self.lowered = lowered;
+        line_no - first_line
+    }
+
+    /// Accounts for lines that match no pattern (the prefilter said so), with no traceback
+    /// open: counted, checked for UTF-8 and time-stamped. Returns how many there were.
+    fn pass_over(&mut self, lines: &[u8]) -> u64 {
+        if lines.is_empty() {
+            return 0;
+        }
+        // `\n` never occurs inside a UTF-8 sequence: the block is valid iff every line is.
+        let all_valid = std::str::from_utf8(lines).is_ok();
+        let mut count = 0;
+        let mut pos = 0;
+        while pos < lines.len() {
+            let end = line_end(lines, pos);
+            let raw = &lines[pos..end];
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if !all_valid && std::str::from_utf8(raw).is_err() {
+                self.stats.invalid_utf8_lines += 1;
+            }
+            match self.times.parse(raw) {
+                Some(t) => {
+                    self.last_time = Some(t);
+                    self.stats.see_time(t);
+                }
+                None => self.stats.lines_without_time += 1,
+            }
+            count += 1;
+            pos = end + 1;
+        }
+        self.stats.lines += count;
+        count
     }
 
     /// Ends the input: a traceback still open is reported.
@@ -333,6 +412,11 @@ impl<'p> Scanner<'p> {
     }
 }
 
+/// Where the line holding `pos` ends: its `\n`, or the end of the block.
+fn line_end(block: &[u8], pos: usize) -> usize {
+    memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i)
+}
+
 fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9e15 {
         Value::from(v as i64)
@@ -352,7 +436,7 @@ fn lossy(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pattern::builtin_specs;
+    use crate::pattern::{PatternSpec, builtin_specs};
     use std::path::PathBuf;
 
     fn scan(text: &str) -> (Vec<Event>, Stats) {
@@ -372,6 +456,114 @@ mod tests {
         }
         s.finish(&mut |e| events.push(e));
         (events, s.stats)
+    }
+
+    /// A log with every shape of line the block scan must treat as the line scan does.
+    fn mixed_log() -> Vec<u8> {
+        let pieces: [&[u8]; 16] = [
+            b"2025-10-01 12:00:01,123 - bot - INFO - [HB] alive\n",
+            b"2025-10-01T12:00:02Z INFO latency_ms=42\n",
+            b"2025-10-01T14:00:03+02:00 latency_ms{stage=\"ws\"} 77\r\n",
+            b"Oct  1 12:00:04 host bot[1]: Reconnect attempt 3/10, backoff delay 4.0s\n",
+            b"no time here [HB]\nalive\n",
+            b"x panic: not at the start\npanic: at the start\n",
+            b"bad bytes \xff\xfe [QUARANTINE]\nquiet bad bytes \xc3\x28\n",
+            b"Traceback (most recent call last):\n  File \"a.py\", line 1\n    f()\nKeyError: 'x'\n",
+            b"Traceback (most recent call last):\n  File \"a.py\"\nMemoryError\n\n\
+During handling of the above exception, another exception occurred:\n\n\
+Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is locked\n",
+            b"2025-09-30 23:59:00,000 an earlier time: ORDER REJECTED\n",
+            b"\n\r\n",
+            b"[SHUTDOWN] Cancelling all active orders\n[SHUTDOWN] Cancelled 3 orders\n",
+            b"2025-10-01 12:00:05,000 book update BTCUSDT bid=60000.1 ask=60001.2 qty=3\n",
+            b"2025-10-01 12:00:06,000 book update\rmid-line CR, rate limited\n",
+            b"2025-10-01 12:00:07,500 - strategy - INFO - quiet line\n",
+            b"   indented but no traceback open\n",
+        ];
+        let mut log = Vec::new();
+        let mut x = 7u32;
+        for _ in 0..400 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            log.extend_from_slice(pieces[(x >> 16) as usize % pieces.len()]);
+        }
+        log.extend_from_slice(b"2025-10-01 13:00:00,000 the last line has no newline [HB] alive");
+        log
+    }
+
+    fn line_by_line(pack: &Pack, log: &[u8]) -> (Vec<Event>, String) {
+        let mut s = Scanner::new(pack, None, 2025);
+        let mut events = Vec::new();
+        let mut lines: Vec<&[u8]> = log.split(|b| *b == b'\n').collect();
+        if log.ends_with(b"\n") {
+            lines.pop();
+        }
+        for (i, line) in lines.into_iter().enumerate() {
+            s.feed("t.log", i as u64 + 1, line, &mut |e| events.push(e));
+        }
+        s.finish(&mut |e| events.push(e));
+        (events, format!("{:?}", s.stats))
+    }
+
+    fn by_blocks(pack: &Pack, log: &[u8], capacity: usize) -> (Vec<Event>, String) {
+        let mut s = Scanner::new(pack, None, 2025);
+        let mut events = Vec::new();
+        let mut blocks = crate::blocks::LineBlocks::with_capacity(log, capacity);
+        let mut line_no = 0;
+        while let Some(block) = blocks.next_block().expect("read") {
+            line_no += s.feed_block("t.log", line_no + 1, block, &mut |e| events.push(e));
+        }
+        s.finish(&mut |e| events.push(e));
+        assert_eq!(line_no, s.stats.lines);
+        (events, format!("{:?}", s.stats))
+    }
+
+    fn compile(specs: Vec<PatternSpec>) -> Pack {
+        Pack::compile(specs.into_iter().map(|s| (PathBuf::from("b"), s)).collect()).expect("pack")
+    }
+
+    #[test]
+    fn blocks_give_the_same_events_and_figures_as_lines() {
+        let pack = compile(builtin_specs());
+        assert!(pack.prefilter().is_some());
+        let log = mixed_log();
+        let expected = line_by_line(&pack, &log);
+        assert!(expected.0.len() > 300, "{}", expected.0.len());
+        for capacity in [1, 64, 1000, 1 << 20] {
+            let got = by_blocks(&pack, &log, capacity);
+            assert_eq!(got.1, expected.1, "stats, blocks of {capacity}");
+            assert_eq!(got.0, expected.0, "events, blocks of {capacity}");
+        }
+    }
+
+    #[test]
+    fn unicode_case_folds_of_s_and_k_still_reach_the_patterns() {
+        // (?i)s also matches ſ and (?i)k the Kelvin sign: the prefilter must not lose them.
+        let pack = compile(builtin_specs());
+        let log = "2025-10-01 12:00:00,000 meſſage handler timeout\n\
+2025-10-01 12:00:01,000 quiet\n\
+2025-10-01 12:00:02,000 Out of memory: \u{212A}illed process 42\n";
+        let (events, _) = by_blocks(&pack, log.as_bytes(), 1 << 16);
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["handler_timeout", "oom_kill"]);
+        assert_eq!(line_by_line(&pack, log.as_bytes()).0, events);
+    }
+
+    #[test]
+    fn a_pack_without_required_literals_still_matches_every_line() {
+        let mut specs = builtin_specs();
+        specs.push(PatternSpec {
+            name: "slow".into(),
+            kind: "slow".into(),
+            severity: "warning".into(),
+            regex: r"\b[0-9]{4}[a-z]{2}\b".into(),
+        });
+        let pack = compile(specs);
+        assert!(pack.prefilter().is_none());
+        let mut log = mixed_log();
+        log.extend_from_slice(b"\nhandled in 1234ms\n");
+        let expected = line_by_line(&pack, &log);
+        assert!(expected.0.iter().any(|e| e.kind == "slow"));
+        assert_eq!(by_blocks(&pack, &log, 100), expected);
     }
 
     #[test]
