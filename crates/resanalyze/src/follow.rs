@@ -3,7 +3,9 @@
 //! significant. Only whole lines are parsed (a line still being written waits for its `\n`).
 //! The same verdict as the batch analysis is re-evaluated every `--follow-every` new samples,
 //! so it cannot speak before `--min-samples` samples over `--min-span` (defaults 30 samples
-//! over 30 minutes); a finding is printed once per kind.
+//! over 30 minutes); a finding is printed once per kind. With `--follow-estimates` every
+//! evaluation also prints an `estimate` event (the memory verdict so far and its slope), which
+//! a progress display can show before the evidence is significant.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -31,6 +33,22 @@ pub struct FollowConfig {
     pub poll: Duration,
     /// Projected exhaustion closer than this (h) is a finding.
     pub exhaustion_horizon_h: f64,
+    /// Also print an `estimate` event at every evaluation (for progress displays).
+    pub estimates: bool,
+}
+
+/// The `estimate` event of one evaluation: the memory verdict so far and its current slope.
+pub fn estimate(doc: &Value, samples_seen: u64, elapsed_hours: f64) -> Record {
+    let leak = &doc["leak"];
+    Record::new(RecordType::Event, "resanalyze")
+        .with("event", "estimate")
+        .with("samples_seen", samples_seen)
+        .with("elapsed_hours", elapsed_hours)
+        .with("series", leak["series"].clone())
+        .with("leak_verdict", leak["verdict"].clone())
+        .with("slope_mb_per_hour", leak["slope_mb_per_hour"].clone())
+        .with("ci_low_mb_per_hour", leak["ci_low_mb_per_hour"].clone())
+        .with("ci_high_mb_per_hour", leak["ci_high_mb_per_hour"].clone())
 }
 
 #[derive(serde::Deserialize)]
@@ -79,6 +97,25 @@ pub fn findings(doc: &Value, horizon_h: f64) -> Vec<(String, String, Value)> {
     out
 }
 
+/// Opens `path`, waiting for it to appear as `tail -F` does (resmon may not have created it
+/// yet); `None` when a signal or `--follow-idle` ends the wait first. Any error other than "not
+/// there yet" is a usage error naming the file.
+fn wait_for(path: &Path, fc: &FollowConfig, term: &Termination) -> anyhow::Result<Option<File>> {
+    let started = Instant::now();
+    loop {
+        match File::open(path) {
+            Ok(f) => return Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if fc.idle.is_some_and(|i| started.elapsed() >= i) || term.sleep(fc.poll).is_some()
+                {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(soak_core::exit::usage(format!("{}: {e}", path.display()))),
+        }
+    }
+}
+
 /// Follows `path` until idle, a signal, or resmon's `stop` event. Returns the last analysis
 /// and whether any finding was printed.
 pub fn follow(
@@ -90,8 +127,9 @@ pub fn follow(
 ) -> anyhow::Result<(Option<Value>, bool)> {
     let term = Termination::install()?;
     let mut acc = Accumulator::new(stream);
-    let mut file =
-        File::open(path).map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?;
+    let Some(mut file) = wait_for(path, fc, &term)? else {
+        return Ok((None, false));
+    };
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 1 << 16];
     let mut pos = 0u64;
@@ -153,6 +191,11 @@ pub fn follow(
             if since_eval >= fc.every {
                 since_eval = 0;
                 let doc = analyze(&acc, cfg);
+                if fc.estimates {
+                    let rec = estimate(&doc, acc.samples, acc.span_s() / 3600.0);
+                    writeln!(out, "{}", rec.to_line())?;
+                    out.flush()?;
+                }
                 for (kind, message, detail) in findings(&doc, fc.exhaustion_horizon_h) {
                     if said.insert(kind.clone()) {
                         let rec = Record::new(RecordType::Finding, "resanalyze")

@@ -119,6 +119,10 @@ pub struct Cli {
     /// In --follow: re-evaluate after this many new samples.
     #[arg(long, default_value_t = 10)]
     pub follow_every: u64,
+    /// In --follow: also print an `estimate` event (memory verdict so far, slope, interval)
+    /// at every evaluation, for progress displays.
+    #[arg(long, requires = "follow")]
+    pub follow_estimates: bool,
     /// In --follow: projected memory/disk exhaustion closer than this is a finding.
     #[arg(long, default_value = "24h", value_parser = clap_duration)]
     pub exhaustion_horizon: Duration,
@@ -215,6 +219,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             idle: cli.follow_idle,
             poll: Duration::from_millis(200),
             exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
+            estimates: cli.follow_estimates,
         };
         let mut out = std::io::stdout().lock();
         let (doc, found) = follow::follow(

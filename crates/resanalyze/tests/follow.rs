@@ -82,3 +82,74 @@ fn follow_reports_a_leak_early_from_a_growing_file() {
     assert_eq!(summary["snapshot_count"], spec.samples());
     assert_eq!(summary["analysis"]["skipped_lines"]["other_type"], 1);
 }
+
+#[test]
+fn follow_estimates_report_the_verdict_so_far_at_every_evaluation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let live = dir.path().join("live.jsonl");
+    let spec = TraceSpec::new(Shape::Linear, 12.0, 60.0);
+    let mut f = BufWriter::new(File::create(&live).expect("create"));
+    write_trace(&mut f, &spec).expect("write");
+    f.flush().expect("flush");
+    drop(f);
+    let out = StdCommand::cargo_bin("resanalyze")
+        .expect("bin")
+        .arg("--follow")
+        .arg(&live)
+        .args([
+            "--follow-idle",
+            "1s",
+            "--follow-every",
+            "10",
+            "--follow-estimates",
+        ])
+        .output()
+        .expect("run");
+    let estimates: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("jsonl"))
+        .filter(|r| r["type"] == "event" && r["event"] == "estimate")
+        .collect();
+    assert_eq!(
+        estimates.len() as u64,
+        spec.samples() / 10,
+        "one per evaluation"
+    );
+    assert_eq!(estimates[0]["samples_seen"], 10);
+    assert_eq!(
+        estimates[0]["leak_verdict"], "insufficient_data",
+        "ten samples are too few to speak"
+    );
+    let last = estimates.last().expect("estimates");
+    assert_eq!(last["leak_verdict"], "leak");
+    let slope = last["slope_mb_per_hour"].as_f64().expect("slope");
+    assert!(
+        (slope - spec.rate_mb_per_hour).abs() < 0.05 * spec.rate_mb_per_hour,
+        "slope {slope} against the trace's {}",
+        spec.rate_mb_per_hour
+    );
+}
+
+#[test]
+fn follow_waits_for_a_file_that_does_not_exist_yet() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let live = dir.path().join("not-yet.jsonl");
+    let follower = StdCommand::cargo_bin("resanalyze")
+        .expect("bin")
+        .arg("--follow")
+        .arg(&live)
+        .args(["--follow-idle", "3s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn follower");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let spec = TraceSpec::new(Shape::Linear, 12.0, 60.0);
+    let mut f = BufWriter::new(File::create(&live).expect("create"));
+    write_trace(&mut f, &spec).expect("write");
+    f.flush().expect("flush");
+    drop(f);
+    let out = follower.wait_with_output().expect("follower");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"kind\":\"memory_leak\""), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+}
