@@ -386,7 +386,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         plan.tool("resanalyze")
             .arg("--follow")
             .arg(plan.file("resources.jsonl"))
-            .args(["--format", "jsonl"])
+            .args(["--follow-estimates", "--format", "jsonl"])
             .args(&trend_args)
             .stdout(plan.out("resanalyze-follow.jsonl")?)
             .stderr(plan.out("resanalyze-follow.stderr")?),
@@ -431,6 +431,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     let mut watch = Tail::new(plan.file("logscan-follow.jsonl"));
     let mut early_findings = Tail::new(plan.file("resanalyze-follow.jsonl"));
     let mut last_sample = Value::Null;
+    let mut leak_estimate = "leak: not yet judged".to_string();
     let mut sample_count = 0u64;
     let mut events = 0u64;
     let mut warnings: Vec<String> = Vec::new();
@@ -456,6 +457,9 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             }
         }
         for f in early_findings.read_new() {
+            if f["type"] == "event" && f["event"] == "estimate" {
+                leak_estimate = estimate_text(&f);
+            }
             if f["type"] == "finding" {
                 let msg = format!(
                     "early warning: {}",
@@ -486,7 +490,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
                 .as_ref()
                 .map(|p| format!(", up {:.1} %", p.snapshot().availability_percent()));
             let line = format!(
-                "soak: {} / {}: {sample_count} samples, tree RSS {} MB, {events} log events{}",
+                "soak: {} / {}: {sample_count} samples, tree RSS {} MB, {leak_estimate}, {events} log events{}",
                 format_duration(Duration::from_secs(started.elapsed().as_secs())),
                 format_duration(plan.duration),
                 last_sample["tree_memory_mb"]
@@ -639,6 +643,17 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         eprintln!("soak: --notify {url}: {e:#}");
     }
     Ok(verdict.ok())
+}
+
+/// The progress line's leak estimate from resanalyze's `estimate` event.
+fn estimate_text(e: &Value) -> String {
+    match (e["leak_verdict"].as_str(), e["slope_mb_per_hour"].as_f64()) {
+        (Some("insufficient_data") | None, _) => "leak: too little data yet".into(),
+        (Some(verdict), Some(slope)) => {
+            format!("leak est. {slope:+.1} MB/h ({})", verdict.replace('_', " "))
+        }
+        (Some(verdict), None) => format!("leak: {}", verdict.replace('_', " ")),
+    }
 }
 
 fn status_text(s: Option<std::process::ExitStatus>) -> String {
