@@ -5,7 +5,7 @@
 //! handful of blocks are in flight, however the threads are scheduled: memory stays bounded.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -110,18 +110,37 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
         drop(done_tx);
         let reader = scope.spawn(move || -> std::io::Result<()> {
             let mut seq = 0u64;
+            // The partial last line of the previous block, which starts the next one.
+            let mut carry: Vec<u8> = Vec::new();
             // No free buffer means the consumer has gone: stop.
             while let Ok(mut block) = free_rx.recv() {
-                // A reused buffer is already initialised up to its length: only growth is
-                // zeroed.
-                block.resize(BLOCK, 0);
-                let n = read_full(&mut input, &mut block)?;
-                block.truncate(n);
-                if n == 0 {
-                    break;
+                loop {
+                    // A reused buffer is already initialised up to its length: only growth
+                    // is zeroed.
+                    let start = carry.len();
+                    block.resize(start + BLOCK, 0);
+                    block[..start].copy_from_slice(&carry);
+                    carry.clear();
+                    let n = read_full(&mut input, &mut block[start..])?;
+                    block.truncate(start + n);
+                    if n == 0 {
+                        // End of input: what is left is a last line without its newline.
+                        if !block.is_empty() {
+                            let _ = block_tx.send((seq, block));
+                        }
+                        return Ok(());
+                    }
+                    // Blocks hold whole lines: the tail after the last newline moves on. A
+                    // block without any newline is one long line: read on.
+                    match memchr::memrchr(b'\n', &block) {
+                        Some(nl) => {
+                            carry.extend_from_slice(&block[nl + 1..]);
+                            block.truncate(nl + 1);
+                            break;
+                        }
+                        None => carry.append(&mut block),
+                    }
                 }
-                // Finish the last line so blocks hold whole lines.
-                input.read_until(b'\n', &mut block)?;
                 if block_tx.send((seq, block)).is_err() {
                     break;
                 }
@@ -176,7 +195,8 @@ mod tests {
 
     #[test]
     fn blocks_of_a_long_input_arrive_whole_and_in_order() {
-        // ~12 MB: a dozen blocks, so every buffer is reused at least once.
+        // ~12 MB: a dozen blocks, so every buffer is reused at least once, and each block
+        // ends inside a line.
         let spec = TraceSpec::new(Shape::Linear, 3.0, 1.0);
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("trace.jsonl");
