@@ -1,6 +1,6 @@
 //! A fast path for the common case: one flat JSON object per line. It walks the object once,
 //! parses only the numbers resanalyze reads and skips everything else without building values
-//! (an order of magnitude faster than a serde derive that still parses every ignored field).
+//! (1.5-3x faster than serde_json's derive on resmon lines, measured on one core, ~1 GB/s).
 //! Strings are skipped eight bytes at a time, numbers resanalyze ignores are only checked
 //! against the JSON grammar, and the numbers it reads take an exact decimal path (Clinger's
 //! fast path, the same correctly rounded result as `str::parse`, which remains the fallback).
