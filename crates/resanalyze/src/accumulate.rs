@@ -5,7 +5,7 @@ use soak_core::jsonl::SkipCounts;
 
 use crate::sample::RawSample;
 use crate::stats::Stats;
-use crate::timeline::{Channel, Timeline};
+use crate::timeline::{CHANNELS, Channel, Timeline};
 
 /// At most this many spike / stall episodes are kept (later ones are only counted).
 pub const MAX_EPISODES: usize = 200;
@@ -177,12 +177,12 @@ impl Accumulator {
         let first = *self.first_t.get_or_insert(t);
         self.last_t = Some(t);
         let rel = t - first;
-        let tl = &mut self.timeline;
+        let mut series = [None; CHANNELS];
         let mut put = |stats: &mut Stats, ch: Option<Channel>, v: Option<f64>| {
             if let Some(v) = v {
                 stats.push(v);
                 if let Some(ch) = ch {
-                    tl.push(ch, t, v);
+                    series[ch as usize] = Some(v);
                 }
             }
         };
@@ -243,6 +243,7 @@ impl Accumulator {
             self.cpu_run
                 .step(rel, c >= cfg.cpu_threshold, c, cfg.cpu_window_s);
         }
+        self.timeline.push_sample(t, &series);
         true
     }
 

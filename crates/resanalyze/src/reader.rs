@@ -1,11 +1,12 @@
 //! Reading samples from one input: a reader thread cuts the input into ~1 MB blocks of whole
 //! lines, a few worker threads parse blocks (fast path, else core's tolerant reader which also
-//! names the skip reason), and the caller receives the parsed blocks back in input order. At
-//! most a handful of blocks are in flight, so memory stays bounded.
+//! names the skip reason), and the caller receives the parsed blocks back in input order. A
+//! fixed set of block buffers circulates (reader, workers, back to the reader), so at most a
+//! handful of blocks are in flight, however the threads are scheduled: memory stays bounded.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use soak_core::input::InputSource;
@@ -27,7 +28,11 @@ pub struct Parsed {
 
 /// Parses a block of whole lines (the last may lack its `\n` at the end of the input).
 pub fn parse_block(block: &[u8], name: &str) -> Parsed {
-    let mut out = Parsed::default();
+    let mut out = Parsed {
+        // resmon's lines are ~1 kB; fewer samples than this estimate only cost a regrowth.
+        samples: Vec::with_capacity(block.len() / 1024 + 1),
+        skipped: SkipCounts::default(),
+    };
     let all_ascii = block.is_ascii();
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', block)
@@ -73,9 +78,19 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
+    // Every block buffer in the pipeline is one of these, handed back once its samples are
+    // delivered: the reader waits for a free one, so a stalled worker cannot make the others
+    // pile up parsed blocks, and buffers are reused rather than allocated and zeroed anew.
+    let buffers = 2 * workers + 1;
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (block_tx, block_rx) = sync_channel::<(u64, Vec<u8>)>(workers);
-        let (done_tx, done_rx) = sync_channel::<(u64, Parsed)>(workers * 2);
+        let (block_tx, block_rx) = sync_channel::<(u64, Vec<u8>)>(buffers);
+        let (done_tx, done_rx) = sync_channel::<(u64, Parsed, Vec<u8>)>(buffers);
+        let (free_tx, free_rx) = sync_channel::<Vec<u8>>(buffers);
+        for _ in 0..buffers {
+            // The channel holds every buffer, so this never blocks; it cannot fail either,
+            // as the receiver is alive.
+            let _ = free_tx.send(Vec::new());
+        }
         let block_rx = Arc::new(Mutex::new(block_rx));
         for _ in 0..workers {
             let rx = Arc::clone(&block_rx);
@@ -85,7 +100,8 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
                 loop {
                     let next = rx.lock().ok().and_then(|r| r.recv().ok());
                     let Some((seq, block)) = next else { break };
-                    if tx.send((seq, parse_block(&block, name))).is_err() {
+                    let parsed = parse_block(&block, name);
+                    if tx.send((seq, parsed, block)).is_err() {
                         break;
                     }
                 }
@@ -94,29 +110,45 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
         drop(done_tx);
         let reader = scope.spawn(move || -> std::io::Result<()> {
             let mut seq = 0u64;
+            // The partial last line of the previous block, which starts the next one.
             let mut carry: Vec<u8> = Vec::new();
-            loop {
-                let mut block = std::mem::take(&mut carry);
-                block.reserve(BLOCK + 4096);
-                let start = block.len();
-                block.resize(start + BLOCK, 0);
-                let n = read_full(&mut input, &mut block[start..])?;
-                block.truncate(start + n);
-                if n == 0 {
-                    if !block.is_empty() && block_tx.send((seq, block)).is_err() {
+            // No free buffer means the consumer has gone: stop.
+            while let Ok(mut block) = free_rx.recv() {
+                loop {
+                    // A reused buffer is already initialised up to its length: only growth
+                    // is zeroed.
+                    let start = carry.len();
+                    block.resize(start + BLOCK, 0);
+                    block[..start].copy_from_slice(&carry);
+                    carry.clear();
+                    let n = read_full(&mut input, &mut block[start..])?;
+                    block.truncate(start + n);
+                    if n == 0 {
+                        // End of input: what is left is a last line without its newline.
+                        if !block.is_empty() {
+                            let _ = block_tx.send((seq, block));
+                        }
                         return Ok(());
                     }
-                    return Ok(());
+                    // Blocks hold whole lines: the tail after the last newline moves on. A
+                    // block without any newline is one long line: read on.
+                    match memchr::memrchr(b'\n', &block) {
+                        Some(nl) => {
+                            carry.extend_from_slice(&block[nl + 1..]);
+                            block.truncate(nl + 1);
+                            break;
+                        }
+                        None => carry.append(&mut block),
+                    }
                 }
-                // Finish the last line so blocks hold whole lines.
-                input.read_until(b'\n', &mut block)?;
                 if block_tx.send((seq, block)).is_err() {
-                    return Ok(());
+                    break;
                 }
                 seq += 1;
             }
+            Ok(())
         });
-        deliver(done_rx, &mut each);
+        deliver(done_rx, &free_tx, &mut each);
         reader
             .join()
             .map_err(|_| anyhow::anyhow!("reader thread panicked"))?
@@ -137,14 +169,55 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn deliver(rx: Receiver<(u64, Parsed)>, each: &mut impl FnMut(Parsed)) {
-    let mut waiting: BTreeMap<u64, Parsed> = BTreeMap::new();
+fn deliver(
+    rx: Receiver<(u64, Parsed, Vec<u8>)>,
+    free: &SyncSender<Vec<u8>>,
+    each: &mut impl FnMut(Parsed),
+) {
+    let mut waiting: BTreeMap<u64, (Parsed, Vec<u8>)> = BTreeMap::new();
     let mut next = 0u64;
-    for (seq, parsed) in rx {
-        waiting.insert(seq, parsed);
-        while let Some(p) = waiting.remove(&next) {
+    for (seq, parsed, block) in rx {
+        waiting.insert(seq, (parsed, block));
+        while let Some((p, block)) = waiting.remove(&next) {
             each(p);
+            // Only now the buffer goes back, so out-of-order blocks count as in flight. The
+            // reader may have stopped (end of input): then nobody needs it.
+            let _ = free.send(block);
             next += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracegen::{Shape, TraceSpec, write_trace};
+
+    #[test]
+    fn blocks_of_a_long_input_arrive_whole_and_in_order() {
+        // ~12 MB: a dozen blocks, so every buffer is reused at least once, and each block
+        // ends inside a line.
+        let spec = TraceSpec::new(Shape::Linear, 3.0, 1.0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("trace.jsonl");
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        write_trace(&mut f, &spec).expect("write");
+        std::io::Write::flush(&mut f).expect("flush");
+        drop(f);
+        assert!(std::fs::metadata(&path).expect("meta").len() > 8 * BLOCK as u64);
+        let mut elapsed = Vec::new();
+        let mut skipped = SkipCounts::default();
+        for_each_block(&InputSource::File(path), |p| {
+            skipped.merge(&p.skipped);
+            elapsed.extend(p.samples.iter().map(|s| s.elapsed_s));
+        })
+        .expect("read");
+        let want: Vec<Option<f64>> = (0..spec.samples())
+            .map(|k| Some(k as f64 * spec.interval_s))
+            .collect();
+        assert_eq!(elapsed, want);
+        // Only resmon's start event is not a sample.
+        assert_eq!(skipped.get(SkipReason::OtherType), 1);
+        assert_eq!(skipped.total(), 1);
     }
 }

@@ -1,6 +1,8 @@
 //! The fields of a resmon sample that resanalyze reads (typed, everything optional so the
 //! seed's own recordings, which lack the contract's additions, analyse too).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 /// One JSONL line as far as resanalyze cares; unknown fields are ignored.
@@ -8,9 +10,9 @@ use serde::Deserialize;
 pub struct RawSample {
     /// Record type (`sample`); the seed's recordings have none.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Cow<'static, str>>,
     /// Writing tool (`resmon`); the seed's recordings have none.
-    pub tool: Option<String>,
+    pub tool: Option<Cow<'static, str>>,
     /// Monotonic seconds since resmon started.
     pub elapsed_s: Option<f64>,
     /// Wall-clock time.

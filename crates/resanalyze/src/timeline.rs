@@ -119,9 +119,10 @@ impl Timeline {
         self.width_s
     }
 
-    /// Adds a value of `ch` at absolute time `t` (s). Times before the origin go to bucket 0.
-    pub fn push(&mut self, ch: Channel, t: f64, x: f64) {
-        if !x.is_finite() || !t.is_finite() {
+    /// Adds the values of one sample (indexed by [`Channel`]; `None` and non-finite values
+    /// are left out) at absolute time `t` (s). Times before the origin go to bucket 0.
+    pub fn push_sample(&mut self, t: f64, values: &[Option<f64>; CHANNELS]) {
+        if !t.is_finite() || !values.iter().flatten().any(|x| x.is_finite()) {
             return;
         }
         let t0 = *self.t0.get_or_insert(t);
@@ -134,7 +135,12 @@ impl Timeline {
         if idx >= self.buckets.len() {
             self.buckets.resize(idx + 1, [Agg::default(); CHANNELS]);
         }
-        self.buckets[idx][ch as usize].push(rel, x);
+        let bucket = &mut self.buckets[idx];
+        for (agg, x) in bucket.iter_mut().zip(values) {
+            if let Some(x) = x.filter(|x| x.is_finite()) {
+                agg.push(rel, x);
+            }
+        }
     }
 
     fn coarsen(&mut self) {
@@ -204,12 +210,48 @@ mod tests {
     fn bucket_count_is_bounded_and_means_survive_merging() {
         let mut tl = Timeline::default();
         for i in 0..100_000 {
-            tl.push(Channel::Cpu, f64::from(i), 50.0);
+            let mut values = [None; CHANNELS];
+            values[Channel::Cpu as usize] = Some(50.0);
+            tl.push_sample(f64::from(i), &values);
         }
         let pts = tl.points(Channel::Cpu);
         assert!(pts.len() <= MAX_BUCKETS);
         assert!(pts.len() > MAX_BUCKETS / 4);
         assert!(pts.iter().all(|p| (p.y - 50.0).abs() < 1e-9));
         assert!(thin(&pts, 100).len() <= 100);
+    }
+
+    #[test]
+    fn each_value_lands_in_its_bucket_and_gaps_do_not_poison_others() {
+        let mut tl = Timeline::default();
+        let n = 20_000;
+        for i in 0..n {
+            let mut values = [None; CHANNELS];
+            values[Channel::Cpu as usize] = Some(f64::from(i % 97));
+            values[Channel::Fds as usize] = (i % 3 != 0).then_some(40.0);
+            values[Channel::NetRecv as usize] = Some(if i == 7 { f64::NAN } else { 5.0 });
+            tl.push_sample(1000.0 + f64::from(i) * 1.5, &values);
+        }
+        // 30,000 s need buckets of 8 s to stay under MAX_BUCKETS.
+        assert_eq!(tl.width_s(), 8.0);
+        let mut sums: Vec<(f64, f64)> = Vec::new();
+        for i in 0..n {
+            let k = (f64::from(i) * 1.5 / 8.0) as usize;
+            if sums.len() <= k {
+                sums.resize(k + 1, (0.0, 0.0));
+            }
+            sums[k].0 += f64::from(i % 97);
+            sums[k].1 += 1.0;
+        }
+        let cpu = tl.points(Channel::Cpu);
+        assert_eq!(cpu.len(), sums.len());
+        for (p, (sum, count)) in cpu.iter().zip(&sums) {
+            assert!((p.y - sum / count).abs() < 1e-9, "{p:?}");
+        }
+        assert!(tl.points(Channel::Fds).iter().all(|p| p.y == 40.0));
+        let recv = tl.points(Channel::NetRecv);
+        assert_eq!(recv.len(), sums.len());
+        assert!(recv.iter().all(|p| p.y == 5.0));
+        assert!(!tl.has(Channel::DiskUsed));
     }
 }

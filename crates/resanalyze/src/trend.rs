@@ -87,6 +87,20 @@ fn sse(points: &[Point]) -> f64 {
     }
 }
 
+/// Order statistics of `values` (what `values[k]` is once sorted) for each `k` of `ks`, in
+/// linear time: one selection at the median splits the rest, so the other ranks are selected
+/// within one half. Reorders `values`; every `k` must be below `values.len()`.
+fn order_statistics<const N: usize>(values: &mut [f64], ks: [usize; N]) -> [f64; N] {
+    let mid = values.len() / 2;
+    let (left, upper, right) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper;
+    ks.map(|k| match k.cmp(&mid) {
+        std::cmp::Ordering::Equal => upper,
+        std::cmp::Ordering::Less => *left.select_nth_unstable_by(k, f64::total_cmp).1,
+        std::cmp::Ordering::Greater => *right.select_nth_unstable_by(k - mid - 1, f64::total_cmp).1,
+    })
+}
+
 /// Theil-Sen slope (per second) with Sen's (1968) distribution-free confidence interval, and
 /// the one-sided Mann-Kendall p-value for an increasing trend.
 pub fn theil_sen(points: &[Point], alpha: f64) -> Option<(f64, f64, f64, f64)> {
@@ -115,13 +129,7 @@ pub fn theil_sen(points: &[Point], alpha: f64) -> Option<(f64, f64, f64, f64)> {
     if slopes.is_empty() {
         return None;
     }
-    slopes.sort_by(f64::total_cmp);
     let m = slopes.len();
-    let median = if m % 2 == 1 {
-        slopes[m / 2]
-    } else {
-        (slopes[m / 2 - 1] + slopes[m / 2]) / 2.0
-    };
     let nf = n as f64;
     let var_s = nf * (nf - 1.0) * (2.0 * nf + 5.0) / 18.0;
     let normal = Normal::standard();
@@ -129,6 +137,10 @@ pub fn theil_sen(points: &[Point], alpha: f64) -> Option<(f64, f64, f64, f64)> {
     let c = z_ci * var_s.sqrt();
     let lo_idx = (((m as f64 - c) / 2.0).floor().max(0.0) as usize).min(m - 1);
     let hi_idx = (((m as f64 + c) / 2.0).ceil() as usize).min(m - 1);
+    // The median, and the ranks of the interval's ends.
+    let [below, above, lo, hi] =
+        order_statistics(&mut slopes, [(m - 1) / 2, m / 2, lo_idx, hi_idx]);
+    let median = (below + above) / 2.0;
     let z = if s > 0 {
         (s as f64 - 1.0) / var_s.sqrt()
     } else if s < 0 {
@@ -137,7 +149,7 @@ pub fn theil_sen(points: &[Point], alpha: f64) -> Option<(f64, f64, f64, f64)> {
         0.0
     };
     let p_up = 1.0 - normal.cdf(z);
-    Some((median, slopes[lo_idx], slopes[hi_idx], p_up))
+    Some((median, lo, hi, p_up))
 }
 
 /// The best single change point: the split minimising the two-segment least-squares error,
@@ -352,6 +364,23 @@ mod tests {
         );
         let without = judge(&steps(), 30, 29.0, &cfg(0.0));
         assert_eq!(without.verdict, "leak", "{}", without.reason);
+    }
+
+    #[test]
+    fn order_statistics_are_those_of_the_sorted_slopes() {
+        for len in [1usize, 2, 3, 10, 1001, 1002] {
+            let mut values: Vec<f64> = (0..len)
+                .map(|i| ((i * 7919) % 1009) as f64 - 500.0)
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let ks = [0, len / 3, (len - 1) / 2, len / 2, len - 1];
+            assert_eq!(
+                order_statistics(&mut values, ks),
+                ks.map(|k| sorted[k]),
+                "len {len}"
+            );
+        }
     }
 
     #[test]

@@ -1,53 +1,19 @@
 //! `cargo xtask bench resanalyze [--reps N] [--hours H]`: generates a 72 h @ 1 s resmon trace
-//! (259,200 samples) and a 4x one, then times `resanalyze` against the seed's
-//! `seed_monitor.py --analyze` on the same file, and measures resanalyze's peak RSS on 1x and
-//! 4x (GNU `time -f %M`) to show it does not grow with the input.
+//! (259,201 samples) and a 4x one, then times `resanalyze` against the seed's
+//! `seed_monitor.py --analyze` on the same file, alternating the two in every repetition, and
+//! measures wall time, CPU time (user + system) and peak RSS of each run with `wait4`; the 4x
+//! runs show that resanalyze's peak RSS does not grow with the input.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
-use super::measure::median;
+use super::measure::{Cost, measure_status, median};
 use anyhow::{Context, Result, bail};
 use resanalyze::tracegen::{Shape, TraceSpec, write_trace};
 
 const SEED: &str = "/work/shared/anchors/seed_monitor.py";
-
-/// Runs `cmd` once; wall seconds and (with GNU time) peak RSS in MB.
-fn timed(program: &str, args: &[&str]) -> Result<(f64, Option<f64>)> {
-    let gnu_time = Path::new("/usr/bin/time").exists();
-    let mut cmd = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", program]);
-        c
-    } else {
-        Command::new(program)
-    };
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {program}"))?;
-    let secs = start.elapsed().as_secs_f64();
-    let code = out.status.code().unwrap_or(-1);
-    // resanalyze exits 1 when a check fails (the generated trace leaks on purpose).
-    if code > 1 || (code == 1 && !program.ends_with("resanalyze")) {
-        bail!(
-            "{program} failed ({code}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let rss = if gnu_time {
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-    } else {
-        None
-    };
-    Ok((secs, rss))
-}
 
 fn generate(path: &Path, hours: f64) -> Result<u64> {
     let mut spec = TraceSpec::new(Shape::LateLeak, hours, 1.0);
@@ -82,9 +48,26 @@ pub fn run(args: &[String]) -> Result<()> {
     let bin: PathBuf = Path::new(&target).join("release/resanalyze");
     let dir = std::env::temp_dir().join(format!("resanalyze-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let result = bench(&bin, &dir, reps, hours);
+    let result = bench(&bin, &dir, reps.max(1), hours);
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// One run of resanalyze on `trace` (exit 1 is fine: the generated trace leaks on purpose).
+fn ours(bin: &Path, trace: &Path) -> Result<Cost> {
+    measure_status(
+        Command::new(bin).arg(trace).args(["--format", "json"]),
+        &[0, 1],
+    )
+}
+
+/// Medians of wall and CPU seconds, and the largest peak RSS.
+fn summary(runs: &[Cost]) -> (f64, f64, f64) {
+    (
+        median(runs.iter().map(|c| c.wall_s).collect()),
+        median(runs.iter().map(|c| c.cpu_s).collect()),
+        runs.iter().map(|c| c.peak_rss_mb).fold(0.0, f64::max),
+    )
 }
 
 fn bench(bin: &Path, dir: &Path, reps: usize, hours: f64) -> Result<()> {
@@ -93,44 +76,46 @@ fn bench(bin: &Path, dir: &Path, reps: usize, hours: f64) -> Result<()> {
     let s1 = generate(&one, hours)?;
     let s4 = generate(&four, hours * 4.0)?;
     println!(
-        "traces: 1x {:.0} h @ 1 s = {:.1} MB, 4x = {:.1} MB",
+        "traces: 1x {:.1} h @ 1 s = {:.1} MB, 4x = {:.1} MB",
         hours,
         s1 as f64 / 1e6,
         s4 as f64 / 1e6
     );
-    let bin_s = bin.to_str().context("binary path")?;
-    let one_s = one.to_str().context("path")?;
-    let four_s = four.to_str().context("path")?;
-    let mut ours = Vec::new();
-    let mut seed = Vec::new();
-    let mut rss1: f64 = 0.0;
-    let mut rss4: f64 = 0.0;
     let have_seed = Path::new(SEED).exists();
+    let mut mine = Vec::new();
+    let mut seed = Vec::new();
     for _ in 0..reps {
-        let (t, rss) = timed(bin_s, &[one_s, "--format", "json"])?;
-        ours.push(t);
-        rss1 = rss1.max(rss.unwrap_or(0.0));
+        mine.push(ours(bin, &one)?);
         if have_seed {
-            seed.push(timed("python3", &[SEED, "--analyze", one_s])?.0);
+            seed.push(measure_status(
+                Command::new("python3").arg(SEED).arg("--analyze").arg(&one),
+                &[0],
+            )?);
         }
     }
-    let mut ours4 = Vec::new();
+    let mut mine4 = Vec::new();
     for _ in 0..reps.min(3) {
-        let (t, rss) = timed(bin_s, &[four_s, "--format", "json"])?;
-        ours4.push(t);
-        rss4 = rss4.max(rss.unwrap_or(0.0));
+        mine4.push(ours(bin, &four)?);
     }
-    let m_ours = median(ours);
-    println!("resanalyze 1x: median {m_ours:.3} s over {reps} runs, peak RSS {rss1:.1} MB");
+    let (wall, cpu, rss1) = summary(&mine);
+    let (wall4, cpu4, rss4) = summary(&mine4);
     println!(
-        "resanalyze 4x: median {:.3} s, peak RSS {rss4:.1} MB (ratio 4x/1x {:.2})",
-        median(ours4),
+        "resanalyze 1x: median {wall:.3} s wall, {cpu:.3} s CPU over {reps} runs, peak RSS {rss1:.1} MB"
+    );
+    println!(
+        "resanalyze 4x: median {wall4:.3} s wall, {cpu4:.3} s CPU, peak RSS {rss4:.1} MB (ratio 4x/1x {:.2})",
         if rss1 > 0.0 { rss4 / rss1 } else { 0.0 }
     );
     if have_seed {
-        let m_seed = median(seed);
-        println!("seed_monitor.py --analyze 1x: median {m_seed:.3} s over {reps} runs");
-        println!("speed-up: {:.1}x (target >= 10x)", m_seed / m_ours);
+        let (swall, scpu, srss) = summary(&seed);
+        println!(
+            "seed_monitor.py --analyze 1x: median {swall:.3} s wall, {scpu:.3} s CPU over {reps} runs, peak RSS {srss:.1} MB"
+        );
+        println!(
+            "speed-up: {:.1}x wall (target >= 10x), {:.1}x CPU",
+            swall / wall,
+            scpu / cpu
+        );
     } else {
         println!("seed_monitor.py not found at {SEED}: reference not run");
     }
