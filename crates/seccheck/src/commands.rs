@@ -158,7 +158,7 @@ pub fn deps(
         .filter(|p| p.ecosystem == lockfile::Ecosystem::CratesIo)
         .map(|p| p.name.clone())
         .collect();
-    let database = db::load(dbs, &crates, strict).map_err(usage)?;
+    let database = db::load(dbs, &crates, strict, max_db_age.is_some()).map_err(usage)?;
     let mut records = Vec::new();
     for b in &database.broken {
         eprintln!(

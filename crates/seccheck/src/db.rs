@@ -111,7 +111,7 @@ pub struct Database {
     pub withdrawn: usize,
     /// Broken advisories skipped.
     pub broken: Vec<Broken>,
-    /// The newest advisory file modification time seen.
+    /// The newest advisory file modification time (noted when asked for).
     pub newest_mtime: Option<SystemTime>,
 }
 
@@ -150,9 +150,14 @@ pub fn is_rustsec_layout(dir: &Path) -> bool {
 }
 
 /// Loads every directory in `dirs`. For a RustSec-layout directory only the advisories of
-/// the crates in `crates` are parsed (the layout files them by crate name); every file is
-/// still counted for the emptiness check and its modification time noted.
-pub fn load(dirs: &[PathBuf], crates: &HashSet<String>, strict: bool) -> Result<Database, DbError> {
+/// the crates in `crates` are parsed (the layout files them by crate name). With
+/// `need_mtime` (`--max-db-age`), the newest advisory file time is noted.
+pub fn load(
+    dirs: &[PathBuf],
+    crates: &HashSet<String>,
+    strict: bool,
+    need_mtime: bool,
+) -> Result<Database, DbError> {
     let mut db = Database {
         dirs: dirs.to_vec(),
         ..Database::default()
@@ -162,16 +167,14 @@ pub fn load(dirs: &[PathBuf], crates: &HashSet<String>, strict: bool) -> Result<
             path: dir.clone(),
             source,
         })?;
-        let before_files = db.files_read;
         let found = if is_rustsec_layout(dir) {
-            load_rustsec(dir, crates, &mut db)?
+            load_rustsec(dir, crates, need_mtime, &mut db)?
         } else {
             load_osv(dir, &mut db)?
         };
         if found == 0 {
             return Err(DbError::Empty(dir.clone()));
         }
-        debug_assert!(db.files_read >= before_files);
     }
     if strict && let Some(b) = db.broken.first() {
         return Err(DbError::Broken(format!(
@@ -194,31 +197,55 @@ fn walk_err(dir: &Path, e: walkdir::Error) -> DbError {
     }
 }
 
-/// Loads the RustSec layout; returns how many advisory files the database has in all.
-fn load_rustsec(dir: &Path, crates: &HashSet<String>, db: &mut Database) -> Result<usize, DbError> {
-    let mut all = 0usize;
+/// Loads the RustSec layout: only `crates/<name>/` of the crates asked for is read (the
+/// layout files advisories by crate name). Returns how many crate directories the database
+/// has (0: empty). With `need_mtime`, every advisory file is stat'ed for the newest time.
+fn load_rustsec(
+    dir: &Path,
+    crates: &HashSet<String>,
+    need_mtime: bool,
+    db: &mut Database,
+) -> Result<usize, DbError> {
+    let root = dir.join("crates");
+    let io = |path: &Path, source: std::io::Error| DbError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let populated = std::fs::read_dir(&root)
+        .map_err(|e| io(&root, e))?
+        .filter_map(Result::ok)
+        .any(|e| e.file_type().is_ok_and(|t| t.is_dir()));
+    if !populated {
+        return Ok(0);
+    }
+    if need_mtime {
+        for entry in walkdir::WalkDir::new(&root).min_depth(2).max_depth(2) {
+            let entry = entry.map_err(|e| walk_err(dir, e))?;
+            db.note_mtime(entry.metadata().ok().and_then(|m| m.modified().ok()));
+        }
+    }
     let mut wanted = Vec::new();
-    for entry in walkdir::WalkDir::new(dir.join("crates"))
-        .min_depth(2)
-        .max_depth(2)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| walk_err(dir, e))?;
-        let name = entry.file_name().to_string_lossy();
-        if !(name.starts_with("RUSTSEC-") && name.ends_with(".md")) {
-            continue;
-        }
-        all += 1;
-        db.note_mtime(entry.metadata().ok().and_then(|m| m.modified().ok()));
-        let krate = entry
-            .path()
-            .parent()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned());
-        if krate.is_some_and(|k| crates.contains(&k)) && !rustsec::Advisory::is_draft(entry.path())
-        {
-            wanted.push(entry.into_path());
-        }
+    let mut names: Vec<&String> = crates.iter().collect();
+    names.sort();
+    for name in names {
+        let cdir = root.join(name);
+        let entries = match std::fs::read_dir(&cdir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&cdir, e)),
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("RUSTSEC-") && n.ends_with(".md"))
+                    && !rustsec::Advisory::is_draft(p)
+            })
+            .collect();
+        files.sort();
+        wanted.extend(files);
     }
     let parsed: Vec<(PathBuf, Result<rustsec::Advisory, rustsec::Error>)> = wanted
         .into_par_iter()
@@ -238,7 +265,7 @@ fn load_rustsec(dir: &Path, crates: &HashSet<String>, db: &mut Database) -> Resu
             Ok(a) => db.add(from_rustsec(a, file)),
         }
     }
-    Ok(all)
+    Ok(1)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

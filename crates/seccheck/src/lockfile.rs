@@ -161,6 +161,23 @@ pub fn kind_of(path: &Path, named: bool) -> Option<Kind> {
     }
 }
 
+/// The kind of a named `*.lock` file under another name (`zola-0.10.0.lock`), from its
+/// content: uv writes `requires-python` at the top level, Poetry a `[metadata]` table with a
+/// `content-hash`; otherwise Cargo.
+fn sniff(path: &Path) -> Option<Kind> {
+    if path.extension()? != "lock" {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    if text.lines().any(|l| l.starts_with("requires-python")) {
+        Some(Kind::Uv)
+    } else if text.contains("content-hash") && text.contains("[metadata]") {
+        Some(Kind::Poetry)
+    } else {
+        Some(Kind::Cargo)
+    }
+}
+
 const SKIP_DIRS: &[&str] = &[
     "target",
     ".git",
@@ -183,7 +200,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Kind)>, LockfileError
             source,
         })?;
         if meta.is_file() {
-            let kind = kind_of(p, true).ok_or_else(|| LockfileError::Unknown(p.clone()))?;
+            let kind = kind_of(p, true)
+                .or_else(|| sniff(p))
+                .ok_or_else(|| LockfileError::Unknown(p.clone()))?;
             out.push((p.clone(), kind));
             continue;
         }
@@ -274,10 +293,15 @@ fn malformed(path: &Path, line: usize, message: impl Into<String>) -> LockfileEr
 
 fn read_cargo(path: &Path, inv: &mut Inventory) -> Result<(), LockfileError> {
     let text = read_text(path)?;
-    parse_toml(path, &text)?;
-    let lock: cargo_lock::Lockfile = text
-        .parse()
-        .map_err(|e: cargo_lock::Error| malformed(path, 0, e.to_string()))?;
+    let lock: cargo_lock::Lockfile = match text.parse() {
+        Ok(l) => l,
+        Err(e) => {
+            // A TOML syntax error is named with its line; anything else as cargo-lock says.
+            parse_toml(path, &text)?;
+            let e: cargo_lock::Error = e;
+            return Err(malformed(path, 0, e.to_string()));
+        }
+    };
     for pkg in lock.packages {
         let reason = match &pkg.source {
             None => Some("path"),
