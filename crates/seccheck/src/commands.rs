@@ -267,11 +267,25 @@ pub fn ingest(files: &[PathBuf], args: &GateArgs) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::default();
     let mut kinds = Vec::new();
     let mut deps = 0usize;
+    let mut records = Vec::new();
     for f in files {
-        let (kind, n) =
-            ingest::ingest_file(f, args.unknown_severity, &mut outcome).map_err(usage)?;
-        kinds.push(kind.as_str());
-        deps += n;
+        let got = ingest::ingest_file(f, args.unknown_severity, &mut outcome).map_err(usage)?;
+        kinds.push(got.kind.as_str());
+        deps += got.dependencies;
+        for (name, reason) in got.not_audited {
+            eprintln!(
+                "seccheck: warning: {}: {name} was not audited: {reason}",
+                f.display()
+            );
+            records.push(
+                Record::new(RecordType::Event, TOOL)
+                    .with("event", "warning")
+                    .with("warning", "not_audited")
+                    .with("report", f.display().to_string())
+                    .with("package", name)
+                    .with("reason", reason),
+            );
+        }
     }
     outcome.apply_ignores(&ignores, today());
     let summary = Record::new(RecordType::Summary, TOOL)
@@ -285,14 +299,20 @@ pub fn ingest(files: &[PathBuf], args: &GateArgs) -> anyhow::Result<ExitCode> {
         )
         .with("report_kinds", kinds)
         .with("dependencies", deps)
+        .with("dependencies_not_audited", records.len())
         .with("ignore_file", ignore_path.map(|p| p.display().to_string()));
+    let notes = vec![format!(
+        "{} report(s), {deps} dependencies, {} not audited by the reporting tool",
+        files.len(),
+        records.len()
+    )];
     finish(
         &outcome,
         args,
         Extra {
-            records: Vec::new(),
+            records,
             summary,
-            notes: vec![format!("{} report(s), {deps} dependencies", files.len())],
+            notes,
         },
         true,
     )

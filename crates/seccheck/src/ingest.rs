@@ -58,12 +58,23 @@ impl ReportKind {
     }
 }
 
-/// Reads one report into `out`; returns its kind and how many dependencies it covered.
+/// What one report held besides its findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// Which tool wrote it.
+    pub kind: ReportKind,
+    /// Dependencies it covered.
+    pub dependencies: usize,
+    /// Dependencies the tool could not audit (pip-audit's `skip_reason`), with the reason.
+    pub not_audited: Vec<(String, String)>,
+}
+
+/// Reads one report into `out`.
 pub fn ingest_file(
     path: &Path,
     unknown_as: Severity,
     out: &mut Outcome,
-) -> Result<(ReportKind, usize), IngestError> {
+) -> Result<Ingested, IngestError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| IngestError::Io {
         path: name.clone(),
@@ -80,14 +91,22 @@ pub fn ingest_file(
     };
     if v.get("vulnerabilities").is_some() && v.get("database").is_some() {
         let n = cargo_audit(&v, &name, unknown_as, out).map_err(|m| shape(&m))?;
-        Ok((ReportKind::CargoAudit, n))
+        Ok(Ingested {
+            kind: ReportKind::CargoAudit,
+            dependencies: n,
+            not_audited: Vec::new(),
+        })
     } else if let Some(deps) = v
         .get("dependencies")
         .and_then(Value::as_array)
         .or_else(|| v.as_array())
     {
-        let n = pip_audit(deps, &name, unknown_as, out).map_err(|m| shape(&m))?;
-        Ok((ReportKind::PipAudit, n))
+        let not_audited = pip_audit(deps, &name, unknown_as, out).map_err(|m| shape(&m))?;
+        Ok(Ingested {
+            kind: ReportKind::PipAudit,
+            dependencies: deps.len(),
+            not_audited,
+        })
     } else {
         Err(shape(
             "neither a `cargo audit --json` report (vulnerabilities, database) nor a `pip-audit -f json` one (dependencies)",
@@ -180,17 +199,23 @@ fn cargo_audit(
         .unwrap_or(0) as usize)
 }
 
+/// Returns the dependencies pip-audit could not audit, with its reason.
 fn pip_audit(
     deps: &[Value],
     file: &str,
     unknown_as: Severity,
     out: &mut Outcome,
-) -> Result<usize, String> {
+) -> Result<Vec<(String, String)>, String> {
+    let mut not_audited = Vec::new();
     for d in deps {
         let name = str_of(d, "name");
         let version = str_of(d, "version");
         if name.is_empty() {
             return Err("a dependency has no name".to_string());
+        }
+        if let Some(reason) = d.get("skip_reason").and_then(Value::as_str) {
+            not_audited.push((name, reason.to_string()));
+            continue;
         }
         for vuln in d
             .get("vulns")
@@ -231,5 +256,5 @@ fn pip_audit(
             out.findings.push(f);
         }
     }
-    Ok(deps.len())
+    Ok(not_audited)
 }
