@@ -301,10 +301,17 @@ fn from_rustsec(a: rustsec::Advisory, file: PathBuf) -> Advisory {
     }
 }
 
-/// Loads OSV records under `dir`; returns how many record files it has.
+/// Loads OSV records under `dir` (under `dir/vulns/` when there is one: the PyPA layout,
+/// whose `triage/` holds notes, not advisories); returns how many record files it has.
 fn load_osv(dir: &Path, db: &mut Database) -> Result<usize, DbError> {
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
+    let vulns = dir.join("vulns");
+    let root = if vulns.is_dir() {
+        vulns
+    } else {
+        dir.to_path_buf()
+    };
+    for entry in walkdir::WalkDir::new(&root)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))

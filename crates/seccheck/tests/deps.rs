@@ -856,3 +856,22 @@ fn real_zola_lockfile_against_fixture_database() {
     assert_eq!(s["packages"], 389);
     assert_eq!(s["packages_skipped"], 13);
 }
+
+#[test]
+fn pypa_layout_reads_vulns_only_not_triage_notes() {
+    let t = tempfile::tempdir().expect("tmp");
+    let pdb = t.path().join("pdb");
+    copy_dir(&fixture("pypa-db"), &pdb);
+    std::fs::create_dir_all(pdb.join("triage")).expect("mkdir");
+    // The real database's triage/false_positives.yaml is a list of notes, not an advisory.
+    std::fs::write(
+        pdb.join("triage/false_positives.yaml"),
+        "- package: example\n  reason: not a vulnerability\n",
+    )
+    .expect("w");
+    std::fs::write(t.path().join("requirements.txt"), "py==1.11.0\n").expect("w");
+    let (code, recs, _) = run_deps(t.path(), &[], &[pdb]);
+    assert_eq!(code, 1);
+    assert_eq!(summary(&recs)["advisories_broken"], 0);
+    assert_eq!(summary(&recs)["advisories_read"], 6);
+}
