@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::lockfile::line_of;
+
 /// One accepted advisory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ignore {
@@ -69,14 +71,6 @@ struct Entry {
     reason: Option<String>,
     #[serde(default)]
     expires: Option<String>,
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 /// Reads an ignore file.

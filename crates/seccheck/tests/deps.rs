@@ -875,3 +875,68 @@ fn pypa_layout_reads_vulns_only_not_triage_notes() {
     assert_eq!(summary(&recs)["advisories_broken"], 0);
     assert_eq!(summary(&recs)["advisories_read"], 6);
 }
+
+#[test]
+fn osv_json_export_of_rustsec_matches_like_the_rustsec_layout() {
+    // The same advisories twice: RustSec's own TOML (matched by the rustsec crate) and
+    // RustSec's OSV JSON export (SEMVER ranges, matched by seccheck's OSV engine). Every
+    // version must get the same verdict from both.
+    let t = tempfile::tempdir().expect("tmp");
+    let pkgs = [
+        ("hyper", "0.11.9"),
+        ("hyper", "0.12.35"),
+        ("hyper", "0.12.36"),
+        ("hyper", "0.13.9"),
+        ("hyper", "0.13.10"),
+        ("hyper", "0.14.0-rc.1"),
+        ("hyper", "0.14.2"),
+        ("hyper", "0.14.3"),
+        ("hyper-staticfile", "0.9.3"),
+        ("hyper-staticfile", "0.9.4"),
+        ("hyper-staticfile", "0.10.0-alpha.4"),
+        ("hyper-staticfile", "0.10.0-alpha.5"),
+        ("hyper-staticfile", "0.10.0"),
+        ("atty", "0.2.14"),
+        ("markdown", "0.3.0"),
+        ("quick-xml", "0.17.2"),
+        ("quick-xml", "0.41.0"),
+        ("time", "0.3.5"),
+        ("time", "0.3.11"),
+        ("time", "0.3.47"),
+        ("tokio", "1.18.4"),
+        ("tokio", "1.20.0"),
+        ("tokio", "1.20.3"),
+        ("tokio", "1.22.0"),
+        ("lz4_flex", "0.11.5"),
+        ("lz4_flex", "0.12.0"),
+        ("lz4_flex", "0.12.1"),
+    ];
+    std::fs::write(t.path().join("Cargo.lock"), cargo_lock(&pkgs)).expect("write");
+    let (code_toml, toml_recs, _) = run_deps(t.path(), &[], &rustsec());
+    let (code_osv, osv_recs, _) = run_deps(t.path(), &[], &[fixture("osv-rustsec")]);
+    assert_eq!(code_toml, code_osv);
+    let vulns = findings(&toml_recs);
+    assert!(vulns.len() >= 10, "{vulns:?}");
+    assert_eq!(vulns, findings(&osv_recs));
+    let warn = |recs: &[Value]| {
+        let mut w: Vec<String> = recs
+            .iter()
+            .filter(|r| r["event"] == "warning")
+            .map(|r| format!("{} {} {}", r["id"], r["version"], r["warning"]))
+            .collect();
+        w.sort();
+        w
+    };
+    assert_eq!(warn(&toml_recs), warn(&osv_recs));
+    assert_eq!(warn(&osv_recs).len(), 2);
+    assert_eq!(summary(&osv_recs)["advisories_withdrawn"], 1);
+    let score = |recs: &[Value], id: &str| {
+        recs.iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["score"].clone())
+    };
+    assert_eq!(
+        score(&toml_recs, "RUSTSEC-2021-0020"),
+        score(&osv_recs, "RUSTSEC-2021-0020")
+    );
+}
