@@ -31,6 +31,10 @@ pub struct GateArgs {
     /// Output format (default: jsonl when piped, table on a terminal).
     #[arg(long, value_enum)]
     pub format: Option<DepsFormat>,
+    /// Also append the Markdown report here (default under GitHub Actions:
+    /// $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "PATH")]
+    pub summary_md: Option<PathBuf>,
 }
 
 fn load_ignores(args: &GateArgs) -> anyhow::Result<(Vec<ignore::Ignore>, Option<PathBuf>)> {
@@ -127,7 +131,12 @@ fn finish(
     }
     let format = DepsFormat::resolve(args.format);
     let mut out = std::io::stdout().lock();
-    report::write(&mut out, format, o, args.fail_on, extra)?;
+    report::write(&mut out, format, o, args.fail_on, &extra)?;
+    if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
+        let mut md = format!("## seccheck {}\n\n", extra.summary_command()).into_bytes();
+        report::write(&mut md, DepsFormat::Markdown, o, args.fail_on, &extra)?;
+        gha::append_step_summary(&path, &String::from_utf8_lossy(&md))?;
+    }
     Ok(ExitCode::from_checks(ok))
 }
 

@@ -78,6 +78,13 @@ pub struct Extra {
     pub notes: Vec<String>,
 }
 
+impl Extra {
+    /// The summary's `command` (`deps` or `ingest`).
+    pub fn summary_command(&self) -> &str {
+        self.summary.get_str("command").unwrap_or("deps")
+    }
+}
+
 /// The records of an outcome, in output order: findings, warnings, expired ignores.
 pub fn outcome_records(o: &Outcome, fail_on: Severity) -> Vec<Record> {
     let mut out: Vec<Record> = o
@@ -110,13 +117,13 @@ pub fn write(
     format: DepsFormat,
     o: &Outcome,
     fail_on: Severity,
-    extra: Extra,
+    extra: &Extra,
 ) -> anyhow::Result<()> {
     match format {
         DepsFormat::Jsonl | DepsFormat::Json => {
             let mut recs = outcome_records(o, fail_on);
-            recs.extend(extra.records);
-            recs.push(extra.summary);
+            recs.extend(extra.records.iter().cloned());
+            recs.push(extra.summary.clone());
             let f = if format == DepsFormat::Json {
                 Format::Json
             } else {

@@ -940,3 +940,28 @@ fn osv_json_export_of_rustsec_matches_like_the_rustsec_layout() {
         score(&osv_recs, "RUSTSEC-2021-0020")
     );
 }
+
+#[test]
+fn summary_md_appends_the_markdown_report() {
+    let t = tempfile::tempdir().expect("tmp");
+    vulnerable_project(t.path());
+    let md = t.path().join("summary.md");
+    std::fs::write(&md, "## earlier step\n").expect("w");
+    let (code, recs, _) = run_deps(
+        t.path(),
+        &["--summary-md", md.to_str().expect("utf-8")],
+        &rustsec(),
+    );
+    assert_eq!(code, 1);
+    assert_eq!(summary(&recs)["ok"], false, "stdout keeps its own format");
+    let text = std::fs::read_to_string(&md).expect("read");
+    assert!(
+        text.starts_with("## earlier step\n## seccheck deps"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| high") && text.contains("RUSTSEC-2026-0194"),
+        "{text}"
+    );
+    assert!(text.contains("gate FAILED"));
+}
