@@ -257,10 +257,10 @@ fn load_rustsec(
     for (file, r) in parsed {
         db.files_read += 1;
         match r {
-            Err(e) => db.broken.push(Broken {
-                file,
-                message: error_chain(&e),
-            }),
+            Err(e) => {
+                let message = rustsec_message(&file, &e);
+                db.broken.push(Broken { file, message })
+            }
             Ok(a) if a.withdrawn() => db.withdrawn += 1,
             Ok(a) => db.add(from_rustsec(a, file)),
         }
@@ -279,7 +279,41 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = c.source();
     }
-    s.replace('\n', " ")
+    s
+}
+
+/// A RustSec parse error as `line N: what`, N counted in the advisory file. The `rustsec`
+/// crate reports TOML lines of the front matter (after the opening ```` ```toml ```` line,
+/// with an `[advisory]` header line of its own prepended when the file has none).
+fn rustsec_message(file: &Path, e: &rustsec::Error) -> String {
+    let full = error_chain(e);
+    let detail: Vec<&str> = full
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains('|') && !l.starts_with('^'))
+        .filter(|l| !l.contains("TOML parse error at line"))
+        .collect();
+    let detail = detail
+        .last()
+        .map_or_else(|| full.replace('\n', " "), |d| d.to_string());
+    let toml_line = full
+        .split("TOML parse error at line ")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+        });
+    let Some(n) = toml_line else {
+        return detail;
+    };
+    let has_header = std::fs::read_to_string(file).is_ok_and(|t| {
+        t.lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_start().starts_with("[advisory]"))
+    });
+    let line = if has_header { n + 1 } else { n };
+    format!("line {line}: {detail}")
 }
 
 fn from_rustsec(a: rustsec::Advisory, file: PathBuf) -> Advisory {

@@ -701,7 +701,14 @@ fn broken_advisory_is_reported_and_skipped_unless_strict() {
         .filter(|r| r["warning"] == "broken_advisory")
         .collect();
     assert_eq!(broken.len(), 2);
-    assert!(err.contains("RUSTSEC-2099-0001.md"), "{err}");
+    assert!(
+        err.contains("RUSTSEC-2099-0001.md: line 5:"),
+        "the date line: {err}"
+    );
+    assert!(
+        err.contains("PYSEC-2099-1.yaml: ") && err.contains("line 1"),
+        "{err}"
+    );
     assert_eq!(summary(&recs)["advisories_broken"], 2);
 
     let (code, _, err) = run_deps(t.path(), &["--strict"], &[db, pdb]);
