@@ -33,6 +33,17 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run `seccheck deps` and `cargo audit --no-fetch --json` on the same Cargo.lock and
+    /// RustSec advisory-db checkout and check they report the same advisory ids (skipped with
+    /// the reason when the database or cargo-audit is absent).
+    AuditCompare {
+        /// The RustSec advisory-db checkout (default: $SECCHECK_BENCH_DB).
+        #[arg(long)]
+        db: Option<String>,
+        /// The Cargo.lock (default: the zola 0.16.0 fixture).
+        #[arg(long)]
+        lock: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +56,15 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Task::Bench { tool, args } => bench::run(&tool, &args),
+        Task::AuditCompare { db, lock } => {
+            let mut args = vec!["compare".to_string()];
+            for (flag, v) in [("--db", db), ("--lock", lock)] {
+                if let Some(v) = v {
+                    args.extend([flag.to_string(), v]);
+                }
+            }
+            bench::run("seccheck", &args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,26 @@
-//! `seccheck`: gates a soak on secrets leaking into the artifacts it uploads (and, in time, on
-//! vulnerable dependencies), offline, in the toolkit's JSONL.
+//! `seccheck`: gates a soak on vulnerable dependencies and on secrets leaking into the
+//! artifacts it uploads, offline, in the toolkit's JSONL.
 //!
-//! - [`detect`]: what a secret looks like, with a fast prefilter;
-//! - [`scan`]: block-wise file scanning and atomic redaction.
+//! Secrets: [`detect`] (what a secret looks like, with a fast prefilter) and [`scan`]
+//! (block-wise file scanning and atomic redaction).
+//!
+//! Dependencies: [`lockfile`] (Cargo.lock, requirements.txt, poetry.lock, uv.lock), [`db`]
+//! (RustSec and OSV advisory directories), [`osv`] (OSV ranges), [`severity`], [`ignore`]
+//! (`.seccheck.toml`), [`dbage`], [`audit`] (matching and the gate), [`ingest`] (cargo-audit
+//! and pip-audit reports), [`report`] (table, Markdown, JSON, JSONL, SARIF) and [`commands`].
 
+pub mod audit;
+pub mod commands;
+pub mod db;
+pub mod dbage;
 pub mod detect;
+pub mod ignore;
+pub mod ingest;
+pub mod lockfile;
+pub mod osv;
+pub mod report;
 pub mod scan;
+pub mod severity;
 
 use std::path::{Path, PathBuf};
 
@@ -21,15 +36,21 @@ const TOOL: &str = "seccheck";
 #[command(
     name = "seccheck",
     version,
-    about = "Gate a soak on secrets leaking into its artifacts, offline",
+    about = "Gate a soak on vulnerable dependencies and on secrets leaking into its artifacts, offline",
     after_help = "Examples:
+  # lockfiles under the project against local RustSec and PyPA databases; HIGH/CRITICAL fail
+  seccheck deps --db ~/advisory-db --db ~/pypa-db --max-db-age 7d .
+  # the same gate over reports the team already produces
+  seccheck ingest cargo-audit.json pip-audit.json
   # before uploading a soak's artifacts: the live keys' values, key shapes, high-entropy tokens
   seccheck secrets --env BYBIT_API_KEY,BYBIT_API_SECRET artifacts/soak/
   # mask what was found, in place (atomically; .gz stays .gz)
   seccheck secrets --env BYBIT_API_SECRET --redact artifacts/soak/
 
-Exit status: 0 nothing found; 1 secrets found (or masked with --redact); 2 bad usage or an
-unreadable path."
+Exit status: 0 nothing found (deps: the gate passed); 1 secrets found (or masked with --redact),
+or a vulnerability at or above --fail-on, an expired ignore or a stale database; 2 bad usage, an
+unreadable path, a malformed lockfile, a missing or empty database; 3 the database age cannot be
+read."
 )]
 pub struct Cli {
     /// What to do.
@@ -60,6 +81,36 @@ pub enum Cmd {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+    /// Audit lockfiles against local advisory databases (RustSec, OSV JSON/YAML).
+    Deps {
+        /// Lockfiles or project directories (walked; target/, .git/, node_modules/ and
+        /// virtualenvs skipped). Default: the current directory.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// An advisory database directory: a RustSec advisory-db checkout or a directory of
+        /// OSV records (.json/.yaml). Repeatable.
+        #[arg(long, required = true)]
+        db: Vec<PathBuf>,
+        /// Fail when a database is older than this (git HEAD commit time, else the newest
+        /// advisory file), e.g. `7d`.
+        #[arg(long, value_parser = soak_core::units::clap_duration)]
+        max_db_age: Option<std::time::Duration>,
+        /// A broken advisory is fatal (exit 2) instead of a warning.
+        #[arg(long)]
+        strict: bool,
+        /// Gate and output options.
+        #[command(flatten)]
+        gate: commands::GateArgs,
+    },
+    /// Read `cargo audit --json` and `pip-audit -f json` reports into the same gate.
+    Ingest {
+        /// The report files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Gate and output options.
+        #[command(flatten)]
+        gate: commands::GateArgs,
+    },
 }
 
 /// Runs seccheck.
@@ -72,6 +123,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             min_entropy,
             format,
         } => secrets(&paths, &env, redact, min_entropy, Format::resolve(format)),
+        Cmd::Deps {
+            paths,
+            db,
+            max_db_age,
+            strict,
+            gate,
+        } => commands::deps(&paths, &db, max_db_age, strict, &gate),
+        Cmd::Ingest { files, gate } => commands::ingest(&files, &gate),
     }
 }
 

@@ -1,33 +1,63 @@
-//! `cargo xtask bench seccheck [--size-mb 256] [--reps 3]`: `seccheck secrets` over a generated
-//! bot log on one core (target: at least 200 MB/s), watching two environment values, with one
-//! real secret planted near the end; `rg -c -F VALUE` (a single literal, the least any scanner
-//! must do) timed beside it.
+//! `cargo xtask bench seccheck [--size-mb 256] [--reps 3] [--db DIR] [--lock FILE]
+//! [--no-secrets]`:
+//!
+//! - `seccheck secrets` over a generated bot log on one core (target: at least 200 MB/s),
+//!   watching two environment values, with one real secret planted near the end;
+//!   `rg -c -F VALUE` (a single literal, the least any scanner must do) timed beside it;
+//! - `seccheck deps` on a real ~400-package Cargo.lock (default: zola 0.16.0's, a fixture)
+//!   against a full RustSec advisory-db checkout (`--db` or `$SECCHECK_BENCH_DB`), beside
+//!   `cargo audit --no-fetch --no-yanked --db DIR` on the same inputs, both on one core
+//!   (target: seccheck at least 2x faster). Skipped, with the reason, when either is absent.
+//!
+//! `cargo xtask audit-compare --db DIR --lock FILE` (`run(["compare", ...])`) runs both tools
+//! once on the same inputs and checks they report the same advisory ids for the same
+//! packages, vulnerabilities and informational warnings alike.
 
 use std::io::Write;
 use std::process::Command;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 use super::logscan::{generate, pinned, which};
 use super::measure::{measure, measure_status, median, release_build};
 
 const SECRET: &str = "Zx9LiveK3f8a1c2e9b7d4f60a1b2c3d4q8V";
 
-/// Runs the benchmark.
+/// Runs the benchmark (or, with a first argument `compare`, the cargo-audit comparison).
 pub fn run(args: &[String]) -> Result<()> {
+    if args.first().is_some_and(|a| a == "compare") {
+        return compare_main(&args[1..]);
+    }
     let (mut size_mb, mut reps) = (256u64, 3usize);
+    let mut db = std::env::var_os("SECCHECK_BENCH_DB").map(PathBuf::from);
+    let mut lock = default_lock()?;
+    let mut secrets = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().context(format!("{a} needs a value"));
         match a.as_str() {
             "--size-mb" => size_mb = val()?.parse()?,
             "--reps" => reps = val()?.parse()?,
+            "--db" => db = Some(PathBuf::from(val()?)),
+            "--lock" => lock = PathBuf::from(val()?),
+            "--no-secrets" => secrets = false,
             other => bail!(
-                "unknown option '{other}' (cargo xtask bench seccheck [--size-mb N] [--reps R])"
+                "unknown option '{other}' (cargo xtask bench seccheck [--size-mb N] [--reps R] [--db DIR] [--lock FILE] [--no-secrets])"
             ),
         }
     }
     let bin = release_build(&["seccheck"])?;
+    if secrets {
+        bench_secrets(&bin, size_mb, reps)?;
+    }
+    bench_deps(&bin, db.as_deref(), &lock, reps.max(5))
+}
+
+fn bench_secrets(bin: &Path, size_mb: u64, reps: usize) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("seccheck-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("service.log");
@@ -78,5 +108,216 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("rg not on PATH (Debian package ripgrep): no side-by-side figure");
     }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn default_lock() -> Result<PathBuf> {
+    Ok(crate::workspace_root()?.join("fixtures/seccheck/lockfiles/zola-0.16.0/Cargo.lock"))
+}
+
+/// Why the comparison or the deps benchmark cannot run here, if it cannot.
+fn missing(db: Option<&Path>, lock: &Path) -> Option<String> {
+    let Some(db) = db else {
+        return Some(
+            "no advisory database given (--db DIR or $SECCHECK_BENCH_DB: a RustSec advisory-db checkout)"
+                .into(),
+        );
+    };
+    if !db.join("crates").is_dir() {
+        return Some(format!(
+            "{} is not a RustSec advisory-db checkout (no crates/)",
+            db.display()
+        ));
+    }
+    if !lock.is_file() {
+        return Some(format!("{} does not exist", lock.display()));
+    }
+    if which("cargo-audit").is_none() {
+        return Some("cargo-audit is not on PATH (cargo install cargo-audit --locked)".into());
+    }
+    None
+}
+
+fn cargo_audit_cmd(ca: &Path, db: &Path, lock: &Path, pin: bool) -> Command {
+    let mut c = if pin { pinned(ca) } else { Command::new(ca) };
+    c.args(["audit", "--no-fetch", "--no-yanked", "--json", "--db"])
+        .arg(db)
+        .arg("-f")
+        .arg(lock);
+    c
+}
+
+fn seccheck_cmd(bin: &Path, db: &Path, lock: &Path, pin: bool) -> Command {
+    let exe = bin.join("seccheck");
+    let mut c = if pin {
+        pinned(&exe)
+    } else {
+        Command::new(&exe)
+    };
+    c.args(["deps", "--format", "jsonl", "--db"])
+        .arg(db)
+        .arg(lock)
+        .env_remove("GITHUB_ACTIONS");
+    c
+}
+
+fn bench_deps(bin: &Path, db: Option<&Path>, lock: &Path, reps: usize) -> Result<()> {
+    if let Some(reason) = missing(db, lock) {
+        println!("seccheck deps benchmark skipped: {reason}");
+        return Ok(());
+    }
+    let (Some(db), Some(ca)) = (db, which("cargo-audit")) else {
+        return Ok(());
+    };
+    let packages = std::fs::read_to_string(lock)?
+        .matches("[[package]]")
+        .count();
+    // Warm the page cache for both, then alternate runs so both see the same load.
+    let _ = cargo_audit_cmd(&ca, db, lock, true).output();
+    let _ = seccheck_cmd(bin, db, lock, true).output();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        ours.push(measure_status(&mut seccheck_cmd(bin, db, lock, true), &[0, 1])?.wall_s);
+        theirs.push(measure_status(&mut cargo_audit_cmd(&ca, db, lock, true), &[0, 1])?.wall_s);
+    }
+    let (s, c) = (median(ours), median(theirs));
+    println!(
+        "seccheck deps: {packages}-package Cargo.lock vs {} on one core: median {:.1} ms; cargo audit --no-fetch --no-yanked: median {:.1} ms; cargo-audit/seccheck {:.1}x (target >= 2x), {reps} runs each",
+        db.display(),
+        s * 1e3,
+        c * 1e3,
+        c / s
+    );
+    Ok(())
+}
+
+/// (advisory id, package, version) of every vulnerability and informational warning.
+type Ids = BTreeSet<(String, String, String)>;
+
+fn cargo_audit_ids(v: &Value) -> Result<(Ids, Ids)> {
+    let triple = |e: &Value| {
+        (
+            e["advisory"]["id"].as_str().unwrap_or_default().to_string(),
+            e["package"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            e["package"]["version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let vulns = v["vulnerabilities"]["list"]
+        .as_array()
+        .context("cargo-audit JSON has no vulnerabilities.list")?
+        .iter()
+        .map(triple)
+        .collect();
+    let mut warnings = Ids::new();
+    if let Some(w) = v["warnings"].as_object() {
+        for entries in w.values() {
+            for e in entries.as_array().into_iter().flatten() {
+                if e["advisory"].is_object() {
+                    warnings.insert(triple(e));
+                }
+            }
+        }
+    }
+    Ok((vulns, warnings))
+}
+
+fn seccheck_ids(jsonl: &str) -> Result<(Ids, Ids)> {
+    let (mut vulns, mut warnings) = (Ids::new(), Ids::new());
+    for line in jsonl.lines() {
+        let r: Value = serde_json::from_str(line).context("seccheck printed a non-JSON line")?;
+        let t = (
+            r["id"].as_str().unwrap_or_default().to_string(),
+            r["package"].as_str().unwrap_or_default().to_string(),
+            r["version"].as_str().unwrap_or_default().to_string(),
+        );
+        if r["finding"] == "vulnerable_dependency" {
+            vulns.insert(t);
+        } else if r["event"] == "warning" && r["warning"] != "broken_advisory" {
+            warnings.insert(t);
+        }
+    }
+    Ok((vulns, warnings))
+}
+
+fn compare_main(args: &[String]) -> Result<()> {
+    let mut db = std::env::var_os("SECCHECK_BENCH_DB").map(PathBuf::from);
+    let mut lock = default_lock()?;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().context(format!("{a} needs a value"));
+        match a.as_str() {
+            "--db" => db = Some(PathBuf::from(val()?)),
+            "--lock" => lock = PathBuf::from(val()?),
+            other => {
+                bail!("unknown option '{other}' (cargo xtask audit-compare --db DIR [--lock FILE])")
+            }
+        }
+    }
+    if let Some(reason) = missing(db.as_deref(), &lock) {
+        println!("audit-compare skipped: {reason}");
+        return Ok(());
+    }
+    let (Some(db), Some(ca)) = (db, which("cargo-audit")) else {
+        return Ok(());
+    };
+    let bin = release_build(&["seccheck"])?;
+    let ca_out = cargo_audit_cmd(&ca, &db, &lock, false)
+        .output()
+        .context("running cargo-audit")?;
+    let ca_json: Value = serde_json::from_slice(&ca_out.stdout).with_context(|| {
+        format!(
+            "cargo-audit printed no JSON report: {}",
+            String::from_utf8_lossy(&ca_out.stderr).trim()
+        )
+    })?;
+    let sc_out = seccheck_cmd(&bin, &db, &lock, false)
+        .output()
+        .context("running seccheck")?;
+    if !matches!(sc_out.status.code(), Some(0 | 1)) {
+        bail!(
+            "seccheck deps failed: {}",
+            String::from_utf8_lossy(&sc_out.stderr).trim()
+        );
+    }
+    let (ca_v, ca_w) = cargo_audit_ids(&ca_json)?;
+    let (sc_v, sc_w) = seccheck_ids(&String::from_utf8_lossy(&sc_out.stdout))?;
+    let mut same = true;
+    for (what, a, b) in [
+        ("vulnerabilities", &ca_v, &sc_v),
+        ("warnings", &ca_w, &sc_w),
+    ] {
+        println!(
+            "{what}: cargo-audit {}, seccheck {}, in common {}",
+            a.len(),
+            b.len(),
+            a.intersection(b).count()
+        );
+        for x in a.difference(b) {
+            println!("  only cargo-audit: {} {} {}", x.0, x.1, x.2);
+            same = false;
+        }
+        for x in b.difference(a) {
+            println!("  only seccheck:    {} {} {}", x.0, x.1, x.2);
+            same = false;
+        }
+    }
+    if !same {
+        bail!(
+            "seccheck and cargo-audit disagree on {} with {}",
+            lock.display(),
+            db.display()
+        );
+    }
+    println!(
+        "audit-compare: same advisory ids for the same packages ({} with {})",
+        lock.display(),
+        db.display()
+    );
     Ok(())
 }

@@ -1,0 +1,263 @@
+//! Output of the dependency audit: JSONL/JSON records, a table or Markdown, or SARIF 2.1.0.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+use soak_core::output::{Format, Table, write_records};
+use soak_core::record::{Record, RecordType};
+
+use crate::audit::{Finding, Outcome};
+use crate::severity::Severity;
+
+/// The output formats of `deps` and `ingest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DepsFormat {
+    /// An aligned text table.
+    Table,
+    /// Markdown tables (a job summary).
+    Markdown,
+    /// One pretty-printed JSON array of the records.
+    Json,
+    /// One JSON record per line.
+    Jsonl,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+}
+
+impl DepsFormat {
+    /// The format asked for, else JSONL when piped and a table on a terminal.
+    pub fn resolve(requested: Option<DepsFormat>) -> DepsFormat {
+        requested.unwrap_or(match Format::resolve(None) {
+            Format::Table => DepsFormat::Table,
+            _ => DepsFormat::Jsonl,
+        })
+    }
+}
+
+const TOOL: &str = "seccheck";
+
+/// A finding (or warning) as a record.
+pub fn finding_record(f: &Finding, fail_on: Severity) -> Record {
+    let (kind, label) = match &f.informational {
+        Some(i) => (RecordType::Event, i.as_str()),
+        None => (RecordType::Finding, "vulnerable_dependency"),
+    };
+    let mut r = Record::new(kind, TOOL);
+    if kind == RecordType::Event {
+        r.insert("event", "warning");
+        r.insert("warning", label);
+    } else {
+        r.insert("finding", label);
+    }
+    r.with("id", f.id.as_str())
+        .with("aliases", f.aliases.clone())
+        .with("package", f.package.as_str())
+        .with("version", f.version.as_str())
+        .with("ecosystem", f.ecosystem.as_str())
+        .with("lockfile", f.lockfile.as_str())
+        .with("line", f.line)
+        .with("severity", f.severity.as_str())
+        .with("score", f.score)
+        .with("severity_source", f.severity_source.as_str())
+        .with("fixed", f.fixed.clone())
+        .with("title", f.title.as_str())
+        .with("url", f.url.clone())
+        .with("ignored", f.ignored.is_some())
+        .with("ignore_reason", f.ignored.clone())
+        .with("fails_gate", f.fails(fail_on))
+}
+
+/// Everything a report prints besides the findings.
+#[derive(Debug)]
+pub struct Extra {
+    /// Further records (broken advisories, skipped packages, stale databases…), in order.
+    pub records: Vec<Record>,
+    /// The summary record.
+    pub summary: Record,
+    /// Human lines printed under a table (and as Markdown paragraphs).
+    pub notes: Vec<String>,
+}
+
+impl Extra {
+    /// The summary's `command` (`deps` or `ingest`).
+    pub fn summary_command(&self) -> &str {
+        self.summary.get_str("command").unwrap_or("deps")
+    }
+}
+
+/// The records of an outcome, in output order: findings, warnings, expired ignores.
+pub fn outcome_records(o: &Outcome, fail_on: Severity) -> Vec<Record> {
+    let mut out: Vec<Record> = o
+        .findings
+        .iter()
+        .chain(&o.warnings)
+        .map(|f| finding_record(f, fail_on))
+        .collect();
+    for ig in &o.expired {
+        out.push(
+            Record::new(RecordType::Finding, TOOL)
+                .with("finding", "expired_ignore")
+                .with("id", ig.id.as_str())
+                .with("reason", ig.reason.as_str())
+                .with("expires", ig.expires.map(|d| d.to_string()))
+                .with("fails_gate", true),
+        );
+    }
+    out
+}
+
+const COLUMNS: &[&str] = &[
+    "severity", "score", "id", "package", "version", "fixed", "lockfile", "ignored",
+];
+const WARNING_COLUMNS: &[&str] = &["warning", "id", "package", "version", "fixed", "lockfile"];
+
+/// Writes the report.
+pub fn write(
+    out: &mut impl Write,
+    format: DepsFormat,
+    o: &Outcome,
+    fail_on: Severity,
+    extra: &Extra,
+) -> anyhow::Result<()> {
+    match format {
+        DepsFormat::Jsonl | DepsFormat::Json => {
+            let mut recs = outcome_records(o, fail_on);
+            recs.extend(extra.records.iter().cloned());
+            recs.push(extra.summary.clone());
+            let f = if format == DepsFormat::Json {
+                Format::Json
+            } else {
+                Format::Jsonl
+            };
+            write_records(out, f, &recs, None)?;
+        }
+        DepsFormat::Table | DepsFormat::Markdown => {
+            let md = format == DepsFormat::Markdown;
+            let table = |items: &[Finding], columns: &[&str]| {
+                let recs: Vec<Record> = items.iter().map(|f| finding_record(f, fail_on)).collect();
+                Table::from_records(&recs, Some(columns))
+            };
+            let mut sections: Vec<(&str, Table)> = Vec::new();
+            if !o.findings.is_empty() {
+                sections.push(("Vulnerabilities", table(&o.findings, COLUMNS)));
+            }
+            if !o.warnings.is_empty() {
+                sections.push((
+                    "Warnings (informational advisories)",
+                    table(&o.warnings, WARNING_COLUMNS),
+                ));
+            }
+            for (title, t) in sections {
+                if md {
+                    writeln!(out, "### {title}\n")?;
+                    t.write_markdown(out)?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "{title}:")?;
+                    t.write_text(out)?;
+                    writeln!(out)?;
+                }
+            }
+            for ig in &o.expired {
+                writeln!(
+                    out,
+                    "{}expired ignore: {} (expired {}; reason was: {}) fails the gate",
+                    if md { "- " } else { "" },
+                    ig.id,
+                    ig.expires.map_or_else(String::new, |d| d.to_string()),
+                    ig.reason
+                )?;
+            }
+            for n in &extra.notes {
+                writeln!(out, "{}{n}", if md { "- " } else { "" })?;
+            }
+        }
+        DepsFormat::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &sarif(o, fail_on))?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn level(f: &Finding, fail_on: Severity) -> &'static str {
+    if f.informational.is_some() {
+        "note"
+    } else if f.fails(fail_on) || f.ignored.is_some() && f.severity >= fail_on {
+        "error"
+    } else {
+        "warning"
+    }
+}
+
+/// The SARIF 2.1.0 log of an outcome: one rule per advisory, one result per finding, ignored
+/// findings carrying an external suppression with the ignore's reason.
+pub fn sarif(o: &Outcome, fail_on: Severity) -> Value {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut rule_ids: Vec<String> = Vec::new();
+    let mut results = Vec::new();
+    for f in o.findings.iter().chain(&o.warnings) {
+        let index = match rule_ids.iter().position(|r| r == &f.id) {
+            Some(i) => i,
+            None => {
+                let mut props = json!({
+                    "tags": ["security", "dependency", f.ecosystem],
+                    "severity": f.severity.as_str(),
+                });
+                if let Some(s) = f.score {
+                    props["security-severity"] = json!(format!("{s:.1}"));
+                }
+                let mut rule = json!({
+                    "id": f.id,
+                    "name": f.id,
+                    "shortDescription": {"text": if f.title.is_empty() { f.id.clone() } else { f.title.clone() }},
+                    "fullDescription": {"text": format!("{} ({}): {}", f.id, f.aliases.join(", "), f.title)},
+                    "defaultConfiguration": {"level": level(f, fail_on)},
+                    "properties": props,
+                });
+                if let Some(u) = &f.url {
+                    rule["helpUri"] = json!(u);
+                }
+                rules.push(rule);
+                rule_ids.push(f.id.clone());
+                rule_ids.len() - 1
+            }
+        };
+        let fixed = if f.fixed.is_empty() {
+            "no fixed version".to_string()
+        } else {
+            format!("fixed: {}", f.fixed.join(", "))
+        };
+        let mut result = json!({
+            "ruleId": f.id,
+            "ruleIndex": index,
+            "level": level(f, fail_on),
+            "message": {"text": format!("{} {} is affected by {} ({} severity; {fixed})",
+                f.package, f.version, f.id, f.severity.as_str())},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f.lockfile.trim_start_matches("./")},
+                    "region": {"startLine": f.line.unwrap_or(1)}
+                }
+            }],
+            "partialFingerprints": {"package": format!("{}/{}@{}", f.ecosystem, f.package, f.version)},
+        });
+        if let Some(reason) = &f.ignored {
+            result["suppressions"] = json!([{"kind": "external", "justification": reason}]);
+        }
+        results.push(result);
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "seccheck",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://example.invalid/soakkit",
+                "rules": rules,
+            }},
+            "results": results,
+        }]
+    })
+}
