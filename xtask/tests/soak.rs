@@ -571,3 +571,21 @@ fn a_kraken_soak_keeps_the_dead_man_switch_armed_and_it_fires_when_the_service_d
     drop(sim);
     assert!(cancelled_by_timer(&book), "{book}");
 }
+
+#[test]
+fn a_vulnerable_lockfile_fails_the_security_row_and_only_it() {
+    let out = tempfile::tempdir().expect("tmp");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seccheck");
+    let status = soak(out.path(), &["--duration", "15s", "--advisory-db"])
+        .arg(fixtures.join("advisory-db"))
+        .arg("--project")
+        .arg(fixtures.join("lockfiles/zola-0.16.0"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    let s = summary(out.path());
+    assert_eq!(failing(&s), vec!["Security issues".to_string()], "{s:#}");
+    assert_eq!(status.code(), Some(1));
+    let deps = artifact(&run_dir(out.path()), "deps.jsonl");
+    assert!(deps.contains("\"type\":\"finding\""), "{deps}");
+}

@@ -2,7 +2,8 @@
 //! command, orchestrating the toolkit's binaries as processes (argv vectors, never shell
 //! strings) over JSONL files kept in the run directory:
 //!
-//! 1. preflight: free disk space against `--max-total`, the exchange simulator for the demo;
+//! 1. preflight: `seccheck deps` on the project's lockfiles, free disk space against
+//!    `--max-total`, the exchange simulator for the demo, Kraken's dead-man switch armed;
 //! 2. the service under `zombiereap run` (log to `service.log`), `resmon` attached to it,
 //!    `logscan --follow` as the hang watchdog, `resanalyze --follow` for early leak warnings,
 //!    `--health-url` polled for availability, a progress line on a terminal;
@@ -109,6 +110,20 @@ pub struct SoakArgs {
     /// stops re-arming its dead-man switch (`orphan-cancel dead-man`, re-armed every third).
     #[arg(long, default_value = "60s")]
     pub dead_man_timeout: String,
+    /// Advisory database for the preflight dependency audit (`seccheck deps --db`): a RustSec
+    /// advisory-db or OSV checkout; repeatable. The demo uses the repository's fixture extract.
+    #[arg(long, value_name = "DIR")]
+    pub advisory_db: Vec<PathBuf>,
+    /// The project whose lockfiles are audited (Cargo.lock, requirements*.txt, poetry.lock,
+    /// uv.lock, found by walking it).
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    /// Fail the audit when an advisory database is older than this (e.g. 7d).
+    #[arg(long)]
+    pub max_db_age: Option<String>,
+    /// Skip the dependency audit (the security row says so instead of failing).
+    #[arg(long, conflicts_with = "advisory_db")]
+    pub no_deps_audit: bool,
     /// POST the verdict (JSON with a Slack/Telegram-compatible `text`) to this URL.
     #[arg(long)]
     pub notify: Option<String>,
@@ -238,6 +253,8 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             args.max_total
         );
     }
+
+    let audit = audit_dependencies(&plan, args)?;
 
     // The exchange: the simulator for the demo, else what the flags name.
     let (key, secret) = demo_credentials();
@@ -632,6 +649,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         start_unix,
         health: health.as_ref(),
         orders: orders.as_ref(),
+        audit: audit.as_ref(),
         warnings: &warnings,
     });
     verdict.write(&dir)?;
@@ -713,6 +731,45 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     // SAFETY: statvfs succeeded.
     let s = unsafe { s.assume_init() };
     Some(s.f_bavail * s.f_frsize)
+}
+
+/// The preflight dependency audit: `seccheck deps` on the project's lockfiles against the
+/// advisory databases, its records in `deps.jsonl`. `None` when no database was given.
+fn audit_dependencies(plan: &Plan, args: &SoakArgs) -> Result<Option<Value>> {
+    let (dbs, project) = if args.demo && args.advisory_db.is_empty() {
+        let root = crate::workspace_root()?;
+        (
+            vec![root.join("fixtures/seccheck/advisory-db")],
+            root.join("Cargo.lock"),
+        )
+    } else {
+        (args.advisory_db.clone(), args.project.clone())
+    };
+    if dbs.is_empty() || args.no_deps_audit {
+        return Ok(None);
+    }
+    let mut cmd = plan.tool("seccheck");
+    cmd.arg("deps");
+    for db in &dbs {
+        cmd.arg("--db").arg(db);
+    }
+    if let Some(age) = &args.max_db_age {
+        cmd.args(["--max-db-age", age]);
+    }
+    cmd.args(["--format", "jsonl"])
+        .arg(&project)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdout(plan.out("deps.jsonl")?)
+        .stderr(plan.out("deps.stderr")?);
+    let status = cmd.status().context("starting seccheck deps")?;
+    let recs = read_jsonl(&plan.file("deps.jsonl"));
+    Ok(Some(match last_summary(&recs, "seccheck") {
+        Some(s) => s.clone(),
+        None => {
+            let err = std::fs::read_to_string(plan.file("deps.stderr")).unwrap_or_default();
+            json!({"error": format!("seccheck deps failed ({status}): {}", err.trim())})
+        }
+    }))
 }
 
 /// Preflight for an exchange: Kraken's cancel-all-after switch kept armed for as long as the
@@ -837,6 +894,7 @@ struct Inputs<'a> {
     start_unix: f64,
     health: Option<&'a health::HealthStats>,
     orders: Option<&'a Value>,
+    audit: Option<&'a Value>,
     warnings: &'a [String],
 }
 
@@ -1047,11 +1105,46 @@ fn judge(i: &Inputs<'_>) -> Verdict {
         ),
     });
 
-    rows.push(Row::skipped(
-        "Security issues",
-        "0 CRITICAL/HIGH".into(),
-        "seccheck deps (the dependency audit) is not built yet",
-    ));
+    rows.push(match i.audit {
+        None if i.args.no_deps_audit => Row::skipped(
+            "Security issues",
+            "0 CRITICAL/HIGH".into(),
+            "--no-deps-audit",
+        ),
+        None => Row::measured(
+            "Security issues",
+            "0 CRITICAL/HIGH".into(),
+            "-".into(),
+            false,
+            "not audited: give --advisory-db DIR (a RustSec advisory-db or OSV checkout), or --no-deps-audit".into(),
+        ),
+        Some(a) if a.get("error").is_some() => Row::measured(
+            "Security issues",
+            "0 CRITICAL/HIGH".into(),
+            "-".into(),
+            false,
+            a["error"].as_str().unwrap_or("").to_string(),
+        ),
+        Some(a) => {
+            let failing = a["failing"].as_u64().unwrap_or(0);
+            Row::measured(
+                "Security issues",
+                "0 CRITICAL/HIGH".into(),
+                failing.to_string(),
+                a["ok"] == true,
+                format!(
+                    "seccheck deps: {} packages of {} lockfile(s); {} critical, {} high, {} medium, {} low; {} warnings (deps.jsonl)",
+                    a["packages"],
+                    a["lockfiles"].as_array().map_or(0, Vec::len),
+                    a["critical"],
+                    a["high"],
+                    a["medium"],
+                    a["low"],
+                    a["warnings"]
+                ),
+            )
+        }
+    });
 
     let secrets = read_jsonl(&p.file("secrets.jsonl"));
     rows.push(match last_summary(&secrets, "seccheck") {
