@@ -396,6 +396,26 @@ mod tests {
         }
     }
 
+    /// (serde_json without `float_roundtrip` may miss the correctly rounded value by one ulp on
+    /// numbers of more than 17 digits, e.g. 123456789012345678901234; the fast path gives
+    /// `str::parse`'s exact result there, as the old path did: see the next test.)
+    #[test]
+    fn accepts_unusual_but_valid_lines_exactly_as_serde_reads_them() {
+        for line in [
+            r#"{"type":"sample","tool":"resmon","timestamp_unix":1760000000.5,"cpu_percent":5e1,"memory_used_mb":2.3E3,"x":"caf\u00e9 \" q","elapsed_s":1e-1}"#,
+            r#"{ "timestamp_unix" : 1760000001 , "cpu_percent" : -0.0 , "process_fds" : null }"#,
+            r#"{"nested":{"a":[1,{"b":"]"}]},"disk_used_gb":40,"tree_fds":12,"ok":true,"no":false}"#,
+            r#"{"type":"event","tool":"other","memory_available_mb":1.5e300}"#,
+            r#"{"elapsed_s":0.000001234,"network_bytes_recv":9007199254740993,"tree_threads":1E+2}"#,
+            "{\"note\": \"tabs\\tand\\nnewlines\",\t\"cpu_percent\":\t7.25}",
+            "{}",
+        ] {
+            let fast = scan(line.as_bytes()).unwrap_or_else(|| panic!("fast path declined {line}"));
+            let slow: RawSample = serde_json::from_str(line).expect("serde");
+            assert!(same(&fast, &slow), "{line}: {fast:?} vs {slow:?}");
+        }
+    }
+
     #[test]
     fn numbers_are_exactly_what_str_parse_gives() {
         for text in [
