@@ -80,3 +80,21 @@ bench-zombiereap:
 # orphan-cancel: 1,000 orphans at 10 requests/s against the rate limit's lower bound
 bench-orphan-cancel:
     cargo xtask bench orphan-cancel
+
+# Audit the project's lockfiles against a local advisory database: just audit ~/advisory-db
+audit db *args:
+    cargo run -q --release -p seccheck -- deps --db {{db}} {{args}} .
+
+# Scan artifacts for leaked secrets before upload (values of the named variables too)
+secrets dir="artifacts/soak" env="BYBIT_API_KEY,BYBIT_API_SECRET":
+    cargo run -q --release -p seccheck -- secrets --env {{env}} {{dir}}
+
+# Hold an artifacts directory to a disk budget (add --dry-run to see the plan)
+budget dir="artifacts" total="5GB" *args:
+    cargo run -q --release -p logrotate -- --compress --max-total {{total}} {{args}} {{dir}}
+
+# Benchmarks of logrotate and seccheck against logrotate(8), gzip, rg and cargo audit
+bench-logrotate:
+    cargo xtask bench logrotate
+bench-seccheck db:
+    cargo xtask bench seccheck --db {{db}}
