@@ -86,8 +86,8 @@ audit db *args:
     cargo run -q --release -p seccheck -- deps --db {{db}} {{args}} .
 
 # Scan artifacts for leaked secrets before upload (values of the named variables too)
-secrets dir="artifacts/soak" env="BYBIT_API_KEY,BYBIT_API_SECRET":
-    cargo run -q --release -p seccheck -- secrets --env {{env}} {{dir}}
+secrets dir="artifacts/soak" vars="BYBIT_API_KEY,BYBIT_API_SECRET":
+    cargo run -q --release -p seccheck -- secrets --env {{vars}} {{dir}}
 
 # Hold an artifacts directory to a disk budget (add --dry-run to see the plan)
 budget dir="artifacts" total="5GB" *args:
