@@ -142,7 +142,8 @@ pids = sys.argv[1]
 def note(): open(pids, 'a').write(f"{os.getpid()}\n")
 note()
 if os.fork() == 0:                      # A: ignores SIGTERM
-    signal.signal(signal.SIGTERM, signal.SIG_IGN); note(); time.sleep(300); os._exit(0)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN); note()
+    open(pids + '.a', 'w').write(f"{os.getpid()}\n"); time.sleep(300); os._exit(0)
 if os.fork() == 0:                      # B
     note()
     if os.fork() == 0:                  # C: escapes by double-forking on SIGTERM
@@ -217,7 +218,9 @@ fn kill_tree_ends_every_member_and_forces_the_stubborn_one() {
             .unwrap_or("missing")
             .to_string()
     };
-    assert_eq!(fate(pids[1]), "killed", "A ignores SIGTERM: {recs:?}");
+    // A and B note their PIDs concurrently: A's own file says which one it is.
+    let a = pids_in(&dir.path().join("pids.a"), 1)[0];
+    assert_eq!(fate(a), "killed", "A ignores SIGTERM: {recs:?}");
     assert_eq!(fate(rootpid), "exited");
     let all = pids_in(&pidfile, 5);
     for p in &all {
