@@ -69,6 +69,17 @@ fn summary(out: &Path) -> Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// The verdict's row for `metric`.
+fn row(s: &Value, metric: &str) -> Value {
+    s["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["metric"] == metric)
+        .cloned()
+        .unwrap_or_else(|| panic!("no row {metric}: {s:#}"))
+}
+
 fn failing(s: &Value) -> Vec<String> {
     s["rows"]
         .as_array()
@@ -413,13 +424,7 @@ fn a_chatty_service_is_held_to_the_disk_budget_without_a_gap_in_its_log() {
         .expect("run");
     assert!(status.code().is_some(), "{status:?}");
     let s = summary(out.path());
-    let disk = s["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["metric"] == "Disk usage")
-        .cloned()
-        .expect("disk row");
+    let disk = row(&s, "Disk usage");
     assert_eq!(disk["status"], "pass", "{disk:#}");
     let dir = run_dir(out.path());
     let rotations = artifact(&dir, "logrotate.jsonl") + &artifact(&dir, "logrotate-final.jsonl");
@@ -540,13 +545,7 @@ fn a_kraken_soak_keeps_the_dead_man_switch_armed_and_it_fires_when_the_service_d
     assert!(events.contains("\"event\":\"armed\""), "{events}");
     assert!(!events.contains("\"event\":\"disarmed\""), "{events}");
     let s = summary(out.path());
-    let orphans = s["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["metric"] == "Orphan orders")
-        .cloned()
-        .expect("orphan row");
+    let orphans = row(&s, "Orphan orders");
     assert_eq!(orphans["status"], "fail", "{orphans:#}");
     // Within the timeout of the last re-arm, the exchange cancels every Kraken order itself.
     let deadline = Instant::now() + Duration::from_secs(15);
