@@ -40,15 +40,22 @@ fn bin_dir() -> PathBuf {
     dir
 }
 
-fn soak(out: &Path, extra: &[&str]) -> Command {
+/// `cargo xtask soak` with the test's binaries, its run directories under `out`.
+fn soak_cmd(out: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args(["soak", "--demo", "--fault-after", "4s", "--bin-dir"])
+    c.args(["soak", "--bin-dir"])
         .arg(bin_dir())
         .arg("--out")
         .arg(out)
-        .args(extra)
         .env_remove("GITHUB_STEP_SUMMARY")
         .stdin(Stdio::null());
+    c
+}
+
+/// The demo soak, its faults starting after 4 s.
+fn soak(out: &Path, extra: &[&str]) -> Command {
+    let mut c = soak_cmd(out);
+    c.args(["--demo", "--fault-after", "4s"]).args(extra);
     c
 }
 
@@ -398,11 +405,7 @@ fn a_chatty_service_is_held_to_the_disk_budget_without_a_gap_in_its_log() {
                   \x20       sys.stdout.write('line %d %s\\n' % (n, os.urandom(40).hex()))\n\
                   \x20   sys.stdout.flush()\n\
                   \x20   time.sleep(0.1)\n";
-    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["soak", "--bin-dir"])
-        .arg(bin_dir())
-        .arg("--out")
-        .arg(out.path())
+    let status = soak_cmd(out.path())
         .args([
             "--duration",
             "15s",
@@ -417,8 +420,6 @@ fn a_chatty_service_is_held_to_the_disk_budget_without_a_gap_in_its_log() {
             "-c",
             chatty,
         ])
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .status()
         .expect("run");
@@ -509,11 +510,7 @@ fn a_kraken_soak_keeps_the_dead_man_switch_armed_and_it_fires_when_the_service_d
     let state = out.path().join("active_orders.json");
     std::fs::write(&state, "{}").expect("state");
     // The service dies hard after 3 s, as a bot killed by the OOM killer would.
-    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["soak", "--bin-dir"])
-        .arg(bin_dir())
-        .arg("--out")
-        .arg(out.path())
+    let status = soak_cmd(out.path())
         .args([
             "--duration",
             "30s",
@@ -534,8 +531,6 @@ fn a_kraken_soak_keeps_the_dead_man_switch_armed_and_it_fires_when_the_service_d
         ])
         .env("KRAKEN_API_KEY", key)
         .env("KRAKEN_API_SECRET", secret)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .status()
         .expect("run");
