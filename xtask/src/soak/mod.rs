@@ -14,7 +14,9 @@
 //!    summary), `--notify URL` posted; exit 0 only when every row passes.
 
 mod health;
+mod judge;
 mod procs;
+mod records;
 mod tail;
 pub mod verdict;
 
@@ -29,9 +31,10 @@ use serde_json::{Value, json};
 use soak_core::signals::Termination;
 use soak_core::units::{format_duration, parse_duration, parse_size};
 
+use judge::{Ending, Inputs, judge};
 use procs::Proc;
 use tail::Tail;
-use verdict::{Row, Verdict, last_summary, read_artifact, read_jsonl};
+use verdict::{Verdict, last_summary, read_jsonl};
 
 /// Options of `cargo xtask soak`.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,9 +62,15 @@ pub struct SoakArgs {
     #[arg(long, default_value = "1s")]
     pub interval: String,
     /// Heartbeat silence that counts as a hang and stops the run (default: 10s with --demo,
-    /// else 5m).
+    /// else 5m). The watchdog arms once the log has shown a heartbeat (the built-in patterns or
+    /// --heartbeat-regex); with --health-url, the endpoint giving no answer this long after it
+    /// first answered is a hang too.
     #[arg(long)]
     pub max_heartbeat_gap: Option<String>,
+    /// A line the service logs periodically, as a heartbeat for the hang watchdog (Rust regex
+    /// syntax; repeatable), e.g. 'Bot heartbeat' or 'Background saving'.
+    #[arg(long, value_name = "REGEX")]
+    pub heartbeat_regex: Vec<String>,
     /// Time the service gets to stop after SIGTERM before its tree is killed.
     #[arg(long, default_value = "10s")]
     pub shutdown_timeout: String,
@@ -71,6 +80,13 @@ pub struct SoakArgs {
     /// How often the health URL is polled.
     #[arg(long, default_value = "2s")]
     pub health_every: String,
+    /// How long one health poll may take before it counts as no answer.
+    #[arg(long, default_value = "5s")]
+    pub health_timeout: String,
+    /// The service may take this long to answer its health URL for the first time; the
+    /// availability counts from that first healthy answer.
+    #[arg(long, default_value = "60s")]
+    pub startup_grace: String,
     /// Availability needed, percent.
     #[arg(long, default_value_t = 99.5)]
     pub min_availability: f64,
@@ -91,6 +107,10 @@ pub struct SoakArgs {
     /// WebSocket reconnections allowed in any hour.
     #[arg(long, default_value_t = 10)]
     pub max_reconnects_per_hour: u64,
+    /// Errors the service logs and survives (tracebacks, exceptions, error lines) allowed in
+    /// any hour.
+    #[arg(long, default_value_t = 60)]
+    pub max_errors_per_hour: u64,
     /// The exchange the service trades on, for the orphan check: bybit, bybit-testnet, kraken.
     #[arg(long)]
     pub exchange: Option<String>,
@@ -151,10 +171,21 @@ const TOOLS: [&str; 9] = [
 ];
 
 /// The variables whose values must never reach the artifacts.
-const SECRET_VARS: &str = "BYBIT_API_KEY,BYBIT_API_SECRET,KRAKEN_API_KEY,KRAKEN_API_SECRET";
+const SECRET_VARS: [&str; 4] = [
+    "BYBIT_API_KEY",
+    "BYBIT_API_SECRET",
+    "KRAKEN_API_KEY",
+    "KRAKEN_API_SECRET",
+];
 
 fn dur(flag: &str, v: &str) -> Result<Duration> {
     parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))
+}
+
+/// A `--heartbeat-regex` that logscan would refuse, refused before the run starts.
+fn regex_check(re: &str) -> Result<()> {
+    regex::Regex::new(re).map_err(|e| anyhow::anyhow!("--heartbeat-regex {re:?}: {e}"))?;
+    Ok(())
 }
 
 fn unix_now() -> f64 {
@@ -169,6 +200,8 @@ struct Plan {
     gap: Duration,
     shutdown: Duration,
     health_every: Duration,
+    health_timeout: Duration,
+    startup_grace: Duration,
     max_total: u64,
     bin: PathBuf,
     dir: PathBuf,
@@ -225,6 +258,23 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             .as_deref()
             .unwrap_or(if args.demo { "10s" } else { "5m" }),
     )?;
+    // Every value is checked before anything is built or started.
+    let shutdown = dur("shutdown-timeout", &args.shutdown_timeout)?;
+    let health_every = dur("health-every", &args.health_every)?;
+    let health_timeout = dur("health-timeout", &args.health_timeout)?;
+    let startup_grace = dur("startup-grace", &args.startup_grace)?;
+    let max_total = parse_size(&args.max_total).map_err(|e| anyhow::anyhow!("--max-total: {e}"))?;
+    for (flag, v) in [
+        ("interval", &args.interval),
+        ("fault-after", &args.fault_after),
+        ("dead-man-timeout", &args.dead_man_timeout),
+    ] {
+        dur(flag, v)?;
+    }
+    parse_size(&args.max_log_size).map_err(|e| anyhow::anyhow!("--max-log-size: {e}"))?;
+    for re in &args.heartbeat_regex {
+        regex_check(re)?;
+    }
     let bin = match &args.bin_dir {
         Some(d) => d.clone(),
         None => crate::bench::measure::release_build(&TOOLS)?,
@@ -235,9 +285,11 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     let plan = Plan {
         duration,
         gap,
-        shutdown: dur("shutdown-timeout", &args.shutdown_timeout)?,
-        health_every: dur("health-every", &args.health_every)?,
-        max_total: parse_size(&args.max_total).map_err(|e| anyhow::anyhow!("--max-total: {e}"))?,
+        shutdown,
+        health_every,
+        health_timeout,
+        startup_grace,
+        max_total,
         bin,
         dir: dir.clone(),
     };
@@ -325,7 +377,6 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         .open(plan.file("service.log"))
         .with_context(|| format!("cannot create {}", plan.file("service.log").display()))?;
     let started = Instant::now();
-    let start_unix = unix_now();
     // The Command holds the log's descriptors: it must not outlive the spawn.
     let mut service = {
         let mut zr_cmd = plan.tool("zombiereap");
@@ -352,7 +403,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         "soak: service PID {} for {}: {}",
         service.pid(),
         format_duration(plan.duration),
-        command.join(" ")
+        shell_words(&command)
     );
 
     let mut dead_man = arm_dead_man(&plan, exchange.as_ref(), service.pid(), args)?;
@@ -376,12 +427,8 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         plan.tool("logscan")
             .arg("--follow")
             .arg(plan.file("service.log"))
-            .args([
-                "--max-heartbeat-gap",
-                &format!("{}ms", plan.gap.as_millis()),
-                "--format",
-                "jsonl",
-            ])
+            .args(heartbeat_args(&plan, args))
+            .args(["--format", "jsonl"])
             .stdout(plan.out("logscan-follow.jsonl")?)
             .stderr(plan.out("logscan-follow.stderr")?),
     )?;
@@ -441,7 +488,15 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     };
     let poller = health_url
         .clone()
-        .map(|u| health::Poller::start(u, plan.health_every));
+        .map(|u| -> Result<health::Poller> {
+            Ok(health::Poller::start(
+                u,
+                plan.health_every,
+                plan.health_timeout,
+                plan.out("health.jsonl")?,
+            ))
+        })
+        .transpose()?;
 
     // Watch until the end.
     let mut samples = Tail::new(plan.file("resources.jsonl"));
@@ -495,6 +550,16 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
                 status_text(service.status)
             );
         }
+        if let Some(silent) = poller
+            .as_ref()
+            .and_then(|p| p.snapshot().silent_for(Instant::now()))
+            .filter(|s| *s > plan.gap)
+        {
+            break format!(
+                "hang detected (the health endpoint gave no answer for {})",
+                format_duration(Duration::from_secs(silent.as_secs()))
+            );
+        }
         if let Some(sig) = term.requested() {
             break format!("{} received", Termination::name(sig));
         }
@@ -503,9 +568,13 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         }
         if Instant::now() >= next_progress {
             next_progress += Duration::from_secs(5);
-            let avail = poller
-                .as_ref()
-                .map(|p| format!(", up {:.1} %", p.snapshot().availability_percent()));
+            let avail = poller.as_ref().map(|p| {
+                p.snapshot()
+                    .availability_percent()
+                    .map_or(", health: not answered yet".into(), |a| {
+                        format!(", up {a:.1} %")
+                    })
+            });
             let line = format!(
                 "soak: {} / {}: {sample_count} samples, tree RSS {} MB, {leak_estimate}, {events} log events{}",
                 format_duration(Duration::from_secs(started.elapsed().as_secs())),
@@ -531,12 +600,17 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
 
     // Stop, in order; every path comes through here. Health polling ends first: a service
     // being stopped on purpose is not an outage.
-    let health = poller.map(health::Poller::finish);
+    let ending = if service.running() {
+        Ending::StoppedBySoak
+    } else {
+        Ending::OnItsOwn
+    };
+    let health = poller.map(|p| p.finish(ending == Ending::OnItsOwn));
     let service_status = service.stop(plan.shutdown + Duration::from_secs(5));
     // A clean stop disarms the switch (SIGTERM); after a hard death it is left to fire, so
     // the exchange cancels what the service left open (SIGKILL: the dead-man cannot disarm).
     if let Some(mut d) = dead_man.take() {
-        if service_status.is_some_and(|s| s.success()) {
+        if ending == Ending::StoppedBySoak && service_status.is_some_and(clean_stop) {
             d.stop(Duration::from_secs(10));
         } else {
             eprintln!(
@@ -594,9 +668,10 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             "--end-time",
             &format!("{stop_unix:.3}"),
         ])
+        .args(heartbeat_args(&plan, args))
         .args([
-            "--max-heartbeat-gap",
-            &format!("{}ms", plan.gap.as_millis()),
+            "--max-errors-per-hour",
+            &args.max_errors_per_hour.to_string(),
         ])
         .stdout(plan.out("logscan.jsonl")?)
         .status()
@@ -606,8 +681,21 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
     }
     // Before anything is uploaded: the exchange keys' values and known key shapes.
     let mut scan = plan.tool("seccheck");
-    scan.args(["secrets", "--format", "jsonl", "--env", SECRET_VARS])
-        .arg(&plan.dir)
+    scan.args(["secrets", "--format", "jsonl"]);
+    // Only the variables this run has: an unset one is nothing to look for (and seccheck
+    // refuses a watched variable that is not set).
+    let watched: Vec<&str> = SECRET_VARS
+        .iter()
+        .copied()
+        .filter(|v| {
+            args.demo && v.starts_with("BYBIT")
+                || std::env::var_os(v).is_some_and(|x| !x.is_empty())
+        })
+        .collect();
+    if !watched.is_empty() {
+        scan.args(["--env", &watched.join(",")]);
+    }
+    scan.arg(&plan.dir)
         .stdout(plan.out("secrets.jsonl")?)
         .stderr(plan.out("secrets.stderr")?);
     if args.demo {
@@ -642,11 +730,15 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         .stdout(plan.out("logrotate-final.jsonl")?)
         .status();
     let verdict = judge(&Inputs {
-        plan: &plan,
         args,
+        dir: &plan.dir,
+        duration: plan.duration,
+        gap: plan.gap,
+        max_total: plan.max_total,
+        startup_grace: plan.startup_grace,
         ran_for,
         stopped_because: &stopped_because,
-        start_unix,
+        ending,
         health: health.as_ref(),
         orders: orders.as_ref(),
         audit: audit.as_ref(),
@@ -672,6 +764,45 @@ fn estimate_text(e: &Value) -> String {
         }
         (Some(verdict), None) => format!("leak: {}", verdict.replace('_', " ")),
     }
+}
+
+/// The heartbeat flags both logscan passes get, so the live watchdog and the final verdict
+/// judge by one rule: armed at the log's first heartbeat, silent logs never a hang.
+fn heartbeat_args(plan: &Plan, args: &SoakArgs) -> Vec<String> {
+    let mut v = vec![
+        "--max-heartbeat-gap".to_string(),
+        format!("{}ms", plan.gap.as_millis()),
+        "--heartbeat-optional".to_string(),
+    ];
+    for re in &args.heartbeat_regex {
+        v.extend(["--heartbeat-regex".to_string(), re.clone()]);
+    }
+    v
+}
+
+/// A stop the soak asked for: 0, or the conventional statuses of SIGTERM and SIGINT.
+fn clean_stop(s: std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    matches!(s.code(), Some(0 | 130 | 143))
+        || matches!(s.signal(), Some(libc::SIGTERM | libc::SIGINT))
+}
+
+/// The command as a shell would take it back: words with spaces or quotes are quoted.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn status_text(s: Option<std::process::ExitStatus>) -> String {
@@ -884,334 +1015,6 @@ fn check_orders(
     Ok(last_summary(&recs, "orphan-cancel")
         .cloned()
         .unwrap_or(json!({"error": "no summary from orphan-cancel"})))
-}
-
-struct Inputs<'a> {
-    plan: &'a Plan,
-    args: &'a SoakArgs,
-    ran_for: Duration,
-    stopped_because: &'a str,
-    start_unix: f64,
-    health: Option<&'a health::HealthStats>,
-    orders: Option<&'a Value>,
-    audit: Option<&'a Value>,
-    warnings: &'a [String],
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    walk_bytes(dir).unwrap_or(0)
-}
-
-fn walk_bytes(dir: &Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        let m = e.metadata()?;
-        total += if m.is_dir() {
-            walk_bytes(&e.path())?
-        } else {
-            m.len()
-        };
-    }
-    Ok(total)
-}
-
-/// The Success Metrics table from the run's records.
-fn judge(i: &Inputs<'_>) -> Verdict {
-    let p = i.plan;
-    let samples: Vec<Value> = read_jsonl(&p.file("resources.jsonl"))
-        .into_iter()
-        .filter(|r| r["type"] == "sample")
-        .collect();
-    let analysis: Value = read_artifact(&p.file("resources.analysis.json"))
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    let logscan = read_jsonl(&p.file("logscan.jsonl"));
-    let log_summary = last_summary(&logscan, "logscan")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let zr = read_jsonl(&p.file("zombiereap.jsonl"));
-    let zr_summary = last_summary(&zr, "zombiereap")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let mut rows = Vec::new();
-
-    let planned = p.duration.as_secs_f64();
-    let ran = i.ran_for.as_secs_f64();
-    rows.push(Row::measured(
-        "Duration",
-        format!(">= {}", format_duration(p.duration)),
-        format_duration(Duration::from_secs(ran as u64)),
-        i.stopped_because == "duration reached" && ran + 1.0 >= planned,
-        format!("stopped because: {}", i.stopped_because),
-    ));
-
-    let mem = analysis["checks"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["name"] == "memory_growth"))
-        .cloned();
-    rows.push(match mem {
-        Some(c) => Row::measured(
-            "Memory growth",
-            format!("< {} MB/h", c["threshold"]),
-            format!("{:.1} MB/h", c["value"].as_f64().unwrap_or(0.0)),
-            c["ok"] == true,
-            c["detail"].as_str().unwrap_or("").to_string(),
-        ),
-        None => Row::measured(
-            "Memory growth",
-            "< 10 MB/h".into(),
-            "-".into(),
-            false,
-            "resanalyze produced no analysis".into(),
-        ),
-    });
-
-    let cpu: Vec<f64> = samples
-        .iter()
-        .filter_map(|s| s["tree_cpu_percent"].as_f64())
-        .collect();
-    let sys_cpu: Vec<f64> = samples
-        .iter()
-        .filter_map(|s| s["cpu_percent"].as_f64())
-        .collect();
-    let avg = |v: &[f64]| {
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
-    rows.push(if cpu.is_empty() {
-        Row::measured(
-            "CPU usage (avg)",
-            format!("< {}%", i.args.max_cpu),
-            "-".into(),
-            false,
-            "no samples of the service tree".into(),
-        )
-    } else {
-        Row::measured(
-            "CPU usage (avg)",
-            format!("< {}%", i.args.max_cpu),
-            format!("{:.1}%", avg(&cpu)),
-            avg(&cpu) < i.args.max_cpu,
-            format!(
-                "the service's process tree over {} samples (whole machine: {:.1}%)",
-                cpu.len(),
-                avg(&sys_cpu)
-            ),
-        )
-    });
-
-    let used = dir_bytes(&p.dir);
-    rows.push(Row::measured(
-        "Disk usage",
-        format!("< {}", soak_core::units::format_bytes(p.max_total)),
-        soak_core::units::format_bytes(used),
-        used < p.max_total,
-        "the run directory's artifacts".into(),
-    ));
-
-    let reconnects = log_summary["ws_reconnects_max_in_any_hour"].as_u64();
-    rows.push(match reconnects {
-        Some(n) => Row::measured(
-            "WS reconnections",
-            format!("< {} per hour", i.args.max_reconnects_per_hour),
-            n.to_string(),
-            n < i.args.max_reconnects_per_hour,
-            format!(
-                "most in any hour of the log ({} in all)",
-                log_summary["ws_reconnect_count"]
-            ),
-        ),
-        None => Row::measured(
-            "WS reconnections",
-            format!("< {} per hour", i.args.max_reconnects_per_hour),
-            "-".into(),
-            false,
-            "logscan produced no summary".into(),
-        ),
-    });
-
-    rows.push(match i.orders {
-        None => Row::skipped("Orphan orders", "0".into(), "no exchange configured (--exchange, --state)"),
-        Some(o) if o.get("error").is_some() => Row::measured("Orphan orders", "0".into(), "-".into(), false, o["error"].as_str().unwrap_or("").to_string()),
-        Some(o) => {
-            let orphans = o["orphans"].as_u64().unwrap_or(0);
-            let tracked = o["matched"].as_u64().unwrap_or(0);
-            Row::measured(
-                "Orphan orders",
-                "0".into(),
-                orphans.to_string(),
-                orphans == 0,
-                format!(
-                    "open on the exchange and unknown to the bot (orphan-cancel reconcile); {tracked} more still open that the bot tracks; {} ghosts{}",
-                    o["ghosts"],
-                    if i.args.cancel_orphans { "; orphans cancelled, see cancel.jsonl" } else { "" }
-                ),
-            )
-        }
-    });
-
-    let zombies = samples
-        .iter()
-        .filter_map(|s| s["tree_zombies"].as_u64())
-        .max();
-    rows.push(match zombies {
-        Some(z) => Row::measured(
-            "Zombie processes",
-            "0".into(),
-            z.to_string(),
-            z == 0,
-            "most zombies in the service's tree in any sample (resmon)".into(),
-        ),
-        None => Row::measured(
-            "Zombie processes",
-            "0".into(),
-            "-".into(),
-            false,
-            "no samples of the service tree".into(),
-        ),
-    });
-
-    let crash_lines = log_summary["crash_count"].as_u64().unwrap_or(0);
-    let died = i.stopped_because.starts_with("the service exited")
-        && !(zr_summary["exit_status"] == 0 && zr_summary["signal"].is_null());
-    rows.push(Row::measured(
-        "Crashes",
-        "0".into(),
-        (crash_lines + u64::from(died)).to_string(),
-        crash_lines == 0 && !died,
-        format!(
-            "{crash_lines} tracebacks/fatal errors in the log; service ended with exit status {} (signal {})",
-            zr_summary["exit_status"], zr_summary["signal"]
-        ),
-    ));
-
-    let max_gap = log_summary["heartbeat_max_gap_s"].as_f64();
-    rows.push(match max_gap {
-        Some(g) => Row::measured(
-            "Heartbeat gap (hang)",
-            format!("<= {}", format_duration(p.gap)),
-            format!("{g:.1}s"),
-            g <= p.gap.as_secs_f64() && !i.stopped_because.starts_with("hang"),
-            "longest silence of `[HB] alive` (logscan)".into(),
-        ),
-        None => Row::skipped(
-            "Heartbeat gap (hang)",
-            format!("<= {}", format_duration(p.gap)),
-            "the log has no heartbeat lines",
-        ),
-    });
-
-    rows.push(match i.audit {
-        None if i.args.no_deps_audit => Row::skipped(
-            "Security issues",
-            "0 CRITICAL/HIGH".into(),
-            "--no-deps-audit",
-        ),
-        None => Row::measured(
-            "Security issues",
-            "0 CRITICAL/HIGH".into(),
-            "-".into(),
-            false,
-            "not audited: give --advisory-db DIR (a RustSec advisory-db or OSV checkout), or --no-deps-audit".into(),
-        ),
-        Some(a) if a.get("error").is_some() => Row::measured(
-            "Security issues",
-            "0 CRITICAL/HIGH".into(),
-            "-".into(),
-            false,
-            a["error"].as_str().unwrap_or("").to_string(),
-        ),
-        Some(a) => {
-            let failing = a["failing"].as_u64().unwrap_or(0);
-            Row::measured(
-                "Security issues",
-                "0 CRITICAL/HIGH".into(),
-                failing.to_string(),
-                a["ok"] == true,
-                format!(
-                    "seccheck deps: {} packages of {} lockfile(s); {} critical, {} high, {} medium, {} low; {} warnings (deps.jsonl)",
-                    a["packages"],
-                    a["lockfiles"].as_array().map_or(0, Vec::len),
-                    a["critical"],
-                    a["high"],
-                    a["medium"],
-                    a["low"],
-                    a["warnings"]
-                ),
-            )
-        }
-    });
-
-    let secrets = read_jsonl(&p.file("secrets.jsonl"));
-    rows.push(match last_summary(&secrets, "seccheck") {
-        Some(s) => {
-            let n = s["secrets"].as_u64().unwrap_or(0);
-            let kinds: Vec<String> = secrets
-                .iter()
-                .filter(|r| r["type"] == "finding")
-                .map(|r| {
-                    let file = r["file"].as_str().unwrap_or("?");
-                    let name = file.rsplit('/').next().unwrap_or(file);
-                    format!(
-                        "{} in {name}:{}",
-                        r["kind"].as_str().unwrap_or("?"),
-                        r["line"]
-                    )
-                })
-                .take(3)
-                .collect();
-            Row::measured(
-                "Leaked secrets",
-                "0".into(),
-                n.to_string(),
-                n == 0,
-                if n == 0 {
-                    format!("seccheck secrets over {} artifact files", s["files"])
-                } else {
-                    format!(
-                        "{} (secrets.jsonl; mask them with seccheck secrets --redact)",
-                        kinds.join(", ")
-                    )
-                },
-            )
-        }
-        None => Row::measured(
-            "Leaked secrets",
-            "0".into(),
-            "-".into(),
-            false,
-            "seccheck produced no summary".into(),
-        ),
-    });
-
-    rows.push(match i.health {
-        Some(h) => Row::measured(
-            "Availability",
-            format!(">= {}%", i.args.min_availability),
-            format!("{:.2}%", h.availability_percent()),
-            h.availability_percent() >= i.args.min_availability,
-            format!(
-                "{} of {} health polls answered 2xx; longest outage {:.0}s",
-                h.up, h.polls, h.longest_outage_s
-            ),
-        ),
-        None => Row::skipped(
-            "Availability",
-            format!(">= {}%", i.args.min_availability),
-            "no --health-url",
-        ),
-    });
-    let _ = i.start_unix;
-    Verdict {
-        rows,
-        stopped_because: i.stopped_because.to_string(),
-        run_dir: p.dir.display().to_string(),
-        warnings: i.warnings.to_vec(),
-    }
 }
 
 /// Posts the verdict: JSON with a `text` field (Slack and Telegram-bridge webhooks read it).

@@ -1,0 +1,166 @@
+//! The parts of the tools' JSONL the soak reads, as typed records: what a field means is
+//! written once here, not as string-key lookups scattered through the verdict. Every field is
+//! optional (`#[serde(default)]`): a tool that wrote less is judged on what it wrote.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::verdict::read_artifact;
+
+/// Every line of a JSONL artifact (compressed or not) that parses as `T`; others are skipped.
+pub fn read_all<T: DeserializeOwned>(path: &Path) -> Vec<T> {
+    read_artifact(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<T>(l).ok())
+        .collect()
+}
+
+/// A record's envelope: which kind and which tool.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope {
+    /// `sample`, `event`, `finding`, `action`, `summary`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The tool that wrote it.
+    #[serde(default)]
+    pub tool: String,
+}
+
+/// The last `summary` record of `tool` in a JSONL artifact, as `T`.
+pub fn last_summary_of<T: DeserializeOwned>(path: &Path, tool: &str) -> Option<T> {
+    let text = read_artifact(path)?;
+    text.lines().rev().find_map(|l| {
+        let env: Envelope = serde_json::from_str(l).ok()?;
+        (env.kind == "summary" && env.tool == tool)
+            .then(|| serde_json::from_str(l).ok())
+            .flatten()
+    })
+}
+
+/// One resmon sample, the fields the soak judges.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Sample {
+    /// `sample` for samples.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// CPU of the service's process tree, percent of one core.
+    pub tree_cpu_percent: Option<f64>,
+    /// The whole machine's CPU.
+    pub cpu_percent: Option<f64>,
+    /// Zombies in the service's tree.
+    pub tree_zombies: Option<u64>,
+    /// RSS of the tree.
+    pub tree_memory_mb: Option<f64>,
+}
+
+/// One distinct error message the service logged, with how often.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TopError {
+    /// The message (numbers and ids normalised by logscan).
+    pub message: String,
+    /// How many times.
+    pub count: u64,
+}
+
+/// logscan's summary.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LogSummary {
+    /// WebSocket reconnections in the whole log.
+    pub ws_reconnect_count: Option<u64>,
+    /// Most reconnections in any one-hour window.
+    pub ws_reconnects_max_in_any_hour: Option<u64>,
+    /// Fatal lines: panics, fatal errors, segfaults, OOM kills.
+    pub crash_count: Option<u64>,
+    /// Errors the service logged and survived: tracebacks, exceptions, error lines.
+    pub error_count: Option<u64>,
+    /// Most of those in any one-hour window.
+    pub errors_max_in_any_hour: Option<u64>,
+    /// The most frequent distinct error messages.
+    pub top_errors: Vec<TopError>,
+    /// Heartbeat lines.
+    pub heartbeat_count: Option<u64>,
+    /// Longest heartbeat silence, seconds (null without heartbeats).
+    pub heartbeat_max_gap_s: Option<f64>,
+    /// Which rule judged the heartbeat.
+    pub heartbeat_rule: Option<String>,
+    /// Lines read.
+    pub lines: Option<u64>,
+    /// Lines whose time could not be read.
+    pub lines_without_time: Option<u64>,
+}
+
+/// `zombiereap run`'s summary: how the service ended.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RunSummary {
+    /// The command's exit code, when it exited.
+    pub exit_code: Option<i64>,
+    /// The number of the signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// The status passed on (128 + N for signal N).
+    pub exit_status: Option<i64>,
+    /// True when it had to be killed after the grace period.
+    pub timed_out: bool,
+}
+
+/// One check of resanalyze's analysis document.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AnalysisCheck {
+    /// `memory_growth`, `cpu_average`, ...
+    pub name: String,
+    /// The threshold.
+    pub threshold: serde_json::Value,
+    /// The judged value.
+    pub value: Option<f64>,
+    /// Within the threshold.
+    pub ok: bool,
+    /// How it was judged.
+    pub detail: String,
+}
+
+/// resanalyze's analysis document, the part the soak reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Analysis {
+    /// Its checks.
+    pub checks: Vec<AnalysisCheck>,
+}
+
+impl Analysis {
+    /// The check named `name`.
+    pub fn check(&self, name: &str) -> Option<&AnalysisCheck> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// A finding of seccheck secrets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SecretFinding {
+    /// `finding` for findings.
+    #[serde(rename = "type")]
+    pub record: String,
+    /// What was found (`aws_access_key`, `env:BYBIT_API_SECRET`).
+    pub kind: String,
+    /// Where.
+    pub file: String,
+    /// Its line.
+    pub line: Option<u64>,
+}
+
+/// seccheck secrets' summary.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SecretsSummary {
+    /// Secrets found.
+    pub secrets: Option<u64>,
+    /// Files scanned.
+    pub files: Option<u64>,
+}
