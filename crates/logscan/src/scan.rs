@@ -369,11 +369,17 @@ impl<'p> Scanner<'p> {
         emit: &mut dyn FnMut(Event),
     ) {
         let (mut error_line, mut fatal) = (false, false);
+        let mut kinds_seen: Vec<&str> = Vec::new();
         for i in self.pack.matching(message) {
             let p = &self.pack.patterns[i];
             if exception_line && p.spec.kind == "traceback_start" {
                 continue;
             }
+            // A line counts once per kind, however many patterns of that kind it matches.
+            if kinds_seen.contains(&p.spec.kind.as_str()) {
+                continue;
+            }
+            kinds_seen.push(p.spec.kind.as_str());
             let kind = p.spec.kind.as_str();
             if FATAL_KINDS.contains(&kind) {
                 fatal = true;
