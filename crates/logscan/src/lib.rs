@@ -4,7 +4,9 @@
 
 pub mod baseline;
 pub mod blocks;
+pub mod errors;
 pub mod follow;
+pub mod heartbeat;
 pub mod histogram;
 pub mod pattern;
 pub mod prefilter;
@@ -75,16 +77,27 @@ pub struct Cli {
     /// Most WebSocket reconnect attempts allowed in any one-hour window.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_reconnects_per_hour: u64,
-    /// Longest heartbeat silence allowed (`[HB] alive`); given explicitly, a log without any
-    /// heartbeat fails.
+    /// Longest heartbeat silence allowed, judged once the log has shown a heartbeat; given
+    /// explicitly (without --heartbeat-optional), a log without any heartbeat fails.
     #[arg(long, value_parser = clap_duration, value_name = "DURATION")]
     pub max_heartbeat_gap: Option<Duration>,
+    /// A log with no heartbeat at all is `no_data` for the heartbeat check, even with an
+    /// explicit --max-heartbeat-gap (the soak's setting: a service that prints none is never
+    /// judged hung by the log).
+    #[arg(long)]
+    pub heartbeat_optional: bool,
+    /// A regex whose match is a heartbeat (adds a pattern of kind `heartbeat`); repeatable.
+    #[arg(long = "heartbeat-regex", value_name = "REGEX")]
+    pub heartbeat_regex: Vec<String>,
     /// Highest p99 latency allowed per stage.
     #[arg(long, default_value = "100ms", value_parser = clap_duration, value_name = "DURATION")]
     pub max_p99_latency: Duration,
-    /// Most crashes (tracebacks, panics, OOM kills) allowed.
+    /// Most crashes allowed (fatal lines: panics, fatal errors, segfaults, OOM kills).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub max_crashes: u64,
+    /// Most logged errors (tracebacks, exceptions, error-level lines) in any one-hour window.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub max_errors_per_hour: u64,
     /// Fail unless the shutdown sequence ran and completed.
     #[arg(long)]
     pub require_clean_shutdown: bool,
@@ -130,7 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let known = pack
             .patterns
             .iter()
-            .any(|p| p.spec.kind.replace("traceback_start", "crash") == r.kind);
+            .any(|p| p.spec.kind.replace("traceback_start", "traceback") == r.kind);
         if !known {
             return Err(usage(format!(
                 "--expect-reduction: no pattern of kind '{}' (see --list-patterns)",
@@ -164,9 +177,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         max_reconnects_per_hour: cli.max_reconnects_per_hour,
         max_heartbeat_gap: cli.max_heartbeat_gap.unwrap_or(HEARTBEAT_GAP_DEFAULT),
-        heartbeat_required: cli.max_heartbeat_gap.is_some(),
+        heartbeat_required: cli.max_heartbeat_gap.is_some() && !cli.heartbeat_optional,
         max_p99_latency_ms: cli.max_p99_latency.as_secs_f64() * 1000.0,
         max_crashes: cli.max_crashes,
+        max_errors_per_hour: cli.max_errors_per_hour,
         require_clean_shutdown: cli.require_clean_shutdown,
     };
     let end = end.or(stats.last_time);
@@ -192,11 +206,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut kinds: Vec<String> = pack
         .patterns
         .iter()
-        .map(|p| p.spec.kind.replace("traceback_start", "crash"))
+        .map(|p| p.spec.kind.replace("traceback_start", "traceback"))
         .collect();
     kinds.sort();
     kinds.dedup();
-    let mut summary = report::summary_record(stats, &kinds, &checks, end);
+    let rule = report::heartbeat_rule(stats, &limits);
+    let mut summary = report::summary_record(stats, &kinds, &checks, end, rule);
     if let (Some(old), Some(file)) = (&old, &cli.baseline) {
         baseline::add_to_summary(&mut summary, old, stats, &kinds, file);
     }
@@ -310,17 +325,20 @@ fn follow_file(
             last_beat = Instant::now();
             hang_reported = false;
         }
+        // Silence counts only once the log has shown a heartbeat (the shared hang rule).
         let silent = last_beat.elapsed();
-        if scanner
-            .stats
-            .live_gap
-            .is_none_or(|(g, _)| silent.as_secs_f64() > g)
+        if beats > 0
+            && scanner
+                .stats
+                .live_gap
+                .is_none_or(|(g, _)| silent.as_secs_f64() > g)
         {
             let began = Timestamp::now().unix() - silent.as_secs_f64();
             scanner.stats.live_gap = Some((silent.as_secs_f64(), began));
         }
         if let Some(gap) = cli.max_heartbeat_gap {
-            if silent > gap && !hang_reported {
+            if heartbeat::overdue(beats, silent.as_secs_f64(), gap.as_secs_f64()) && !hang_reported
+            {
                 hang_reported = true;
                 let finding = hang_finding(&name, silent, gap, scanner.stats.last_heartbeat);
                 if gha::in_github_actions() {
@@ -351,6 +369,7 @@ fn hang_finding(file: &str, silent: Duration, gap: Duration, last: Option<f64>) 
         .with("file", file)
         .with("silent_s", (silent.as_secs_f64() * 1000.0).round() / 1000.0)
         .with("max_heartbeat_gap_s", gap.as_secs_f64())
+        .with("heartbeat_rule", heartbeat::HeartbeatRule::Armed.as_str())
         .with(
             "last_heartbeat_utc",
             last.and_then(Timestamp::from_unix).map(|t| t.utc_string()),
@@ -377,6 +396,23 @@ fn load_pack(cli: &Cli) -> anyhow::Result<Pack> {
     for path in &cli.pattern_files {
         let user = read_specs(path).map_err(usage)?;
         specs.extend(user.into_iter().map(|s| (path.clone(), s)));
+    }
+    for (i, regex) in cli.heartbeat_regex.iter().enumerate() {
+        if let Err(e) = regex::bytes::Regex::new(regex) {
+            return Err(usage(format!(
+                "--heartbeat-regex '{regex}': invalid regex: {}",
+                e.to_string().replace('\n', " ")
+            )));
+        }
+        specs.push((
+            PathBuf::from("--heartbeat-regex"),
+            PatternSpec {
+                name: format!("heartbeat_regex_{}", i + 1),
+                kind: "heartbeat".into(),
+                severity: "info".into(),
+                regex: regex.clone(),
+            },
+        ));
     }
     if specs.is_empty() {
         return Err(usage("--no-builtin: no pattern left; give --patterns FILE"));

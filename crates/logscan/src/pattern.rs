@@ -292,6 +292,79 @@ mod tests {
     }
 
     #[test]
+    fn reconnect_and_disconnect_lines_of_real_libraries() {
+        let p = builtin();
+        let cases = [
+            (
+                "INFO:websockets.client:connect failed; reconnecting in 2.6 seconds: ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 8765)",
+                "ws_reconnect",
+            ),
+            (
+                "connect failed again; retrying in 5 seconds: OSError: x",
+                "ws_reconnect",
+            ),
+            (
+                "INFO:socketio.client:Connection failed, new attempt in 1.37 seconds",
+                "ws_reconnect",
+            ),
+            (
+                "INFO:socketio.client:Engine.IO connection dropped",
+                "ws_disconnect",
+            ),
+            (
+                "INFO:socketio.client:Maximum reconnection attempts reached, giving up",
+                "ws_gave_up",
+            ),
+            (
+                "INFO:pybit._websocket_stream:WebSocket Linear attempting connection...",
+                "ws_reconnect",
+            ),
+            (
+                "ERROR:pybit._websocket_stream:WebSocket Linear (wss://stream.bybit.com/v5/public/linear) encountered error: Connection to remote host was lost..",
+                "ws_disconnect",
+            ),
+            (
+                "2026-12-06 19:24:36,123 INFO kraken.spot.websocket.connectors: Websocket start connect/reconnect",
+                "ws_reconnect",
+            ),
+            ("INFO Connection closed!", "ws_disconnect"),
+            (
+                "ccxt.base.errors.NetworkError: Connection closed by remote server, closing code 1006",
+                "ws_disconnect",
+            ),
+            (
+                "RequestTimeout: Connection to wss://stream.bybit.com/v5/public/spot timed out due to a ping-pong keepalive missing on time",
+                "ws_disconnect",
+            ),
+            (
+                "aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected",
+                "ws_disconnect",
+            ),
+            (
+                "2026-12-06T19:24:36Z WARN feed: WebSocket protocol error: Connection reset without closing handshake",
+                "ws_disconnect",
+            ),
+        ];
+        for (line, kind) in cases {
+            let k = kinds(&p, line);
+            assert!(k.contains(&kind.to_string()), "{line} → {k:?}");
+        }
+        // A library's first successful connection is not a reconnect.
+        for quiet in [
+            "INFO:websockets.client:connected",
+            "INFO:socketio.client:Engine.IO connection established",
+            "INFO:pybit._websocket_stream:WebSocket Linear connected",
+            "INFO Websocket connection established!",
+        ] {
+            assert!(
+                kinds(&p, quiet).is_empty(),
+                "{quiet} → {:?}",
+                kinds(&p, quiet)
+            );
+        }
+    }
+
+    #[test]
     fn user_patterns_add_replace_and_report_errors_by_name() {
         let specs = parse_specs(
             "[[pattern]]\nname = \"heartbeat\"\nkind = \"heartbeat\"\nseverity = \"info\"\nregex = 'tick'\n",

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 use soak_core::record::{Record, RecordType, Timestamp};
 
+use crate::heartbeat::{self, HeartbeatRule};
 use crate::scan::Stats;
 
 /// The thresholds the checks apply.
@@ -14,12 +15,15 @@ pub struct Limits {
     pub max_reconnects_per_hour: u64,
     /// Longest heartbeat silence allowed.
     pub max_heartbeat_gap: Duration,
-    /// When set by the user, a log with no heartbeat at all fails (else: no data).
+    /// A log with no heartbeat at all fails (else: no data): `--max-heartbeat-gap` given
+    /// without `--heartbeat-optional`.
     pub heartbeat_required: bool,
     /// Highest p99 latency allowed, per stage, in milliseconds.
     pub max_p99_latency_ms: f64,
-    /// Most crashes allowed.
+    /// Most crashes (fatal lines) allowed.
     pub max_crashes: u64,
+    /// Most logged errors allowed in any one-hour window.
+    pub max_errors_per_hour: u64,
     /// The shutdown sequence must have run and completed.
     pub require_clean_shutdown: bool,
 }
@@ -74,6 +78,7 @@ pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> 
         outcome: pass_if(stats.reconnects_max_in_hour <= limits.max_reconnects_per_hour),
     });
     let gap = stats.heartbeat_gap_until(end);
+    let limit_s = limits.max_heartbeat_gap.as_secs_f64();
     checks.push(Check {
         name: "heartbeat_gap".into(),
         threshold: format!(
@@ -81,11 +86,12 @@ pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> 
             soak_core::units::format_duration(limits.max_heartbeat_gap)
         ),
         measured: gap.map_or(Value::Null, |(g, _)| round3(g).into()),
-        outcome: match gap {
-            _ if stats.heartbeats == 0 && limits.heartbeat_required => Outcome::Fail,
-            _ if stats.heartbeats == 0 => Outcome::NoData,
-            Some((g, _)) => pass_if(g <= limits.max_heartbeat_gap.as_secs_f64()),
-            None => Outcome::Pass,
+        outcome: match heartbeat_rule(stats, limits) {
+            HeartbeatRule::Required => Outcome::Fail,
+            HeartbeatRule::NoHeartbeat => Outcome::NoData,
+            HeartbeatRule::Armed => {
+                pass_if(!gap.is_some_and(|(g, _)| heartbeat::overdue(stats.heartbeats, g, limit_s)))
+            }
         },
     });
     let worst_p99 = stats
@@ -101,12 +107,19 @@ pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> 
             pass_if(v <= limits.max_p99_latency_ms)
         }),
     });
-    let crashes = stats.count("crash") + stats.count("oom_kill");
+    let crashes = crash_count(stats);
     checks.push(Check {
         name: "crashes".into(),
         threshold: format!("<= {}", limits.max_crashes),
         measured: Value::from(crashes),
         outcome: pass_if(crashes <= limits.max_crashes),
+    });
+    let errors = stats.errors.window.max;
+    checks.push(Check {
+        name: "errors_per_hour".into(),
+        threshold: format!("<= {} in any hour", limits.max_errors_per_hour),
+        measured: Value::from(errors),
+        outcome: pass_if(errors <= limits.max_errors_per_hour),
     });
     if limits.require_clean_shutdown {
         checks.push(Check {
@@ -117,6 +130,20 @@ pub fn evaluate(stats: &Stats, limits: &Limits, end: Option<f64>) -> Vec<Check> 
         });
     }
     checks
+}
+
+/// Fatal lines: panics, fatal errors, segfaults, OOM kills (never tracebacks a service logs
+/// and survives: those are logged errors).
+pub fn crash_count(stats: &Stats) -> u64 {
+    crate::scan::FATAL_KINDS
+        .iter()
+        .map(|k| stats.count(k))
+        .sum()
+}
+
+/// The hang rule that judged this log (see [`crate::heartbeat`]).
+pub fn heartbeat_rule(stats: &Stats, limits: &Limits) -> HeartbeatRule {
+    HeartbeatRule::for_log(stats.heartbeats, limits.heartbeat_required)
 }
 
 /// `clean` (started and completed, no crash after it), `unclean` (started but not completed,
@@ -147,6 +174,7 @@ pub fn summary_record(
     kinds: &[String],
     checks: &[Check],
     end: Option<f64>,
+    rule: HeartbeatRule,
 ) -> Record {
     let span = stats.span_s();
     let hours = span.filter(|s| *s > 0.0).map(|s| s / 3600.0);
@@ -184,6 +212,7 @@ pub fn summary_record(
         stats.reconnects_max_in_hour,
     );
     r.insert("heartbeat_count", stats.heartbeats);
+    r.insert("heartbeat_rule", rule.as_str());
     let gap = stats.heartbeat_gap_until(end);
     r.insert("heartbeat_max_gap_s", gap.map(|g| round3(g.0)));
     r.insert(
@@ -200,10 +229,12 @@ pub fn summary_record(
         r.insert(&format!("latency_{s}_max_ms"), h.max().map(round3));
         r.insert(&format!("latency_{s}_mean_ms"), h.mean().map(round3));
     }
-    r.insert(
-        "crash_count",
-        stats.count("crash") + stats.count("oom_kill"),
-    );
+    r.insert("crash_count", crash_count(stats));
+    r.insert("error_count", stats.errors.count);
+    r.insert("errors_max_in_any_hour", stats.errors.window.max);
+    let top = serde_json::to_value(stats.errors.top(3)).unwrap_or_default();
+    r.insert("top_errors", top);
+    r.insert("line_too_long", stats.line_too_long);
     r.insert("shutdown_verdict", shutdown_verdict(stats));
     r.insert("shutdown_cancelled_orders", stats.shutdown_cancelled);
     for c in checks {

@@ -1,10 +1,11 @@
 //! The one pass over log lines: time stamping, matching the pack, grouping tracebacks, and
 //! accumulating the figures the summary needs. Memory stays flat in the log's size.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::errors::{ErrorTally, HourWindow};
 use crate::histogram::Histogram;
 use crate::pattern::Pack;
 use crate::prefilter::lowercase_into;
@@ -12,13 +13,17 @@ use crate::timestamp::{TimestampParser, UnixTime};
 
 /// Longest line text kept in an event record.
 const MAX_TEXT: usize = 400;
+/// Kinds whose line means the process died (counted as crashes, never as logged errors).
+pub const FATAL_KINDS: [&str; 2] = ["crash", "oom_kill"];
+/// Kinds whose line is a logged error whatever its pattern's severity.
+const ERROR_KINDS: [&str; 3] = ["exception", "logged_error", "traceback"];
 /// JSON-lines fields tried, in order, for a line's time.
 const JSON_TIME_FIELDS: [&str; 5] = ["timestamp", "time", "ts", "@timestamp", "asctime"];
 
 /// One match, ready to become an `event` record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// The pattern's kind (a traceback is reported as `crash`).
+    /// The pattern's kind (a traceback is reported as `traceback`).
     pub kind: String,
     /// The pattern's name.
     pub pattern: String,
@@ -65,13 +70,18 @@ pub struct Stats {
     pub heartbeats: u64,
     /// Time of the last heartbeat.
     pub last_heartbeat: Option<UnixTime>,
-    /// Largest gap between heartbeats (or from the log's start to the first), and its start.
+    /// Largest gap between heartbeats, and its start (silence before the first heartbeat is
+    /// never judged: see [`crate::heartbeat`]).
     pub max_heartbeat_gap: Option<(f64, UnixTime)>,
     /// Longest heartbeat silence observed live by `--follow` (wall clock), and when it began.
     pub live_gap: Option<(f64, UnixTime)>,
     /// Most reconnect attempts within any one-hour window.
     pub reconnects_max_in_hour: u64,
-    reconnect_window: VecDeque<UnixTime>,
+    reconnect_window: HourWindow,
+    /// Logged errors the service survived: tracebacks, exceptions, error-level lines.
+    pub errors: ErrorTally,
+    /// Lines longer than the `--max-line` limit, skipped unread.
+    pub line_too_long: u64,
     /// Shutdown sequence: started, orders cancelled (last figure), completed.
     pub shutdown_started: bool,
     /// Orders the shutdown sequence said it cancelled.
@@ -116,8 +126,7 @@ impl Stats {
             "heartbeat" => {
                 self.heartbeats += 1;
                 if let Some(t) = e.time {
-                    let prev = self.last_heartbeat.or(self.first_time);
-                    if let Some(p) = prev.filter(|p| t > *p) {
+                    if let Some(p) = self.last_heartbeat.filter(|p| t > *p) {
                         let gap = t - p;
                         if self.max_heartbeat_gap.is_none_or(|(g, _)| gap > g) {
                             self.max_heartbeat_gap = Some((gap, p));
@@ -141,19 +150,8 @@ impl Stats {
                 }
             }
             "ws_reconnect" => {
-                if let Some(t) = e.time {
-                    self.reconnect_window.push_back(t);
-                    while self
-                        .reconnect_window
-                        .front()
-                        .is_some_and(|f| *f <= t - 3600.0)
-                    {
-                        self.reconnect_window.pop_front();
-                    }
-                }
-                let in_window =
-                    (self.reconnect_window.len() as u64).max(u64::from(e.time.is_none()));
-                self.reconnects_max_in_hour = self.reconnects_max_in_hour.max(in_window);
+                self.reconnect_window.add(e.time);
+                self.reconnects_max_in_hour = self.reconnect_window.max;
             }
             "shutdown_start" => self.shutdown_started = true,
             "shutdown_cancelled" => {
@@ -173,6 +171,8 @@ pub struct Scanner<'p> {
     json_field: Option<String>,
     last_time: Option<UnixTime>,
     traceback: Option<OpenTraceback>,
+    /// An error line not yet counted: a traceback right after it is the same error.
+    pending_error: Option<(String, Option<UnixTime>)>,
     /// The current block, lowercased for the prefilter (kept to reuse its memory).
     lowered: Vec<u8>,
     /// What the scan has accumulated.
@@ -189,6 +189,7 @@ impl<'p> Scanner<'p> {
             json_field,
             last_time: None,
             traceback: None,
+            pending_error: None,
             lowered: Vec::new(),
             stats: Stats::default(),
         }
@@ -215,6 +216,13 @@ impl<'p> Scanner<'p> {
             None => self.stats.lines_without_time += 1,
         }
         let message = message.as_ref();
+        if let Some((text, t)) = self.pending_error.take() {
+            // `logger.exception(...)`: the ERROR line and its traceback are one error.
+            let absorbed = self.traceback.is_none() && message.starts_with(TRACEBACK_START);
+            if !absorbed {
+                self.stats.errors.add(&text, t);
+            }
+        }
 
         if let Some(tb) = &mut self.traceback {
             let indented = message.first().is_some_and(|b| *b == b' ' || *b == b'\t');
@@ -226,7 +234,7 @@ impl<'p> Scanner<'p> {
                 }
                 return;
             }
-            if message.starts_with(b"Traceback (most recent call last)") && !tb.ended {
+            if message.starts_with(TRACEBACK_START) && !tb.ended {
                 return;
             }
             if !tb.ended {
@@ -300,6 +308,7 @@ impl<'p> Scanner<'p> {
         if lines.is_empty() {
             return 0;
         }
+        self.commit_pending_error();
         // `\n` never occurs inside a UTF-8 sequence: the block is valid iff every line is.
         let all_valid = std::str::from_utf8(lines).is_ok();
         let mut count = 0;
@@ -328,11 +337,25 @@ impl<'p> Scanner<'p> {
     /// Ends the input: a traceback still open is reported.
     pub fn finish(&mut self, emit: &mut dyn FnMut(Event)) {
         self.close_traceback(emit);
+        self.commit_pending_error();
+    }
+
+    fn commit_pending_error(&mut self) {
+        if let Some((text, t)) = self.pending_error.take() {
+            self.stats.errors.add(&text, t);
+        }
     }
 
     fn close_traceback(&mut self, emit: &mut dyn FnMut(Event)) {
         if let Some(tb) = self.traceback.take() {
             self.stats.account(&tb.event);
+            let message = tb
+                .event
+                .fields
+                .get("exception")
+                .and_then(Value::as_str)
+                .unwrap_or(&tb.event.text);
+            self.stats.errors.add(message, tb.event.time);
             emit(tb.event);
         }
     }
@@ -345,10 +368,26 @@ impl<'p> Scanner<'p> {
         exception_line: bool,
         emit: &mut dyn FnMut(Event),
     ) {
+        let (mut error_line, mut fatal) = (false, false);
+        let mut kinds_seen: Vec<&str> = Vec::new();
         for i in self.pack.matching(message) {
             let p = &self.pack.patterns[i];
             if exception_line && p.spec.kind == "traceback_start" {
                 continue;
+            }
+            // A line counts once per kind, however many patterns of that kind it matches.
+            if kinds_seen.contains(&p.spec.kind.as_str()) {
+                continue;
+            }
+            kinds_seen.push(p.spec.kind.as_str());
+            let kind = p.spec.kind.as_str();
+            if FATAL_KINDS.contains(&kind) {
+                fatal = true;
+            } else if kind != "traceback_start"
+                && (ERROR_KINDS.contains(&kind)
+                    || matches!(p.spec.severity.as_str(), "error" | "critical"))
+            {
+                error_line = true;
             }
             let mut fields = Map::new();
             if p.has_captures {
@@ -377,10 +416,10 @@ impl<'p> Scanner<'p> {
                 fields,
             };
             if p.spec.kind == "traceback_start" {
-                // Reported once, as a crash, when the traceback ends.
+                // Reported once, as a logged error, when the traceback ends.
                 self.close_traceback(emit);
                 let mut event = event;
-                event.kind = "crash".into();
+                event.kind = "traceback".into();
                 event
                     .fields
                     .insert("first_line".into(), Value::from(event.text.clone()));
@@ -392,6 +431,11 @@ impl<'p> Scanner<'p> {
             }
             self.stats.account(&event);
             emit(event);
+        }
+        // A line inside a traceback is part of that traceback's error.
+        if error_line && !fatal && !exception_line {
+            self.commit_pending_error();
+            self.pending_error = Some((lossy(message), self.last_time));
         }
     }
 
@@ -411,6 +455,9 @@ impl<'p> Scanner<'p> {
         Some((message, time))
     }
 }
+
+/// The first line of a Python traceback.
+const TRACEBACK_START: &[u8] = b"Traceback (most recent call last)";
 
 /// Where the line holding `pos` ends: its `\n`, or the end of the block.
 fn line_end(block: &[u8], pos: usize) -> usize {
@@ -567,14 +614,14 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
     }
 
     #[test]
-    fn one_crash_per_traceback_even_when_chained() {
+    fn one_logged_error_per_traceback_even_when_chained() {
         let log = "2025-10-01 12:00:00,000 ERROR boom\n\
 Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n    f()\n\
 KeyError: 'x'\n\nDuring handling of the above exception, another exception occurred:\n\n\
 Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>\n\
 RuntimeError: wrapped\n2025-10-01 12:00:05,000 INFO [HB] alive";
         let (events, stats) = scan(log);
-        let crashes: Vec<&Event> = events.iter().filter(|e| e.kind == "crash").collect();
+        let crashes: Vec<&Event> = events.iter().filter(|e| e.kind == "traceback").collect();
         assert_eq!(crashes.len(), 1, "{events:#?}");
         assert_eq!(crashes[0].line, 2);
         assert_eq!(crashes[0].fields["line_end"], Value::from(11));
@@ -582,7 +629,16 @@ RuntimeError: wrapped\n2025-10-01 12:00:05,000 INFO [HB] alive";
             crashes[0].fields["last_line"],
             Value::from("RuntimeError: wrapped")
         );
-        assert_eq!(stats.count("crash"), 1);
+        assert_eq!(stats.count("traceback"), 1);
+        assert_eq!(stats.count("crash"), 0);
+        // The ERROR line right before the traceback is the same error; the traceback's
+        // last exception names it.
+        assert_eq!(stats.errors.count, 1);
+        let top = stats.errors.top(3);
+        assert_eq!(
+            (top[0].message.as_str(), top[0].count),
+            ("RuntimeError: wrapped", 1)
+        );
         assert_eq!(stats.count("heartbeat"), 1);
     }
 

@@ -1,15 +1,26 @@
 //! Finding the time of a log line, in the formats services actually write:
 //!
-//! | format                         | example                                |
-//! |--------------------------------|----------------------------------------|
-//! | ISO 8601 / RFC 3339            | `2025-10-01T12:00:00.123Z`, `...+02:00`|
-//! | Python `logging` default       | `2025-10-01 12:00:00,123`              |
-//! | epoch seconds                  | `1727784000.123`                       |
-//! | syslog / journald short        | `Oct  1 12:00:00`, `Oct 01 12:00:00`   |
+//! | format                         | example                                            | where |
+//! |--------------------------------|----------------------------------------------------|-------|
+//! | ISO 8601 / RFC 3339            | `2025-10-01T12:00:00.123Z`, `...+02:00`            | start |
+//! | journald `short-iso`           | `2026-12-06T19:24:36+0000`                         | start |
+//! | Python `logging`, logback      | `2025-10-01 12:00:00,123`, `... 12:00:00.123`      | start |
+//! | nginx error log, Go `log`      | `2026/12/06 19:24:36`                              | start |
+//! | epoch seconds                  | `1727784000.123`                                   | start |
+//! | syslog RFC 3164, journald short| `Oct  1 12:00:00`, `<34>Oct  1 12:00:00`           | start |
+//! | syslog RFC 5424                | `<165>1 2026-12-06T19:24:36.003Z host app ...`     | start |
+//! | redis                          | `1234:M 06 Dec 2026 19:24:36.123 * Ready`          | start |
+//! | nginx/Apache access (CLF)      | `... - - [06/Dec/2026:19:24:36 +0000] "GET ..."`   | first 160 bytes |
+//! | Python `http.server`           | `127.0.0.1 - - [06/Dec/2026 19:18:49] "GET ..."`   | first 160 bytes |
+//! | ISO after a prefix (logfmt)    | `time="2026-12-06T19:24:36Z" level=info ...`       | first 64 bytes |
+//! | JSON fields                    | `{"ts": 1733512345.12, ...}`, `"time": "2026-..."` | `timestamp`, `time`, `ts`, `@timestamp`, `asctime` in the first 1024 bytes |
 //!
-//! The time is looked for at the start of the line, after an optional `[` (so `[2025-10-01 ...]`
-//! works too). Times without a zone are taken as UTC; syslog times without a year take
-//! the year given to [`TimestampParser::new`].
+//! The common case (a `YYYY-MM-DD HH:MM:SS` start with no zone) is parsed by hand with the
+//! second cached; everything else goes to the regexes, and only a line with no time at its
+//! start is searched further in. Times without a zone are taken as UTC (Python's
+//! `http.server` and redis write local time: run services with `TZ=UTC`); syslog times without
+//! a year take the year given to [`TimestampParser::new`]. Epoch numbers in JSON larger than
+//! 1e11 are milliseconds.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use regex::bytes::Regex;
@@ -23,8 +34,20 @@ pub struct TimestampParser {
     iso: Regex,
     syslog: Regex,
     epoch: Regex,
+    syslog_pri: Regex,
+    redis: Regex,
+    clf: Regex,
+    iso_after_prefix: Regex,
+    json_time: Regex,
     year: i32,
 }
+
+/// How far into a line the access-log (`[06/Dec/2026:19:24:36 +0000]`) time is looked for.
+const CLF_HEAD: usize = 160;
+/// How far into a line an ISO time after a prefix (`time="..."`) is looked for.
+const ISO_HEAD: usize = 64;
+/// How far into a JSON line its time field is looked for.
+const JSON_HEAD: usize = 1024;
 
 /// A log line's time as float Unix seconds.
 pub type UnixTime = f64;
@@ -36,36 +59,45 @@ impl TimestampParser {
         let build = |re: &str| Regex::new(re).unwrap_or_else(|e| panic!("bad built-in regex: {e}"));
         TimestampParser {
             last_second: std::cell::Cell::new(None),
-            iso: build(
-                r"^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?",
-            ),
+            iso: build(ISO_ANCHORED),
             syslog: build(r"^\[?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})"),
             epoch: build(r"^\[?(\d{10})(?:\.(\d{1,9}))?\b"),
+            // `<PRI>` and, for RFC 5424, its version `1 `.
+            syslog_pri: build(r"^<\d{1,3}>(?:\d{1,2} )?"),
+            redis: build(
+                r"^\d{1,10}:[XCSM] (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?",
+            ),
+            clf: build(
+                r"\[(\d{1,2})/([A-Z][a-z]{2})/(\d{4})[: ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?: ([+-]\d{4}))?\]",
+            ),
+            iso_after_prefix: build(
+                r"(?:^|[^0-9A-Za-z.:/-])(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?",
+            ),
+            json_time: build(
+                r#""(?:timestamp|time|ts|@timestamp|asctime)"\s*:\s*(?:"([^"]{1,64})"|(-?\d{1,16}(?:\.\d{1,9})?)\b)"#,
+            ),
             year,
         }
     }
 
-    /// The time at the start of `line`, if it has one.
+    /// The time of `line`: at its start, or where the formats above put it.
     pub fn parse(&self, line: &[u8]) -> Option<UnixTime> {
         let first = *line.first()?;
-        if !(first.is_ascii_alphanumeric() || first == b'[') {
-            return None;
+        if first.is_ascii_alphanumeric() || first == b'[' {
+            if let Some(t) = self.fast_iso(line) {
+                return Some(t);
+            }
+            if let Some(t) = self.at_start(line) {
+                return Some(t);
+            }
         }
-        if let Some(t) = self.fast_iso(line) {
-            return Some(t);
-        }
+        self.further_in(line, first)
+    }
+
+    /// Formats that start the line (after an optional `[`).
+    fn at_start(&self, line: &[u8]) -> Option<UnixTime> {
         if let Some(c) = self.iso.captures(line) {
-            let num = |i: usize| -> Option<u32> {
-                std::str::from_utf8(c.get(i)?.as_bytes()).ok()?.parse().ok()
-            };
-            let date = NaiveDate::from_ymd_opt(i32::try_from(num(1)?).ok()?, num(2)?, num(3)?)?;
-            let naive = date.and_hms_opt(num(4)?, num(5)?, num(6)?)?;
-            let frac = c.get(7).map_or(0.0, |m| fraction(m.as_bytes()));
-            let offset = c
-                .get(8)
-                .map_or(Some(0), |m| zone_offset_seconds(m.as_bytes()))?;
-            let utc = Utc.from_utc_datetime(&naive).timestamp() - i64::from(offset);
-            return Some(utc as f64 + frac);
+            return iso_from(&c);
         }
         if let Some(c) = self.epoch.captures(line) {
             let secs: f64 = std::str::from_utf8(c.get(1)?.as_bytes())
@@ -84,6 +116,49 @@ impl TimestampParser {
             );
             let naive = NaiveDateTime::parse_from_str(&with_year, "%Y %b %d %H:%M:%S").ok()?;
             return Some(Utc.from_utc_datetime(&naive).timestamp() as f64);
+        }
+        if let Some(c) = self.redis.captures(line) {
+            // day, month name, year, time
+            return day_month_year(&c, 1, 2, 3, 4, None);
+        }
+        None
+    }
+
+    /// Formats not at the very start: after a syslog `<PRI>`, an access log's client
+    /// address, a logfmt key, or in a JSON object.
+    fn further_in(&self, line: &[u8], first: u8) -> Option<UnixTime> {
+        match first {
+            b'<' => {
+                let m = self.syslog_pri.find(line)?;
+                let rest = &line[m.end()..];
+                return self.fast_iso(rest).or_else(|| self.at_start(rest));
+            }
+            b'{' => {
+                let head = &line[..line.len().min(JSON_HEAD)];
+                let c = self.json_time.captures(head)?;
+                if let Some(text) = c.get(1) {
+                    let text = std::str::from_utf8(text.as_bytes()).ok()?;
+                    return self.parse_json(&serde_json::Value::from(text));
+                }
+                let n: f64 = std::str::from_utf8(c.get(2)?.as_bytes())
+                    .ok()?
+                    .parse()
+                    .ok()?;
+                return Some(epoch_seconds(n));
+            }
+            _ => {}
+        }
+        let clf_head = &line[..line.len().min(CLF_HEAD)];
+        if memchr::memchr(b'[', clf_head).is_some() {
+            if let Some(c) = self.clf.captures(clf_head) {
+                return day_month_year(&c, 1, 2, 3, 4, Some(8));
+            }
+        }
+        let iso_head = &line[..line.len().min(ISO_HEAD)];
+        if memchr::memchr(b'-', iso_head).is_some() {
+            if let Some(c) = self.iso_after_prefix.captures(iso_head) {
+                return iso_from(&c);
+            }
         }
         None
     }
@@ -136,10 +211,7 @@ impl TimestampParser {
     /// (milliseconds when it is too large to be seconds) or a string in any supported format.
     pub fn parse_json(&self, value: &serde_json::Value) -> Option<UnixTime> {
         match value {
-            serde_json::Value::Number(n) => {
-                let v = n.as_f64()?;
-                Some(if v > 1e11 { v / 1000.0 } else { v })
-            }
+            serde_json::Value::Number(n) => Some(epoch_seconds(n.as_f64()?)),
             serde_json::Value::String(s) => self.parse(s.as_bytes()).or_else(|| {
                 DateTime::parse_from_rfc3339(s)
                     .ok()
@@ -148,6 +220,69 @@ impl TimestampParser {
             _ => None,
         }
     }
+}
+
+/// The ISO pattern anchored at the line's start (after an optional `[`); `/` separators for
+/// nginx's error log and Go's `log`.
+const ISO_ANCHORED: &str = r"^\[?(\d{4})[-/](\d{2})[-/](\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?";
+
+/// Epoch seconds from a JSON number: milliseconds when too large to be seconds.
+fn epoch_seconds(v: f64) -> f64 {
+    if v > 1e11 { v / 1000.0 } else { v }
+}
+
+fn capture_u32(c: &regex::bytes::Captures<'_>, i: usize) -> Option<u32> {
+    std::str::from_utf8(c.get(i)?.as_bytes()).ok()?.parse().ok()
+}
+
+/// A time from ISO captures: year, month, day, hour, minute, second, fraction, zone.
+fn iso_from(c: &regex::bytes::Captures<'_>) -> Option<UnixTime> {
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(capture_u32(c, 1)?).ok()?,
+        capture_u32(c, 2)?,
+        capture_u32(c, 3)?,
+    )?;
+    let naive = date.and_hms_opt(capture_u32(c, 4)?, capture_u32(c, 5)?, capture_u32(c, 6)?)?;
+    let frac = c.get(7).map_or(0.0, |m| fraction(m.as_bytes()));
+    let offset = c
+        .get(8)
+        .map_or(Some(0), |m| zone_offset_seconds(m.as_bytes()))?;
+    let utc = Utc.from_utc_datetime(&naive).timestamp() - i64::from(offset);
+    Some(utc as f64 + frac)
+}
+
+/// A time from captures of day, month name (`Dec`), year, then hour, minute, second and
+/// fraction in the three groups after `hms`, and an optional `+0000` zone group.
+fn day_month_year(
+    c: &regex::bytes::Captures<'_>,
+    day: usize,
+    month: usize,
+    year: usize,
+    hms: usize,
+    zone: Option<usize>,
+) -> Option<UnixTime> {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let name = c.get(month)?.as_bytes();
+    let month = MONTHS.iter().position(|m| *m == name)? as u32 + 1;
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(capture_u32(c, year)?).ok()?,
+        month,
+        capture_u32(c, day)?,
+    )?;
+    let naive = date.and_hms_opt(
+        capture_u32(c, hms)?,
+        capture_u32(c, hms + 1)?,
+        capture_u32(c, hms + 2)?,
+    )?;
+    let frac = c.get(hms + 3).map_or(0.0, |m| fraction(m.as_bytes()));
+    let offset = match zone.and_then(|z| c.get(z)) {
+        Some(m) => zone_offset_seconds(m.as_bytes())?,
+        None => 0,
+    };
+    Some((Utc.from_utc_datetime(&naive).timestamp() - i64::from(offset)) as f64 + frac)
 }
 
 fn fraction(digits: &[u8]) -> f64 {
@@ -198,6 +333,92 @@ mod tests {
         assert_eq!(p("1759320000.25 x"), Some(t + 0.25));
         assert_eq!(p("Oct  1 12:00:00 host bot[12]: x"), Some(t));
         assert_eq!(p("Oct 01 12:00:00 host bot[12]: x"), Some(t));
+    }
+
+    #[test]
+    fn formats_of_real_software() {
+        let t = 1_796_585_076.0; // 2026-12-06T19:24:36Z
+        let at = |s: &str| {
+            TimestampParser::new(2026)
+                .parse(s.as_bytes())
+                .map(|v| (v * 1000.0).round() / 1000.0)
+        };
+        let cases: [(&str, f64); 17] = [
+            // nginx/Apache common and combined log format
+            (
+                "127.0.0.1 - - [06/Dec/2026:19:24:36 +0000] \"GET / HTTP/1.1\" 200 615 \"-\" \"curl/7.88.1\"",
+                t,
+            ),
+            (
+                "::1 - alice [06/Dec/2026:20:24:36 +0100] \"GET /x HTTP/1.0\" 404 153",
+                t,
+            ),
+            // Python http.server (local time, no zone)
+            (
+                "127.0.0.1 - - [06/Dec/2026 19:24:36] \"GET / HTTP/1.1\" 200 -",
+                t,
+            ),
+            // redis
+            (
+                "1234:M 06 Dec 2026 19:24:36.123 * Ready to accept connections tcp",
+                t + 0.123,
+            ),
+            (
+                "77:C 6 Dec 2026 19:24:36.000 # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo",
+                t,
+            ),
+            // nginx error log, Go log
+            (
+                "2026/12/06 19:24:36 [notice] 4242#4242: signal process started",
+                t,
+            ),
+            // journald short-iso and short-iso-precise
+            ("2026-12-06T19:24:36+0000 host redis-server[1234]: Ready", t),
+            ("2026-12-06T20:24:36.500000+0100 host app[1]: x", t + 0.5),
+            // syslog RFC 3164 with PRI, RFC 5424
+            ("<34>Dec  6 19:24:36 mymachine su: 'su root' failed", t),
+            (
+                "<165>1 2026-12-06T19:24:36.003Z mymachine.example.com evntslog - ID47 - msg",
+                t + 0.003,
+            ),
+            // logfmt and other prefixes
+            (
+                "time=\"2026-12-06T19:24:36Z\" level=info msg=\"started\"",
+                t,
+            ),
+            ("INFO 2026-12-06 19:24:36,250 app: x", t + 0.25),
+            // JSON logs (no --json-field needed for the time)
+            (
+                "{\"level\":\"info\",\"ts\":1796585076.12,\"msg\":\"x\"}",
+                t + 0.12,
+            ),
+            ("{\"time\": \"2026-12-06T19:24:36Z\", \"msg\": \"x\"}", t),
+            (
+                "{\"level\":30,\"time\":1796585076500,\"msg\":\"pino\"}",
+                t + 0.5,
+            ),
+            (
+                "{\"@timestamp\":\"2026-12-06T19:24:36.000+00:00\",\"message\":\"x\"}",
+                t,
+            ),
+            (
+                "{\"asctime\": \"2026-12-06 19:24:36,000\", \"levelname\": \"INFO\"}",
+                t,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(at(line), Some(want), "{line}");
+        }
+        for none in [
+            "  File \"/usr/lib/python3.11/socketserver.py\", line 755, in __init__",
+            "ConnectionResetError: [Errno 104] Connection reset by peer",
+            "----------------------------------------",
+            "{\"msg\": \"no time here\"}",
+            "<34> no syslog time",
+            "1234:M 45 Foo 2026 19:24:36.123 * bad month",
+        ] {
+            assert_eq!(at(none), None, "{none}");
+        }
     }
 
     #[test]
