@@ -9,6 +9,7 @@ use soak_core::units::{format_bytes, format_duration};
 
 use super::SoakArgs;
 use super::health::HealthStats;
+use super::preflight::Audit;
 use super::records::{
     Analysis, LogSummary, RunSummary, Sample, SecretFinding, SecretsSummary, last_summary_of,
     read_all,
@@ -44,12 +45,14 @@ pub struct Inputs<'a> {
     pub stopped_because: &'a str,
     /// Whether the soak ended it.
     pub ending: Ending,
+    /// When the soak began stopping the service (Unix seconds).
+    pub stop_unix: f64,
     /// The health poller's figures.
     pub health: Option<&'a HealthStats>,
     /// orphan-cancel reconcile's summary (or `{error}`).
     pub orders: Option<&'a Value>,
-    /// seccheck deps' summary (or `{error}`).
-    pub audit: Option<&'a Value>,
+    /// The preflight dependency audit.
+    pub audit: &'a Audit,
     /// Early warnings seen during the run.
     pub warnings: &'a [String],
 }
@@ -79,7 +82,7 @@ pub fn judge(i: &Inputs<'_>) -> Verdict {
         disk_row(i),
         reconnects_row(i, log.as_ref()),
         orders_row(i),
-        zombies_row(&samples),
+        zombies_row(&samples, i.stop_unix),
         crashes_row(i, &run, log.as_ref()),
         errors_row(i, log.as_ref()),
         hang_row(i, log.as_ref()),
@@ -253,14 +256,29 @@ fn orders_row(i: &Inputs<'_>) -> Row {
     }
 }
 
-fn zombies_row(samples: &[Sample]) -> Row {
-    match samples.iter().filter_map(|s| s.tree_zombies).max() {
+/// Zombies that outlived one sampling interval before the stop began: every process is a
+/// zombie for the moment between its exit and its parent's wait, and a sample taken while the
+/// soak stops the service catches exactly that.
+fn zombies_row(samples: &[Sample], stop_unix: f64) -> Row {
+    let before_stop: Vec<u64> = samples
+        .iter()
+        .filter(|s| s.timestamp_unix.is_none_or(|t| t < stop_unix))
+        .filter_map(|s| s.tree_zombies)
+        .collect();
+    let lasting = before_stop
+        .windows(2)
+        .map(|w| w[0].min(w[1]))
+        .max()
+        .or_else(|| before_stop.first().copied());
+    match lasting {
         Some(z) => Row::measured(
             "Zombie processes",
             "0".into(),
             z.to_string(),
             z == 0,
-            "most zombies in the service's tree in any sample (resmon)".into(),
+            "most zombies in the service's tree that lasted two samples in a row, before the \
+             stop (resmon)"
+                .into(),
         ),
         None => Row::measured(
             "Zombie processes",
@@ -442,22 +460,26 @@ fn security_row(i: &Inputs<'_>) -> Row {
     const METRIC: &str = "Security issues";
     let threshold = || "0 CRITICAL/HIGH".to_string();
     match i.audit {
-        None if i.args.no_deps_audit => Row::skipped(METRIC, threshold(), "--no-deps-audit"),
-        None => Row::measured(
+        Audit::Skipped(why) => Row::skipped(METRIC, threshold(), why),
+        Audit::NoDatabase(lockfiles) => Row::measured(
             METRIC,
             threshold(),
             "-".into(),
             false,
-            "not audited: give --advisory-db DIR (a RustSec advisory-db or OSV checkout), or --no-deps-audit".into(),
+            format!(
+                "not audited: {} lockfile(s) ({}) but no advisory database; give --advisory-db DIR \
+                 (a RustSec advisory-db or OSV checkout), or --no-deps-audit",
+                lockfiles.len(),
+                lockfiles
+                    .iter()
+                    .take(3)
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ),
-        Some(a) if a.get("error").is_some() => Row::measured(
-            METRIC,
-            threshold(),
-            "-".into(),
-            false,
-            a["error"].as_str().unwrap_or("").to_string(),
-        ),
-        Some(a) => Row::measured(
+        Audit::Failed(e) => Row::measured(METRIC, threshold(), "-".into(), false, e.clone()),
+        Audit::Done(a) => Row::measured(
             METRIC,
             threshold(),
             a["failing"].as_u64().unwrap_or(0).to_string(),

@@ -15,6 +15,7 @@
 
 mod health;
 mod judge;
+mod preflight;
 mod procs;
 mod records;
 mod tail;
@@ -306,7 +307,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         );
     }
 
-    let audit = audit_dependencies(&plan, args)?;
+    let audit = preflight::audit_dependencies(&plan, args)?;
 
     // The exchange: the simulator for the demo, else what the flags name.
     let (key, secret) = demo_credentials();
@@ -600,6 +601,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
 
     // Stop, in order; every path comes through here. Health polling ends first: a service
     // being stopped on purpose is not an outage.
+    let stopping_unix = unix_now();
     let ending = if service.running() {
         Ending::StoppedBySoak
     } else {
@@ -739,9 +741,10 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         ran_for,
         stopped_because: &stopped_because,
         ending,
+        stop_unix: stopping_unix,
         health: health.as_ref(),
         orders: orders.as_ref(),
-        audit: audit.as_ref(),
+        audit: &audit,
         warnings: &warnings,
     });
     verdict.write(&dir)?;
@@ -862,45 +865,6 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     // SAFETY: statvfs succeeded.
     let s = unsafe { s.assume_init() };
     Some(s.f_bavail * s.f_frsize)
-}
-
-/// The preflight dependency audit: `seccheck deps` on the project's lockfiles against the
-/// advisory databases, its records in `deps.jsonl`. `None` when no database was given.
-fn audit_dependencies(plan: &Plan, args: &SoakArgs) -> Result<Option<Value>> {
-    let (dbs, project) = if args.demo && args.advisory_db.is_empty() {
-        let root = crate::workspace_root()?;
-        (
-            vec![root.join("fixtures/seccheck/advisory-db")],
-            root.join("Cargo.lock"),
-        )
-    } else {
-        (args.advisory_db.clone(), args.project.clone())
-    };
-    if dbs.is_empty() || args.no_deps_audit {
-        return Ok(None);
-    }
-    let mut cmd = plan.tool("seccheck");
-    cmd.arg("deps");
-    for db in &dbs {
-        cmd.arg("--db").arg(db);
-    }
-    if let Some(age) = &args.max_db_age {
-        cmd.args(["--max-db-age", age]);
-    }
-    cmd.args(["--format", "jsonl"])
-        .arg(&project)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .stdout(plan.out("deps.jsonl")?)
-        .stderr(plan.out("deps.stderr")?);
-    let status = cmd.status().context("starting seccheck deps")?;
-    let recs = read_jsonl(&plan.file("deps.jsonl"));
-    Ok(Some(match last_summary(&recs, "seccheck") {
-        Some(s) => s.clone(),
-        None => {
-            let err = std::fs::read_to_string(plan.file("deps.stderr")).unwrap_or_default();
-            json!({"error": format!("seccheck deps failed ({status}): {}", err.trim())})
-        }
-    }))
 }
 
 /// Preflight for an exchange: Kraken's cancel-all-after switch kept armed for as long as the

@@ -47,6 +47,8 @@ pub struct Sample {
     /// `sample` for samples.
     #[serde(rename = "type")]
     pub kind: String,
+    /// When it was taken.
+    pub timestamp_unix: Option<f64>,
     /// CPU of the service's process tree, percent of one core.
     pub tree_cpu_percent: Option<f64>,
     /// The whole machine's CPU.
