@@ -31,6 +31,7 @@ use soak_core::units::{Rate, clap_count_rate, clap_duration};
 
 use credentials::Credentials;
 use exchange::http::{Backoff, Http};
+use exchange::nonce::NonceUnit;
 use exchange::{Exchange, ExchangeError, Scope};
 use local_state::{FieldMap, StateFormat};
 use order::Order;
@@ -99,6 +100,11 @@ pub struct ExchangeArgs {
     /// Client-side request rate cap (e.g. `10/s`), on top of the exchange's own headers.
     #[arg(long, value_parser = clap_count_rate, value_name = "RATE")]
     pub max_rate: Option<Rate>,
+    /// Unit of the Kraken nonce (Unix time): use the bot's own when it shares this API key, or
+    /// the key's counter runs ahead of the bot and Kraken refuses the bot's requests.
+    /// `krakenex` and ccxt use ms; python-kraken-sdk uses a larger one (pass ns).
+    #[arg(long, value_enum, default_value = "ms", value_name = "UNIT")]
+    pub kraken_nonce_unit: NonceUnit,
 }
 
 /// The bot's own state.
@@ -363,7 +369,12 @@ fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
             let creds = load_credentials(args, "KRAKEN_API_KEY", "KRAKEN_API_SECRET")?;
             let http = Http::new(&base, args.request_timeout, rate);
             Connection {
-                exchange: Box::new(exchange::kraken::Kraken::new(http, creds.clone(), backoff)),
+                exchange: Box::new(exchange::kraken::Kraken::new(
+                    http,
+                    creds.clone(),
+                    backoff,
+                    args.kraken_nonce_unit,
+                )),
                 creds: Some(creds),
                 mainnet: !is_loopback(&base),
                 venue: venue.clone(),

@@ -74,10 +74,11 @@ fn sim_with(orders: Vec<SimOrder>, s: Setup) -> Running {
             key: BYBIT_KEY.into(),
             secret: BYBIT_SECRET.into(),
         }),
-        kraken_keys: Some(KeyPair {
+        kraken_keys: vec![KeyPair {
             key: KRAKEN_KEY.into(),
             secret: kraken_secret(),
-        }),
+        }],
+        kraken_nonce_window: 0,
     })
     .expect("simulator starts")
 }
