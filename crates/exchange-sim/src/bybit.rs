@@ -254,10 +254,18 @@ fn route(sim: &mut Sim, req: &Req, partial_batch: bool, now: i64) -> Resp {
             )
         }
         ("POST", "/v5/order/create") => {
-            let (Some(category), Some(symbol), Some(side), Some(qty)) =
-                (text("category"), text("symbol"), text("side"), text("qty"))
-            else {
-                return error(10001, "category, symbol, side and qty are required", now);
+            let (Some(category), Some(symbol), Some(side), Some(_order_type), Some(qty)) = (
+                text("category"),
+                text("symbol"),
+                text("side"),
+                text("orderType"),
+                text("qty"),
+            ) else {
+                return error(
+                    10001,
+                    "category, symbol, side, orderType and qty are required",
+                    now,
+                );
             };
             let link = text("orderLinkId").map(str::to_string);
             if link

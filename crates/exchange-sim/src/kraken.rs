@@ -35,15 +35,19 @@ fn params(req: &Req) -> Result<Map<String, Value>, Resp> {
     }
 }
 
-/// Checks `API-Key`, the nonce (strictly increasing), and `API-Sign` =
-/// base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))).
+/// Checks `API-Key` (any key of the account), `API-Sign` =
+/// base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))), and the nonce: larger
+/// than the highest this key has used (less the nonce window, when one is set), as Kraken does.
 fn authenticate(sim: &mut Sim, req: &Req, p: &Map<String, Value>) -> Result<(), Resp> {
-    let Some(keys) = sim.kraken_keys.clone() else {
+    let given_key = req.header("API-Key").unwrap_or("");
+    let Some(keys) = sim
+        .kraken_keys
+        .iter()
+        .find(|k| !given_key.is_empty() && k.key == given_key)
+        .cloned()
+    else {
         return Err(err("EAPI:Invalid key"));
     };
-    if req.header("API-Key") != Some(keys.key.as_str()) {
-        return Err(err("EAPI:Invalid key"));
-    }
     let nonce = match p.get("nonce") {
         Some(Value::String(s)) => s.parse::<u64>().ok(),
         Some(Value::Number(n)) => n.as_u64(),
@@ -66,10 +70,13 @@ fn authenticate(sim: &mut Sim, req: &Req, p: &Map<String, Value>) -> Result<(), 
         .ok_or_else(|| err("EAPI:Invalid signature"))?;
     mac.verify_slice(&given)
         .map_err(|_| err("EAPI:Invalid signature"))?;
-    if nonce <= sim.kraken_nonce {
+    let highest = sim.kraken_nonces.get(&keys.key).copied().unwrap_or(0);
+    let accepted = nonce > highest
+        || (sim.kraken_nonce_window > 0 && highest - nonce < sim.kraken_nonce_window);
+    if !accepted {
         return Err(err("EAPI:Invalid nonce"));
     }
-    sim.kraken_nonce = nonce;
+    sim.kraken_nonces.insert(keys.key, highest.max(nonce));
     Ok(())
 }
 
@@ -111,7 +118,7 @@ fn cancel_ref(sim: &mut Sim, reference: &str, by: &str) -> usize {
 pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
     let now = sim.now_ms();
     if req.path == "/0/public/Time" {
-        return ok(json!({"unixtime": now / 1000, "rfc1123": ""}));
+        return ok(json!({"unixtime": now.div_euclid(1000), "rfc1123": rfc1123(now)}));
     }
     let Some(method) = req.path.strip_prefix("/0/private/") else {
         return Resp::status(404, "{\"error\":[\"EGeneral:Unknown method\"]}");
@@ -130,36 +137,67 @@ pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
     }
     match method {
         "OpenOrders" => {
+            // Optional filters, as Kraken documents them: userref and cl_ord_id.
+            let userref = text(&p, "userref").map(|u| u.parse::<i64>().ok());
+            if userref == Some(None) {
+                return err("EGeneral:Invalid arguments:userref");
+            }
+            let userref = userref.flatten();
+            let client = text(&p, "cl_ord_id");
             let open: Map<String, Value> = sim
                 .book
-                .open(Venue::Kraken, |_| true)
+                .open(Venue::Kraken, |o| {
+                    userref.is_none_or(|u| o.userref == Some(u))
+                        && client.is_none_or(|c| o.client_id.as_deref() == Some(c))
+                })
                 .into_iter()
                 .map(|o| (o.id.clone(), order_json(o)))
                 .collect();
             ok(json!({"open": open}))
         }
         "AddOrder" => {
-            let (Some(pair), Some(side), Some(volume)) =
-                (text(&p, "pair"), text(&p, "type"), text(&p, "volume"))
-            else {
+            let (Some(pair), Some(side), Some(ordertype), Some(volume)) = (
+                text(&p, "pair"),
+                text(&p, "type"),
+                text(&p, "ordertype"),
+                text(&p, "volume"),
+            ) else {
                 return err("EGeneral:Invalid arguments");
             };
+            if !matches!(side, "buy" | "sell") {
+                return err("EGeneral:Invalid arguments:type");
+            }
+            let userref = match text(&p, "userref").map(str::parse::<i64>) {
+                Some(Err(_)) => return err("EGeneral:Invalid arguments:userref"),
+                Some(Ok(u)) => Some(u),
+                None => None,
+            };
+            let price = text(&p, "price").unwrap_or("0");
+            let descr = if ordertype == "market" {
+                format!("{side} {volume} {pair} @ market")
+            } else {
+                format!("{side} {volume} {pair} @ {ordertype} {price}")
+            };
+            // validate=true: checked, not placed (no txid), as Kraken answers.
+            if text(&p, "validate").is_some_and(|v| v == "true" || v == "1") {
+                return ok(json!({"descr": {"order": descr}}));
+            }
             let order = SimOrder {
                 exchange: Venue::Kraken,
                 category: None,
                 id: String::new(),
                 client_id: text(&p, "cl_ord_id").map(str::to_string),
-                userref: text(&p, "userref").and_then(|u| u.parse().ok()),
+                userref,
                 symbol: pair.to_string(),
                 side: side.to_string(),
                 qty: volume.to_string(),
-                price: text(&p, "price").unwrap_or("0").to_string(),
+                price: price.to_string(),
                 status: "open".into(),
                 created_ms: now,
                 cancelled_by: None,
             };
             let id = sim.book.insert(order, now);
-            ok(json!({"descr": {"order": format!("{side} {volume} {pair}")}, "txid": [id]}))
+            ok(json!({"descr": {"order": descr}, "txid": [id]}))
         }
         "CancelOrder" => {
             let Some(txid) = p.get("txid").and_then(|v| {
@@ -221,6 +259,17 @@ pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
     }
 }
 
+/// `Sun, 21 Mar 21 14:23:14 +0000`, as Kraken's `/0/public/Time` writes `rfc1123`.
+fn rfc1123(ms: i64) -> String {
+    soak_core::record::Timestamp::from_unix(ms as f64 / 1000.0)
+        .map(|t| {
+            t.datetime()
+                .format("%a, %d %b %y %H:%M:%S +0000")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// RFC 3339 UTC, second precision, as Kraken writes times.
 fn chrono_like(ms: i64) -> String {
     soak_core::record::Timestamp::from_unix(ms as f64 / 1000.0)
@@ -242,12 +291,13 @@ mod tests {
             bybit_limit: Limiter::new(0, Duration::from_secs(1)),
             kraken_limit: Limiter::new(0, Duration::from_secs(1)),
             bybit_keys: None,
-            kraken_keys: Some(KeyPair {
+            kraken_keys: vec![KeyPair {
                 key: "K".into(),
                 // Kraken's documented example secret.
                 secret: "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==".into(),
-            }),
-            kraken_nonce: 0,
+            }],
+            kraken_nonces: Default::default(),
+            kraken_nonce_window: 0,
             kraken_deadline_ms: None,
             skew_ms: 0,
             stats: Stats::default(),
