@@ -135,6 +135,10 @@ pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
         sim.stats.rate_limited += 1;
         return err("EAPI:Rate limit exceeded");
     }
+    if method != "OpenOrders" && sim.is_read_only(req.header("API-Key")) {
+        sim.stats.auth_refused += 1;
+        return err("EGeneral:Permission denied");
+    }
     match method {
         "OpenOrders" => {
             // Optional filters, as Kraken documents them: userref and cl_ord_id.
@@ -298,6 +302,7 @@ mod tests {
             }],
             kraken_nonces: Default::default(),
             kraken_nonce_window: 0,
+            read_only_keys: Vec::new(),
             kraken_deadline_ms: None,
             skew_ms: 0,
             stats: Stats::default(),
@@ -349,5 +354,60 @@ mod tests {
             tampered.body
         );
         assert_eq!(s.book.all().len(), 1);
+    }
+
+    /// Signs `body` (which holds `nonce=N`) as a client would, for key `K` or `K2`.
+    fn signed(key: &str, nonce: u64) -> Req {
+        let body = format!("nonce={nonce}&ordertype=limit&pair=XBTUSD&price=1&type=buy&volume=1");
+        let secret = BASE64
+            .decode(sim().kraken_keys[0].secret.as_str())
+            .expect("b64");
+        let mut inner = Sha256::new();
+        inner.update(format!("{nonce}{body}").as_bytes());
+        let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(&secret).expect("key");
+        mac.update(b"/0/private/AddOrder");
+        mac.update(&inner.finalize());
+        let mut r = req(&body, &BASE64.encode(mac.finalize().into_bytes()));
+        r.headers[0].1 = key.to_string();
+        r
+    }
+
+    #[test]
+    fn each_key_has_its_own_nonce_counter_and_the_window_admits_late_arrivals() {
+        let mut s = sim();
+        let second = s.kraken_keys[0].clone();
+        s.kraken_keys.push(KeyPair {
+            key: "K2".into(),
+            ..second
+        });
+        assert!(handle(&mut s, &signed("K", 2_000)).body.contains("txid"));
+        // Another key of the account starts from its own counter.
+        assert!(handle(&mut s, &signed("K2", 1_000)).body.contains("txid"));
+        let late = handle(&mut s, &signed("K", 1_999));
+        assert!(late.body.contains("EAPI:Invalid nonce"), "{}", late.body);
+        // Kraken's nonce window: up to N below the highest is accepted too, further is not.
+        s.kraken_nonce_window = 10;
+        assert!(handle(&mut s, &signed("K", 1_991)).body.contains("txid"));
+        let too_late = handle(&mut s, &signed("K", 1_990));
+        assert!(
+            too_late.body.contains("EAPI:Invalid nonce"),
+            "{}",
+            too_late.body
+        );
+        assert!(handle(&mut s, &signed("K", 2_001)).body.contains("txid"));
+        assert_eq!(s.book.all().len(), 4);
+    }
+
+    #[test]
+    fn a_read_only_key_may_list_but_not_place() {
+        let mut s = sim();
+        s.read_only_keys = vec!["K".into()];
+        let refused = handle(&mut s, &signed("K", 5));
+        assert!(
+            refused.body.contains("EGeneral:Permission denied"),
+            "{}",
+            refused.body
+        );
+        assert!(s.book.all().is_empty());
     }
 }

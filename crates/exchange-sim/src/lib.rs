@@ -186,6 +186,9 @@ pub struct Sim {
     pub kraken_nonces: BTreeMap<String, u64>,
     /// Kraken's nonce window (0: strictly increasing per key).
     pub kraken_nonce_window: u64,
+    /// Public keys (of either exchange) that may only query, not place or cancel: refused with
+    /// the exchange's permission error (Bybit `10005`, Kraken `EGeneral:Permission denied`).
+    pub read_only_keys: Vec<String>,
     /// Kraken's cancel-all-after deadline, simulator clock ms.
     pub kraken_deadline_ms: Option<i64>,
     /// Clock offset, ms.
@@ -195,6 +198,11 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// True when `key` may only query.
+    pub fn is_read_only(&self, key: Option<&str>) -> bool {
+        key.is_some_and(|k| self.read_only_keys.iter().any(|r| r == k))
+    }
+
     /// The simulator's clock, Unix ms.
     pub fn now_ms(&self) -> i64 {
         real_now_ms().saturating_add(self.skew_ms)
@@ -305,7 +313,10 @@ fn plan(sim: &Mutex<Sim>, faults: &[Fault], delay: Duration, req: &Req) -> Plan 
     } else if req.path.starts_with("/0/") {
         kraken::handle(&mut s, req)
     } else {
-        Resp::status(404, "not found")
+        Resp::status(
+            404,
+            "{\"error\":\"not found: exchange-sim serves /v5/ (Bybit), /0/ (Kraken) and /sim/\"}",
+        )
     };
     match late {
         Some(d) => Plan::AnswerLate(resp, d),
@@ -392,6 +403,8 @@ pub struct SimConfig {
     pub kraken_keys: Vec<KeyPair>,
     /// Kraken's nonce window (0: strictly increasing per key, as Kraken's default).
     pub kraken_nonce_window: u64,
+    /// Public keys that may only query (the exchanges' read-only API keys).
+    pub read_only_keys: Vec<String>,
 }
 
 /// A running simulator; dropping it stops the server.
@@ -440,6 +453,7 @@ pub fn start(cfg: SimConfig) -> anyhow::Result<Running> {
         kraken_keys: cfg.kraken_keys,
         kraken_nonces: BTreeMap::new(),
         kraken_nonce_window: cfg.kraken_nonce_window,
+        read_only_keys: cfg.read_only_keys,
         kraken_deadline_ms: None,
         skew_ms: cfg.skew_ms,
         stats: Stats::default(),
@@ -513,6 +527,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         bybit_keys: keys_from_env("BYBIT_API_KEY", "BYBIT_API_SECRET"),
         kraken_keys,
         kraken_nonce_window: cli.kraken_nonce_window,
+        read_only_keys: Vec::new(),
     })?;
     let started = Record::new(RecordType::Event, "exchange-sim")
         .with("event", "listening")
