@@ -81,6 +81,7 @@ fn sim_with(orders: Vec<SimOrder>, s: Setup) -> Running {
             secret: kraken_secret(),
         }],
         kraken_nonce_window: 0,
+        read_only_keys: Vec::new(),
     })
     .expect("simulator starts")
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, Command as StdCommand, Stdio};
 
 use common::{
-    KRAKEN_DEDICATED_KEY, bot, bot_run, client_python, kraken_dedicated_secret, oc, records, sim,
+    KRAKEN_DEDICATED_KEY, bot, bot_run, client_python, kraken_dedicated_secret, oc_at, records, sim,
 };
 use serde_json::{Value, json};
 
@@ -37,15 +37,8 @@ fn state_file(dir: &Path, name: &str, orders: &[Value]) -> std::path::PathBuf {
 }
 
 fn cancel_orphans(url: &str, exchange: &str, state: &Path, extra: &[&str]) -> Value {
-    let out = oc()
-        .args(["cancel", "--exchange", exchange, "--base-url", url])
-        .args([
-            "--client-id-prefix",
-            "BOT_",
-            "--execute",
-            "--format",
-            "jsonl",
-        ])
+    let out = oc_at("cancel", exchange, url)
+        .args(common::EXECUTE_BOTS)
         .args(extra)
         .arg("--state")
         .arg(state)
@@ -286,8 +279,7 @@ fn microsecond_nonces_lock_a_millisecond_bot_out_and_orphan_cancel_says_why() {
 
     // orphan-cancel in milliseconds on that poisoned key: refused twice, stops, says why.
     let listings_before = sim.stats().by_path["/0/private/OpenOrders"];
-    let out = oc()
-        .args(["reconcile", "--exchange", "kraken", "--base-url", &sim.url])
+    let out = oc_at("reconcile", "kraken", &sim.url)
         .arg("--state")
         .arg(&state)
         .output()

@@ -59,7 +59,7 @@ impl Kraken {
         let backoff = self.backoff;
         let mut nonce_refusals = 0u32;
         with_retries(backoff, |_| {
-            let nonce = self.nonces.next();
+            let nonce = self.nonces.next_nonce();
             let (content_type, text) = match &body {
                 Body::Form(params) => {
                     let mut s = form_urlencoded::Serializer::new(String::new());

@@ -80,7 +80,7 @@ impl NonceClock {
     /// before. When the clock has not moved on since the last one, waits until it has (at most
     /// one tick), so the key's counter is never pushed ahead of the clock. A clock stepped
     /// backwards is the one case where it counts on from the last nonce instead of waiting.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_nonce(&mut self) -> u64 {
         let mut now = self.now();
         if now <= self.last && self.last - now <= 1 {
             while now <= self.last {
@@ -110,7 +110,7 @@ mod tests {
         let mut clock = NonceClock::new(NonceUnit::Ms);
         let mut prev = 0;
         for _ in 0..50 {
-            let n = clock.next();
+            let n = clock.next_nonce();
             assert!(n > prev, "{n} after {prev}");
             let wall =
                 NonceUnit::Ms.of(SystemTime::now().duration_since(UNIX_EPOCH).expect("clock"));

@@ -36,7 +36,12 @@ pub fn kraken_dedicated_secret() -> String {
 /// A simulator with an empty book, the bot's Bybit key, and the Kraken account's keys: the
 /// bot's and the dedicated one, each with its own strict nonce counter (or the given window).
 pub fn sim(kraken_nonce_window: u64) -> Running {
-    start(SimConfig {
+    start(sim_config(kraken_nonce_window)).expect("simulator starts")
+}
+
+/// The configuration [`sim`] starts, for tests that change a part of it.
+pub fn sim_config(kraken_nonce_window: u64) -> SimConfig {
+    SimConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         orders: Vec::new(),
         rate_limit: 0,
@@ -59,14 +64,30 @@ pub fn sim(kraken_nonce_window: u64) -> Running {
             },
         ],
         kraken_nonce_window,
-    })
-    .expect("simulator starts")
+        read_only_keys: Vec::new(),
+    }
 }
 
 /// The orphan-cancel binary with the bot's credentials in its environment.
 pub fn oc() -> Command {
     oc_with([BYBIT_KEY, BYBIT_SECRET], [KRAKEN_KEY, &kraken_secret()])
 }
+
+/// `orphan-cancel SUBCOMMAND --exchange EXCHANGE --base-url URL` with the bot's credentials.
+pub fn oc_at(subcommand: &str, exchange: &str, url: &str) -> Command {
+    let mut c = oc();
+    c.args([subcommand, "--exchange", exchange, "--base-url", url]);
+    c
+}
+
+/// `--client-id-prefix BOT_ --execute --format jsonl`: cancel the bot's own orders for real.
+pub const EXECUTE_BOTS: [&str; 5] = [
+    "--client-id-prefix",
+    "BOT_",
+    "--execute",
+    "--format",
+    "jsonl",
+];
 
 /// The orphan-cancel binary with these Bybit and Kraken `[key, secret]` pairs in its
 /// environment.
