@@ -117,11 +117,24 @@ fn cancel_ref(sim: &mut Sim, reference: &str, by: &str) -> usize {
 /// Answers one request to a `/0/` path.
 pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
     let now = sim.now_ms();
-    if req.path == "/0/public/Time" {
-        return ok(json!({"unixtime": now.div_euclid(1000), "rfc1123": rfc1123(now)}));
+    if req.path.starts_with("/0/public/") {
+        // Since January 2024 Kraken's public endpoints answer GET only (4xx for a POST).
+        if req.method != "GET" {
+            return Resp::status(
+                405,
+                &json!({"error": ["EGeneral:Unknown method"]}).to_string(),
+            );
+        }
+        if req.path == "/0/public/Time" {
+            return ok(json!({"unixtime": now.div_euclid(1000), "rfc1123": rfc1123(now)}));
+        }
+        return err("EGeneral:Unknown method");
     }
     let Some(method) = req.path.strip_prefix("/0/private/") else {
-        return Resp::status(404, "{\"error\":[\"EGeneral:Unknown method\"]}");
+        return Resp::status(
+            404,
+            &json!({"error": ["EGeneral:Unknown method"]}).to_string(),
+        );
     };
     let p = match params(req) {
         Ok(p) => p,
@@ -158,6 +171,31 @@ pub fn handle(sim: &mut Sim, req: &Req) -> Resp {
                 .map(|o| (o.id.clone(), order_json(o)))
                 .collect();
             ok(json!({"open": open}))
+        }
+        "QueryOrders" => {
+            // txid: up to 50 comma-separated ids; every order, open or not.
+            let Some(txids) = text(&p, "txid") else {
+                return err("EGeneral:Invalid arguments:txid");
+            };
+            let ids: Vec<&str> = txids.split(',').map(str::trim).collect();
+            if ids.len() > 50 {
+                return err("EGeneral:Invalid arguments:txid");
+            }
+            let mut found = Map::new();
+            for id in ids {
+                match sim
+                    .book
+                    .all()
+                    .iter()
+                    .find(|o| o.exchange == Venue::Kraken && o.id == id)
+                {
+                    Some(o) => {
+                        found.insert(o.id.clone(), order_json(o));
+                    }
+                    None => return err("EOrder:Invalid order"),
+                }
+            }
+            ok(Value::Object(found))
         }
         "AddOrder" => {
             let (Some(pair), Some(side), Some(ordertype), Some(volume)) = (

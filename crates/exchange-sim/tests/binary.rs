@@ -146,7 +146,7 @@ fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
             "/v5/account/wallet-balance?accountType=UNIFIED",
             "\"retCode\":10001",
         ),
-        ("/0/public/Nope", "EGeneral:Unknown method"),
+        ("/0/private", "EGeneral:Unknown method"),
         ("/somewhere/else", "error"),
     ] {
         let answer = get(&url, path, "");
@@ -155,6 +155,16 @@ fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
         assert!(body.contains(code), "{path}: {body:?}");
         serde_json::from_str::<serde_json::Value>(body).expect("a JSON body");
     }
+    // Kraken answers an unknown public method with its error in a 200.
+    let answer = get(&url, "/0/public/Nope", "");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("{\"error\":[\"EGeneral:Unknown method\"]}"),
+        "{answer}"
+    );
     Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
         .status()

@@ -298,3 +298,48 @@ fn microsecond_nonces_lock_a_millisecond_bot_out_and_orphan_cancel_says_why() {
         "refused twice, then stopped"
     );
 }
+
+#[test]
+fn what_the_libraries_send_first_is_answered_as_the_exchanges_do() {
+    let Some(python) = client_python() else {
+        return;
+    };
+    let sim = sim(0);
+    let v = bot_run(&python, "startup", &sim.url, &[]);
+    // Supported: pybit's server time and its X-BAPI-* headers with a custom
+    // X-BAPI-RECV-WINDOW; krakenex's public Time, OpenOrders filtered by userref, QueryOrders.
+    assert_eq!(v["bybit_time"], json!({"retCode": 0}), "{v}");
+    assert_eq!(v["bybit_wide_window"], json!({"retCode": 0}), "{v}");
+    assert_eq!(v["kraken_time"]["error"], json!([]), "{v}");
+    assert!(
+        v["kraken_time"]["result"]["rfc1123"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(" +0000")),
+        "{v}"
+    );
+    let txid = v["kraken_query"]["txid"].as_str().expect("txid");
+    let by_userref = &v["kraken_by_userref"]["result"]["open"];
+    assert_eq!(by_userref.as_object().map(|o| o.len()), Some(1), "{v}");
+    assert_eq!(by_userref[txid]["userref"], 42, "{v}");
+    let queried = &v["kraken_query"]["answer"]["result"][txid];
+    assert_eq!(
+        (
+            queried["status"].as_str(),
+            queried["descr"]["type"].as_str()
+        ),
+        (Some("open"), Some("sell")),
+        "{v}"
+    );
+    // Not simulated: each exchange's own error, with a body the library can read.
+    assert_eq!(
+        v["kraken_balance"],
+        json!({"error": ["EGeneral:Unknown method"]}),
+        "{v}"
+    );
+    assert_eq!(v["bybit_wallet"]["http_status"], 404, "{v}");
+    assert_eq!(
+        sim.stats().auth_refused,
+        0,
+        "every signature and header was accepted"
+    );
+}

@@ -11,6 +11,8 @@ JSON object on stdout.
   kraken-open URL                    every open Kraken order
   kraken-trade URL STOP_FILE         place, list and cancel until STOP_FILE exists; report every
                                      refusal (the dead-man switch test)
+  startup URL                        what bots call first: server time, balances, a query of an
+                                     order, a custom recv_window; report each answer or error
 """
 
 import json
@@ -19,6 +21,7 @@ import sys
 import time
 
 import krakenex
+from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
 # krakenex signs with int(1000 * time.time()): two private calls within one millisecond would
@@ -26,12 +29,13 @@ from pybit.unified_trading import HTTP
 KRAKEN_CALL_GAP_S = 0.003
 
 
-def bybit(url):
+def bybit(url, recv_window=5000):
     session = HTTP(
         testnet=False,
         api_key=os.environ["BYBIT_API_KEY"],
         api_secret=os.environ["BYBIT_API_SECRET"],
         max_retries=1,
+        recv_window=recv_window,
     )
     session.endpoint = url
     return session
@@ -145,6 +149,40 @@ def kraken_trade(url, stop_file):
     return {"requests": requests, "refused": refused}
 
 
+def pybit_answer(call):
+    """The answer's retCode, or how pybit reported the failure."""
+    try:
+        return {"retCode": call()["retCode"]}
+    except InvalidRequestError as e:
+        return {"invalid_request": e.status_code, "message": e.message}
+    except FailedRequestError as e:
+        return {"http_status": e.status_code, "message": e.message}
+
+
+def startup(url):
+    s = bybit(url)
+    api = kraken(url)
+    placed = kraken_private(
+        api,
+        "AddOrder",
+        {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "price": "90000",
+         "volume": "0.01", "userref": "42"},
+    )
+    txid = placed["result"]["txid"][0]
+    queried = kraken_private(api, "QueryOrders", {"txid": txid})
+    return {
+        "bybit_time": pybit_answer(s.get_server_time),
+        "bybit_wallet": pybit_answer(lambda: s.get_wallet_balance(accountType="UNIFIED")),
+        "bybit_wide_window": pybit_answer(
+            lambda: bybit(url, recv_window=20000).get_open_orders(category="spot")
+        ),
+        "kraken_time": api.query_public("Time"),
+        "kraken_balance": kraken_private(api, "Balance"),
+        "kraken_by_userref": kraken_private(api, "OpenOrders", {"userref": "42"}),
+        "kraken_query": {"txid": txid, "answer": queried},
+    }
+
+
 def main(argv):
     command, url, rest = argv[1], argv[2], argv[3:]
     if command == "bybit-place":
@@ -157,6 +195,8 @@ def main(argv):
         out = kraken_open(url)
     elif command == "kraken-trade":
         out = kraken_trade(url, rest[0])
+    elif command == "startup":
+        out = startup(url)
     else:
         print(f"bot.py: unknown command {command!r}", file=sys.stderr)
         return 2
