@@ -564,5 +564,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with("ok", true);
     // Whoever read the URL may be gone by now: a closed stdout is not an error.
     let _ = writeln!(std::io::stdout(), "{}", summary.to_line());
-    Ok(ExitCode::Success)
+    // SIGTERM is the ordinary way to stop it; SIGINT (Ctrl-C) ends with 130 like every tool.
+    Ok(if Termination::name(signal) == "SIGINT" {
+        ExitCode::Interrupted
+    } else {
+        ExitCode::Success
+    })
 }

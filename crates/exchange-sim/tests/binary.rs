@@ -171,3 +171,28 @@ fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
         .expect("kill");
     assert!(child.0.wait().expect("wait").success());
 }
+
+#[test]
+fn sigint_ends_it_with_130_and_its_summary() {
+    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
+    let mut child = Killed(
+        Command::new(bin)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("line").expect("read");
+    assert!(first.contains("\"listening\""), "{first}");
+    Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert_eq!(child.0.wait().expect("wait").code(), Some(130));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.last()
+            .is_some_and(|l| l.contains("\"reason\":\"SIGINT\"")),
+        "{rest:?}"
+    );
+}

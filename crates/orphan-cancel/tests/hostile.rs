@@ -584,3 +584,37 @@ fn the_exchange_answering_junk_is_exit_3_not_a_panic() {
     assert!(!err.contains("panicked"));
     drop(server);
 }
+
+#[test]
+fn sigint_disarms_the_dead_man_switch_and_exits_130() {
+    use std::io::BufRead;
+    let sim = sim_with_orphans(&[]);
+    let bin = assert_cmd::cargo::cargo_bin("orphan-cancel");
+    let mut child = StdCommand::new(bin)
+        .args(["dead-man", "--exchange", "kraken", "--base-url", &sim.url])
+        .args(["--timeout", "60s", "--every", "20s"])
+        .env("KRAKEN_API_KEY", common::KRAKEN_KEY)
+        .env("KRAKEN_API_SECRET", kraken_secret())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let armed = lines.next().expect("a line").expect("read");
+    assert!(armed.contains("\"armed\""), "{armed}");
+    assert!(
+        sim.sim.lock().expect("sim").kraken_deadline_ms.is_some(),
+        "armed on the exchange"
+    );
+    StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert_eq!(child.wait().expect("wait").code(), Some(130));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("\"disarmed\"")), "{rest:?}");
+    assert!(
+        sim.sim.lock().expect("sim").kraken_deadline_ms.is_none(),
+        "disarmed on the exchange"
+    );
+    assert_eq!(open_orders(&sim), 62, "nothing was cancelled");
+}
