@@ -618,3 +618,46 @@ fn sigint_disarms_the_dead_man_switch_and_exits_130() {
     );
     assert_eq!(open_orders(&sim), 62, "nothing was cancelled");
 }
+
+#[test]
+fn dev_zero_as_state_or_findings_stays_within_a_memory_limit() {
+    // Under a 1 GiB address-space limit, unbounded reading of /dev/zero would abort; bounded
+    // reading ends with exit 2 and the reason.
+    let sim = sim_with_orphans(&[]);
+    let bin = assert_cmd::cargo::cargo_bin("orphan-cancel");
+    for (args, needle) in [
+        (
+            format!(
+                "reconcile --exchange bybit --base-url {} --state /dev/zero --state-format json",
+                sim.url
+            ),
+            "/dev/zero: file larger than",
+        ),
+        (
+            format!(
+                "reconcile --exchange bybit --base-url {} --state /dev/zero --state-format jsonl",
+                sim.url
+            ),
+            "/dev/zero:1: line larger than",
+        ),
+        (
+            format!(
+                "cancel --exchange bybit --base-url {} --execute --findings /dev/zero",
+                sim.url
+            ),
+            "/dev/zero:1: a line longer than",
+        ),
+    ] {
+        let script = format!("ulimit -v 1048576; exec {} {args}", bin.display());
+        let out = StdCommand::new("bash")
+            .args(["-c", &script])
+            .env("BYBIT_API_KEY", common::BYBIT_KEY)
+            .env("BYBIT_API_SECRET", BYBIT_SECRET)
+            .output()
+            .expect("bash");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args}: {err}");
+        one_line_naming(&err, &[needle]);
+    }
+    assert_eq!(private_requests(&sim), 0);
+}
