@@ -946,4 +946,29 @@ mod tests {
         assert!(!is_loopback("https://api.bybit.com"));
         assert!(!is_loopback("https://127.0.0.1.evil.example"));
     }
+
+    #[test]
+    fn base_urls_are_checked_before_anything_is_sent() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080/",
+            "https://api.bybit.com",
+            "http://localhost/prefix",
+        ] {
+            assert_eq!(check_base_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "api.bybit.com",
+            "ftp://h",
+            "http://",
+            "http://u:p@h",
+            "http://h/?a=b",
+            "http://h/#f",
+            "http://h :80",
+        ] {
+            let e = check_base_url(bad).expect_err(bad);
+            assert!(e.starts_with("--base-url "), "{e}");
+        }
+    }
 }
