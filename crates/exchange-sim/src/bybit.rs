@@ -10,6 +10,16 @@ use crate::{Req, Resp, Sim};
 
 const PAGE_MAX: usize = 50;
 
+/// The private endpoints served, by method and path.
+const ENDPOINTS: [(&str, &str); 6] = [
+    ("GET", "/v5/order/realtime"),
+    ("POST", "/v5/order/create"),
+    ("POST", "/v5/order/cancel"),
+    ("POST", "/v5/order/cancel-batch"),
+    ("POST", "/v5/order/cancel-all"),
+    ("GET", "/v5/market/time"),
+];
+
 fn reply(code: i64, msg: &str, result: Value, ext: Value, now_ms: i64) -> Resp {
     Resp::json(&json!({
         "retCode": code,
@@ -156,6 +166,21 @@ pub fn handle(sim: &mut Sim, req: &Req, partial_batch: bool) -> Resp {
             now,
         );
     }
+    if !ENDPOINTS.contains(&(req.method.as_str(), req.path.as_str())) {
+        // Routing comes before authentication, as on the exchange: an unknown path or method
+        // is a 404 whatever the headers, with a body saying what is served.
+        return Resp::status(
+            404,
+            &json!({
+                "retCode": 10001,
+                "retMsg": format!("{} {} is not served by exchange-sim (see its README)", req.method, req.path),
+                "result": {},
+                "retExtInfo": {},
+                "time": now,
+            })
+            .to_string(),
+        );
+    }
     if let Err(resp) = authenticate(sim, req) {
         sim.stats.auth_refused += 1;
         return resp;
@@ -175,6 +200,13 @@ pub fn handle(sim: &mut Sim, req: &Req, partial_batch: bool) -> Resp {
     let mut resp = if !limit.allowed {
         sim.stats.rate_limited += 1;
         error(10006, "Too many visits!", now)
+    } else if req.method == "POST" && sim.is_read_only(req.header("X-BAPI-API-KEY")) {
+        sim.stats.auth_refused += 1;
+        error(
+            10005,
+            "Permission denied, please check your API key permissions.",
+            now,
+        )
     } else {
         route(sim, req, partial_batch, now)
     };
@@ -254,10 +286,18 @@ fn route(sim: &mut Sim, req: &Req, partial_batch: bool, now: i64) -> Resp {
             )
         }
         ("POST", "/v5/order/create") => {
-            let (Some(category), Some(symbol), Some(side), Some(qty)) =
-                (text("category"), text("symbol"), text("side"), text("qty"))
-            else {
-                return error(10001, "category, symbol, side and qty are required", now);
+            let (Some(category), Some(symbol), Some(side), Some(_order_type), Some(qty)) = (
+                text("category"),
+                text("symbol"),
+                text("side"),
+                text("orderType"),
+                text("qty"),
+            ) else {
+                return error(
+                    10001,
+                    "category, symbol, side, orderType and qty are required",
+                    now,
+                );
             };
             let link = text("orderLinkId").map(str::to_string);
             if link
@@ -364,6 +404,6 @@ fn route(sim: &mut Sim, req: &Req, partial_batch: bool, now: i64) -> Resp {
                 now,
             )
         }
-        _ => Resp::status(404, "{\"retCode\":10001,\"retMsg\":\"unknown endpoint\"}"),
+        _ => error(10001, "unknown endpoint", now),
     }
 }

@@ -71,9 +71,19 @@ pub struct Cli {
     /// How late a `timeout` fault answers, and how long a `drop` holds the request.
     #[arg(long, default_value = "3s", value_parser = soak_core::units::clap_duration)]
     pub fault_delay: Duration,
-    /// Offset of the simulator's clock from the real one (clock-skew fault), milliseconds.
-    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    /// Offset of the simulator's clock from the real one (clock-skew fault), milliseconds,
+    /// at most one year either way.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = parse_skew_ms)]
     pub skew_ms: i64,
+    /// Another Kraken key of the same account, read from the environment variables named
+    /// `KEY_VAR:SECRET_VAR` (e.g. a dedicated key for orphan-cancel and the dead-man switch);
+    /// each key has its own nonce counter, all share the orders (repeatable).
+    #[arg(long = "kraken-key", value_name = "KEY_VAR:SECRET_VAR", value_parser = parse_key_vars)]
+    pub kraken_extra_keys: Vec<(String, String)>,
+    /// Kraken's per-key "nonce window": a nonce up to this much below the highest one the key
+    /// has used is accepted too (0, Kraken's default: strictly increasing).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub kraken_nonce_window: u64,
     /// Worker threads.
     #[arg(long, default_value_t = 4)]
     pub threads: usize,
@@ -170,10 +180,15 @@ pub struct Sim {
     pub kraken_limit: Limiter,
     /// Accepted Bybit credentials.
     pub bybit_keys: Option<KeyPair>,
-    /// Accepted Kraken credentials.
-    pub kraken_keys: Option<KeyPair>,
-    /// Highest Kraken nonce seen.
-    pub kraken_nonce: u64,
+    /// Accepted Kraken credentials: the account's keys.
+    pub kraken_keys: Vec<KeyPair>,
+    /// Highest nonce each Kraken key has used, by public key.
+    pub kraken_nonces: BTreeMap<String, u64>,
+    /// Kraken's nonce window (0: strictly increasing per key).
+    pub kraken_nonce_window: u64,
+    /// Public keys (of either exchange) that may only query, not place or cancel: refused with
+    /// the exchange's permission error (Bybit `10005`, Kraken `EGeneral:Permission denied`).
+    pub read_only_keys: Vec<String>,
     /// Kraken's cancel-all-after deadline, simulator clock ms.
     pub kraken_deadline_ms: Option<i64>,
     /// Clock offset, ms.
@@ -183,9 +198,14 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// True when `key` may only query.
+    pub fn is_read_only(&self, key: Option<&str>) -> bool {
+        key.is_some_and(|k| self.read_only_keys.iter().any(|r| r == k))
+    }
+
     /// The simulator's clock, Unix ms.
     pub fn now_ms(&self) -> i64 {
-        real_now_ms() + self.skew_ms
+        real_now_ms().saturating_add(self.skew_ms)
     }
 
     /// Fires Kraken's dead-man switch when its deadline passed.
@@ -211,6 +231,32 @@ pub fn real_now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Longest clock skew `--skew-ms` accepts, either way: one year.
+pub const MAX_SKEW_MS: i64 = 366 * 86_400_000;
+
+fn parse_skew_ms(s: &str) -> Result<i64, String> {
+    let v: i64 = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a whole number of milliseconds: {e}"))?;
+    if v.checked_abs().is_none_or(|a| a > MAX_SKEW_MS) {
+        return Err(format!(
+            "{v} ms is more than a year ({MAX_SKEW_MS} ms) either way: the simulator's clock would leave the range exchanges can answer"
+        ));
+    }
+    Ok(v)
+}
+
+fn parse_key_vars(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() && !v.contains(':') => {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(format!(
+            "{s:?}: expected KEY_VAR:SECRET_VAR, the names of two environment variables"
+        )),
+    }
 }
 
 fn keys_from_env(key: &str, secret: &str) -> Option<KeyPair> {
@@ -267,7 +313,10 @@ fn plan(sim: &Mutex<Sim>, faults: &[Fault], delay: Duration, req: &Req) -> Plan 
     } else if req.path.starts_with("/0/") {
         kraken::handle(&mut s, req)
     } else {
-        Resp::status(404, "not found")
+        Resp::status(
+            404,
+            "{\"error\":\"not found: exchange-sim serves /v5/ (Bybit), /0/ (Kraken) and /sim/\"}",
+        )
     };
     match late {
         Some(d) => Plan::AnswerLate(resp, d),
@@ -350,8 +399,12 @@ pub struct SimConfig {
     pub threads: usize,
     /// Accepted Bybit credentials.
     pub bybit_keys: Option<KeyPair>,
-    /// Accepted Kraken credentials.
-    pub kraken_keys: Option<KeyPair>,
+    /// Accepted Kraken credentials: the account's keys (each with its own nonce counter).
+    pub kraken_keys: Vec<KeyPair>,
+    /// Kraken's nonce window (0: strictly increasing per key, as Kraken's default).
+    pub kraken_nonce_window: u64,
+    /// Public keys that may only query (the exchanges' read-only API keys).
+    pub read_only_keys: Vec<String>,
 }
 
 /// A running simulator; dropping it stops the server.
@@ -391,14 +444,16 @@ impl Drop for Running {
 
 /// Starts the server threads and the dead-man ticker; returns at once.
 pub fn start(cfg: SimConfig) -> anyhow::Result<Running> {
-    let now = real_now_ms() + cfg.skew_ms;
+    let now = real_now_ms().saturating_add(cfg.skew_ms);
     let sim = Arc::new(Mutex::new(Sim {
         book: Book::new(cfg.orders, now),
         bybit_limit: Limiter::new(cfg.rate_limit, Duration::from_secs(1)),
         kraken_limit: Limiter::new(cfg.rate_limit, Duration::from_secs(1)),
         bybit_keys: cfg.bybit_keys,
         kraken_keys: cfg.kraken_keys,
-        kraken_nonce: 0,
+        kraken_nonces: BTreeMap::new(),
+        kraken_nonce_window: cfg.kraken_nonce_window,
+        read_only_keys: cfg.read_only_keys,
         kraken_deadline_ms: None,
         skew_ms: cfg.skew_ms,
         stats: Stats::default(),
@@ -450,6 +505,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(p) => load_orders(p)?,
         None => Vec::new(),
     };
+    let mut kraken_keys: Vec<KeyPair> = keys_from_env("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
+        .into_iter()
+        .collect();
+    for (key_var, secret_var) in &cli.kraken_extra_keys {
+        kraken_keys.push(keys_from_env(key_var, secret_var).ok_or_else(|| {
+            usage(format!(
+                "--kraken-key {key_var}:{secret_var}: both variables must be set and non-empty"
+            ))
+        })?);
+    }
     let term = Termination::install().context("installing signal handlers")?;
     let running = start(SimConfig {
         listen: cli.listen,
@@ -460,7 +525,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         skew_ms: cli.skew_ms,
         threads: cli.threads,
         bybit_keys: keys_from_env("BYBIT_API_KEY", "BYBIT_API_SECRET"),
-        kraken_keys: keys_from_env("KRAKEN_API_KEY", "KRAKEN_API_SECRET"),
+        kraken_keys,
+        kraken_nonce_window: cli.kraken_nonce_window,
+        read_only_keys: Vec::new(),
     })?;
     let started = Record::new(RecordType::Event, "exchange-sim")
         .with("event", "listening")
@@ -497,5 +564,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with("ok", true);
     // Whoever read the URL may be gone by now: a closed stdout is not an error.
     let _ = writeln!(std::io::stdout(), "{}", summary.to_line());
-    Ok(ExitCode::Success)
+    // SIGTERM is the ordinary way to stop it; SIGINT (Ctrl-C) ends with 130 like every tool.
+    Ok(if Termination::name(signal) == "SIGINT" {
+        ExitCode::Interrupted
+    } else {
+        ExitCode::Success
+    })
 }

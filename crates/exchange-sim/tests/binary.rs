@@ -65,3 +65,134 @@ fn serves_on_loopback_and_stops_with_a_summary() {
         (Some("summary"), Some(6))
     );
 }
+
+fn sim_refuses(args: &[&str]) -> String {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("exchange-sim"))
+        .args(args)
+        .env("KRAKEN_API_KEY", "k")
+        .env("KRAKEN_API_SECRET", "c2VjcmV0")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?}: never started");
+    err
+}
+
+#[test]
+fn a_clock_skew_beyond_a_year_or_a_broken_key_flag_is_refused_with_exit_2() {
+    for skew in [
+        "9223372036854775807",
+        "-9223372036854775808",
+        "31622400001",
+        "1e3",
+        "99999999999999999999",
+    ] {
+        let err = sim_refuses(&["--skew-ms", skew]);
+        assert!(err.contains("--skew-ms"), "{err}");
+    }
+    for pair in ["ONLY_ONE", "A:B:C", ":B"] {
+        let err = sim_refuses(&["--kraken-key", pair]);
+        assert!(err.contains("--kraken-key"), "{err}");
+    }
+    let err = sim_refuses(&[
+        "--kraken-key",
+        "SOAKKIT_UNSET_KEY_VAR:SOAKKIT_UNSET_SECRET_VAR",
+    ]);
+    assert!(err.contains("SOAKKIT_UNSET_KEY_VAR"), "{err}");
+}
+
+/// Kills the simulator when the test ends, also when it fails (its stderr is the test's).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
+    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
+    let mut child = Killed(
+        Command::new(bin)
+            .args(["--skew-ms", "-31622400000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let first: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
+    let url = first["url"].as_str().expect("url").to_string();
+    // A year of skew either way still gives a positive, sane clock.
+    let time = get(&url, "/0/public/Time", "");
+    let body = time.split("\r\n\r\n").nth(1).expect("body");
+    let v: serde_json::Value = serde_json::from_str(body).expect("json");
+    assert!(
+        v["result"]["unixtime"].as_i64() > Some(1_600_000_000),
+        "{v}"
+    );
+    assert!(
+        v["result"]["rfc1123"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("+0000")),
+        "{v}"
+    );
+    for (path, code) in [
+        ("/v5/order/nonexistent", "\"retCode\":10001"),
+        (
+            "/v5/account/wallet-balance?accountType=UNIFIED",
+            "\"retCode\":10001",
+        ),
+        ("/0/private", "EGeneral:Unknown method"),
+        ("/somewhere/else", "error"),
+    ] {
+        let answer = get(&url, path, "");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.contains("404"), "{path}: {head}");
+        assert!(body.contains(code), "{path}: {body:?}");
+        serde_json::from_str::<serde_json::Value>(body).expect("a JSON body");
+    }
+    // Kraken answers an unknown public method with its error in a 200.
+    let answer = get(&url, "/0/public/Nope", "");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("{\"error\":[\"EGeneral:Unknown method\"]}"),
+        "{answer}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(child.0.wait().expect("wait").success());
+}
+
+#[test]
+fn sigint_ends_it_with_130_and_its_summary() {
+    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
+    let mut child = Killed(
+        Command::new(bin)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("line").expect("read");
+    assert!(first.contains("\"listening\""), "{first}");
+    Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert_eq!(child.0.wait().expect("wait").code(), Some(130));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.last()
+            .is_some_and(|l| l.contains("\"reason\":\"SIGINT\"")),
+        "{rest:?}"
+    );
+}

@@ -78,6 +78,18 @@ pub enum CredentialError {
         /// Its mode bits.
         mode: u32,
     },
+    /// A variable holds bytes that are not UTF-8.
+    #[error("{0} is not valid UTF-8 (an API key or secret is printable ASCII)")]
+    NotUnicode(String),
+    /// A key or secret that cannot be sent as one header or signed: it contains whitespace or
+    /// a control character, or (Kraken) is not base64. The value itself is never shown.
+    #[error("{name} {why}; nothing was sent")]
+    Malformed {
+        /// Where it came from: the variable, or `FILE: field`.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The credentials file lacks a field.
     #[error(
         "{path}: no '{field}' line (expected lines 'key=...' and 'secret=...', or JSON {{\"key\":..,\"secret\":..}})"
@@ -90,17 +102,58 @@ pub enum CredentialError {
     },
 }
 
+/// Checks that `value` (already trimmed) can be sent as one header value and signed: no
+/// whitespace or control character inside. `name` says where it came from.
+pub fn check_token(name: &str, value: &str) -> Result<(), CredentialError> {
+    let bad = value
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace() || c.is_control());
+    match bad {
+        None => Ok(()),
+        Some((at, c)) => Err(CredentialError::Malformed {
+            name: name.to_string(),
+            why: format!(
+                "contains {} at byte {at} (a key or secret is one token: was a line break pasted with it?)",
+                match c {
+                    '\n' | '\r' => "a line break",
+                    c if c.is_whitespace() => "whitespace",
+                    _ => "a control character",
+                }
+            ),
+        }),
+    }
+}
+
+/// Checks that a Kraken secret is base64, as Kraken issues them.
+pub fn check_base64(name: &str, value: &str) -> Result<(), CredentialError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map(|_| ())
+        .map_err(|_| CredentialError::Malformed {
+            name: name.to_string(),
+            why: "is not valid base64 (Kraken secrets are base64-encoded)".into(),
+        })
+}
+
 /// Loads credentials from `KEY_VAR`/`SECRET_VAR` in the environment.
 pub fn from_env(key_var: &str, secret_var: &str) -> Result<Credentials, CredentialError> {
-    let get = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| CredentialError::MissingVar(name.to_string()))
+    let get = |name: &str| -> Result<String, CredentialError> {
+        let raw =
+            std::env::var_os(name).ok_or_else(|| CredentialError::MissingVar(name.to_string()))?;
+        let text = raw
+            .into_string()
+            .map_err(|_| CredentialError::NotUnicode(name.to_string()))?;
+        let value = text.trim();
+        if value.is_empty() {
+            return Err(CredentialError::MissingVar(name.to_string()));
+        }
+        check_token(name, value)?;
+        Ok(value.to_string())
     };
     Ok(Credentials {
-        key: Secret::new(get(key_var)?.trim()),
-        secret: Secret::new(get(secret_var)?.trim()),
+        key: Secret::new(get(key_var)?),
+        secret: Secret::new(get(secret_var)?),
     })
 }
 
@@ -151,9 +204,11 @@ pub fn from_file(path: &Path) -> Result<Credentials, CredentialError> {
     let secret = secret
         .filter(|s| !s.is_empty())
         .ok_or(CredentialError::MissingField {
-            path: name,
+            path: name.clone(),
             field: "secret",
         })?;
+    check_token(&format!("{name}: key"), &key)?;
+    check_token(&format!("{name}: secret"), &secret)?;
     Ok(Credentials {
         key: Secret::new(key),
         secret: Secret::new(secret),

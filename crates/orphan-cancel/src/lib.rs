@@ -16,6 +16,7 @@ pub mod order;
 pub mod reconcile;
 pub mod signing;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,7 +24,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use soak_core::exit::{ExitCode, environment, usage};
 use soak_core::input::InputSource;
-use soak_core::jsonl::JsonlReader;
 use soak_core::output::{Format, write_records};
 use soak_core::record::{Record, RecordType};
 use soak_core::signals::Termination;
@@ -31,6 +31,7 @@ use soak_core::units::{Rate, clap_count_rate, clap_duration};
 
 use credentials::Credentials;
 use exchange::http::{Backoff, Http};
+use exchange::nonce::NonceUnit;
 use exchange::{Exchange, ExchangeError, Scope};
 use local_state::{FieldMap, StateFormat};
 use order::Order;
@@ -99,6 +100,11 @@ pub struct ExchangeArgs {
     /// Client-side request rate cap (e.g. `10/s`), on top of the exchange's own headers.
     #[arg(long, value_parser = clap_count_rate, value_name = "RATE")]
     pub max_rate: Option<Rate>,
+    /// Unit of the Kraken nonce (Unix time): use the bot's own when it shares this API key, or
+    /// the key's counter runs ahead of the bot and Kraken refuses the bot's requests.
+    /// `krakenex` and ccxt use ms; python-kraken-sdk uses a larger one (pass ns).
+    #[arg(long, value_enum, default_value = "ms", value_name = "UNIT")]
+    pub kraken_nonce_unit: NonceUnit,
 }
 
 /// The bot's own state.
@@ -317,16 +323,70 @@ fn load_credentials(
     args: &ExchangeArgs,
     key_var: &str,
     secret_var: &str,
+    secret_is_base64: bool,
 ) -> anyhow::Result<Credentials> {
-    let creds = match &args.credentials_file {
-        Some(p) => credentials::from_file(p),
-        None => credentials::from_env(key_var, secret_var),
+    let (creds, secret_name) = match &args.credentials_file {
+        Some(p) => (
+            credentials::from_file(p),
+            format!("{}: secret", p.display()),
+        ),
+        None => (
+            credentials::from_env(key_var, secret_var),
+            secret_var.to_string(),
+        ),
     };
-    creds.map_err(usage)
+    let creds = creds.map_err(usage)?;
+    if secret_is_base64 {
+        credentials::check_base64(&secret_name, creds.secret.expose()).map_err(usage)?;
+    }
+    Ok(creds)
+}
+
+/// Checks `--base-url` before anything is sent: `http` or `https`, a host, and nothing but a
+/// path after it (no credentials, query or fragment).
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("--base-url {url:?}: {why}"));
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return bad("not a URL (expected e.g. http://127.0.0.1:8080 or https://api.bybit.com)");
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return bad("the scheme must be http:// or https://");
+    }
+    let Some(authority) = uri.authority() else {
+        return bad("no host");
+    };
+    if authority.as_str().contains('@') {
+        return bad(
+            "credentials do not belong in the URL (use the environment or --credentials-file)",
+        );
+    }
+    if authority.host().is_empty() {
+        return bad("no host");
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return bad("a base URL has no query or fragment");
+    }
+    Ok(())
 }
 
 fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
     let venue = Venue::parse(&args.exchange).map_err(usage)?;
+    if args
+        .max_rate
+        .is_some_and(|r| r.as_per_second().is_nan() || r.as_per_second() <= 0.0)
+    {
+        return Err(usage(
+            "--max-rate must be more than 0 requests per second (0 would never send one)",
+        ));
+    }
+    if args.request_timeout.is_zero() {
+        return Err(usage(
+            "--request-timeout must be longer than 0s (every request would time out)",
+        ));
+    }
+    if let Some(url) = &args.base_url {
+        check_base_url(url).map_err(usage)?;
+    }
     let backoff = Backoff {
         attempts: args.attempts.max(1),
         ..Backoff::default()
@@ -346,7 +406,7 @@ fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
                 exchange::bybit::MAINNET
             };
             let base = args.base_url.clone().unwrap_or_else(|| default.to_string());
-            let creds = load_credentials(args, "BYBIT_API_KEY", "BYBIT_API_SECRET")?;
+            let creds = load_credentials(args, "BYBIT_API_KEY", "BYBIT_API_SECRET", false)?;
             let http = Http::new(&base, args.request_timeout, rate);
             Connection {
                 exchange: Box::new(exchange::bybit::Bybit::new(http, creds.clone(), backoff)),
@@ -360,10 +420,15 @@ fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
                 .base_url
                 .clone()
                 .unwrap_or_else(|| exchange::kraken::MAINNET.to_string());
-            let creds = load_credentials(args, "KRAKEN_API_KEY", "KRAKEN_API_SECRET")?;
+            let creds = load_credentials(args, "KRAKEN_API_KEY", "KRAKEN_API_SECRET", true)?;
             let http = Http::new(&base, args.request_timeout, rate);
             Connection {
-                exchange: Box::new(exchange::kraken::Kraken::new(http, creds.clone(), backoff)),
+                exchange: Box::new(exchange::kraken::Kraken::new(
+                    http,
+                    creds.clone(),
+                    backoff,
+                    args.kraken_nonce_unit,
+                )),
                 creds: Some(creds),
                 mainnet: !is_loopback(&base),
                 venue: venue.clone(),
@@ -399,11 +464,32 @@ fn load_state(state: &StateArgs) -> anyhow::Result<Vec<Order>> {
     local_state::load(path, format, &state.query, &map).map_err(usage)
 }
 
+/// A reader that went away (`reconcile | head -1`) does not change the verdict: the rest of
+/// the output is dropped and the exit code is the one the complete output would have had.
+fn closed_stdout_is_fine(written: std::io::Result<()>) -> anyhow::Result<()> {
+    let Err(e) = written else {
+        return Ok(());
+    };
+    let e = anyhow::Error::new(e);
+    if soak_core::exit::is_broken_pipe(&e) || e.chain().any(is_closed_pipe) {
+        return Ok(());
+    }
+    Err(e.context("writing to stdout"))
+}
+
+/// A closed pipe, also when a writer (the CSV one) wrapped the I/O error in its own.
+fn is_closed_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+        e.kind() == std::io::ErrorKind::BrokenPipe
+            || e.get_ref()
+                .is_some_and(|inner| inner.to_string().contains("Broken pipe"))
+    })
+}
+
 fn emit(format: Format, records: &[Record], columns: &[&str]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let cols = (!matches!(format, Format::Jsonl | Format::Json)).then_some(columns);
-    write_records(&mut out, format, records, cols)?;
-    Ok(())
+    closed_stdout_is_fine(write_records(&mut out, format, records, cols))
 }
 
 fn emit_with_summary(
@@ -428,8 +514,8 @@ fn emit_with_summary(
             })
             .map(|(k, v)| format!("{k}={}", soak_core::output::cell(v)))
             .collect();
-        println!("{}", line.join(" "));
-        Ok(())
+        let mut out = std::io::stdout().lock();
+        closed_stdout_is_fine(writeln!(out, "{}", line.join(" ")).and_then(|()| out.flush()))
     }
 }
 
@@ -492,27 +578,57 @@ fn reconcile_cmd(
     Ok(ExitCode::from_checks(result.ok()))
 }
 
-/// Reads orphan findings (`reconcile`'s output) from a file or stdin.
+/// Longest line `cancel` reads from findings: a finding is a few hundred bytes.
+const MAX_FINDING_LINE: u64 = 1 << 20;
+
+/// Reads orphan findings (`reconcile`'s output) from a file or stdin. Anything that is not
+/// reconcile's JSONL (a line that is not a JSON object, a field of the wrong type, no record of
+/// orphan-cancel at all) is bad input, exit 2 naming the line: it never reads as "no orphans".
 fn read_findings(path: Option<&PathBuf>, venue: &str) -> anyhow::Result<Vec<Order>> {
+    use std::io::{BufRead, Read};
     let source = path.map_or(InputSource::Stdin, |p| InputSource::File(p.clone()));
     let name = source.display_name();
-    let mut reader = JsonlReader::open(&source).map_err(usage)?;
+    let mut reader = source.open().map_err(usage)?;
     // A finding's own field names, over the defaults.
     let finding_fields = FieldMap::default()
         .with_overrides(&["id=order_id".into(), "created=created_ms".into()])
         .map_err(usage)?;
     let mut orders = Vec::new();
-    while let Some(r) = reader
-        .next_record()
-        .with_context(|| format!("reading {name}"))?
-    {
+    let (mut line, mut ours) = (0u64, 0usize);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = (&mut reader)
+            .take(MAX_FINDING_LINE + 1)
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("reading {name}"))?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        if buf.len() as u64 > MAX_FINDING_LINE {
+            return Err(usage(format!(
+                "{name}:{line}: a line longer than {MAX_FINDING_LINE} bytes: not reconcile's JSONL output"
+            )));
+        }
+        let text = buf.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        let r: Record = serde_json::from_slice(text).map_err(|e| {
+            usage(format!(
+                "{name}:{line}: not a JSON record ({e}); expected reconcile's JSONL output"
+            ))
+        })?;
+        if r.tool() == Some(TOOL) {
+            ours += 1;
+        }
         if r.kind() != Some(RecordType::Finding)
             || r.tool() != Some(TOOL)
             || r.get_str("finding") != Some("orphan")
         {
             continue;
         }
-        let line = reader.line_number();
         if let Some(ex) = r
             .get_str("exchange")
             .filter(|e| *e != venue && *e != "file")
@@ -521,6 +637,9 @@ fn read_findings(path: Option<&PathBuf>, venue: &str) -> anyhow::Result<Vec<Orde
                 "{name}:{line}: finding is for exchange '{ex}', but --exchange is {venue}"
             )));
         }
+        finding_fields
+            .check_types(r.fields())
+            .map_err(|wrong| usage(format!("{name}:{line}: {wrong}")))?;
         let order = finding_fields
             .order_from_object(r.fields(), None)
             .ok_or_else(|| {
@@ -529,6 +648,11 @@ fn read_findings(path: Option<&PathBuf>, venue: &str) -> anyhow::Result<Vec<Orde
                 ))
             })?;
         orders.push(order);
+    }
+    if ours == 0 {
+        return Err(usage(format!(
+            "{name}: no orphan-cancel record in it (expected the JSONL of `orphan-cancel reconcile`: findings and a summary); nothing was cancelled"
+        )));
     }
     Ok(orders)
 }
@@ -721,6 +845,11 @@ fn dead_man_cmd(
     every: Duration,
     pid: Option<i32>,
 ) -> anyhow::Result<ExitCode> {
+    if every.is_zero() {
+        return Err(usage(
+            "--every must be longer than 0s (it is how often the switch is re-armed)",
+        ));
+    }
     if every >= timeout {
         return Err(usage(format!(
             "--every {}s must be shorter than --timeout {}s, or the switch fires between re-arms",
@@ -816,5 +945,30 @@ mod tests {
         assert!(is_loopback("http://[::1]:80"));
         assert!(!is_loopback("https://api.bybit.com"));
         assert!(!is_loopback("https://127.0.0.1.evil.example"));
+    }
+
+    #[test]
+    fn base_urls_are_checked_before_anything_is_sent() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080/",
+            "https://api.bybit.com",
+            "http://localhost/prefix",
+        ] {
+            assert_eq!(check_base_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "api.bybit.com",
+            "ftp://h",
+            "http://",
+            "http://u:p@h",
+            "http://h/?a=b",
+            "http://h/#f",
+            "http://h :80",
+        ] {
+            let e = check_base_url(bad).expect_err(bad);
+            assert!(e.starts_with("--base-url "), "{e}");
+        }
     }
 }

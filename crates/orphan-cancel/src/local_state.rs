@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::order::{Order, parse_time_ms, scalar_text};
@@ -121,10 +122,53 @@ impl FieldMap {
     }
 
     fn lookup<'a>(&self, field: &str, obj: &'a Map<String, Value>) -> Option<&'a Value> {
-        self.0
-            .get(field)?
-            .iter()
-            .find_map(|name| obj.get(name).filter(|v| !v.is_null()))
+        self.lookup_named(field, obj).map(|(_, v)| v)
+    }
+
+    fn lookup_named<'s, 'a>(
+        &'s self,
+        field: &str,
+        obj: &'a Map<String, Value>,
+    ) -> Option<(&'s str, &'a Value)> {
+        self.0.get(field)?.iter().find_map(|name| {
+            obj.get(name)
+                .filter(|v| !v.is_null())
+                .map(|v| (name.as_str(), v))
+        })
+    }
+
+    /// Checks the type of every field an order would be built from, so nothing is silently
+    /// coerced: ids, symbol, side, status and category are strings (a Kraken `userref` client
+    /// id may be an integer), quantities, prices and times strings or numbers.
+    pub fn check_types(&self, obj: &Map<String, Value>) -> Result<(), WrongType> {
+        for field in MAPPABLE {
+            let Some((name, value)) = self.lookup_named(field, obj) else {
+                continue;
+            };
+            let expected = match field {
+                "qty" | "price" => "a string or a number",
+                "created" => "a time (a number or a string)",
+                "client_id" if name == "userref" => "an integer or a string",
+                _ => "a string",
+            };
+            let fits = match value {
+                Value::String(_) => true,
+                Value::Number(n) => match field {
+                    "qty" | "price" | "created" => true,
+                    "client_id" => name == "userref" && n.is_i64(),
+                    _ => false,
+                },
+                _ => false,
+            };
+            if !fits {
+                return Err(WrongType {
+                    name: name.to_string(),
+                    expected,
+                    found: kind_of(value),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Builds an order from one source object; `fallback_id` is a map key to use as the id.
@@ -154,6 +198,38 @@ impl FieldMap {
     }
 }
 
+/// A field of the wrong JSON type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongType {
+    /// The source's name for the field (`orderId`).
+    pub name: String,
+    /// What it should be.
+    pub expected: &'static str,
+    /// What it is.
+    pub found: &'static str,
+}
+
+impl std::fmt::Display for WrongType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, found {}",
+            self.name, self.expected, self.found
+        )
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Why local state could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -174,6 +250,26 @@ pub enum StateError {
         line: usize,
         /// What is wrong.
         message: String,
+    },
+    /// A field of the wrong type (`"orderId": 123`, `"symbol": ["x"]`).
+    #[error("{path}:{line}: {wrong}")]
+    WrongType {
+        /// The file.
+        path: String,
+        /// 1-based line of the field's value.
+        line: usize,
+        /// Which field, and what it should be.
+        wrong: WrongType,
+    },
+    /// A state file (or one of its lines) too large to be a bot's orders.
+    #[error("{path}: {what} larger than {limit} bytes: not a bot's order state")]
+    TooLarge {
+        /// The file (and line).
+        path: String,
+        /// `file` or `line`.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
     },
     /// An entry without any id.
     #[error(
@@ -227,51 +323,86 @@ pub fn load(
     };
     match format {
         StateFormat::Json => {
-            let text = fs::read_to_string(path).map_err(io)?;
-            let value: Value = serde_json::from_str(&text).map_err(|e| StateError::Syntax {
+            let text = read_bounded(path, MAX_STATE_BYTES).map_err(|e| match e {
+                Bounded::Io(source) => io(source),
+                Bounded::TooLong => StateError::TooLarge {
+                    path: name.clone(),
+                    what: "file",
+                    limit: MAX_STATE_BYTES,
+                },
+            })?;
+            let syntax = |e: serde_json::Error| StateError::Syntax {
                 path: name.clone(),
                 line: e.line(),
                 message: e.to_string(),
-            })?;
-            let value = match value {
-                Value::Object(mut o)
-                    if o.get("orders")
-                        .is_some_and(|v| v.is_array() || v.is_object()) =>
-                {
-                    o.remove("orders").unwrap_or(Value::Null)
-                }
-                v => v,
             };
-            match value {
-                Value::Array(items) => items
+            let entries =
+                json_entries(&text)
+                    .map_err(syntax)?
+                    .ok_or_else(|| StateError::Syntax {
+                        path: name.clone(),
+                        line: 1,
+                        message: "expected an array of orders or an object keyed by order id"
+                            .into(),
+                    })?;
+            let mut orders = Vec::new();
+            for (i, (key, raw)) in entries.into_iter().enumerate() {
+                let place = key
+                    .as_ref()
+                    .map_or(format!("entry {}", i + 1), |k| format!("entry {k:?}"));
+                let Ok(fields) = serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get())
+                else {
+                    return Err(StateError::Syntax {
+                        path: name.clone(),
+                        line: line_of(&text, raw),
+                        message: format!("{place} is not a JSON object"),
+                    });
+                };
+                let obj: Map<String, Value> = fields
                     .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        v.as_object()
-                            .and_then(|o| map.order_from_object(o, None))
-                            .ok_or_else(|| no_id(format!("entry {}", i + 1)))
-                    })
-                    .collect(),
-                Value::Object(by_id) => by_id
-                    .iter()
-                    .map(|(k, v)| {
-                        v.as_object()
-                            .and_then(|o| map.order_from_object(o, Some(k)))
-                            .ok_or_else(|| no_id(format!("entry {k:?}")))
-                    })
-                    .collect(),
-                _ => Err(StateError::Syntax {
-                    path: name.clone(),
-                    line: 1,
-                    message: "expected an array of orders or an object keyed by order id".into(),
-                }),
+                    .map(|(k, v)| serde_json::from_str(v.get()).map(|v: Value| (k.clone(), v)))
+                    .collect::<Result<_, _>>()
+                    .map_err(syntax)?;
+                map.check_types(&obj)
+                    .map_err(|wrong| StateError::WrongType {
+                        path: name.clone(),
+                        line: fields
+                            .get(&wrong.name)
+                            .map_or(line_of(&text, raw), |v| line_of(&text, v)),
+                        wrong,
+                    })?;
+                orders.push(
+                    map.order_from_object(&obj, key.as_deref())
+                        .ok_or_else(|| no_id(place))?,
+                );
             }
+            Ok(orders)
         }
         StateFormat::Jsonl => {
-            let file = fs::File::open(path).map_err(io)?;
+            let mut file = BufReader::new(fs::File::open(path).map_err(io)?);
             let mut orders = Vec::new();
-            for (i, line) in BufReader::new(file).lines().enumerate() {
-                let line = line.map_err(io)?;
+            let mut buf = Vec::new();
+            for i in 0.. {
+                buf.clear();
+                let n = (&mut file)
+                    .take(MAX_LINE_BYTES + 1)
+                    .read_until(b'\n', &mut buf)
+                    .map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                if buf.len() as u64 > MAX_LINE_BYTES {
+                    return Err(StateError::TooLarge {
+                        path: format!("{name}:{}", i + 1),
+                        what: "line",
+                        limit: MAX_LINE_BYTES,
+                    });
+                }
+                let line = std::str::from_utf8(&buf).map_err(|_| StateError::Syntax {
+                    path: name.clone(),
+                    line: i + 1,
+                    message: "not UTF-8 text".into(),
+                })?;
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -280,11 +411,16 @@ pub fn load(
                     line: i + 1,
                     message,
                 };
-                let value: Value =
-                    serde_json::from_str(&line).map_err(|e| syntax(e.to_string()))?;
+                let value: Value = serde_json::from_str(line).map_err(|e| syntax(e.to_string()))?;
                 let obj = value
                     .as_object()
                     .ok_or_else(|| syntax("expected a JSON object".into()))?;
+                map.check_types(obj)
+                    .map_err(|wrong| StateError::WrongType {
+                        path: name.clone(),
+                        line: i + 1,
+                        wrong,
+                    })?;
                 orders.push(
                     map.order_from_object(obj, None)
                         .ok_or_else(|| no_id(format!("{}", i + 1)))?,
@@ -300,6 +436,72 @@ pub fn load(
             SqliteOrId::NoId(row) => no_id(format!("row {row}")),
         }),
     }
+}
+
+/// The orders of a JSON state file, each with its map key when the file is an object keyed by
+/// order id, as raw text (so a field's line can be named); `None` for another shape.
+type Entries<'a> = Vec<(Option<String>, &'a RawValue)>;
+
+fn array_entries(raw: &RawValue) -> Result<Entries<'_>, serde_json::Error> {
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get())?;
+    Ok(items.into_iter().map(|v| (None, v)).collect())
+}
+
+fn json_entries(text: &str) -> Result<Option<Entries<'_>>, serde_json::Error> {
+    let top: &RawValue = serde_json::from_str(text)?;
+    let trimmed = top.get().trim_start();
+    if trimmed.starts_with('[') {
+        return array_entries(top).map(Some);
+    }
+    if !trimmed.starts_with('{') {
+        return Ok(None);
+    }
+    let object: BTreeMap<String, &RawValue> = serde_json::from_str(top.get())?;
+    if let Some(orders) = object.get("orders") {
+        let inner = orders.get().trim_start();
+        if inner.starts_with('[') {
+            return array_entries(orders).map(Some);
+        }
+        if inner.starts_with('{') {
+            // Parsed from a slice of `text`: the entries still point into it.
+            return json_entries(orders.get());
+        }
+    }
+    Ok(Some(
+        object.into_iter().map(|(k, v)| (Some(k), v)).collect(),
+    ))
+}
+
+/// The 1-based line of `text` on which `raw` (a slice of it) starts.
+fn line_of(text: &str, raw: &RawValue) -> usize {
+    let start = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    let prefix = text.get(..start.min(text.len())).unwrap_or("");
+    prefix.bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Largest JSON state file read (a bot's open orders take kilobytes).
+pub const MAX_STATE_BYTES: u64 = 64 << 20;
+/// Longest JSONL state line read.
+pub const MAX_LINE_BYTES: u64 = 1 << 20;
+
+enum Bounded {
+    Io(std::io::Error),
+    TooLong,
+}
+
+/// Reads at most `limit` bytes of UTF-8 text: `/dev/zero` or a runaway file ends with an error,
+/// never unbounded memory.
+fn read_bounded(path: &Path, limit: u64) -> Result<String, Bounded> {
+    let file = fs::File::open(path).map_err(Bounded::Io)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Bounded::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Bounded::TooLong);
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| Bounded::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 enum SqliteOrId {

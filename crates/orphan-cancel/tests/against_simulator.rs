@@ -2,6 +2,8 @@
 //! in this test process): reconciliation, safe cancelling under every injected fault,
 //! idempotent re-runs, the dead-man switch, and the refusals that protect real money.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
@@ -74,10 +76,12 @@ fn sim_with(orders: Vec<SimOrder>, s: Setup) -> Running {
             key: BYBIT_KEY.into(),
             secret: BYBIT_SECRET.into(),
         }),
-        kraken_keys: Some(KeyPair {
+        kraken_keys: vec![KeyPair {
             key: KRAKEN_KEY.into(),
             secret: kraken_secret(),
-        }),
+        }],
+        kraken_nonce_window: 0,
+        read_only_keys: Vec::new(),
     })
     .expect("simulator starts")
 }
@@ -116,14 +120,7 @@ fn bot_state(
 }
 
 fn oc() -> Command {
-    let mut c = Command::cargo_bin("orphan-cancel").expect("binary");
-    c.env("BYBIT_API_KEY", BYBIT_KEY)
-        .env("BYBIT_API_SECRET", BYBIT_SECRET)
-        .env("KRAKEN_API_KEY", KRAKEN_KEY)
-        .env("KRAKEN_API_SECRET", kraken_secret())
-        .env_remove("GITHUB_ACTIONS")
-        .timeout(Duration::from_secs(120));
-    c
+    common::oc_with([BYBIT_KEY, BYBIT_SECRET], [KRAKEN_KEY, &kraken_secret()])
 }
 
 fn records(stdout: &[u8]) -> Vec<Value> {

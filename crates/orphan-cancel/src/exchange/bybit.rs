@@ -30,8 +30,27 @@ pub fn batch_size(category: &str) -> usize {
 const GONE: [i64; 3] = [110001, 170213, 170142];
 /// Return codes worth retrying: rate limit, server error, service restarting.
 const TRANSIENT: [i64; 4] = [10006, 10016, 10019, 10429];
-/// Return codes that mean the credentials or signature were refused.
-const AUTH: [i64; 6] = [10003, 10004, 10005, 10007, 10009, 33004];
+/// The refusals of a key, signature or permission that retrying cannot fix, each with its own
+/// one-line reason naming Bybit's code.
+fn refusal(code: i64, msg: &str) -> Option<ExchangeError> {
+    let what = format!("retCode {code}: {msg}");
+    Some(match code {
+        10003 | 33004 => ExchangeError::Auth(format!(
+            "bybit refused the key ({what}): BYBIT_API_KEY is unknown, expired, or for the other network (testnet/mainnet)"
+        )),
+        10004 => ExchangeError::Auth(format!(
+            "bybit refused the signature ({what}): BYBIT_API_SECRET is not the secret of BYBIT_API_KEY"
+        )),
+        10005 => ExchangeError::Permission(format!(
+            "bybit refused the request ({what}): the API key lacks the permission (Orders read and write)"
+        )),
+        10010 => ExchangeError::Permission(format!(
+            "bybit refused the request ({what}): this address is not on the API key's IP list"
+        )),
+        10007 | 10009 => ExchangeError::Auth(format!("bybit refused the credentials ({what})")),
+        _ => return None,
+    })
+}
 
 /// A signed Bybit v5 client.
 pub struct Bybit {
@@ -130,8 +149,8 @@ impl Bybit {
             match reply.status {
                 401 => {
                     return Attempt::Fail(ExchangeError::Auth(format!(
-                        "HTTP 401 {}",
-                        short(&reply.body)
+                        "bybit refused the credentials (HTTP 401): {}",
+                        self.creds.redact(&short(&reply.body))
                     )));
                 }
                 403 | 429 => {
@@ -163,8 +182,8 @@ impl Bybit {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            if AUTH.contains(&code) {
-                Attempt::Fail(ExchangeError::Auth(format!("retCode {code}: {msg}")))
+            if let Some(refused) = refusal(code, &msg) {
+                Attempt::Fail(refused)
             } else if code == 10002 {
                 let why = format!("retCode 10002: {msg}");
                 match self.sync_clock() {
@@ -310,7 +329,7 @@ impl Exchange for Bybit {
             };
             let v = match self.call(path, "", Some(&body)) {
                 Ok(v) => v,
-                Err(e @ (ExchangeError::Auth(_) | ExchangeError::Unreachable(_))) => return Err(e),
+                Err(e) if e.ends_the_run() => return Err(e),
                 Err(e) => {
                     for o in chunk {
                         report(CancelOutcome {

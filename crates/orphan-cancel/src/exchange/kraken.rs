@@ -1,15 +1,18 @@
 //! Kraken spot REST: `OpenOrders`, `CancelOrderBatch` (JSON body, up to 50 ids), `CancelAll`,
 //! `CancelAllOrdersAfter`, signed with `API-Key`/`API-Sign` and strictly increasing nonces.
 //!
-//! `EAPI:Invalid nonce` is retried with a fresh nonce; `EGeneral:Too many requests`,
-//! `EAPI:Rate limit exceeded` and `EService:*` are retried with backoff; `EOrder:Unknown order`
-//! means already gone.
+//! Nonces come from [`NonceClock`]: the wall clock in `--kraken-nonce-unit` (milliseconds by
+//! default), so a bot sharing the key is never locked out. `EAPI:Invalid nonce` is retried once
+//! with a fresh nonce; a second refusal ends the run with the reason (another client signed a
+//! larger nonce on this key). `EGeneral:Too many requests`, `EAPI:Rate limit exceeded` and
+//! `EService:*` are retried with backoff; `EOrder:Unknown order` means already gone.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::http::{Attempt, Backoff, Http, with_retries};
+use super::nonce::{NonceClock, NonceUnit};
 use super::{CancelOutcome, CancelResult, DeadMan, Exchange, ExchangeError, Scope};
 use crate::credentials::Credentials;
 use crate::order::{Order, parse_time_ms, scalar_text};
@@ -25,7 +28,7 @@ pub const BATCH: usize = 50;
 pub struct Kraken {
     http: Http,
     creds: Credentials,
-    last_nonce: u64,
+    nonces: NonceClock,
     backoff: Backoff,
 }
 
@@ -35,22 +38,14 @@ enum Body<'a> {
 }
 
 impl Kraken {
-    /// A client for `http`'s base URL.
-    pub fn new(http: Http, creds: Credentials, backoff: Backoff) -> Self {
+    /// A client for `http`'s base URL, signing with nonces in `unit`.
+    pub fn new(http: Http, creds: Credentials, backoff: Backoff, unit: NonceUnit) -> Self {
         Kraken {
             http,
             creds,
-            last_nonce: 0,
+            nonces: NonceClock::new(unit),
             backoff,
         }
-    }
-
-    fn nonce(&mut self) -> u64 {
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        self.last_nonce = micros.max(self.last_nonce + 1);
-        self.last_nonce
     }
 
     /// A signed private call; returns `result` or the list of error strings the exchange sent
@@ -62,8 +57,9 @@ impl Kraken {
     ) -> Result<Result<Value, Vec<String>>, ExchangeError> {
         let path = format!("/0/private/{method}");
         let backoff = self.backoff;
+        let mut nonce_refusals = 0u32;
         with_retries(backoff, |_| {
-            let nonce = self.nonce();
+            let nonce = self.nonces.next_nonce();
             let (content_type, text) = match &body {
                 Body::Form(params) => {
                     let mut s = form_urlencoded::Serializer::new(String::new());
@@ -124,16 +120,25 @@ impl Kraken {
                 return Attempt::Done(Ok(v.get("result").cloned().unwrap_or(Value::Null)));
             }
             let joined = errors.join(", ");
+            if let Some(refusal) = refusal(&errors) {
+                return Attempt::Fail(refusal);
+            }
+            if errors.iter().any(|e| e.starts_with(INVALID_NONCE)) {
+                nonce_refusals += 1;
+                if nonce_refusals >= 2 {
+                    return Attempt::Fail(ExchangeError::Nonce(nonce_refused_twice(
+                        self.nonces.unit(),
+                    )));
+                }
+                // Another client of this key may have signed in the same tick: once more,
+                // with a fresh nonce.
+                return Attempt::Retry {
+                    why: joined,
+                    after: Some(Duration::from_millis(20)),
+                };
+            }
             if errors.iter().any(|e| {
-                e.starts_with("EAPI:Invalid key")
-                    || e.starts_with("EAPI:Invalid signature")
-                    || e.starts_with("EGeneral:Permission denied")
-                    || e.starts_with("EAPI:Bad request")
-            }) {
-                Attempt::Fail(ExchangeError::Auth(joined))
-            } else if errors.iter().any(|e| {
-                e.starts_with("EAPI:Invalid nonce")
-                    || e.starts_with("EGeneral:Too many requests")
+                e.starts_with("EGeneral:Too many requests")
                     || e.starts_with("EAPI:Rate limit exceeded")
                     || e.starts_with("EService:")
                     || e.starts_with("EGeneral:Temporary lockout")
@@ -150,6 +155,48 @@ impl Kraken {
 
     fn must(r: Result<Value, Vec<String>>) -> Result<Value, ExchangeError> {
         r.map_err(|e| ExchangeError::Rejected(e.join(", ")))
+    }
+}
+
+const INVALID_NONCE: &str = "EAPI:Invalid nonce";
+
+/// The one-line reason for a second `EAPI:Invalid nonce`.
+fn nonce_refused_twice(unit: NonceUnit) -> String {
+    format!(
+        "kraken refused the nonce twice (EAPI:Invalid nonce): the bot or another tool already \
+         signed a larger nonce on this API key than this run's {unit} clock gives; use the bot's \
+         unit (--kraken-nonce-unit ms|us|ns) or a separate API key for orphan-cancel (Kraken \
+         allows several keys per account)",
+        unit = unit.as_str()
+    )
+}
+
+/// A refusal of the credentials that retrying cannot fix, with its own one-line reason.
+fn refusal(errors: &[String]) -> Option<ExchangeError> {
+    let has = |code: &str| errors.iter().any(|e| e.starts_with(code));
+    if has("EAPI:Invalid signature") {
+        Some(ExchangeError::Auth(
+            "kraken refused the signature (EAPI:Invalid signature): KRAKEN_API_SECRET is not \
+             the secret of KRAKEN_API_KEY"
+                .into(),
+        ))
+    } else if has("EAPI:Invalid key") {
+        Some(ExchangeError::Auth(
+            "kraken refused the key (EAPI:Invalid key): KRAKEN_API_KEY is unknown or revoked"
+                .into(),
+        ))
+    } else if has("EGeneral:Permission denied") {
+        Some(ExchangeError::Permission(
+            "kraken refused the request (EGeneral:Permission denied): the API key lacks the \
+             permission (orders need 'Query open orders & trades' and 'Cancel/close orders')"
+                .into(),
+        ))
+    } else if has("EAPI:Bad request") {
+        Some(ExchangeError::Rejected(
+            "kraken refused the request (EAPI:Bad request)".into(),
+        ))
+    } else {
+        None
     }
 }
 
@@ -204,7 +251,7 @@ impl Exchange for Kraken {
             };
             let outcome = match call {
                 Ok(r) => r,
-                Err(e @ (ExchangeError::Auth(_) | ExchangeError::Unreachable(_))) => return Err(e),
+                Err(e) if e.ends_the_run() => return Err(e),
                 Err(e) => Err(vec![e.to_string()]),
             };
             // Kraken answers with a count only: orders it did not cancel were already gone

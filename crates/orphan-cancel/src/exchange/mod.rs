@@ -9,6 +9,7 @@
 pub mod bybit;
 pub mod http;
 pub mod kraken;
+pub mod nonce;
 pub mod snapshot;
 
 use crate::order::Order;
@@ -71,9 +72,15 @@ pub enum ExchangeError {
     /// No connection, or no answer within the timeout, after every retry.
     #[error("exchange unreachable: {0}")]
     Unreachable(String),
-    /// The exchange refused the credentials or the signature.
-    #[error("exchange refused authentication: {0}")]
+    /// The exchange refused the key or the signature (the message names its code).
+    #[error("{0}")]
     Auth(String),
+    /// The exchange refused the nonce twice: another client of the key signed a larger one.
+    #[error("{0}")]
+    Nonce(String),
+    /// The key lacks a permission, or may not be used from this address.
+    #[error("{0}")]
+    Permission(String),
     /// Still failing after every retry (rate limit, 5xx, ...).
     #[error("exchange kept failing after {attempts} attempts: {last}")]
     GaveUp {
@@ -91,6 +98,20 @@ pub enum ExchangeError {
     /// The operation does not exist for this exchange or source.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl ExchangeError {
+    /// True for failures that no other order of the run can escape (the exchange is gone, or
+    /// refuses this key): the run stops instead of trying the next batch.
+    pub fn ends_the_run(&self) -> bool {
+        matches!(
+            self,
+            ExchangeError::Auth(_)
+                | ExchangeError::Nonce(_)
+                | ExchangeError::Permission(_)
+                | ExchangeError::Unreachable(_)
+        )
+    }
 }
 
 /// What every exchange offers.
