@@ -1,0 +1,654 @@
+//! A run directory read into what the page shows: the verdict, the series reduced to pixel
+//! columns of the one shared time axis, the event marks, health, findings and artifacts.
+//!
+//! `resources.jsonl` is read twice, streaming (the first pass finds the time range, the second
+//! bins every sample into its column), so a 72-hour run at 1 s takes memory in proportion to
+//! the page's width, not to the run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use soak_core::jsonl::SkipCounts;
+
+use crate::ReportError;
+use crate::axis::TimeAxis;
+use crate::envelope::Envelope;
+use crate::inputs::{
+    self, Analysis, DepFinding, EventLine, HealthPoll, Kind, OrderFinding, ResourceLine,
+    SecretFinding, Signal, Summary, ZombieFinding, artifact,
+};
+
+/// The plot area's left edge in the charts, px.
+pub const PLOT_LEFT: f64 = 100.0;
+/// The plot area's width, px (one column per pixel).
+pub const PLOT_WIDTH: f64 = 1030.0;
+
+/// The resource series the charts draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Metric {
+    /// Tree RSS, MB.
+    TreeMemory,
+    /// Main process RSS, MB.
+    ProcessMemory,
+    /// Machine memory used, MB.
+    MemoryUsed,
+    /// cgroup memory in use, MB.
+    CgroupMemory,
+    /// cgroup limit, MB.
+    CgroupLimit,
+    /// The service's CPU (tree, or the main process), %.
+    ServiceCpu,
+    /// The machine's CPU, %.
+    MachineCpu,
+    /// Disk used, GB.
+    DiskUsed,
+    /// Open fds.
+    Fds,
+    /// Threads.
+    Threads,
+}
+
+const METRICS: [Metric; 10] = [
+    Metric::TreeMemory,
+    Metric::ProcessMemory,
+    Metric::MemoryUsed,
+    Metric::CgroupMemory,
+    Metric::CgroupLimit,
+    Metric::ServiceCpu,
+    Metric::MachineCpu,
+    Metric::DiskUsed,
+    Metric::Fds,
+    Metric::Threads,
+];
+
+impl Metric {
+    /// The sample's value of this metric.
+    pub fn of(self, s: &ResourceLine) -> Option<f64> {
+        match self {
+            Metric::TreeMemory => s.tree_memory_mb,
+            Metric::ProcessMemory => s.process_memory_mb,
+            Metric::MemoryUsed => s.memory_used_mb,
+            Metric::CgroupMemory => s.cgroup_memory_mb,
+            Metric::CgroupLimit => s.cgroup_memory_limit_mb,
+            Metric::ServiceCpu => s.tree_cpu_percent.or(s.process_cpu_percent),
+            Metric::MachineCpu => s.cpu_percent,
+            Metric::DiskUsed => s.disk_used_gb,
+            Metric::Fds => s.tree_fds.or(s.process_fds),
+            Metric::Threads => s.tree_threads.or(s.process_threads),
+        }
+    }
+
+    /// The memory metric resanalyze names as its judged series.
+    pub fn from_series(name: &str) -> Option<Metric> {
+        match name {
+            "tree_memory_mb" => Some(Metric::TreeMemory),
+            "process_memory_mb" => Some(Metric::ProcessMemory),
+            "memory_used_mb" => Some(Metric::MemoryUsed),
+            "cgroup_memory_mb" => Some(Metric::CgroupMemory),
+            _ => None,
+        }
+    }
+}
+
+/// resanalyze's judged window and fitted trend, placed on the time axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend {
+    /// The judged series.
+    pub metric: Metric,
+    /// Window start, Unix s.
+    pub start: f64,
+    /// Window end, Unix s.
+    pub end: f64,
+    /// The fitted line's value at `start` and `end`, MB (`None` without a slope).
+    pub line: Option<(f64, f64)>,
+}
+
+/// One column's health polls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthCell {
+    /// Answered 2xx.
+    pub ok: u32,
+    /// Did not.
+    pub failed: u32,
+}
+
+/// The health endpoint over the run.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    /// Latency of the answered polls, ms.
+    pub latency: Envelope,
+    /// Polls per column.
+    pub cells: Vec<HealthCell>,
+    /// Polls in all.
+    pub polls: u64,
+    /// Failed polls.
+    pub failed: u64,
+    /// The first few failures: (time, why).
+    pub failures: Vec<(f64, String)>,
+}
+
+/// The marks of one kind of event in one column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkCell {
+    /// How many.
+    pub count: u64,
+    /// The first one's time, Unix s.
+    pub t: f64,
+    /// The first one's text.
+    pub text: String,
+}
+
+/// One lane of event marks (reconnects, timeouts, errors, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    /// The lane's name.
+    pub name: &'static str,
+    /// Events in it.
+    pub count: u64,
+    /// Marks per column.
+    pub cells: BTreeMap<usize, MarkCell>,
+}
+
+/// The lanes, top to bottom: which log kinds (or tools' events) fall in each.
+pub const LANES: [&str; 10] = [
+    "service",
+    "shutdown",
+    "reconnect",
+    "timeout",
+    "error",
+    "crash",
+    "hang",
+    "orders",
+    "early warning",
+    "other",
+];
+
+/// Lanes whose events are also drawn as a line across every chart.
+pub const RULED_LANES: [&str; 3] = ["crash", "hang", "early warning"];
+
+/// The lane an event belongs in, `None` for routine ones (heartbeats, latency lines).
+pub fn lane_of(e: &EventLine) -> Option<&'static str> {
+    let what = e.what.as_deref().unwrap_or("");
+    match (e.tool.as_str(), e.kind) {
+        ("resanalyze", Kind::Finding) => Some("early warning"),
+        ("zombiereap", Kind::Event) => match e.event.as_deref() {
+            Some("start" | "target_exit") => Some("service"),
+            _ => None,
+        },
+        ("logscan", Kind::Event | Kind::Finding) => Some(match what {
+            "heartbeat" | "latency" => return None,
+            "shutdown_start" | "shutdown_cancelled" | "shutdown_complete" => "shutdown",
+            "ws_disconnect" | "ws_reconnect" | "ws_reconnect_storm" => "reconnect",
+            "handler_timeout" => "timeout",
+            "order_error"
+            | "exception"
+            | "auth_failure"
+            | "network_validation_failure"
+            | "db_lock"
+            | "rate_limit" => "error",
+            "crash" | "traceback_start" | "oom_kill" => "crash",
+            "hang" => "hang",
+            "orphan" | "ghost" | "quarantine" => "orders",
+            _ if e.severity.as_deref() == Some("info") => return None,
+            _ => "other",
+        }),
+        _ => None,
+    }
+}
+
+fn event_text(e: &EventLine) -> String {
+    let what = e.what.as_deref().or(e.event.as_deref()).unwrap_or("event");
+    let body = match (e.tool.as_str(), e.event.as_deref()) {
+        ("zombiereap", Some("start")) => format!(
+            "service started: {}",
+            e.command
+                .as_ref()
+                .map(inputs::Command::line)
+                .unwrap_or_default()
+        ),
+        ("zombiereap", Some("target_exit")) => match (&e.exit_code, &e.signal) {
+            (_, Some(s @ Signal::Number(_))) => format!("service ended by {s}"),
+            (Some(c), _) => format!("service exited with status {c}"),
+            _ => "service exited".to_string(),
+        },
+        _ => {
+            let text = e.message.as_deref().or(e.text.as_deref()).unwrap_or("");
+            match e.line {
+                Some(n) => format!("{what} (log line {n}): {text}"),
+                None => format!("{what}: {text}"),
+            }
+        }
+    };
+    if body.chars().count() > 240 {
+        let mut cut: String = body.chars().take(239).collect();
+        cut.push('…');
+        return cut;
+    }
+    body
+}
+
+/// Facts about the run for the configuration section.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// Samples in `resources.jsonl`.
+    pub samples: u64,
+    /// First and last sample, Unix s.
+    pub sampled: Option<(f64, f64)>,
+    /// resmon's interval, s.
+    pub interval_s: Option<f64>,
+    /// Host name.
+    pub hostname: Option<String>,
+    /// Kernel and architecture.
+    pub platform: Option<String>,
+    /// resmon's version.
+    pub monitor_version: Option<String>,
+    /// The service's command (zombiereap's start event).
+    pub command: Option<String>,
+    /// The health URL polled (`health.url`).
+    pub health_url: Option<String>,
+}
+
+/// Findings from the after-steps.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// Orphan and ghost orders.
+    pub orders: Vec<OrderFinding>,
+    /// Zombies.
+    pub zombies: Vec<ZombieFinding>,
+    /// Vulnerable dependencies.
+    pub deps: Vec<DepFinding>,
+    /// Leaked secrets, masked.
+    pub secrets: Vec<SecretFinding>,
+}
+
+/// A file of the run directory.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// Its name (a relative link).
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// Everything the page shows.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The verdict (`None` when the soak did not get to write it).
+    pub summary: Option<Summary>,
+    /// resanalyze's analysis.
+    pub analysis: Option<Analysis>,
+    /// The shared time axis (`None` when nothing in the run has a time).
+    pub axis: Option<TimeAxis>,
+    /// Each resource metric per column.
+    pub series: BTreeMap<Metric, Envelope>,
+    /// Lines are broken where samples are further apart than this, s.
+    pub max_gap_s: f64,
+    /// The judged window and trend.
+    pub trend: Option<Trend>,
+    /// Health polls (`None` without `health.jsonl`).
+    pub health: Option<Health>,
+    /// Event lanes that have events.
+    pub lanes: Vec<Lane>,
+    /// Facts for the configuration section.
+    pub info: RunInfo,
+    /// Findings.
+    pub findings: Findings,
+    /// The run directory's files.
+    pub artifacts: Vec<Artifact>,
+    /// Lines skipped per file (none when every line read).
+    pub skipped: Vec<(String, SkipCounts)>,
+}
+
+fn note_skips(skipped: &mut Vec<(String, SkipCounts)>, path: &Path, counts: SkipCounts) {
+    // Blank lines are not damage.
+    let blank = counts.get(soak_core::jsonl::SkipReason::Blank);
+    if counts.total() > blank {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        skipped.push((name, counts));
+    }
+}
+
+fn finite(t: Option<f64>) -> Option<f64> {
+    t.filter(|t| t.is_finite() && *t > 0.0)
+}
+
+impl Run {
+    /// Reads the run directory `dir`.
+    pub fn load(dir: &Path) -> Result<Run, ReportError> {
+        let meta = std::fs::metadata(dir).map_err(|error| ReportError::Dir {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+        if !meta.is_dir() {
+            return Err(ReportError::NotADir(dir.to_path_buf()));
+        }
+        let mut skipped = Vec::new();
+        let summary = artifact(dir, "summary.json")
+            .map(|p| inputs::read_json::<Summary>(&p))
+            .transpose()?;
+        let analysis = artifact(dir, "resources.analysis.json")
+            .map(|p| inputs::read_json::<Analysis>(&p))
+            .transpose()?;
+
+        let mut info = RunInfo {
+            health_url: artifact(dir, "health.url")
+                .and_then(|p| soak_core::input::InputSource::File(p).open().ok())
+                .and_then(|mut r| {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut r, &mut s).ok()?;
+                    Some(s.trim().to_string())
+                })
+                .filter(|s| !s.is_empty()),
+            ..RunInfo::default()
+        };
+
+        // Events worth a mark, from every tool that writes them.
+        let mut events: Vec<(f64, &'static str, String)> = Vec::new();
+        for name in [
+            "logscan-follow.jsonl",
+            "resanalyze-follow.jsonl",
+            "zombiereap.jsonl",
+        ] {
+            let Some(path) = artifact(dir, name) else {
+                continue;
+            };
+            let counts = inputs::for_each(&path, |e: EventLine| {
+                if e.tool == "zombiereap" && e.event.as_deref() == Some("start") {
+                    info.command = e.command.as_ref().map(inputs::Command::line);
+                }
+                if let (Some(t), Some(lane)) = (finite(e.timestamp_unix), lane_of(&e)) {
+                    events.push((t, lane, event_text(&e)));
+                }
+            })?;
+            note_skips(&mut skipped, &path, counts);
+        }
+
+        let health_polls = match artifact(dir, "health.jsonl") {
+            None => None,
+            Some(path) => {
+                let (polls, counts) = inputs::read_all(&path, |p: &HealthPoll| {
+                    p.kind == Kind::Sample && finite(p.timestamp_unix).is_some()
+                })?;
+                note_skips(&mut skipped, &path, counts);
+                Some(polls)
+            }
+        };
+
+        // First pass over the samples: their time range and the monitor's facts.
+        let resources = artifact(dir, "resources.jsonl");
+        let mut first_last: Option<(f64, f64)> = None;
+        if let Some(path) = &resources {
+            let counts = inputs::for_each(path, |s: ResourceLine| match s.kind {
+                Kind::Event if s.event.as_deref() == Some("start") => {
+                    info.interval_s = s.interval_s.or(info.interval_s);
+                    info.hostname = s.hostname.or(info.hostname.take());
+                    info.platform = s.platform.or(info.platform.take());
+                    info.monitor_version = s.monitor_version.or(info.monitor_version.take());
+                }
+                Kind::Sample => {
+                    if let Some(t) = finite(s.timestamp_unix) {
+                        info.samples += 1;
+                        first_last = Some(match first_last {
+                            None => (t, t),
+                            Some((a, b)) => (a.min(t), b.max(t)),
+                        });
+                        if info.hostname.is_none() {
+                            info.hostname = s.hostname;
+                        }
+                    }
+                }
+                _ => {}
+            })?;
+            note_skips(&mut skipped, path, counts);
+        }
+        info.sampled = first_last;
+
+        let times = first_last
+            .into_iter()
+            .flat_map(|(a, b)| [a, b])
+            .chain(events.iter().map(|e| e.0))
+            .chain(
+                health_polls
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| p.timestamp_unix),
+            );
+        let range = times.fold(None, |acc: Option<(f64, f64)>, t| {
+            Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+        });
+        let axis = range.map(|(a, b)| TimeAxis::new(a, b, PLOT_LEFT, PLOT_WIDTH));
+
+        let interval = info.interval_s.or_else(|| {
+            first_last
+                .filter(|_| info.samples > 1)
+                .map(|(a, b)| (b - a) / (info.samples - 1) as f64)
+        });
+        let max_gap_s = axis.map_or(0.0, |a| {
+            (3.0 * interval.unwrap_or(1.0)).max(2.5 * a.seconds_per_column())
+        });
+
+        // The judged window on the Unix axis: resanalyze measures it from the first sample.
+        let leak = analysis.as_ref().and_then(|a| a.leak.as_ref());
+        let judged = leak.and_then(|l| {
+            let metric = Metric::from_series(&l.series)?;
+            let origin = first_last?.0;
+            Some((
+                metric,
+                origin + l.window_start_s?,
+                origin + l.window_end_s?,
+                l.slope_mb_per_hour.filter(|s| s.is_finite()),
+            ))
+        });
+
+        let mut series = BTreeMap::new();
+        let mut residuals = Vec::new();
+        if let (Some(path), Some(axis)) = (&resources, axis) {
+            let columns = axis.columns();
+            let mut env: Vec<Envelope> = METRICS.iter().map(|_| Envelope::new(columns)).collect();
+            inputs::for_each(path, |s: ResourceLine| {
+                if s.kind != Kind::Sample {
+                    return;
+                }
+                let Some(t) = finite(s.timestamp_unix) else {
+                    return;
+                };
+                let Some(col) = axis.column(t) else { return };
+                for (m, e) in METRICS.iter().zip(env.iter_mut()) {
+                    if let Some(v) = m.of(&s) {
+                        e.add(col, t, v);
+                    }
+                }
+                if let Some((m, a, b, Some(slope))) = judged {
+                    if let Some(v) = m.of(&s).filter(|_| t >= a - 1e-6 && t <= b + 1e-6) {
+                        residuals.push(v - slope / 3600.0 * (t - a));
+                    }
+                }
+            })?;
+            for (m, e) in METRICS.iter().zip(env) {
+                if e.count() > 0 {
+                    series.insert(*m, e);
+                }
+            }
+        }
+        let trend = judged.map(|(metric, start, end, slope)| Trend {
+            metric,
+            start,
+            end,
+            line: slope
+                .zip(median(&mut residuals))
+                .map(|(slope, at_start)| (at_start, at_start + slope / 3600.0 * (end - start))),
+        });
+
+        let health = match (health_polls, axis) {
+            (Some(polls), Some(axis)) => Some(bin_health(&polls, &axis)),
+            _ => None,
+        };
+
+        let lanes = axis.map_or_else(Vec::new, |axis| bin_events(&events, &axis));
+        let findings = read_findings(dir, &mut skipped)?;
+        let artifacts = list_artifacts(dir)?;
+        Ok(Run {
+            dir: dir.to_path_buf(),
+            summary,
+            analysis,
+            axis,
+            series,
+            max_gap_s,
+            trend,
+            health,
+            lanes,
+            info,
+            findings,
+            artifacts,
+            skipped,
+        })
+    }
+}
+
+/// The median (Theil-Sen's intercept: the median of `y - slope * t`).
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn bin_health(polls: &[HealthPoll], axis: &TimeAxis) -> Health {
+    let mut h = Health {
+        latency: Envelope::new(axis.columns()),
+        cells: vec![HealthCell::default(); axis.columns()],
+        ..Health::default()
+    };
+    for p in polls {
+        let Some(t) = p.timestamp_unix else { continue };
+        let Some(col) = axis.column(t) else { continue };
+        h.polls += 1;
+        if p.ok {
+            h.cells[col].ok += 1;
+            if let Some(ms) = p.latency_ms {
+                h.latency.add(col, t, ms);
+            }
+        } else {
+            h.cells[col].failed += 1;
+            h.failed += 1;
+            if h.failures.len() < 20 {
+                let why = match (&p.error, p.status) {
+                    (Some(e), _) => e.clone(),
+                    (None, Some(s)) => format!("HTTP {s}"),
+                    (None, None) => "no answer".to_string(),
+                };
+                h.failures.push((t, why));
+            }
+        }
+    }
+    h
+}
+
+fn bin_events(events: &[(f64, &'static str, String)], axis: &TimeAxis) -> Vec<Lane> {
+    let mut lanes: Vec<Lane> = LANES
+        .iter()
+        .map(|name| Lane {
+            name,
+            count: 0,
+            cells: BTreeMap::new(),
+        })
+        .collect();
+    for (t, lane, text) in events {
+        let (Some(col), Some(l)) = (axis.column(*t), lanes.iter_mut().find(|l| l.name == *lane))
+        else {
+            continue;
+        };
+        l.count += 1;
+        l.cells
+            .entry(col)
+            .and_modify(|c| {
+                c.count += 1;
+                if *t < c.t {
+                    c.t = *t;
+                    c.text.clone_from(text);
+                }
+            })
+            .or_insert_with(|| MarkCell {
+                count: 1,
+                t: *t,
+                text: text.clone(),
+            });
+    }
+    lanes.retain(|l| l.count > 0);
+    lanes
+}
+
+fn read_findings(
+    dir: &Path,
+    skipped: &mut Vec<(String, SkipCounts)>,
+) -> Result<Findings, ReportError> {
+    fn findings_in<T: serde::de::DeserializeOwned>(
+        dir: &Path,
+        name: &str,
+        is_finding: impl Fn(&T) -> bool,
+        skipped: &mut Vec<(String, SkipCounts)>,
+    ) -> Result<Vec<T>, ReportError> {
+        let Some(path) = artifact(dir, name) else {
+            return Ok(Vec::new());
+        };
+        let (found, counts) = inputs::read_all(&path, is_finding)?;
+        note_skips(skipped, &path, counts);
+        Ok(found)
+    }
+    Ok(Findings {
+        orders: findings_in(
+            dir,
+            "orders.jsonl",
+            |f: &OrderFinding| f.kind == Kind::Finding,
+            skipped,
+        )?,
+        zombies: findings_in(
+            dir,
+            "zombies.jsonl",
+            |f: &ZombieFinding| f.kind == Kind::Finding,
+            skipped,
+        )?,
+        deps: findings_in(
+            dir,
+            "deps.jsonl",
+            |f: &DepFinding| f.kind == Kind::Finding,
+            skipped,
+        )?,
+        secrets: findings_in(
+            dir,
+            "secrets.jsonl",
+            |f: &SecretFinding| f.kind == Kind::Finding,
+            skipped,
+        )?,
+    })
+}
+
+fn list_artifacts(dir: &Path) -> Result<Vec<Artifact>, ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|error| ReportError::Dir {
+        path: dir.to_path_buf(),
+        error,
+    })?;
+    let mut out: Vec<Artifact> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            (meta.is_file() && e.file_name() != "report.html").then(|| Artifact {
+                name: e.file_name().to_string_lossy().into_owned(),
+                bytes: meta.len(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
