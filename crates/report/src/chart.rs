@@ -639,7 +639,9 @@ fn events(svg: &mut String, axis: &TimeAxis, lanes: &[Lane], top: f64) {
     svg.push_str(r#"<g class="chart" id="chart-events">"#);
     title(
         svg,
-        &format!("Log and service events ({total}; heartbeats and latency lines not drawn)"),
+        &format!(
+            "Log and service events ({total}; heartbeats and latency lines not drawn; crashes, hangs and early warnings dotted across every chart)"
+        ),
         top,
         &[],
     );

@@ -110,7 +110,7 @@ fn header_meta(p: &mut String, run: &Run) {
 /// Where a row's figure comes from: artifacts, and the chart or findings table showing it.
 fn evidence_for(metric: &str) -> (&'static [&'static str], Option<&'static str>) {
     let m = metric.to_ascii_lowercase();
-    let table: [(&str, &[&str], Option<&str>); 13] = [
+    let table: [(&str, &[&str], Option<&str>); 14] = [
         (
             "memory",
             &[
@@ -148,6 +148,11 @@ fn evidence_for(metric: &str) -> (&'static [&'static str], Option<&'static str>)
         (
             "crash",
             &["logscan.jsonl", "zombiereap.jsonl", "service.log"],
+            Some("chart-events"),
+        ),
+        (
+            "error",
+            &["logscan.jsonl", "service.log"],
             Some("chart-events"),
         ),
         (

@@ -172,21 +172,32 @@ pub fn lane_of(e: &EventLine) -> Option<&'static str> {
     match (e.tool.as_str(), e.kind) {
         ("resanalyze", Kind::Finding) => Some("early warning"),
         ("zombiereap", Kind::Event) => match e.event.as_deref() {
-            Some("start" | "target_exit") => Some("service"),
+            Some("start") => Some("service"),
+            // An end by a signal or with a failure status is the service dying.
+            Some("target_exit")
+                if matches!(e.signal, Some(Signal::Number(_)))
+                    || e.exit_code.is_some_and(|c| c != 0) =>
+            {
+                Some("crash")
+            }
+            Some("target_exit") => Some("service"),
             _ => None,
         },
         ("logscan", Kind::Event | Kind::Finding) => Some(match what {
             "heartbeat" | "latency" => return None,
             "shutdown_start" | "shutdown_cancelled" | "shutdown_complete" => "shutdown",
-            "ws_disconnect" | "ws_reconnect" | "ws_reconnect_storm" => "reconnect",
+            "ws_disconnect" | "ws_reconnect" | "ws_gave_up" => "reconnect",
             "handler_timeout" => "timeout",
+            // A traceback the service survived is a logged error, not a crash.
             "order_error"
             | "exception"
+            | "logged_error"
+            | "traceback_start"
             | "auth_failure"
             | "network_validation_failure"
             | "db_lock"
             | "rate_limit" => "error",
-            "crash" | "traceback_start" | "oom_kill" => "crash",
+            "crash" | "oom_kill" => "crash",
             "hang" => "hang",
             "orphan" | "ghost" | "quarantine" => "orders",
             _ if e.severity.as_deref() == Some("info") => return None,
