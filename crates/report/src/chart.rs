@@ -13,7 +13,7 @@ use crate::run::{Health, Lane, Metric, PLOT_LEFT, PLOT_WIDTH, RULED_LANES, Run};
 pub const WIDTH: f64 = PLOT_LEFT + PLOT_WIDTH + 50.0;
 const AXIS_BAND: f64 = 36.0;
 const TITLE_BAND: f64 = 24.0;
-const PLOT_HEIGHT: f64 = 120.0;
+const PLOT_HEIGHT: f64 = 100.0;
 const GAP: f64 = 14.0;
 const LANE_HEIGHT: f64 = 16.0;
 const STRIP_HEIGHT: f64 = 18.0;
@@ -578,42 +578,52 @@ fn availability(svg: &mut String, axis: &TimeAxis, h: &Health, top: f64) {
     );
     let ptop = top + TITLE_BAND;
     plot_frame(svg, axis, ptop, STRIP_HEIGHT);
-    // Runs of columns in the same state are drawn as one rectangle.
-    let mut run: Option<(usize, usize, bool, u32)> = None;
-    let flush = |svg: &mut String, r: (usize, usize, bool, u32)| {
-        let (a, b, down, failed) = r;
+    // Each poll's state holds until the next poll, unless polling stopped for longer than
+    // three of its usual gaps; runs in the same state are drawn as one rectangle.
+    let polled: Vec<(usize, bool, u32)> = h
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ok + c.failed > 0)
+        .map(|(col, c)| (col, c.failed > 0, c.failed))
+        .collect();
+    let mut gaps: Vec<usize> = polled.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    gaps.sort_unstable();
+    let max_gap = gaps.get(gaps.len() / 2).map_or(3, |g| (3 * g).max(3));
+    let mut spans: Vec<(usize, usize, bool, u32)> = Vec::new();
+    for (i, &(col, down, failed)) in polled.iter().enumerate() {
+        let end = polled
+            .get(i + 1)
+            .map(|n| n.0)
+            .filter(|next| next - col <= max_gap)
+            .unwrap_or(col + 2);
+        match spans.last_mut() {
+            Some(last) if last.2 == down && last.1 >= col => {
+                last.1 = end;
+                last.3 += failed;
+            }
+            _ => spans.push((col, end, down, failed)),
+        }
+    }
+    for (a, b, down, failed) in spans {
         let _ = write!(
             svg,
             r#"<rect class="{cls}" x="{x}" y="{y}" width="{w}" height="{h}" fill="{c}"><title>{title}</title></rect>"#,
             cls = if down { "avail down" } else { "avail up" },
             x = px(axis.left + a as f64),
             y = px(ptop + 1.0),
-            w = px((b - a + 1) as f64),
+            w = px((b.min(axis.columns()) - a).max(2) as f64),
             h = px(STRIP_HEIGHT - 2.0),
             c = if down { "#dc2626" } else { "#86efac" },
             title = if down {
-                format!("{failed} failed poll(s)")
+                format!(
+                    "{failed} failed poll(s) from {}",
+                    utc(axis.start + a as f64 * axis.seconds_per_column())
+                )
             } else {
                 "answered".to_string()
             }
         );
-    };
-    for (col, cell) in h.cells.iter().enumerate() {
-        if cell.ok + cell.failed == 0 {
-            continue;
-        }
-        let down = cell.failed > 0;
-        run = match run {
-            Some((a, b, d, f)) if d == down && col <= b + 3 => Some((a, col, d, f + cell.failed)),
-            Some(r) => {
-                flush(svg, r);
-                Some((col, col, down, cell.failed))
-            }
-            None => Some((col, col, down, cell.failed)),
-        };
-    }
-    if let Some(r) = run {
-        flush(svg, r);
     }
     svg.push_str("</g>");
 }

@@ -19,7 +19,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 main { max-width: 1200px; margin: 0 auto; padding: 16px 20px 40px; }
 header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
 h1 { font-size: 24px; margin: 8px 0 4px; }
-h2 { font-size: 18px; margin: 28px 0 8px; }
+h2 { font-size: 18px; margin: 14px 0 8px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
 .badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-weight: 700; color: #fff; }
 .verdict-pass, .status-pass { background: #15803d; }
@@ -27,14 +27,14 @@ h3 { font-size: 15px; margin: 16px 0 6px; }
 .verdict-none, .status-skip { background: #6b7280; }
 .meta { color: #4b5563; margin: 0; }
 section { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 4px 16px 14px; margin-top: 16px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
 th { background: #f9fafb; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.row-fail td { background: #fef2f2; }
 tr.row-fail td.detail { color: #7f1d1d; font-weight: 500; }
 .status { font-size: 12px; padding: 1px 8px; }
-.evidence { font-size: 12px; color: #4b5563; }
+.evidence { font-size: 11.5px; color: #4b5563; }
 .evidence a { margin-right: 6px; }
 a { color: #1d4ed8; }
 .timeline-wrap { overflow-x: auto; }
@@ -343,7 +343,7 @@ fn findings(p: &mut String, run: &Run) {
     table(
         p,
         "findings-zombies",
-        "Zombie processes",
+        "Zombie processes on the machine after the run (zombiereap scan; the verdict row counts the service's tree)",
         &["pid", "name", "parent pid", "parent", "age s"],
         f.zombies
             .iter()
@@ -357,7 +357,7 @@ fn findings(p: &mut String, run: &Run) {
                 ]
             })
             .collect(),
-        "No zombies after the run (zombiereap scan).",
+        "No zombies on the machine after the run (zombiereap scan).",
     );
     table(
         p,
