@@ -215,6 +215,8 @@ pub struct EventLine {
     pub text: Option<String>,
     /// A finding's message.
     pub message: Option<String>,
+    /// The log file the line is in.
+    pub file: Option<String>,
     /// The log line's number.
     pub line: Option<u64>,
     /// zombiereap: the service's exit code.

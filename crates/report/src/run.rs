@@ -207,7 +207,29 @@ pub fn lane_of(e: &EventLine) -> Option<&'static str> {
     }
 }
 
-fn event_text(e: &EventLine) -> String {
+/// Log lines seccheck found a secret in: (file name, line). Their text never reaches the page.
+type Withheld = std::collections::BTreeSet<(String, u64)>;
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn withheld_lines(secrets: &[SecretFinding]) -> Withheld {
+    secrets
+        .iter()
+        .filter_map(|s| Some((file_name(&s.file).to_string(), s.line?)))
+        .collect()
+}
+
+fn event_text(e: &EventLine, withheld: &Withheld) -> String {
+    if let (Some(file), Some(line)) = (&e.file, e.line) {
+        if withheld.contains(&(file_name(file).to_string(), line)) {
+            let what = e.what.as_deref().unwrap_or("event");
+            return format!(
+                "{what} (log line {line}): text withheld, seccheck found a secret in this line"
+            );
+        }
+    }
     let what = e.what.as_deref().or(e.event.as_deref()).unwrap_or("event");
     let body = match (e.tool.as_str(), e.event.as_deref()) {
         ("zombiereap", Some("start")) => format!(
@@ -358,6 +380,9 @@ impl Run {
             ..RunInfo::default()
         };
 
+        let findings = read_findings(dir, &mut skipped)?;
+        let withheld = withheld_lines(&findings.secrets);
+
         // Events worth a mark, from every tool that writes them.
         let mut events: Vec<(f64, &'static str, String)> = Vec::new();
         for name in [
@@ -373,7 +398,7 @@ impl Run {
                     info.command = e.command.as_ref().map(inputs::Command::line);
                 }
                 if let (Some(t), Some(lane)) = (finite(e.timestamp_unix), lane_of(&e)) {
-                    events.push((t, lane, event_text(&e)));
+                    events.push((t, lane, event_text(&e, &withheld)));
                 }
             })?;
             note_skips(&mut skipped, &path, counts);
@@ -501,7 +526,6 @@ impl Run {
         };
 
         let lanes = axis.map_or_else(Vec::new, |axis| bin_events(&events, &axis));
-        let findings = read_findings(dir, &mut skipped)?;
         let artifacts = list_artifacts(dir)?;
         Ok(Run {
             dir: dir.to_path_buf(),

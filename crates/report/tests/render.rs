@@ -136,6 +136,7 @@ fn health_events_findings_and_damage_are_all_shown() {
         ev(T0 + 30.0, "ws_reconnect", "warning", "reconnecting <script>alert(1)</script>"),
         ev(T0 + 30.001, "ws_reconnect", "warning", "reconnecting again"),
         ev(T0 + 40.0, "handler_timeout", "error", "handler timed out"),
+        r#"{"type":"event","tool":"logscan","timestamp_utc":"x","timestamp_unix":1796590045.0,"event":"auth_failure","kind":"auth_failure","severity":"error","file":"/run/x/service.log","line":3,"text":"401 for key AKIAIOSFODNN7EXAMPLE"}"#.to_string(),
         r#"{"type":"finding","tool":"logscan","timestamp_utc":"x","timestamp_unix":1796590050.0,"kind":"hang","severity":"critical","file":"service.log","silent_s":12.0,"message":"hang: no heartbeat in service.log for 12s (limit 10s)"}"#.to_string(),
     ];
     write_gz(
@@ -198,6 +199,11 @@ fn health_events_findings_and_damage_are_all_shown() {
     assert!(!page.contains("<script>"), "log text is escaped");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(page.contains("AKIA************MPLE"));
+    assert!(
+        !page.contains("AKIAIOSFODNN7EXAMPLE"),
+        "a log line with a secret in it is not quoted"
+    );
+    assert!(page.contains("auth_failure (log line 3): text withheld"));
     assert!(page.contains("BOT_1"));
     assert!(page.contains(r#"data-metric="A row added later""#));
     assert!(page.contains(r##"<a href="#chart-availability">"##));
