@@ -397,7 +397,7 @@ pub fn for_each<T: DeserializeOwned>(
     Ok(reader.skipped().clone())
 }
 
-/// Every record of `path` with `T`'s shape and `type` `kind` (via `kind_of`).
+/// Every record of `path` with `T`'s shape that `keep` accepts, and the skipped lines.
 pub fn read_all<T: DeserializeOwned>(
     path: &Path,
     keep: impl Fn(&T) -> bool,
