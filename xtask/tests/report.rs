@@ -1,6 +1,7 @@
-//! `report.html` of a real leak demo soak, opened in Debian's Chromium (headless): the
-//! verdict rows, every chart, the event marks and the failing memory row with its fitted
-//! trend are in the rendered DOM, and the page made no request. Skips, saying why, only where
+//! `report.html` of a real demo soak (leak, health outage, reconnect storm), opened in
+//! Debian's Chromium (headless): the verdict rows, every chart, the event marks, the outage and
+//! the failing memory row with its fitted trend are in the rendered DOM, and the page made no
+//! request. Skips, saying why, only where
 //! no `chromium` is installed (`.ci/run` installs it).
 
 use std::path::{Path, PathBuf};
@@ -126,7 +127,7 @@ fn element<'a>(dom: &'a str, id: &str) -> &'a str {
 }
 
 #[test]
-fn the_leak_demo_report_renders_in_chromium_with_every_section() {
+fn a_leak_and_outage_demo_report_renders_in_chromium_with_every_section() {
     let Some(exe) = chromium() else {
         eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
         return;
@@ -134,7 +135,7 @@ fn the_leak_demo_report_renders_in_chromium_with_every_section() {
     let out = tempfile::tempdir().expect("tempdir");
     let status = soak_cmd(out.path())
         .args(["--demo", "--fault-after", "4s", "--duration", "25s"])
-        .args(["--demo-faults", "leak"])
+        .args(["--demo-faults", "leak,outage,reconnect-storm"])
         .stdout(Stdio::null())
         .status()
         .expect("run the soak");
@@ -188,6 +189,12 @@ fn the_leak_demo_report_renders_in_chromium_with_every_section() {
         .find(|r| r.metric == "Memory growth")
         .expect("memory row");
     assert_eq!(memory_row.status, "fail");
+    let availability = summary
+        .rows
+        .iter()
+        .find(|r| r.metric == "Availability")
+        .expect("availability row");
+    assert_eq!(availability.status, "fail", "the outage fails availability");
 
     // Every chart, on one time axis.
     for id in [
@@ -203,15 +210,9 @@ fn the_leak_demo_report_renders_in_chromium_with_every_section() {
             "{id} draws nothing"
         );
     }
-    let health = ["health.jsonl", "health.jsonl.gz"]
-        .iter()
-        .any(|n| run.join(n).is_file());
+    // The soak polls the demo's health endpoint (health.jsonl): its two charts.
     for id in ["chart-health-latency", "chart-availability"] {
-        assert_eq!(
-            dom.contains(&format!(r#"id="{id}""#)),
-            health,
-            "{id} iff health.jsonl"
-        );
+        assert!(dom.contains(&format!(r#"id="{id}""#)), "no {id}");
     }
     assert!(dom.contains(r#"class="time-axis time-axis-top""#));
     assert!(dom.contains(">+5 s<"), "elapsed ticks");
@@ -230,12 +231,22 @@ fn the_leak_demo_report_renders_in_chromium_with_every_section() {
 
     // The event marks: the service's start and exit, its shutdown sequence, the early warning.
     let events = element(&dom, "chart-events");
-    for lane in ["service", "shutdown", "early-warning"] {
+    for lane in [
+        "service",
+        "shutdown",
+        "early-warning",
+        "reconnect",
+        "timeout",
+    ] {
         assert!(
             events.contains(&format!(r#"class="mark mark-{lane}""#)),
             "no {lane} mark"
         );
     }
+
+    // The outage: failed polls on the latency chart, a down stretch on the availability strip.
+    assert!(element(&dom, "chart-health-latency").contains(r#"class="failed-poll""#));
+    assert!(element(&dom, "chart-availability").contains(r#"class="avail down""#));
 
     // Nothing on the page points off it.
     for attr in [" src=\"", " href=\"http", " href=\"//", "url("] {

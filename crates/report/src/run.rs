@@ -183,7 +183,9 @@ pub fn lane_of(e: &EventLine) -> Option<&'static str> {
             Some("target_exit") => Some("service"),
             _ => None,
         },
-        ("logscan", Kind::Event | Kind::Finding) => Some(match what {
+        // logscan's other findings are its checks at the end (in the verdict), not moments.
+        ("logscan", Kind::Finding) => (what == "hang").then_some("hang"),
+        ("logscan", Kind::Event) => Some(match what {
             "heartbeat" | "latency" => return None,
             "shutdown_start" | "shutdown_cancelled" | "shutdown_complete" => "shutdown",
             "ws_disconnect" | "ws_reconnect" | "ws_gave_up" => "reconnect",
