@@ -121,7 +121,7 @@ pub fn timeline(run: &Run) -> Option<String> {
     }
     let lanes_height = LANE_HEIGHT * run.lanes.len().max(1) as f64;
     chart(&mut body, TITLE_BAND + lanes_height, &|s, top| {
-        events(s, &axis, &run.lanes, top);
+        events(s, &axis, &run.lanes, run.info.events_outside, top);
     });
     let height = y - GAP + AXIS_BAND;
     let mut svg = String::with_capacity(body.len() + 4096);
@@ -644,13 +644,17 @@ pub fn lane_color(lane: &str) -> &'static str {
     }
 }
 
-fn events(svg: &mut String, axis: &TimeAxis, lanes: &[Lane], top: f64) {
+fn events(svg: &mut String, axis: &TimeAxis, lanes: &[Lane], outside: usize, top: f64) {
     let total: u64 = lanes.iter().map(|l| l.count).sum();
     svg.push_str(r#"<g class="chart" id="chart-events">"#);
+    let outside = match outside {
+        0 => String::new(),
+        n => format!("; {n} dated far outside the run not drawn"),
+    };
     title(
         svg,
         &format!(
-            "Log and service events ({total}; heartbeats and latency lines not drawn; crashes, hangs and early warnings dotted across every chart)"
+            "Log and service events ({total}{outside}; heartbeats and latency lines not drawn; crashes, hangs and early warnings dotted across every chart)"
         ),
         top,
         &[],

@@ -281,6 +281,8 @@ pub struct RunInfo {
     pub command: Option<String>,
     /// The health URL polled (`health.url`).
     pub health_url: Option<String>,
+    /// Events dated well outside the measured time (not drawn).
+    pub events_outside: usize,
 }
 
 /// Findings from the after-steps.
@@ -446,19 +448,33 @@ impl Run {
         }
         info.sampled = first_last;
 
-        let times = first_last
-            .into_iter()
-            .flat_map(|(a, b)| [a, b])
-            .chain(events.iter().map(|e| e.0))
-            .chain(
+        // The axis spans what was measured (samples, polls); events stretch it only a little
+        // (the service starts just before the first sample), so a log line with a wrong or
+        // historical date cannot squash every chart. Events further out are counted instead.
+        let span_of = |ts: &mut dyn Iterator<Item = f64>| {
+            ts.fold(None, |acc: Option<(f64, f64)>, t| {
+                Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+            })
+        };
+        let measured = span_of(
+            &mut first_last.into_iter().flat_map(|(a, b)| [a, b]).chain(
                 health_polls
                     .iter()
                     .flatten()
                     .filter_map(|p| p.timestamp_unix),
-            );
-        let range = times.fold(None, |acc: Option<(f64, f64)>, t| {
-            Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
-        });
+            ),
+        );
+        let range = match measured {
+            Some((a, b)) => {
+                let slack = ((b - a) * 0.05).max(60.0);
+                let near = |t: f64| t >= a - slack && t <= b + slack;
+                let before = events.len();
+                events.retain(|e| near(e.0));
+                info.events_outside = before - events.len();
+                span_of(&mut [a, b].into_iter().chain(events.iter().map(|e| e.0)))
+            }
+            None => span_of(&mut events.iter().map(|e| e.0)),
+        };
         let axis = range.map(|(a, b)| TimeAxis::new(a, b, PLOT_LEFT, PLOT_WIDTH));
 
         let interval = info.interval_s.or_else(|| {

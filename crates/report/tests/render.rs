@@ -136,6 +136,8 @@ fn health_events_findings_and_damage_are_all_shown() {
         ev(T0 + 30.0, "ws_reconnect", "warning", "reconnecting <script>alert(1)</script>"),
         ev(T0 + 30.001, "ws_reconnect", "warning", "reconnecting again"),
         ev(T0 + 40.0, "handler_timeout", "error", "handler timed out"),
+        // A line dated years before the run (a replayed log) does not stretch the axis.
+        ev(T0 - 3.0e8, "order_error", "error", "from another decade"),
         r#"{"type":"event","tool":"logscan","timestamp_utc":"x","timestamp_unix":1796590045.0,"event":"auth_failure","kind":"auth_failure","severity":"error","file":"/run/x/service.log","line":3,"text":"401 for key AKIAIOSFODNN7EXAMPLE"}"#.to_string(),
         r#"{"type":"finding","tool":"logscan","timestamp_utc":"x","timestamp_unix":1796590050.0,"kind":"hang","severity":"critical","file":"service.log","silent_s":12.0,"message":"hang: no heartbeat in service.log for 12s (limit 10s)"}"#.to_string(),
     ];
@@ -195,6 +197,12 @@ fn health_events_findings_and_damage_are_all_shown() {
     assert!(
         !page.contains("mark-heartbeat"),
         "routine lines are not marks"
+    );
+    assert!(page.contains("; 1 dated far outside the run not drawn;"));
+    assert!(!page.contains("from another decade"));
+    assert!(
+        page.contains(">+50 s<"),
+        "the axis spans the minute measured"
     );
     assert!(!page.contains("<script>"), "log text is escaped");
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
