@@ -6,17 +6,19 @@ use std::fmt::Write as _;
 
 use crate::axis::{TimeAxis, ValueAxis, utc};
 use crate::envelope::Envelope;
+use crate::events::{Lane, RULED_LANES};
 use crate::html::{esc, px};
-use crate::run::{Health, Lane, Metric, PLOT_LEFT, PLOT_WIDTH, RULED_LANES, Run};
+use crate::run::{Metric, PLOT_LEFT, PLOT_WIDTH, Run};
+use crate::strips;
 
 /// The SVG's width, px.
 pub const WIDTH: f64 = PLOT_LEFT + PLOT_WIDTH + 50.0;
 const AXIS_BAND: f64 = 36.0;
-const TITLE_BAND: f64 = 24.0;
+pub(crate) const TITLE_BAND: f64 = 24.0;
 const PLOT_HEIGHT: f64 = 100.0;
 const GAP: f64 = 14.0;
-const LANE_HEIGHT: f64 = 16.0;
-const STRIP_HEIGHT: f64 = 18.0;
+pub(crate) const LANE_HEIGHT: f64 = 16.0;
+pub(crate) const STRIP_HEIGHT: f64 = 18.0;
 
 /// One line of a chart.
 struct Line<'a> {
@@ -116,12 +118,12 @@ pub fn timeline(run: &Run) -> Option<String> {
     }
     if let Some(h) = &run.health {
         chart(&mut body, TITLE_BAND + STRIP_HEIGHT, &|s, top| {
-            availability(s, &axis, h, top);
+            strips::availability(s, &axis, h, top);
         });
     }
     let lanes_height = LANE_HEIGHT * run.lanes.len().max(1) as f64;
     chart(&mut body, TITLE_BAND + lanes_height, &|s, top| {
-        events(s, &axis, &run.lanes, run.info.events_outside, top);
+        strips::events(s, &axis, &run.lanes, run.info.events_outside, top);
     });
     let height = y - GAP + AXIS_BAND;
     let mut svg = String::with_capacity(body.len() + 4096);
@@ -358,12 +360,12 @@ fn rules(svg: &mut String, axis: &TimeAxis, rules: &[(f64, &str)], top: f64, hei
             x = px(axis.x(*t)),
             y1 = px(top),
             y2 = px(top + height),
-            c = lane_color(lane)
+            c = strips::lane_color(lane)
         );
     }
 }
 
-fn title(svg: &mut String, text: &str, top: f64, legend: &[(&str, &str, bool)]) {
+pub(crate) fn title(svg: &mut String, text: &str, top: f64, legend: &[(&str, &str, bool)]) {
     let _ = write!(
         svg,
         r##"<text class="chart-title" x="{x}" y="{y}" font-size="13" font-weight="600" fill="#111827">{t}</text>"##,
@@ -395,7 +397,7 @@ fn title(svg: &mut String, text: &str, top: f64, legend: &[(&str, &str, bool)]) 
     }
 }
 
-fn plot_frame(svg: &mut String, axis: &TimeAxis, top: f64, height: f64) {
+pub(crate) fn plot_frame(svg: &mut String, axis: &TimeAxis, top: f64, height: f64) {
     let _ = write!(
         svg,
         r##"<rect class="plot" x="{x}" y="{y}" width="{w}" height="{h}" fill="#ffffff" stroke="#d1d5db"/>"##,
@@ -559,147 +561,6 @@ fn line_chart(
             w = esc(&utc(*t)),
             m = esc(why)
         );
-    }
-    svg.push_str("</g>");
-}
-
-fn availability(svg: &mut String, axis: &TimeAxis, h: &Health, top: f64) {
-    let up = if h.polls > 0 {
-        100.0 * (h.polls - h.failed) as f64 / h.polls as f64
-    } else {
-        0.0
-    };
-    svg.push_str(r#"<g class="chart" id="chart-availability">"#);
-    title(
-        svg,
-        &format!("Availability: {up:.2} % of {} polls answered 2xx", h.polls),
-        top,
-        &[("up", "#16a34a", false), ("down", "#dc2626", false)],
-    );
-    let ptop = top + TITLE_BAND;
-    plot_frame(svg, axis, ptop, STRIP_HEIGHT);
-    // Each poll's state holds until the next poll, unless polling stopped for longer than
-    // three of its usual gaps; runs in the same state are drawn as one rectangle.
-    let polled: Vec<(usize, bool, u32)> = h
-        .cells
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.ok + c.failed > 0)
-        .map(|(col, c)| (col, c.failed > 0, c.failed))
-        .collect();
-    let mut gaps: Vec<usize> = polled.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    gaps.sort_unstable();
-    let max_gap = gaps.get(gaps.len() / 2).map_or(3, |g| (3 * g).max(3));
-    let mut spans: Vec<(usize, usize, bool, u32)> = Vec::new();
-    for (i, &(col, down, failed)) in polled.iter().enumerate() {
-        let end = polled
-            .get(i + 1)
-            .map(|n| n.0)
-            .filter(|next| next - col <= max_gap)
-            .unwrap_or(col + 2);
-        match spans.last_mut() {
-            Some(last) if last.2 == down && last.1 >= col => {
-                last.1 = end;
-                last.3 += failed;
-            }
-            _ => spans.push((col, end, down, failed)),
-        }
-    }
-    for (a, b, down, failed) in spans {
-        let _ = write!(
-            svg,
-            r#"<rect class="{cls}" x="{x}" y="{y}" width="{w}" height="{h}" fill="{c}"><title>{title}</title></rect>"#,
-            cls = if down { "avail down" } else { "avail up" },
-            x = px(axis.left + a as f64),
-            y = px(ptop + 1.0),
-            w = px((b.min(axis.columns()) - a).max(2) as f64),
-            h = px(STRIP_HEIGHT - 2.0),
-            c = if down { "#dc2626" } else { "#86efac" },
-            title = if down {
-                format!(
-                    "{failed} failed poll(s) from {}",
-                    utc(axis.start + a as f64 * axis.seconds_per_column())
-                )
-            } else {
-                "answered".to_string()
-            }
-        );
-    }
-    svg.push_str("</g>");
-}
-
-/// The colour of a lane's marks.
-pub fn lane_color(lane: &str) -> &'static str {
-    match lane {
-        "service" => "#4b5563",
-        "shutdown" => "#6b7280",
-        "reconnect" => "#d97706",
-        "timeout" => "#c2410c",
-        "error" => "#dc2626",
-        "crash" => "#7f1d1d",
-        "hang" => "#9333ea",
-        "orders" => "#0891b2",
-        "early warning" => "#b45309",
-        _ => "#64748b",
-    }
-}
-
-fn events(svg: &mut String, axis: &TimeAxis, lanes: &[Lane], outside: usize, top: f64) {
-    let total: u64 = lanes.iter().map(|l| l.count).sum();
-    svg.push_str(r#"<g class="chart" id="chart-events">"#);
-    let outside = match outside {
-        0 => String::new(),
-        n => format!("; {n} dated far outside the run not drawn"),
-    };
-    title(
-        svg,
-        &format!(
-            "Log and service events ({total}{outside}; heartbeats and latency lines not drawn; crashes, hangs and early warnings dotted across every chart)"
-        ),
-        top,
-        &[],
-    );
-    let ptop = top + TITLE_BAND;
-    let height = LANE_HEIGHT * lanes.len().max(1) as f64;
-    plot_frame(svg, axis, ptop, height);
-    if lanes.is_empty() {
-        let _ = write!(
-            svg,
-            r##"<text class="no-data" x="{x}" y="{y}" text-anchor="middle" fill="#6b7280">no notable events</text>"##,
-            x = px(axis.left + axis.width / 2.0),
-            y = px(ptop + 12.0)
-        );
-    }
-    for (i, lane) in lanes.iter().enumerate() {
-        let y = ptop + i as f64 * LANE_HEIGHT;
-        let color = lane_color(lane.name);
-        let cls = lane.name.replace(' ', "-");
-        let _ = write!(
-            svg,
-            r##"<g class="lane" data-lane="{n}"><text class="lane-name" x="{lx}" y="{ty}" text-anchor="end" fill="{color}">{n}</text><text class="lane-count" x="{cx}" y="{ty}" fill="#374151">{count}</text>"##,
-            n = esc(lane.name),
-            lx = px(axis.left - 6.0),
-            cx = px(axis.left + axis.width + 6.0),
-            ty = px(y + 12.0),
-            count = lane.count,
-        );
-        for (col, cell) in &lane.cells {
-            let more = if cell.count > 1 {
-                format!(" (+{} more in this pixel)", cell.count - 1)
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                svg,
-                r#"<rect class="mark mark-{cls}" x="{x}" y="{y}" width="3" height="{h}" fill="{color}"><title>{t}{more}: {text}</title></rect>"#,
-                x = px(axis.left + *col as f64 - 1.0),
-                y = px(y + 3.0),
-                h = px(LANE_HEIGHT - 6.0),
-                t = esc(&utc(cell.t)),
-                text = esc(&cell.text),
-            );
-        }
-        svg.push_str("</g>");
     }
     svg.push_str("</g>");
 }

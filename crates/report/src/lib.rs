@@ -12,10 +12,13 @@
 pub mod axis;
 pub mod chart;
 pub mod envelope;
+pub mod events;
+pub mod health;
 pub mod html;
 pub mod inputs;
 pub mod page;
 pub mod run;
+mod strips;
 
 use std::path::{Path, PathBuf};
 
