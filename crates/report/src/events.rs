@@ -73,6 +73,7 @@ pub fn lane_of(e: &EventLine) -> Option<&'static str> {
             "order_error"
             | "exception"
             | "logged_error"
+            | "traceback"
             | "traceback_start"
             | "auth_failure"
             | "network_validation_failure"

@@ -136,6 +136,8 @@ fn health_events_findings_and_damage_are_all_shown() {
         ev(T0 + 30.0, "ws_reconnect", "warning", "reconnecting <script>alert(1)</script>"),
         ev(T0 + 30.001, "ws_reconnect", "warning", "reconnecting again"),
         ev(T0 + 40.0, "handler_timeout", "error", "handler timed out"),
+        // logscan groups a traceback into one `traceback` event: an error the service logged.
+        ev(T0 + 41.0, "traceback", "critical", "Traceback (most recent call last):"),
         // A line dated years before the run (a replayed log) does not stretch the axis.
         ev(T0 - 3.0e8, "order_error", "error", "from another decade"),
         r#"{"type":"event","tool":"logscan","timestamp_utc":"x","timestamp_unix":1796590045.0,"event":"auth_failure","kind":"auth_failure","severity":"error","file":"/run/x/service.log","line":3,"text":"401 for key AKIAIOSFODNN7EXAMPLE"}"#.to_string(),
@@ -189,6 +191,12 @@ fn health_events_findings_and_damage_are_all_shown() {
     assert_eq!(page.matches(r#"class="mark mark-reconnect""#).count(), 1);
     assert!(page.contains("(+1 more in this pixel)"));
     assert_eq!(page.matches(r#"class="mark mark-timeout""#).count(), 1);
+    assert_eq!(
+        page.matches(r#"class="mark mark-error""#).count(),
+        2,
+        "traceback, auth"
+    );
+    assert!(!page.contains("mark-other"));
     assert_eq!(page.matches(r#"class="mark mark-hang""#).count(), 1);
     assert!(
         page.contains(r#"class="rule rule-hang""#),
