@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 mod soak;
+// The report lives beside the soak that calls it; reached from here until soak/mod.rs declares it.
+#[path = "soak/report.rs"]
+mod report;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +28,12 @@ enum Task {
     Ci,
     /// The whole soak workflow: `soak --demo`, or `soak [OPTIONS] -- CMD ARGS...`.
     Soak(Box<soak::SoakArgs>),
+    /// Write RUN_DIR/report.html: the run's verdict, charts on one time axis, findings and
+    /// artifacts in one self-contained page (the soak writes it itself at its end).
+    Report {
+        /// A soak's run directory (`artifacts/soak/run-...`).
+        run_dir: std::path::PathBuf,
+    },
     /// Benchmark a tool side by side with its reference tool (e.g. `bench resmon`).
     Bench {
         /// The tool to benchmark.
@@ -54,6 +63,17 @@ fn main() -> ExitCode {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
+        },
+        Task::Report { run_dir } => match report::write_report(&run_dir) {
+            Ok(path) => {
+                println!("{}", path.display());
+                Ok(())
+            }
+            // Every failure here is the run directory's (missing, malformed, a report there).
+            Err(e) => {
+                eprintln!("xtask: error: {e:#}");
+                return ExitCode::from(2);
+            }
         },
         Task::Bench { tool, args } => bench::run(&tool, &args),
         Task::AuditCompare { db, lock } => {
