@@ -8,9 +8,6 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 mod soak;
-// The report lives beside the soak that calls it; reached from here until soak/mod.rs declares it.
-#[path = "soak/report.rs"]
-mod report;
 
 #[derive(Parser)]
 #[command(
@@ -64,7 +61,7 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
-        Task::Report { run_dir } => match report::write_report(&run_dir) {
+        Task::Report { run_dir } => match soak::report::write_report(&run_dir) {
             Ok(path) => {
                 println!("{}", path.display());
                 Ok(())

@@ -18,6 +18,7 @@ mod judge;
 mod preflight;
 mod procs;
 mod records;
+pub mod report;
 mod tail;
 pub mod verdict;
 
@@ -127,6 +128,11 @@ pub struct SoakArgs {
     /// After the run, cancel the orphans the reconciliation found (`cancel --execute`).
     #[arg(long)]
     pub cancel_orphans: bool,
+    /// With a Kraken exchange: the unit of the nonces orphan-cancel signs with (ms, us, ns).
+    /// Use the bot's own unit when they share an API key (a larger one would lock the bot
+    /// out), or better a dedicated key for orphan-cancel.
+    #[arg(long, default_value = "ms", value_parser = ["ms", "us", "ns"])]
+    pub kraken_nonce_unit: String,
     /// With a Kraken exchange: the exchange cancels every order this long after the service
     /// stops re-arming its dead-man switch (`orphan-cancel dead-man`, re-armed every third).
     #[arg(long, default_value = "60s")]
@@ -748,6 +754,11 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         warnings: &warnings,
     });
     verdict.write(&dir)?;
+    // The page a person opens; the verdict stands without it.
+    match report::write_report(&dir) {
+        Ok(path) => eprintln!("soak: report: {}", path.display()),
+        Err(e) => eprintln!("soak: report.html not written: {e:#}"),
+    }
     print!("\n{}", verdict.to_text());
     println!("records: {}", dir.display());
     if let Some(url) = &args.notify
@@ -889,7 +900,8 @@ fn arm_dead_man(
     let timeout = dur("dead-man-timeout", &args.dead_man_timeout)?;
     let every = (timeout / 3).max(Duration::from_secs(1));
     let mut cmd = plan.tool("orphan-cancel");
-    cmd.args(["dead-man", "--exchange", name]);
+    cmd.args(["dead-man", "--exchange", name])
+        .args(["--kraken-nonce-unit", &args.kraken_nonce_unit]);
     if let Some(u) = url {
         cmd.args(["--base-url", u]);
     }
@@ -927,6 +939,9 @@ fn check_orders(
         );
     };
     let mut base = vec!["--exchange".to_string(), exchange.to_string()];
+    if exchange.starts_with("kraken") {
+        base.extend(["--kraken-nonce-unit".into(), args.kraken_nonce_unit.clone()]);
+    }
     if let Some(u) = url {
         base.extend(["--base-url".into(), u.to_string()]);
     }
