@@ -27,6 +27,8 @@ pub struct Entry {
     pub open_for_write: bool,
     /// Device and inode.
     pub id: (u64, u64),
+    /// Made by this pass (a rotated part): counted, but not deleted before the next pass.
+    pub fresh: bool,
 }
 
 /// Files some process holds open for writing, by (device, inode).
@@ -191,6 +193,7 @@ pub fn scan(
             group: format!("{parent}/{}", grouping.key(&name)),
             open_for_write: open.contains(&id),
             id,
+            fresh: false,
         });
     }
     Ok((files, skipped))
