@@ -139,7 +139,8 @@ pub fn scan(
     grouping: &Grouping,
     open: &HashSet<(u64, u64)>,
 ) -> Result<Inventory, InventoryError> {
-    std::fs::read_dir(dir).map_err(|e| InventoryError::Unreadable(dir.display().to_string(), e))?;
+    std::fs::read_dir(dir)
+        .map_err(|e| InventoryError::Unreadable(soak_core::pathtext::shown(dir), e))?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for item in walkdir::WalkDir::new(dir).follow_links(false) {

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Parser;
-use soak_core::exit::{ExitCode, usage};
+use soak_core::exit::{ExitCode, is_broken_pipe, usage};
 use soak_core::output::{Format, write_records};
 use soak_core::pathtext::shown;
 use soak_core::record::{Record, RecordType};
@@ -107,9 +107,9 @@ pub struct Cli {
 fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     let canon = dir
         .canonicalize()
-        .map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     if !canon.is_dir() {
-        return Err(usage(format!("{}: not a directory", dir.display())));
+        return Err(usage(format!("{}: not a directory", shown(dir))));
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -118,7 +118,7 @@ fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     if dangerous && !force {
         return Err(usage(format!(
             "{}: refusing to manage / or a home directory (or one containing it) without --force",
-            dir.display()
+            shown(dir)
         )));
     }
     Ok(canon)
@@ -172,6 +172,11 @@ fn vanished_ok(e: std::io::Error) -> Applied {
 /// Removes (or, dry, checks that it could remove) the file `p`, if it is still the file
 /// `id` the scan saw.
 fn remove_file(root: &Path, p: &Path, id: FileId, dry_run: bool) -> Applied {
+    // In a dry run, a file this pass would have made (an archive, id (0, 0)) is not on disk:
+    // its deletion is what the real run would do to the real archive.
+    if dry_run && id == (0, 0) {
+        return Ok(Effect::Gone);
+    }
     let (dir, name) = match safefs::locate(root, p) {
         Ok(found) => found,
         Err(e) => return vanished_ok(e),
@@ -514,12 +519,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     loop {
         let mut ok = true;
+        // A closed stdout (`| head -1`) ends the output, never the pass or its verdict.
+        let mut stdout_open = true;
         for d in &dirs {
             let (records, within) = pass(d, &cli, &grouping)?;
             ok &= within;
-            emit(&records, format)?;
+            if stdout_open && let Err(e) = emit(&records, format) {
+                if !is_broken_pipe(&e) {
+                    return Err(e);
+                }
+                stdout_open = false;
+            }
         }
-        let (Some(every), Some(term)) = (cli.watch, term.as_ref()) else {
+        let (Some(every), Some(term), true) = (cli.watch, term.as_ref(), stdout_open) else {
             return Ok(ExitCode::from_checks(ok));
         };
         if let Some(sig) = term.sleep(every) {

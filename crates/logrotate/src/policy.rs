@@ -109,7 +109,10 @@ pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemT
                 steps.push(Step::Skip(
                     run.clone(),
                     bytes,
-                    format!("old run, but {} is open for writing", open.path.display()),
+                    format!(
+                        "old run, but {} is open for writing",
+                        soak_core::pathtext::shown(&open.path)
+                    ),
                 ));
                 continue;
             }
