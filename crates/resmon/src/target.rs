@@ -36,7 +36,7 @@ pub enum TargetError {
     #[error("--pid {0}: no such process")]
     NoSuchPid(i32),
     /// The pid file cannot be read or holds no PID.
-    #[error("--pid-file {}: {reason}", path.display())]
+    #[error("--pid-file {}: {reason}", soak_core::pathtext::shown(path))]
     PidFile {
         /// The file.
         path: PathBuf,
@@ -348,7 +348,7 @@ impl Targets {
             Spec::None => Value::Null,
             Spec::Pids(pids) => json!({"kind": "pid", "pids": pids}),
             Spec::PidFile(p) => {
-                json!({"kind": "pid_file", "path": p.display().to_string(), "pid": self.last_pid})
+                json!({"kind": "pid_file", "path": soak_core::pathtext::shown(p), "pid": self.last_pid})
             }
             Spec::Name(re) => json!({"kind": "name", "regex": re.as_str(), "pid": self.last_pid}),
             Spec::Command(argv) => {
