@@ -210,7 +210,7 @@ struct Run {
     stdout: Vec<u8>,
     stderr: String,
     /// Peak resident set of the process in KiB (VmHWM from /proc while it ran).
-    peak_rss_kib: i64,
+    peak_rss_kib: u64,
 }
 
 impl Run {
@@ -252,25 +252,16 @@ impl Run {
     }
 }
 
-/// The process's peak resident set so far (VmHWM of /proc/PID/status), in KiB.
-fn vm_hwm_kib(pid: u32) -> Option<i64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Waits for `pid`, returning its status and peak RSS: VmHWM read from /proc while it runs
+/// Waits for `child`, returning its status and peak RSS: VmHWM read from /proc while it runs
 /// (the high-water mark only grows, so the last reading before it exits is its peak to
 /// within one poll; `wait4`'s ru_maxrss is no use here, it inherits the test process's own
 /// peak across the spawn). A guard kills it after `guard` (a hang is a failure, reported as
 /// such; no assertion is made on speed).
-fn reap(mut child: std::process::Child, guard: Duration) -> (ExitStatus, i64) {
+fn reap(mut child: std::process::Child, guard: Duration) -> (ExitStatus, u64) {
     let start = Instant::now();
     let mut peak = 0;
     loop {
-        if let Some(kib) = vm_hwm_kib(child.id()) {
+        if let Some(kib) = soak_core::proc::peak_rss_kib(child.id() as i32) {
             peak = peak.max(kib);
         }
         if let Some(status) = child.try_wait().expect("try_wait") {

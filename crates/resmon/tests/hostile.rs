@@ -53,18 +53,11 @@ fn records(path: &Path) -> Vec<Value> {
 
 /// Waits for `child`, reading its peak RSS (VmHWM) from /proc while it runs; kills it after
 /// `guard` (a hang is a failure; nothing is asserted about speed).
-fn finish(mut child: Child, guard: Duration) -> (std::process::ExitStatus, i64) {
+fn finish(mut child: Child, guard: Duration) -> (std::process::ExitStatus, u64) {
     let start = Instant::now();
     let mut peak = 0;
     loop {
-        if let Some(kib) = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-            })
-        {
+        if let Some(kib) = soak_core::proc::peak_rss_kib(child.id() as i32) {
             peak = peak.max(kib);
         }
         if let Some(status) = child.try_wait().expect("try_wait") {
