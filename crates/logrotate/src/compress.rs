@@ -97,12 +97,27 @@ fn crc_of(reader: &mut dyn Read) -> io::Result<(u64, u32)> {
     }
 }
 
+/// Asked between blocks of work: true once the run should stop (a signal arrived), so a long
+/// compression ends within one block, its temporary file removed and its original kept.
+pub type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// The error of work abandoned because the run was asked to stop.
+pub fn interrupted() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Interrupted,
+        "interrupted by a signal; left as it was",
+    )
+}
+
 /// Copies `input` into the encoder; returns the length and CRC of what it read.
-fn pump(input: &mut dyn Read, enc: &mut dyn Write) -> io::Result<(u64, u32)> {
+fn pump(input: &mut dyn Read, enc: &mut dyn Write, stop: Stop) -> io::Result<(u64, u32)> {
     let mut crc = Crc::new();
     let mut len = 0u64;
     let mut buf = vec![0u8; 1 << 17];
     loop {
+        if stop() {
+            return Err(interrupted());
+        }
         let n = input.read(&mut buf)?;
         if n == 0 {
             return Ok((len, crc.sum()));
@@ -133,18 +148,19 @@ fn encode<W: Write>(
     out: W,
     codec: Codec,
     mtime: u32,
+    stop: Stop,
 ) -> io::Result<((u64, u32), W)> {
     match codec {
         Codec::Gzip => {
             let mut enc = flate2::GzBuilder::new()
                 .mtime(mtime)
                 .write(out, flate2::Compression::new(6));
-            let sums = pump(input, &mut enc)?;
+            let sums = pump(input, &mut enc, stop)?;
             Ok((sums, enc.finish()?))
         }
         Codec::Zstd => {
             let mut enc = zstd::stream::write::Encoder::new(out, 3)?;
-            let sums = pump(input, &mut enc)?;
+            let sums = pump(input, &mut enc, stop)?;
             Ok((sums, enc.finish()?))
         }
     }
@@ -153,7 +169,7 @@ fn encode<W: Write>(
 /// Compresses `path` (inside `root`, the file `id`) to `path.gz` (or `.zst`) safely: a batch
 /// of one.
 pub fn compress(root: &Path, path: &Path, id: FileId, codec: Codec) -> io::Result<Outcome> {
-    compress_batch(root, &[(path.to_path_buf(), id)], codec, false)
+    compress_batch(root, &[(path.to_path_buf(), id)], codec, false, &|| false)
         .pop()
         .map_or_else(|| Err(io::Error::other("nothing compressed")), |(_, r)| r)
 }
@@ -193,7 +209,11 @@ fn prepare(
     id: FileId,
     codec: Codec,
     dry_run: bool,
+    stop: Stop,
 ) -> io::Result<Result<Ready, String>> {
+    if stop() {
+        return Err(interrupted());
+    }
     let (dir, name) = safefs::locate(root, path)?;
     let mut src = dir.open_read(&name)?;
     let before = src.metadata()?;
@@ -237,13 +257,13 @@ fn prepare(
     let mtime = u32::try_from(before.mtime()).unwrap_or(0);
     let mut input = BufReader::with_capacity(1 << 17, &src);
     if dry_run {
-        let (_, counter) = encode(&mut input, Counter::default(), codec, mtime)?;
+        let (_, counter) = encode(&mut input, Counter::default(), codec, mtime, stop)?;
         return Ok(Ok(ready(counter.0, (0, 0), dir)));
     }
     let (tmp, out) = dir.create_temp(&arch)?;
     let written = (|| -> io::Result<(u64, u32)> {
         safefs::copy_owner_and_mode(&out, &before)?;
-        let (sums, w) = encode(&mut input, BufWriter::new(&out), codec, mtime)?;
+        let (sums, w) = encode(&mut input, BufWriter::new(&out), codec, mtime, stop)?;
         w.into_inner().map_err(|e| e.into_error())?;
         out.set_times(
             FileTimes::new()
@@ -296,17 +316,19 @@ fn prepare(
 /// written, renamed and read back, the filesystems are synced, and only then are the
 /// originals removed. A crash before the sync leaves the originals (a half-written archive
 /// beside one is redone by the next run). With `dry_run` nothing is written and the outcomes
-/// are what a real run would give.
+/// are what a real run would give. Once `stop` says so, the files not yet compressed are
+/// left as they are (an `Interrupted` error each).
 pub fn compress_batch(
     root: &Path,
     items: &[(PathBuf, FileId)],
     codec: Codec,
     dry_run: bool,
+    stop: Stop,
 ) -> Vec<(PathBuf, io::Result<Outcome>)> {
     use rayon::prelude::*;
     let prepared: Vec<(PathBuf, io::Result<Result<Ready, String>>)> = items
         .par_iter()
-        .map(|(p, id)| (p.clone(), prepare(root, p, *id, codec, dry_run)))
+        .map(|(p, id)| (p.clone(), prepare(root, p, *id, codec, dry_run, stop)))
         .collect();
     let mut synced: Vec<u64> = Vec::new();
     let mut sync_error: Option<String> = None;
@@ -387,7 +409,7 @@ mod tests {
                 .open(&p)
                 .and_then(|f| f.set_modified(old))
                 .expect("mtime");
-            let dry = compress_batch(&root, &[(p.clone(), id_of(&p))], codec, true)
+            let dry = compress_batch(&root, &[(p.clone(), id_of(&p))], codec, true, &|| false)
                 .pop()
                 .expect("one")
                 .1

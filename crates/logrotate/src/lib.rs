@@ -46,7 +46,8 @@ const TOOL: &str = "logrotate";
   logrotate --watch 5m --max-total 5GB --compress artifacts/               # every 5 minutes until stopped
 
 Exit status: 0 within budget; 1 still over --max-total after cleanup; 2 bad usage or an
-unreadable DIR; 130 interrupted."
+unreadable DIR; 130 SIGINT (128+N for a single pass stopped by signal N; --watch stopped by
+SIGTERM: the last verdict)."
 )]
 pub struct Cli {
     /// Directories to manage (nothing outside them is read, changed or deleted).
@@ -241,6 +242,7 @@ fn execute(
     steps: Vec<Step>,
     ids: &HashMap<PathBuf, FileId>,
     dry_run: bool,
+    stop: compress::Stop,
 ) -> Vec<(Step, Applied)> {
     let id_of = |p: &Path| ids.get(p).copied().unwrap_or((0, 0));
     let (heavy, light): (Vec<Step>, Vec<Step>) = steps
@@ -250,6 +252,8 @@ fn execute(
         .into_iter()
         .map(|s| {
             let r = match &s {
+                Step::Skip(..) => Ok(Effect::Nothing),
+                _ if stop() => Err(compress::interrupted().to_string()),
                 Step::Cleanup(p, _) | Step::Delete(p, _, _) => {
                     remove_file(root, p, id_of(p), dry_run)
                 }
@@ -264,7 +268,7 @@ fn execute(
                         Err(e) => vanished_ok(e),
                     }
                 }
-                Step::Compress(..) | Step::Skip(..) => Ok(Effect::Nothing),
+                Step::Compress(..) => Ok(Effect::Nothing),
             };
             (s, r)
         })
@@ -279,7 +283,7 @@ fn execute(
             .collect();
         let items: Vec<(PathBuf, FileId)> =
             batch.iter().map(|(_, p)| (p.clone(), id_of(p))).collect();
-        let outcomes = compress::compress_batch(root, &items, codec, dry_run);
+        let outcomes = compress::compress_batch(root, &items, codec, dry_run, stop);
         for ((step, p), (_, outcome)) in batch.into_iter().zip(outcomes) {
             done.push((step, compressed(outcome, compress::target(&p, codec))));
         }
@@ -344,7 +348,12 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 
 /// One pass over one directory: its records, and whether it ends within budget. A dry run
 /// goes through the same planner and the same executor, which then changes nothing.
-fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Record>, bool)> {
+fn pass(
+    dir: &Path,
+    cli: &Cli,
+    grouping: &Grouping,
+    stop: compress::Stop,
+) -> anyhow::Result<(Vec<Record>, bool)> {
     safefs::Dir::open(dir).map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     let open = inventory::open_for_write();
     let (mut files, unreadable) = inventory::scan(dir, grouping, &open).map_err(usage)?;
@@ -396,7 +405,7 @@ fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Recor
     let mut freed: u64 = 0;
     // Phase one: cleanup, runs, steps, rotation, compression.
     let steps = policy::plan_retention(dir, &files, &policy, SystemTime::now());
-    let results = execute(dir, steps, &ids, cli.dry_run);
+    let results = execute(dir, steps, &ids, cli.dry_run, stop);
     for (step, result) in &results {
         let (r, f) = outcome_record(step, result, cli.dry_run, aggressive);
         freed += f;
@@ -409,7 +418,7 @@ fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Recor
         let (steps, _) = policy::plan_budget(&now_files, max);
         let ids: HashMap<PathBuf, FileId> =
             now_files.iter().map(|f| (f.path.clone(), f.id)).collect();
-        for (step, result) in execute(dir, steps, &ids, cli.dry_run) {
+        for (step, result) in execute(dir, steps, &ids, cli.dry_run, stop) {
             let (r, f) = outcome_record(&step, &result, cli.dry_run, aggressive);
             if result == Ok(Effect::Gone) {
                 total = total.saturating_sub(f);
@@ -513,16 +522,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .map(|d| check_dir(d, cli.force))
         .collect::<anyhow::Result<_>>()?;
     let format = Format::resolve(cli.format);
-    let term = match cli.watch {
-        Some(_) => Some(Termination::install().context("installing signal handlers")?),
-        None => None,
-    };
+    // Signals are caught in every mode: a pass asked to stop leaves what it has not done as it
+    // was (a compression in progress is abandoned within one block, its temporary removed).
+    let term = Termination::install().context("installing signal handlers")?;
+    let stop = || term.requested().is_some();
     loop {
         let mut ok = true;
         // A closed stdout (`| head -1`) ends the output, never the pass or its verdict.
         let mut stdout_open = true;
         for d in &dirs {
-            let (records, within) = pass(d, &cli, &grouping)?;
+            let (records, within) = pass(d, &cli, &grouping, &stop)?;
             ok &= within;
             if stdout_open && let Err(e) = emit(&records, format) {
                 if !is_broken_pipe(&e) {
@@ -530,16 +539,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 stdout_open = false;
             }
+            if stop() {
+                break;
+            }
         }
-        let (Some(every), Some(term), true) = (cli.watch, term.as_ref(), stdout_open) else {
-            return Ok(ExitCode::from_checks(ok));
+        let signal = match (cli.watch, stdout_open) {
+            (Some(every), true) => term.sleep(every),
+            _ => term.requested(),
         };
-        if let Some(sig) = term.sleep(every) {
-            return Ok(if Termination::name(sig) == "SIGINT" {
-                ExitCode::Interrupted
-            } else {
-                ExitCode::from_checks(ok)
-            });
+        match (signal, cli.watch) {
+            (Some(libc::SIGINT), _) => return Ok(ExitCode::Interrupted),
+            // `--watch` stopped by SIGTERM/SIGHUP: the verdict of the last pass.
+            (Some(_), Some(_)) => return Ok(ExitCode::from_checks(ok)),
+            // A single pass cut short: the status of a process ended by that signal.
+            (Some(sig), None) => {
+                return Ok(ExitCode::Child(u8::try_from(128 + sig).unwrap_or(255)));
+            }
+            (None, Some(_)) if stdout_open => {}
+            (None, _) => return Ok(ExitCode::from_checks(ok)),
         }
     }
 }

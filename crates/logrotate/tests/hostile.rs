@@ -956,11 +956,11 @@ fn a_file_deleted_while_it_is_compressed_leaves_no_archive_or_temp() {
 }
 
 #[test]
-fn sigterm_mid_compression_loses_nothing_and_the_rerun_finishes() {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
+fn a_signal_mid_compression_stops_within_a_block_keeps_the_original_and_leaves_no_temp() {
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 128 + libc::SIGTERM)] {
         let s = Sandbox::new();
         s.log("app.log", "live", 10, 0);
-        big_log(&s, "app.log.1", 32);
+        big_log(&s, "app.log.1", 48);
         let lines = all_lines(&s.d);
         let outside = snapshot(&s.outside);
         let child = spawn(&["--compress"], &s.d);
@@ -968,17 +968,37 @@ fn sigterm_mid_compression_loses_nothing_and_the_rerun_finishes() {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, sig) };
         let (status, _) = reap(child, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(code), "signal {sig}: {status:?}");
         assert!(
-            status.signal() == Some(sig) || status.code() == Some(130) || status.code() == Some(0),
-            "{status:?}"
+            temp_file_in(&s.d).is_none(),
+            "the temporary archive was removed"
         );
-        assert_lines(&all_lines_without_temps(&s.d), &lines);
+        assert!(s.d.join("app.log.1").is_file(), "the original is kept");
+        assert_lines(&all_lines(&s.d), &lines);
         let r = run(&["--compress"], &s.d);
         assert_eq!(r.code(), Some(0), "{}", r.stderr);
-        assert!(temp_file_in(&s.d).is_none());
         assert_lines(&all_lines(&s.d), &lines);
         assert_eq!(snapshot(&s.outside), outside);
     }
+}
+
+#[test]
+fn sigkill_mid_compression_loses_nothing_and_the_rerun_cleans_up() {
+    let s = Sandbox::new();
+    s.log("app.log", "live", 10, 0);
+    big_log(&s, "app.log.1", 32);
+    let lines = all_lines(&s.d);
+    let child = spawn(&["--compress"], &s.d);
+    wait_for_temp(&s.d);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let (status, _) = reap(child, Duration::from_secs(60));
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert_lines(&all_lines_without_temps(&s.d), &lines);
+    let r = run(&["--compress"], &s.d);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(temp_file_in(&s.d).is_none());
+    assert_lines(&all_lines(&s.d), &lines);
 }
 
 /// Lines of every file but this tool's temporary ones.
