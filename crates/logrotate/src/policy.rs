@@ -56,13 +56,15 @@ fn within(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
 
-/// Orders the files of a step newest first by the log's own time (its mtime, which
-/// compression keeps on the archive); on a tie the live file goes first: uncompressed before
-/// compressed, then the shorter name (`app.log` before `app.log.20261122...`).
+/// Orders the files of a step newest first. An archive is always made from an older file, so
+/// uncompressed files come before archives whatever their mtimes (an archive stamped with the
+/// time it was made, by another tool or an earlier version, can never make the live log look
+/// old); within each kind, by the log's own time (its mtime, which compression keeps on the
+/// archive); on a tie the shorter name first (`app.log` before `app.log.20261122...`).
 fn newest_first(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-    b.mtime
-        .cmp(&a.mtime)
-        .then(a.compressed.cmp(&b.compressed))
+    a.compressed
+        .cmp(&b.compressed)
+        .then(b.mtime.cmp(&a.mtime))
         .then(a.path.as_os_str().len().cmp(&b.path.as_os_str().len()))
         .then(a.path.cmp(&b.path))
 }
@@ -227,9 +229,18 @@ pub fn after_retention(files: &[Entry], done: &[(Step, Result<Effect, String>)])
             _ => {}
         }
     }
+    // An archive that was already there (a crash before the original's removal, finished
+    // now) is the compressed file's new self: listed once, not twice.
+    let archives: HashSet<&Path> = effects
+        .values()
+        .filter_map(|e| match e {
+            Effect::Compressed { archive, .. } => Some(archive.as_path()),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        if runs_gone.iter().any(|r| within(&f.path, r)) {
+        if runs_gone.iter().any(|r| within(&f.path, r)) || archives.contains(f.path.as_path()) {
             continue;
         }
         match effects.get(f.path.as_path()) {
@@ -356,5 +367,37 @@ mod tests {
             vec!["/d/app.log.3.gz", "/d/app.log.2.gz", "/d/app.log.1"]
         );
         assert_eq!(total, 600);
+    }
+
+    #[test]
+    fn an_archive_stamped_now_never_makes_the_live_log_look_old() {
+        // app.log.1.gz was made by another tool and carries the time it was made.
+        let files = vec![
+            entry("/d/app.log", 500, 3600, false, false),
+            entry("/d/app.log.1.gz", 100, 0, true, false),
+        ];
+        let policy = Policy {
+            keep_per_step: Some(1),
+            compress: Some(Codec::Gzip),
+            ..Policy::default()
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let steps = plan_retention(Path::new("/d"), &files, &policy, now);
+        let touched: Vec<String> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Delete(p, _, _) => format!("delete {}", p.display()),
+                Step::Compress(p, _, _) => format!("compress {}", p.display()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(touched, vec!["delete /d/app.log.1.gz"]);
+        let (budget, _) = plan_budget(&files, 100);
+        assert!(
+            budget
+                .iter()
+                .all(|s| !matches!(s, Step::Delete(p, _, _) if p == Path::new("/d/app.log"))),
+            "{budget:?}"
+        );
     }
 }

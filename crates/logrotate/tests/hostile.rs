@@ -339,7 +339,42 @@ fn dry_equals_real(build: impl Fn(&Sandbox), args: &[&str]) -> (Run, Sandbox) {
         dry.summary()["total_bytes_after"],
         real.summary()["total_bytes_after"]
     );
+    assert_eq!(
+        real.summary()["total_bytes_after"].as_u64(),
+        Some(bytes_on_disk(&real_box.d)),
+        "the summary's total is what is on disk"
+    );
     (real, real_box)
+}
+
+/// Every destructive flag at its harshest: compress, one file per step, one run, a 1-byte
+/// budget.
+const ALL_AT_ONCE: &[&str] = &[
+    "--compress",
+    "--keep-per-step",
+    "1",
+    "--keep-runs",
+    "1",
+    "--max-total",
+    "1",
+];
+
+/// `data` gzipped, as gzip(1) would.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// The bytes of the regular files under `dir` (symlinks, FIFOs and directories not counted).
+fn bytes_on_disk(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().expect("meta").len())
+        .sum()
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -492,18 +527,7 @@ fn a_symlinked_directory_inside_dir_is_never_entered() {
     s.link("logs", &sub);
     s.log("app.log", "live", 100, 0);
     let (outside, lines) = (snapshot(&s.outside), all_lines(&s.d));
-    let r = run(
-        &[
-            "--compress",
-            "--keep-per-step",
-            "1",
-            "--keep-runs",
-            "1",
-            "--max-total",
-            "1",
-        ],
-        &s.d,
-    );
+    let r = run(ALL_AT_ONCE, &s.d);
     assert_safe(&r, 1, &s, &outside, &lines);
 }
 
@@ -813,6 +837,176 @@ fn dry_run_equals_real_run_with_hostile_names_in_the_way() {
     assert!(r.code() == Some(0) || r.code() == Some(1));
 }
 
+/// The fixtures of this suite that a pass acts on, each with the flags it is run with: the
+/// dry run must list exactly what the real run then does on every one of them.
+/// A named fixture builder and the flags a pass over it is run with.
+type Fixture = (&'static str, fn(&Sandbox), &'static [&'static str]);
+
+fn fixtures() -> Vec<Fixture> {
+    vec![
+        (
+            "symlink at the gzip temp name",
+            |s| {
+                s.log("x.log", "live", 100, 0);
+                s.log("x.log.2", "old", 5000, 7200);
+                s.link("x.log.2.gz.tmp", &s.victim());
+            },
+            &["--compress"],
+        ),
+        (
+            "symlink at the zstd archive name",
+            |s| {
+                s.log("x.log", "live", 100, 0);
+                s.log("x.log.1", "old", 3000, 7200);
+                s.link("x.log.1.zst", &s.victim());
+            },
+            &["--compress=zstd", "--max-total", "1KB"],
+        ),
+        (
+            "FIFO at a log and an archive name",
+            |s| {
+                s.log("app.log", "live", 100, 0);
+                s.log("app.log.2", "old", 100, 7200);
+                s.log("app.log.3", "older", 100, 9000);
+                mkfifo(&s.d.join("app.log.1"));
+                mkfifo(&s.d.join("app.log.3.gz"));
+            },
+            &["--compress", "--keep-per-step", "3", "--max-total", "100KB"],
+        ),
+        (
+            "hard link to an outside file, copytruncate",
+            |s| {
+                let outside = s.write_outside(
+                    "shared.log",
+                    "outside line\n".repeat(5000).as_bytes(),
+                    0o644,
+                );
+                std::fs::hard_link(&outside, s.d.join("app.log")).expect("hard link");
+            },
+            &["--max-size", "10KB", "--copytruncate"],
+        ),
+        (
+            "live log over --max-size, copytruncate and compress",
+            |s| {
+                s.log("app.log", "live", 20_000, 0);
+                s.log("app.log.1", "old", 2000, 7200);
+            },
+            &[
+                "--max-size",
+                "100KB",
+                "--copytruncate",
+                "--compress",
+                "--max-total",
+                "10MB",
+            ],
+        ),
+        (
+            "live log over --max-size, rename",
+            |s| {
+                s.log("app.log", "live", 20_000, 0);
+            },
+            &["--max-size", "100KB", "--rename"],
+        ),
+        (
+            "non-UTF-8 and newline names",
+            |s| {
+                s.log(OsStr::from_bytes(b"bot\xff.log"), "live", 10, 0);
+                s.log(OsStr::from_bytes(b"bot\xff.log.1"), "old", 2000, 7200);
+                s.log("evil\nname.log", "live", 10, 0);
+                s.log("evil\nname.log.1", "old", 500, 7200);
+            },
+            &["--compress", "--max-total", "5KB"],
+        ),
+        (
+            "truncated archive beside its original",
+            |s| {
+                s.log("app.log", "live", 10, 0);
+                let old = s.log("app.log.1", "old", 20_000, 7200);
+                let gz = gzip(&std::fs::read(&old).expect("r"));
+                std::fs::write(s.d.join("app.log.1.gz"), &gz[..gz.len() / 2]).expect("w");
+            },
+            &["--compress"],
+        ),
+        (
+            "complete archive beside its original (a crash before the removal)",
+            |s| {
+                s.log("app.log", "live", 10, 3600);
+                let old = s.log("app.log.1", "old", 2000, 7200);
+                std::fs::write(
+                    s.d.join("app.log.1.gz"),
+                    gzip(&std::fs::read(&old).expect("r")),
+                )
+                .expect("w");
+            },
+            &[
+                "--compress",
+                "--compress-after",
+                "1s",
+                "--max-total",
+                "40KB",
+            ],
+        ),
+        (
+            "foreign archive at the archive name",
+            |s| {
+                s.log("app.log", "live", 10, 0);
+                s.log("app.log.1", "old", 2000, 7200);
+                std::fs::write(s.d.join("app.log.1.gz"), gzip(b"someone else's archive\n"))
+                    .expect("w");
+            },
+            &["--compress"],
+        ),
+        (
+            "leftover temporaries, regular and symlinked",
+            |s| {
+                s.log("a.log", "live", 10, 0);
+                s.link("a.log.1.gz.tmp", &s.victim());
+                std::fs::write(s.d.join(".b.log.gz.fedcba9876543210.logrotate-tmp"), "half")
+                    .expect("w");
+                std::fs::write(s.d.join("c.log.zst.tmp"), "old-style leftover").expect("w");
+            },
+            &[],
+        ),
+        (
+            "symlinked logs and directory",
+            |s| {
+                s.log("app.log", "live", 100, 0);
+                s.link("app.log.1", &s.victim());
+                s.link("logs", &s.outside);
+            },
+            ALL_AT_ONCE,
+        ),
+        (
+            "issue case 2: bot.log and bot.log.1",
+            issue_case_2,
+            &["--compress", "--max-total", "200KB"],
+        ),
+        (
+            "issue case 2, keep one per step",
+            issue_case_2,
+            &["--compress", "--keep-per-step", "1"],
+        ),
+    ]
+}
+
+#[test]
+fn dry_run_equals_real_run_on_every_fixture() {
+    for (name, build, args) in fixtures() {
+        eprintln!("fixture: {name}");
+        let (real, s) = dry_equals_real(build, args);
+        assert!(
+            real.code() == Some(0) || real.code() == Some(1),
+            "{name}: {}",
+            real.stderr
+        );
+        assert_eq!(
+            std::fs::read(s.victim()).expect("victim"),
+            b"root:x:0:0:victim line\n",
+            "{name}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- crash leftovers and races
 
 #[test]
@@ -820,9 +1014,7 @@ fn a_truncated_archive_beside_its_original_is_redone() {
     let s = Sandbox::new();
     s.log("app.log", "live", 10, 0);
     let old = s.log("app.log.1", "old", 20_000, 7200);
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    enc.write_all(&std::fs::read(&old).expect("r")).expect("w");
-    let gz = enc.finish().expect("gz");
+    let gz = gzip(&std::fs::read(&old).expect("r"));
     std::fs::write(s.d.join("app.log.1.gz"), &gz[..gz.len() / 2]).expect("truncated");
     let outside = snapshot(&s.outside);
     let lines: Vec<Vec<u8>> = {
@@ -856,9 +1048,7 @@ fn an_archive_with_other_content_is_kept_beside_the_original() {
     let s = Sandbox::new();
     s.log("app.log", "live", 10, 0);
     s.log("app.log.1", "old", 2000, 7200);
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    enc.write_all(b"someone else's archive\n").expect("w");
-    std::fs::write(s.d.join("app.log.1.gz"), enc.finish().expect("gz")).expect("w");
+    std::fs::write(s.d.join("app.log.1.gz"), gzip(b"someone else's archive\n")).expect("w");
     let (outside, lines) = (snapshot(&s.outside), all_lines(&s.d));
     let r = run(&["--compress"], &s.d);
     assert_safe(&r, 0, &s, &outside, &lines);
