@@ -638,9 +638,14 @@ fn non_utf8_names_are_managed_and_reported_without_loss() {
     s.log(OsStr::from_bytes(b"bot\xff.log.1"), "old", 2000, 7200);
     s.log(OsStr::from_bytes(b"bot\xfe.log.1"), "other", 2000, 7200);
     let (outside, lines) = (snapshot(&s.outside), all_lines(&s.d));
-    let r = run(&["--compress"], &s.d);
+    // bot\xff and bot\xfe are two steps (a lossy name would make them one, and the older
+    // one "beyond --keep-per-step"): each keeps its newest.
+    s.log(OsStr::from_bytes(b"bot\xfe.log"), "other-live", 10, 0);
+    let lines = all_lines(&s.d);
+    let r = run(&["--compress", "--keep-per-step", "2"], &s.d);
     assert_safe(&r, 0, &s, &outside, &lines);
     assert!(s.d.join(OsStr::from_bytes(b"bot\xff.log.1.gz")).is_file());
+    assert!(s.d.join(OsStr::from_bytes(b"bot\xfe.log.1.gz")).is_file());
     let text = String::from_utf8(r.stdout.clone()).expect("utf-8 output");
     assert!(text.contains(r"bot\\xff.log.1"), "{text}");
     assert!(
