@@ -159,7 +159,26 @@ fn read_pid_file(path: &Path) -> Result<i32, TargetError> {
         path: path.to_path_buf(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    // A PID file is a few bytes in a regular file: a FIFO (which would block), a device such
+    // as /dev/zero (which never ends) or a huge file is refused or read no further than 4 KiB.
+    let text = (|| -> std::io::Result<String> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let mut text = String::new();
+        file.take(4096).read_to_string(&mut text)?;
+        Ok(text)
+    })()
+    .map_err(|e| err(e.to_string()))?;
     let first = text.split_ascii_whitespace().next().unwrap_or("");
     first
         .parse::<i32>()

@@ -271,6 +271,30 @@ fn a_missing_non_utf8_pid_file_is_exit_2_named_byte_for_byte() {
 }
 
 #[test]
+fn a_pid_file_that_is_a_fifo_a_device_or_garbage_is_exit_2_without_hanging_or_growing() {
+    let d = tempfile::tempdir().expect("tmp");
+    let fifo = d.path().join("svc.pid");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("fifo");
+    let garbage = d.path().join("garbage.pid");
+    std::fs::write(&garbage, b"\xff\xfe not a pid").expect("w");
+    let words = d.path().join("words.pid");
+    std::fs::write(&words, "pid=12\n").expect("w");
+    for path in [fifo.as_path(), Path::new("/dev/zero"), &garbage, &words] {
+        let child = Command::new(BIN)
+            .arg("--pid-file")
+            .arg(path)
+            .args(["-n", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let (status, peak) = finish(child, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(2), "{}", path.display());
+        assert!(peak < 64 * 1024, "{}: peak RSS {peak} KiB", path.display());
+    }
+}
+
+#[test]
 fn an_output_planted_as_a_symlink_is_refused_and_its_target_untouched() {
     let d = tempfile::tempdir().expect("tmp");
     let victim = d.path().join("victim");
