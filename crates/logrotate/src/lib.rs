@@ -94,14 +94,20 @@ pub struct Cli {
     #[arg(long, value_parser = clap_interval, value_name = "INTERVAL")]
     pub watch: Option<Duration>,
     /// Leave files whose name matches this glob alone (repeatable), e.g. `summary.*`.
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
+    #[arg(long, value_name = "GLOB", value_parser = parse_glob)]
+    pub exclude: Vec<glob::Pattern>,
     /// Allow DIR to be `/` or a home directory.
     #[arg(long)]
     pub force: bool,
     /// Output format (default: jsonl when piped, table on a terminal).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+}
+
+/// An `--exclude` glob; a malformed one is a usage error, never a pattern that silently
+/// matches nothing (which would hand the files it meant to protect to the policy).
+fn parse_glob(s: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(s).map_err(|e| format!("'{s}': {e}"))
 }
 
 /// Refuses `/`, a home directory and their ancestors without --force.
@@ -362,9 +368,7 @@ fn pass(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        cli.exclude
-            .iter()
-            .any(|g| glob::Pattern::new(g).is_ok_and(|pat| pat.matches(&name)))
+        cli.exclude.iter().any(|pat| pat.matches(&name))
     };
     files.retain(|f| !excluded(&f.path));
     let ids: HashMap<PathBuf, FileId> = files.iter().map(|f| (f.path.clone(), f.id)).collect();

@@ -1235,7 +1235,7 @@ fn a_closed_stdout_does_not_change_the_verdict() {
 }
 
 #[test]
-fn zero_and_negative_intervals_and_counts_are_usage_errors() {
+fn zero_intervals_zero_counts_and_malformed_patterns_are_usage_errors() {
     let s = Sandbox::new();
     for args in [
         &["--watch", "0s"][..],
@@ -1244,6 +1244,10 @@ fn zero_and_negative_intervals_and_counts_are_usage_errors() {
         &["--keep-per-step", "0"][..],
         &["--keep-runs", "0"][..],
         &["--watch", "soon"][..],
+        &["--exclude", "[summary"][..],
+        &["--step-pattern", "(unclosed"][..],
+        &["--step-pattern", "no-step-group"][..],
+        &["--max-size", "10MB"][..],
     ] {
         let r = run(args, &s.d);
         assert_eq!(r.code(), Some(2), "{args:?}: {}", r.stderr);
