@@ -426,4 +426,14 @@ mod tests {
         assert!(matches!(read_stat(i32::MAX), Err(ProcError::Gone(_))));
         assert!(matches!(children(i32::MAX), Err(ProcError::Gone(_))));
     }
+
+    #[test]
+    fn peak_rss_is_read_while_alive_and_none_once_gone() {
+        let me = std::process::id() as i32;
+        assert!(peak_rss_kib(me).is_some_and(|k| k > 0));
+        let mut child = Command::new("true").spawn().expect("spawn");
+        let pid = child.id() as i32;
+        child.wait().expect("wait");
+        assert_eq!(peak_rss_kib(pid), None);
+    }
 }
