@@ -103,7 +103,9 @@ pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemT
                     .collect()
             })
             .unwrap_or_default();
-        runs.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)));
+        // Newest first: by the number in the name, then mtime, then name (a tie of coarse
+        // mtimes must not leave the choice to the directory's listing order).
+        runs.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(b.0.cmp(&a.0)));
         for (run, _, _) in runs.into_iter().skip(keep) {
             let inside: Vec<&Entry> = files.iter().filter(|f| within(&f.path, &run)).collect();
             let bytes = inside.iter().map(|f| f.size).sum();
