@@ -11,7 +11,7 @@ use crate::units::UnitError;
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// An input file could not be opened.
-    #[error("cannot open {}: {source}", path.display())]
+    #[error("cannot open {}: {source}", crate::pathtext::shown(path))]
     Open {
         /// The file.
         path: PathBuf,
@@ -20,7 +20,7 @@ pub enum CoreError {
         source: io::Error,
     },
     /// Reading an input failed part-way.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}", crate::pathtext::shown(path))]
     Read {
         /// The file (`-` for stdin).
         path: PathBuf,
@@ -29,7 +29,7 @@ pub enum CoreError {
         source: io::Error,
     },
     /// Writing an output failed (unwritable path, disk full, ...).
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {source}", crate::pathtext::shown(path))]
     Write {
         /// The file (`-` for stdout).
         path: PathBuf,
@@ -38,10 +38,10 @@ pub enum CoreError {
         source: io::Error,
     },
     /// A named input file does not exist.
-    #[error("{}: no such file", .0.display())]
+    #[error("{}: no such file", crate::pathtext::shown(.0))]
     NotFound(PathBuf),
     /// A directory was given where a file was expected.
-    #[error("{}: is a directory, expected a file", .0.display())]
+    #[error("{}: is a directory, expected a file", crate::pathtext::shown(.0))]
     IsDirectory(PathBuf),
     /// A glob pattern matched nothing.
     #[error("{0}: no file matches this pattern")]

@@ -126,9 +126,22 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     ExitCode::Environment
 }
 
-/// The one-line form of an error: its context chain joined by `: `, newlines folded.
+/// The one-line form of an error: its context chain joined by `: `, newlines folded. A cause
+/// whose text its parent already ends with (an error that prints its source and also returns
+/// it from `source()`) is not repeated: one OS error, said once.
 pub fn one_line(err: &anyhow::Error) -> String {
-    format!("{err:#}").replace(['\n', '\r'], " ")
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace(['\n', '\r'], " ")
 }
 
 /// Runs a tool's logic and turns its result into the process exit status: errors are printed
@@ -171,6 +184,16 @@ mod tests {
         let e = environment("exchange unreachable").context("listing orders");
         assert_eq!(exit_code_for(&e), ExitCode::Environment);
         assert_eq!(one_line(&e), "listing orders: exchange unreachable");
+    }
+
+    #[test]
+    fn an_os_error_is_said_once() {
+        let e = anyhow::Error::new(CoreError::Write {
+            path: "/x/y".into(),
+            source: io::Error::from_raw_os_error(2),
+        });
+        let line = one_line(&e);
+        assert_eq!(line.matches("os error 2").count(), 1, "{line}");
     }
 
     #[test]

@@ -274,6 +274,7 @@ impl JsonlWriter {
     /// with `\n` (a writer killed mid-line) gets one first, so the torn line stays alone on
     /// its line. With `fsync`, every line is synced to disk before `write` returns.
     pub fn append_file(path: &Path, fsync: bool) -> Result<Self, CoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let write_err = |source| CoreError::Write {
             path: path.to_path_buf(),
             source,
@@ -281,10 +282,12 @@ impl JsonlWriter {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(write_err)?;
         }
+        // Never through a symlink planted at the output's name (it could point anywhere).
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
             .map_err(write_err)?;
         let len = file.metadata().map_err(write_err)?.len();

@@ -16,6 +16,7 @@ pub mod gha;
 pub mod input;
 pub mod jsonl;
 pub mod output;
+pub mod pathtext;
 pub mod proc;
 pub mod record;
 pub mod signals;

@@ -288,6 +288,18 @@ pub fn start_time_unix(stat: &ProcStat) -> Result<f64, ProcError> {
     Ok(boot_time_unix()? as f64 + stat.start_ticks as f64 / ticks_per_second() as f64)
 }
 
+/// The peak resident set of `pid` so far in KiB (`VmHWM` of /proc/PID/status; it only grows,
+/// so the last reading before the process exits is its peak). `None` once it has exited (a
+/// zombie has no memory) or when it cannot be read. Tests poll it to bound a tool's memory:
+/// `wait4`'s `ru_maxrss` cannot serve, it carries the spawning process's peak across `exec`.
+pub fn peak_rss_kib(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// The command line of `pid` (empty for kernel threads and zombies).
 pub fn cmdline(pid: i32) -> Result<Vec<String>, ProcError> {
     Process::new(pid)
@@ -413,5 +425,15 @@ mod tests {
         // PIDs above pid_max never exist.
         assert!(matches!(read_stat(i32::MAX), Err(ProcError::Gone(_))));
         assert!(matches!(children(i32::MAX), Err(ProcError::Gone(_))));
+    }
+
+    #[test]
+    fn peak_rss_is_read_while_alive_and_none_once_gone() {
+        let me = std::process::id() as i32;
+        assert!(peak_rss_kib(me).is_some_and(|k| k > 0));
+        let mut child = Command::new("true").spawn().expect("spawn");
+        let pid = child.id() as i32;
+        child.wait().expect("wait");
+        assert_eq!(peak_rss_kib(pid), None);
     }
 }

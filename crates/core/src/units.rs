@@ -276,6 +276,18 @@ pub fn clap_duration(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// clap value parser for the period of a loop (`--watch`, `--poll`, `--interval`, `--every`):
+/// a duration greater than zero, since a zero period would spin a core.
+pub fn clap_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{s}': an interval must be greater than 0 (a zero interval would busy-loop)"
+        ));
+    }
+    Ok(d)
+}
+
 /// clap value parser for sizes in bytes.
 pub fn clap_size(s: &str) -> Result<u64, String> {
     parse_size(s).map_err(|e| e.to_string())

@@ -1,15 +1,31 @@
-//! Crash-safe compression: `name.gz.tmp` is written, renamed to `name.gz` and read back
-//! (length and CRC against the original); the filesystem is then synced (one `syncfs` per batch,
-//! not three fsyncs per file) and only then is the original removed. A crash at any point leaves
-//! the original, or the original beside an archive that the next run checks and redoes if it is
-//! incomplete; a leftover `.tmp` is removed on the next run; a file that changed while it was
-//! being compressed is kept as it is.
+//! Crash-safe compression that never writes through a name it did not create.
+//!
+//! The original is opened once (`O_NOFOLLOW`, regular files only) through its directory's
+//! handle; the archive is written to a new file of random name created with
+//! `O_CREAT|O_EXCL|O_NOFOLLOW` ([`crate::safefs`]), given the original's owner, mode and times
+//! (and the original's mtime in the gzip header, as gzip does), then moved to `name.gz` with
+//! `RENAME_NOREPLACE` and read back (length and CRC against the original). The filesystem is
+//! then synced (one `syncfs` per batch, not three fsyncs per file) and only then is the original
+//! removed, if it is still the file that was compressed. A crash at any point leaves the
+//! original, or the original beside an archive that the next run checks: identical, the job is
+//! finished; unreadable (cut short by the crash), it is redone. An archive name already taken
+//! by a symlink, a FIFO or a file of other content is left alone with the original. A file that
+//! changed while it was compressed is kept as it is.
+//!
+//! A dry run goes through the same checks and the same encoder, into a byte counter instead of
+//! a file, so it predicts exactly which files are compressed and the archives' sizes.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, FileTimes};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 use flate2::Crc;
+use soak_core::pathtext::shown;
+
+use crate::safefs::{self, Dir, FileId};
 
 /// The compression formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,11 +46,16 @@ impl Codec {
     }
 }
 
-/// The outcome of compressing one file.
+/// The outcome of compressing one file (or, in a dry run, of checking and encoding it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Compressed to this many bytes.
-    Done(u64),
+    /// Compressed (or, dry, would be) to an archive of this many bytes.
+    Done {
+        /// The archive's size.
+        bytes: u64,
+        /// The archive's device and inode (`(0, 0)` in a dry run).
+        id: FileId,
+    },
     /// Left alone, and why.
     Kept(String),
 }
@@ -46,9 +67,15 @@ pub fn target(path: &Path, codec: Codec) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Length and CRC of the decompressed content of `path`.
-fn decoded_crc(path: &Path, codec: Codec) -> io::Result<(u64, u32)> {
-    let file = BufReader::new(File::open(path)?);
+fn archive_name(name: &OsStr, codec: Codec) -> OsString {
+    let mut s = name.to_os_string();
+    s.push(codec.suffix());
+    s
+}
+
+/// Length and CRC of the decompressed content of an archive.
+fn decoded_crc(file: File, codec: Codec) -> io::Result<(u64, u32)> {
+    let file = BufReader::new(file);
     let mut reader: Box<dyn Read> = match codec {
         Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
         Codec::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
@@ -70,12 +97,27 @@ fn crc_of(reader: &mut dyn Read) -> io::Result<(u64, u32)> {
     }
 }
 
+/// Asked between blocks of work: true once the run should stop (a signal arrived), so a long
+/// compression ends within one block, its temporary file removed and its original kept.
+pub type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// The error of work abandoned because the run was asked to stop.
+pub fn interrupted() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Interrupted,
+        "interrupted by a signal; left as it was",
+    )
+}
+
 /// Copies `input` into the encoder; returns the length and CRC of what it read.
-fn pump(input: &mut dyn Read, enc: &mut dyn Write) -> io::Result<(u64, u32)> {
+fn pump(input: &mut dyn Read, enc: &mut dyn Write, stop: Stop) -> io::Result<(u64, u32)> {
     let mut crc = Crc::new();
     let mut len = 0u64;
     let mut buf = vec![0u8; 1 << 17];
     loop {
+        if stop() {
+            return Err(interrupted());
+        }
         let n = input.read(&mut buf)?;
         if n == 0 {
             return Ok((len, crc.sum()));
@@ -86,125 +128,219 @@ fn pump(input: &mut dyn Read, enc: &mut dyn Write) -> io::Result<(u64, u32)> {
     }
 }
 
-/// Compresses `path` to `path.gz` (or `.zst`) safely (a batch of one).
-pub fn compress(path: &Path, codec: Codec) -> io::Result<Outcome> {
-    compress_batch(&[path.to_path_buf()], codec)
+/// A sink that only counts: the dry run's archive.
+#[derive(Default)]
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encodes `input` into `out`; returns the length and CRC of the input.
+fn encode<W: Write>(
+    input: &mut dyn Read,
+    out: W,
+    codec: Codec,
+    mtime: u32,
+    stop: Stop,
+) -> io::Result<((u64, u32), W)> {
+    match codec {
+        Codec::Gzip => {
+            let mut enc = flate2::GzBuilder::new()
+                .mtime(mtime)
+                .write(out, flate2::Compression::new(6));
+            let sums = pump(input, &mut enc, stop)?;
+            Ok((sums, enc.finish()?))
+        }
+        Codec::Zstd => {
+            let mut enc = zstd::stream::write::Encoder::new(out, 3)?;
+            let sums = pump(input, &mut enc, stop)?;
+            Ok((sums, enc.finish()?))
+        }
+    }
+}
+
+/// Compresses `path` (inside `root`, the file `id`) to `path.gz` (or `.zst`) safely: a batch
+/// of one.
+pub fn compress(root: &Path, path: &Path, id: FileId, codec: Codec) -> io::Result<Outcome> {
+    compress_batch(root, &[(path.to_path_buf(), id)], codec, false, &|| false)
         .pop()
         .map_or_else(|| Err(io::Error::other("nothing compressed")), |(_, r)| r)
 }
 
-/// True for this tool's own temporary files (`*.gz.tmp`, `*.zst.tmp`, `*.rotate-tmp`).
+/// True for this tool's own temporary files: `.NAME.<hex>.logrotate-tmp`, and the fixed names
+/// of earlier versions (`*.gz.tmp`, `*.zst.tmp`, `*.rotate-tmp`). Only regular files of those
+/// names are ever removed (the inventory never lists a symlink).
 pub fn is_leftover_tmp(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.ends_with(".gz.tmp") || name.ends_with(".zst.tmp") || name.ends_with(".rotate-tmp")
+    let name = path.file_name().map_or(&b""[..], |n| n.as_encoded_bytes());
+    (name.starts_with(b".") && name.ends_with(safefs::TMP_SUFFIX.as_bytes()))
+        || name.ends_with(b".gz.tmp")
+        || name.ends_with(b".zst.tmp")
+        || name.ends_with(b".rotate-tmp")
 }
 
-/// A file compressed and verified, waiting for its original's removal.
+/// A file compressed and verified (or, dry, checked and measured), waiting for its
+/// original's removal.
 struct Ready {
-    original: PathBuf,
-    archive: PathBuf,
+    dir: Dir,
+    name: OsString,
+    original: FileId,
+    len: u64,
+    mtime: i64,
+    archive_bytes: u64,
+    archive_id: FileId,
 }
 
-fn syncfs_of(dir: &Path) -> io::Result<()> {
-    use std::os::unix::io::AsRawFd;
-    let d = File::open(dir)?;
-    // SAFETY: syncfs on a descriptor we own.
-    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
-        return Err(io::Error::last_os_error());
+fn kept(why: impl Into<String>) -> io::Result<Result<Ready, String>> {
+    Ok(Err(why.into()))
+}
+
+/// Checks, writes, renames and verifies one archive without syncing (the batch syncs once);
+/// dry, checks and encodes into a counter.
+fn prepare(
+    root: &Path,
+    path: &Path,
+    id: FileId,
+    codec: Codec,
+    dry_run: bool,
+    stop: Stop,
+) -> io::Result<Result<Ready, String>> {
+    if stop() {
+        return Err(interrupted());
     }
-    Ok(())
-}
-
-/// Writes, renames and verifies one archive without syncing (the batch syncs once).
-fn prepare(path: &Path, codec: Codec) -> io::Result<Result<Ready, String>> {
-    let final_path = target(path, codec);
-    let before = fs::metadata(path)?;
-    let original = crc_of(&mut File::open(path)?)?;
-    if final_path.exists() {
-        if decoded_crc(&final_path, codec).ok() == Some(original) {
-            return Ok(Ok(Ready {
-                original: path.to_path_buf(),
-                archive: final_path,
-            }));
+    let (dir, name) = safefs::locate(root, path)?;
+    let mut src = dir.open_read(&name)?;
+    let before = src.metadata()?;
+    if (before.dev(), before.ino()) != id {
+        return kept("replaced by another file since the scan; left alone");
+    }
+    let arch = archive_name(&name, codec);
+    let shown_arch = shown(&target(path, codec));
+    let ready = |archive_bytes, archive_id, dir| Ready {
+        dir,
+        name: name.clone(),
+        original: id,
+        len: before.len(),
+        mtime: before.mtime(),
+        archive_bytes,
+        archive_id,
+    };
+    if let Some(st) = dir.stat(&arch)? {
+        if !safefs::is_regular(&st) {
+            return kept(format!(
+                "{shown_arch} exists and is not a regular file (a symlink?); left alone, original kept"
+            ));
         }
-        // The original is still here, so this archive is a crash's leftover: redo it.
-        fs::remove_file(&final_path)?;
+        let original = crc_of(&mut src)?;
+        src.rewind()?;
+        match decoded_crc(dir.open_read(&arch)?, codec) {
+            // A crash between the rename and the removal of the original: finish the job.
+            Ok(sums) if sums == original => {
+                return Ok(Ok(ready(st.st_size as u64, (st.st_dev, st.st_ino), dir)));
+            }
+            Ok(_) => {
+                return kept(format!(
+                    "{shown_arch} already exists with other content; both kept"
+                ));
+            }
+            // Unreadable: cut short by a crash before the sync. Redo it.
+            Err(_) if !dry_run => dir.remove_if_same(&arch, (st.st_dev, st.st_ino))?,
+            Err(_) => {}
+        }
     }
-    let mut tmp_name = final_path.as_os_str().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
+    let mtime = u32::try_from(before.mtime()).unwrap_or(0);
+    let mut input = BufReader::with_capacity(1 << 17, &src);
+    if dry_run {
+        let (_, counter) = encode(&mut input, Counter::default(), codec, mtime, stop)?;
+        return Ok(Ok(ready(counter.0, (0, 0), dir)));
+    }
+    let (tmp, out) = dir.create_temp(&arch)?;
     let written = (|| -> io::Result<(u64, u32)> {
-        let out = File::create(&tmp)?;
-        let mut input = BufReader::with_capacity(1 << 17, File::open(path)?);
-        let sums = match codec {
-            Codec::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    BufWriter::new(&out),
-                    flate2::Compression::new(6),
-                );
-                let sums = pump(&mut input, &mut enc)?;
-                enc.finish()?.flush()?;
-                sums
-            }
-            Codec::Zstd => {
-                let mut enc = zstd::stream::write::Encoder::new(BufWriter::new(&out), 3)?;
-                let sums = pump(&mut input, &mut enc)?;
-                enc.finish()?.flush()?;
-                sums
-            }
-        };
+        safefs::copy_owner_and_mode(&out, &before)?;
+        let (sums, w) = encode(&mut input, BufWriter::new(&out), codec, mtime, stop)?;
+        w.into_inner().map_err(|e| e.into_error())?;
+        out.set_times(
+            FileTimes::new()
+                .set_accessed(before.accessed().unwrap_or(UNIX_EPOCH))
+                .set_modified(before.modified().unwrap_or(UNIX_EPOCH)),
+        )?;
         Ok(sums)
     })();
     let sums = match written {
         Ok(s) => s,
         Err(e) => {
-            let _ = fs::remove_file(&tmp);
+            let _ = dir.remove(&tmp);
             return Err(e);
         }
     };
-    let after = fs::metadata(path)?;
-    if sums != original
+    let after = src.metadata()?;
+    let still_there = dir
+        .stat(&name)?
+        .is_some_and(|st| (st.st_dev, st.st_ino) == id);
+    if sums.0 != before.len()
         || after.len() != before.len()
         || after.modified().ok() != before.modified().ok()
+        || !still_there
     {
-        let _ = fs::remove_file(&tmp);
-        return Ok(Err("changed while being compressed".into()));
+        let _ = dir.remove(&tmp);
+        return kept("changed while being compressed");
     }
-    fs::rename(&tmp, &final_path)?;
-    if decoded_crc(&final_path, codec)? != original {
-        let _ = fs::remove_file(&final_path);
-        return Ok(Err(
-            "the archive did not read back identical; original kept".into(),
-        ));
+    let out_meta = out.metadata()?;
+    let out_id = (out_meta.dev(), out_meta.ino());
+    if let Err(e) = dir.rename_noreplace(&tmp, &arch) {
+        let _ = dir.remove(&tmp);
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            return kept(format!(
+                "{shown_arch} appeared meanwhile; left alone, original kept"
+            ));
+        }
+        return Err(e);
     }
-    Ok(Ok(Ready {
-        original: path.to_path_buf(),
-        archive: final_path,
-    }))
+    let back = dir.open_read(&arch)?;
+    let back_meta = back.metadata()?;
+    if (back_meta.dev(), back_meta.ino()) != out_id || decoded_crc(back, codec)? != sums {
+        let _ = dir.remove_if_same(&arch, out_id);
+        return kept("the archive did not read back identical; original kept");
+    }
+    Ok(Ok(ready(out_meta.len(), out_id, dir)))
 }
 
-/// Compresses many files on every core with one `syncfs` per filesystem instead of three
-/// fsyncs per file: every archive is written, renamed and read back,
-/// the filesystems are synced, and only then are the originals removed. A crash before the
-/// sync leaves the originals (a half-written archive beside one is redone by the next run).
-pub fn compress_batch(paths: &[PathBuf], codec: Codec) -> Vec<(PathBuf, io::Result<Outcome>)> {
+/// Compresses many files (each inside `root`, with the identity the scan saw) on every core
+/// with one `syncfs` per filesystem instead of three fsyncs per file: every archive is
+/// written, renamed and read back, the filesystems are synced, and only then are the
+/// originals removed. A crash before the sync leaves the originals (a half-written archive
+/// beside one is redone by the next run). With `dry_run` nothing is written and the outcomes
+/// are what a real run would give. Once `stop` says so, the files not yet compressed are
+/// left as they are (an `Interrupted` error each).
+pub fn compress_batch(
+    root: &Path,
+    items: &[(PathBuf, FileId)],
+    codec: Codec,
+    dry_run: bool,
+    stop: Stop,
+) -> Vec<(PathBuf, io::Result<Outcome>)> {
     use rayon::prelude::*;
-    let prepared: Vec<(PathBuf, io::Result<Result<Ready, String>>)> = paths
+    let prepared: Vec<(PathBuf, io::Result<Result<Ready, String>>)> = items
         .par_iter()
-        .map(|p| (p.clone(), prepare(p, codec)))
+        .map(|(p, id)| (p.clone(), prepare(root, p, *id, codec, dry_run, stop)))
         .collect();
     let mut synced: Vec<u64> = Vec::new();
     let mut sync_error: Option<String> = None;
-    for (p, r) in &prepared {
-        if let Ok(Ok(ready)) = r {
-            use std::os::unix::fs::MetadataExt;
-            let dev = fs::metadata(&ready.archive).map_or(0, |m| m.dev());
+    if !dry_run {
+        for ready in prepared
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok()?.as_ref().ok())
+        {
+            let dev = ready.archive_id.0;
             if !synced.contains(&dev) {
                 synced.push(dev);
-                if let Err(e) = syncfs_of(p.parent().unwrap_or(Path::new("."))) {
+                if let Err(e) = ready.dir.syncfs() {
                     sync_error = Some(e.to_string());
                 }
             }
@@ -216,40 +352,89 @@ pub fn compress_batch(paths: &[PathBuf], codec: Codec) -> Vec<(PathBuf, io::Resu
             let outcome = match r {
                 Err(e) => Err(e),
                 Ok(Err(why)) => Ok(Outcome::Kept(why)),
-                Ok(Ok(_)) if sync_error.is_some() => Ok(Outcome::Kept(format!(
-                    "sync failed: {}",
-                    sync_error.clone().unwrap_or_default()
-                ))),
-                Ok(Ok(ready)) => fs::remove_file(&ready.original)
-                    .and_then(|()| fs::metadata(&ready.archive))
-                    .map(|m| Outcome::Done(m.len())),
+                Ok(Ok(ready)) => finish(ready, dry_run, sync_error.as_deref()),
             };
             (p, outcome)
         })
         .collect()
 }
 
+/// Removes the original of a verified archive, if it is still the file that was compressed.
+fn finish(ready: Ready, dry_run: bool, sync_error: Option<&str>) -> io::Result<Outcome> {
+    let done = Outcome::Done {
+        bytes: ready.archive_bytes,
+        id: ready.archive_id,
+    };
+    if dry_run {
+        return Ok(done);
+    }
+    if let Some(e) = sync_error {
+        return Ok(Outcome::Kept(format!("sync failed: {e}")));
+    }
+    let unchanged = ready.dir.stat(&ready.name)?.is_some_and(|st| {
+        (st.st_dev, st.st_ino) == ready.original
+            && st.st_size as u64 == ready.len
+            && st.st_mtime == ready.mtime
+    });
+    if !unchanged {
+        return Ok(Outcome::Kept(
+            "changed after it was compressed; archive and original kept".into(),
+        ));
+    }
+    ready.dir.remove(&ready.name)?;
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+
+    fn id_of(p: &Path) -> FileId {
+        let m = fs::metadata(p).expect("meta");
+        (m.dev(), m.ino())
+    }
 
     #[test]
-    fn round_trip_both_codecs_and_finish_an_interrupted_one() {
+    fn round_trip_both_codecs_keep_times_and_finish_an_interrupted_one() {
         let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().canonicalize().expect("canon");
         for codec in [Codec::Gzip, Codec::Zstd] {
-            let p = dir.path().join(format!("a-{codec:?}.log"));
+            let p = root.join(format!("a-{codec:?}.log"));
             let text = "line\n".repeat(10_000);
             fs::write(&p, &text).expect("write");
-            let out = compress(&p, codec).expect("compress");
-            assert!(matches!(out, Outcome::Done(n) if n < 1000), "{out:?}");
+            let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+            File::options()
+                .write(true)
+                .open(&p)
+                .and_then(|f| f.set_modified(old))
+                .expect("mtime");
+            let dry = compress_batch(&root, &[(p.clone(), id_of(&p))], codec, true, &|| false)
+                .pop()
+                .expect("one")
+                .1
+                .expect("dry");
+            let out = compress(&root, &p, id_of(&p), codec).expect("compress");
+            let Outcome::Done { bytes, .. } = out else {
+                panic!("{out:?}")
+            };
+            assert!(bytes < 1000, "{bytes}");
+            assert!(
+                matches!(dry, Outcome::Done { bytes: b, .. } if b == bytes),
+                "{dry:?}"
+            );
             assert!(!p.exists());
+            let arch = target(&p, codec);
+            assert_eq!(fs::metadata(&arch).expect("m").modified().expect("t"), old);
             assert_eq!(
-                decoded_crc(&target(&p, codec), codec).expect("read").0,
+                decoded_crc(File::open(&arch).expect("open"), codec)
+                    .expect("read")
+                    .0,
                 text.len() as u64
             );
         }
         // Crash after the rename, before removing the original: the next run finishes.
-        let p = dir.path().join("b.log");
+        let p = root.join("b.log");
         fs::write(&p, "hello\n").expect("write");
         let mut enc = flate2::write::GzEncoder::new(
             File::create(target(&p, Codec::Gzip)).expect("c"),
@@ -258,8 +443,8 @@ mod tests {
         enc.write_all(b"hello\n").expect("w");
         enc.finish().expect("f");
         assert!(matches!(
-            compress(&p, Codec::Gzip).expect("c"),
-            Outcome::Done(_)
+            compress(&root, &p, id_of(&p), Codec::Gzip).expect("c"),
+            Outcome::Done { .. }
         ));
         assert!(!p.exists());
     }

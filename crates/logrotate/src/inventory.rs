@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use regex::Regex;
+use soak_core::pathtext::shown;
 
 /// One file.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct Entry {
     pub open_for_write: bool,
     /// Device and inode.
     pub id: (u64, u64),
+    /// Made by this pass (a rotated part): counted, but not deleted before the next pass.
+    pub fresh: bool,
 }
 
 /// Files some process holds open for writing, by (device, inode).
@@ -137,7 +140,7 @@ pub fn scan(
     grouping: &Grouping,
     open: &HashSet<(u64, u64)>,
 ) -> Result<Inventory, InventoryError> {
-    std::fs::read_dir(dir).map_err(|e| InventoryError::Unreadable(dir.display().to_string(), e))?;
+    std::fs::read_dir(dir).map_err(|e| InventoryError::Unreadable(shown(dir), e))?;
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for item in walkdir::WalkDir::new(dir).follow_links(false) {
@@ -176,12 +179,9 @@ pub fn scan(
             continue;
         }
         let Ok(meta) = item.metadata() else { continue };
-        let name = item.file_name().to_string_lossy().into_owned();
-        let parent = item
-            .path()
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        // Names as lossless text: two names that differ only in non-UTF-8 bytes are two steps.
+        let name = shown(Path::new(item.file_name()));
+        let parent = item.path().parent().map(shown).unwrap_or_default();
         let id = (meta.dev(), meta.ino());
         files.push(Entry {
             path: item.path().to_path_buf(),
@@ -191,6 +191,7 @@ pub fn scan(
             group: format!("{parent}/{}", grouping.key(&name)),
             open_for_write: open.contains(&id),
             id,
+            fresh: false,
         });
     }
     Ok((files, skipped))

@@ -11,21 +11,25 @@ pub mod compress;
 pub mod inventory;
 pub mod policy;
 pub mod rotate;
+pub mod safefs;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Parser;
-use soak_core::exit::{ExitCode, usage};
+use soak_core::exit::{ExitCode, is_broken_pipe, usage};
 use soak_core::output::{Format, write_records};
+use soak_core::pathtext::shown;
 use soak_core::record::{Record, RecordType};
 use soak_core::signals::Termination;
-use soak_core::units::{clap_duration, clap_size, format_bytes};
+use soak_core::units::{clap_duration, clap_interval, clap_size, format_bytes};
 
 use compress::{Codec, Outcome};
 use inventory::Grouping;
-use policy::{Policy, Step};
+use policy::{Effect, Policy, Step};
+use safefs::FileId;
 
 const TOOL: &str = "logrotate";
 
@@ -42,21 +46,22 @@ const TOOL: &str = "logrotate";
   logrotate --watch 5m --max-total 5GB --compress artifacts/               # every 5 minutes until stopped
 
 Exit status: 0 within budget; 1 still over --max-total after cleanup; 2 bad usage or an
-unreadable DIR; 130 interrupted."
+unreadable DIR; 130 SIGINT (128+N for a single pass stopped by signal N; --watch stopped by
+SIGTERM: the last verdict)."
 )]
 pub struct Cli {
     /// Directories to manage (nothing outside them is read, changed or deleted).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// In each step group (name without numbers, dates, rotation suffixes) keep the N newest.
-    #[arg(long, value_name = "N")]
-    pub keep_per_step: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_per_step: Option<u64>,
     /// A regex whose named group `step` names a file's step (overrides the default grouping).
     #[arg(long, value_name = "REGEX")]
     pub step_pattern: Option<String>,
     /// Keep the K newest run directories directly under each DIR.
-    #[arg(long, value_name = "K")]
-    pub keep_runs: Option<usize>,
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_runs: Option<u64>,
     /// Compress every file that is not the newest of its step (gzip, or `--compress=zstd`).
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "gzip")]
     pub compress: Option<Codec>,
@@ -86,11 +91,11 @@ pub struct Cli {
     #[arg(long)]
     pub dry_run: bool,
     /// Keep running, applying the policy every INTERVAL until SIGINT/SIGTERM.
-    #[arg(long, value_parser = clap_duration, value_name = "INTERVAL")]
+    #[arg(long, value_parser = clap_interval, value_name = "INTERVAL")]
     pub watch: Option<Duration>,
     /// Leave files whose name matches this glob alone (repeatable), e.g. `summary.*`.
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
+    #[arg(long, value_name = "GLOB", value_parser = parse_glob)]
+    pub exclude: Vec<glob::Pattern>,
     /// Allow DIR to be `/` or a home directory.
     #[arg(long)]
     pub force: bool,
@@ -99,13 +104,19 @@ pub struct Cli {
     pub format: Option<Format>,
 }
 
+/// An `--exclude` glob; a malformed one is a usage error, never a pattern that silently
+/// matches nothing (which would hand the files it meant to protect to the policy).
+fn parse_glob(s: &str) -> Result<glob::Pattern, String> {
+    glob::Pattern::new(s).map_err(|e| format!("'{s}': {e}"))
+}
+
 /// Refuses `/`, a home directory and their ancestors without --force.
 fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     let canon = dir
         .canonicalize()
-        .map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     if !canon.is_dir() {
-        return Err(usage(format!("{}: not a directory", dir.display())));
+        return Err(usage(format!("{}: not a directory", shown(dir))));
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
@@ -114,7 +125,7 @@ fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     if dangerous && !force {
         return Err(usage(format!(
             "{}: refusing to manage / or a home directory (or one containing it) without --force",
-            dir.display()
+            shown(dir)
         )));
     }
     Ok(canon)
@@ -146,47 +157,187 @@ fn step_record(step: &Step, dry_run: bool, aggressive: bool) -> Record {
     };
     Record::new(RecordType::Action, TOOL)
         .with("action", action)
-        .with("path", path.display().to_string())
+        .with("path", shown(path))
         .with("reason", reason)
         .with("bytes_before", bytes)
         .with("dry_run", dry_run)
         .with("aggressive", aggressive)
 }
 
-/// What applying a step gave: the bytes left and a note, nothing (skips, dry runs), or why it
-/// could not be done.
-type Applied = Result<Option<(u64, Option<String>)>, String>;
+/// What carrying out (or, dry, checking) a step gave: its effect, or why it was not done.
+type Applied = Result<Effect, String>;
 
-/// Carries out one step; returns the bytes left afterwards (or an error message).
-fn apply(step: &Step) -> Applied {
-    let gone_ok = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Ok(None)
-        } else {
-            Err(e.to_string())
+/// Turns an I/O error into an outcome: a file that vanished meanwhile is not an error.
+fn vanished_ok(e: std::io::Error) -> Applied {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Ok(Effect::Nothing)
+    } else {
+        Err(e.to_string())
+    }
+}
+
+/// Removes (or, dry, checks that it could remove) the file `p`, if it is still the file
+/// `id` the scan saw.
+fn remove_file(root: &Path, p: &Path, id: FileId, dry_run: bool) -> Applied {
+    // In a dry run, a file this pass would have made (an archive, id (0, 0)) is not on disk:
+    // its deletion is what the real run would do to the real archive.
+    if dry_run && id == (0, 0) {
+        return Ok(Effect::Gone);
+    }
+    let (dir, name) = match safefs::locate(root, p) {
+        Ok(found) => found,
+        Err(e) => return vanished_ok(e),
+    };
+    match dir.stat(&name) {
+        Ok(None) => return Ok(Effect::Nothing),
+        Ok(Some(st)) if (st.st_dev, st.st_ino) != id => {
+            return Err("replaced by another file since the scan; left alone".into());
+        }
+        Ok(Some(_)) => {}
+        Err(e) => return vanished_ok(e),
+    }
+    if dry_run {
+        return Ok(Effect::Gone);
+    }
+    dir.remove_if_same(&name, id)
+        .map(|()| Effect::Gone)
+        .or_else(vanished_ok)
+}
+
+/// Removes (or, dry, checks) a run directory directly under `root`: a real directory, never a
+/// symlink to one.
+fn remove_run(root: &Path, p: &Path, dry_run: bool) -> Applied {
+    let (dir, name) = match safefs::locate(root, p) {
+        Ok(found) => found,
+        Err(e) => return vanished_ok(e),
+    };
+    match dir.stat(&name) {
+        Ok(None) => return Ok(Effect::Nothing),
+        Ok(Some(st)) if !is_directory(&st) => {
+            return Err("no longer a directory; left alone".into());
+        }
+        Ok(Some(_)) => {}
+        Err(e) => return vanished_ok(e),
+    }
+    if dry_run {
+        return Ok(Effect::Gone);
+    }
+    // std's remove_dir_all never follows a symlink inside the tree.
+    std::fs::remove_dir_all(p)
+        .map(|()| Effect::Gone)
+        .or_else(vanished_ok)
+}
+
+fn is_directory(st: &nix::sys::stat::FileStat) -> bool {
+    use nix::sys::stat::SFlag;
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+}
+
+fn compressed(outcome: std::io::Result<Outcome>, archive: PathBuf) -> Applied {
+    match outcome {
+        Ok(Outcome::Done { bytes, id }) => Ok(Effect::Compressed { archive, bytes, id }),
+        Ok(Outcome::Kept(why)) => Err(why),
+        Err(e) => vanished_ok(e),
+    }
+}
+
+/// Carries out the steps in order (with `dry_run`, makes every check and changes nothing):
+/// deletions and rotations one by one, then compressions on every core, one batch per codec.
+fn execute(
+    root: &Path,
+    steps: Vec<Step>,
+    ids: &HashMap<PathBuf, FileId>,
+    dry_run: bool,
+    stop: compress::Stop,
+) -> Vec<(Step, Applied)> {
+    let id_of = |p: &Path| ids.get(p).copied().unwrap_or((0, 0));
+    let (heavy, light): (Vec<Step>, Vec<Step>) = steps
+        .into_iter()
+        .partition(|s| matches!(s, Step::Compress(..)));
+    let mut done: Vec<(Step, Applied)> = light
+        .into_iter()
+        .map(|s| {
+            let r = match &s {
+                Step::Skip(..) => Ok(Effect::Nothing),
+                _ if stop() => Err(compress::interrupted().to_string()),
+                Step::Cleanup(p, _) | Step::Delete(p, _, _) => {
+                    remove_file(root, p, id_of(p), dry_run)
+                }
+                Step::DeleteRun(p, _, _) => remove_run(root, p, dry_run),
+                Step::Rotate(p, _, mode) => {
+                    match rotate::rotate(root, p, id_of(p), *mode, dry_run) {
+                        Ok(r) => Ok(Effect::Rotated {
+                            to: r.to,
+                            moved: r.bytes,
+                            method: r.method,
+                        }),
+                        Err(e) => vanished_ok(e),
+                    }
+                }
+                Step::Compress(..) => Ok(Effect::Nothing),
+            };
+            (s, r)
+        })
+        .collect();
+    for codec in [Codec::Gzip, Codec::Zstd] {
+        let batch: Vec<(Step, PathBuf)> = heavy
+            .iter()
+            .filter_map(|s| match s {
+                Step::Compress(p, _, c) if *c == codec => Some((s.clone(), p.clone())),
+                _ => None,
+            })
+            .collect();
+        let items: Vec<(PathBuf, FileId)> =
+            batch.iter().map(|(_, p)| (p.clone(), id_of(p))).collect();
+        let outcomes = compress::compress_batch(root, &items, codec, dry_run, stop);
+        for ((step, p), (_, outcome)) in batch.into_iter().zip(outcomes) {
+            done.push((step, compressed(outcome, compress::target(&p, codec))));
+        }
+    }
+    done
+}
+
+/// The record of a step and its outcome; returns the bytes it freed.
+fn outcome_record(step: &Step, result: &Applied, dry_run: bool, aggressive: bool) -> (Record, u64) {
+    let bytes_before = match step {
+        Step::Cleanup(_, b)
+        | Step::DeleteRun(_, b, _)
+        | Step::Delete(_, b, _)
+        | Step::Compress(_, b, _)
+        | Step::Rotate(_, b, _)
+        | Step::Skip(_, b, _) => *b,
+    };
+    let mut r = step_record(step, dry_run, aggressive);
+    let after = match result {
+        Ok(Effect::Gone) => Some(0),
+        Ok(Effect::Compressed { bytes, .. }) => Some(*bytes),
+        Ok(Effect::Rotated { to, moved, method }) => {
+            r.insert("detail", format!("{method} → {}", shown(to)));
+            Some(bytes_before.saturating_sub(*moved))
+        }
+        Ok(Effect::Nothing) => None,
+        Err(why) => {
+            r.insert("action", "skip");
+            r.insert(
+                "reason",
+                format!("{}: {why}", r.get_str("reason").unwrap_or("")),
+            );
+            None
         }
     };
-    match step {
-        Step::Cleanup(p, _) | Step::Delete(p, _, _) => std::fs::remove_file(p)
-            .map(|()| Some((0, None)))
-            .or_else(gone_ok),
-        Step::DeleteRun(p, _, _) => std::fs::remove_dir_all(p)
-            .map(|()| Some((0, None)))
-            .or_else(gone_ok),
-        Step::Compress(p, _, codec) => match compress::compress(p, *codec) {
-            Ok(Outcome::Done(n)) => Ok(Some((n, None))),
-            Ok(Outcome::Kept(why)) => Err(why),
-            Err(e) => gone_ok(e),
-        },
-        Step::Rotate(p, b, mode) => match rotate::rotate(p, *mode) {
-            Ok(r) => Ok(Some((
-                b - r.bytes.min(*b),
-                Some(format!("{} → {}", r.method, r.to.display())),
-            ))),
-            Err(e) => gone_ok(e),
-        },
-        Step::Skip(..) => Ok(None),
+    let freed = match (step, after) {
+        // A rotation moves bytes, it frees none.
+        (Step::Rotate(..), _) | (_, None) => 0,
+        (_, Some(a)) => bytes_before.saturating_sub(a),
+    };
+    if let Some(a) = after {
+        r.insert("bytes_after", a);
     }
+    (r, freed)
+}
+
+fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn free_bytes(dir: &Path) -> Option<u64> {
@@ -201,8 +352,15 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some(s.f_bavail * s.f_frsize)
 }
 
-/// One pass over one directory: its records, and whether it ends within budget.
-fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Record>, bool)> {
+/// One pass over one directory: its records, and whether it ends within budget. A dry run
+/// goes through the same planner and the same executor, which then changes nothing.
+fn pass(
+    dir: &Path,
+    cli: &Cli,
+    grouping: &Grouping,
+    stop: compress::Stop,
+) -> anyhow::Result<(Vec<Record>, bool)> {
+    safefs::Dir::open(dir).map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     let open = inventory::open_for_write();
     let (mut files, unreadable) = inventory::scan(dir, grouping, &open).map_err(usage)?;
     let excluded = |p: &Path| {
@@ -210,17 +368,16 @@ fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Recor
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        cli.exclude
-            .iter()
-            .any(|g| glob::Pattern::new(g).is_ok_and(|pat| pat.matches(&name)))
+        cli.exclude.iter().any(|pat| pat.matches(&name))
     };
     files.retain(|f| !excluded(&f.path));
+    let ids: HashMap<PathBuf, FileId> = files.iter().map(|f| (f.path.clone(), f.id)).collect();
     let before: u64 = files.iter().map(|f| f.size).sum();
     let free = free_bytes(dir);
     let aggressive = matches!((cli.min_free, free), (Some(min), Some(f)) if f < min);
     let mut policy = Policy {
-        keep_per_step: cli.keep_per_step,
-        keep_runs: cli.keep_runs,
+        keep_per_step: cli.keep_per_step.map(count),
+        keep_runs: cli.keep_runs.map(count),
         compress: cli.compress,
         compress_after: cli.compress_after,
         max_size: cli.max_size,
@@ -249,149 +406,47 @@ fn pass(dir: &Path, cli: &Cli, grouping: &Grouping) -> anyhow::Result<(Vec<Recor
             )
         })
         .collect();
+    let mut freed: u64 = 0;
+    // Phase one: cleanup, runs, steps, rotation, compression.
     let steps = policy::plan_retention(dir, &files, &policy, SystemTime::now());
-    let mut freed: i64 = 0;
-    let results: Vec<(Step, Applied)> = if cli.dry_run {
-        steps.into_iter().map(|s| (s, Ok(None))).collect()
-    } else {
-        // Deletions and rotations first, in order; compressions on every core.
-        let (heavy, light): (Vec<Step>, Vec<Step>) = steps
-            .into_iter()
-            .partition(|s| matches!(s, Step::Compress(..)));
-        let mut done: Vec<_> = light
-            .into_iter()
-            .map(|s| {
-                let r = apply(&s);
-                (s, r)
-            })
-            .collect();
-        // One batch per codec: every core compresses, one sync per filesystem.
-        for codec in [Codec::Gzip, Codec::Zstd] {
-            let batch: Vec<Step> = heavy
-                .iter()
-                .filter(|s| matches!(s, Step::Compress(_, _, c) if *c == codec))
-                .cloned()
-                .collect();
-            let paths: Vec<PathBuf> = batch
-                .iter()
-                .filter_map(|s| match s {
-                    Step::Compress(p, _, _) => Some(p.clone()),
-                    _ => None,
-                })
-                .collect();
-            for (step, (_, outcome)) in batch
-                .into_iter()
-                .zip(compress::compress_batch(&paths, codec))
-            {
-                let r = match outcome {
-                    Ok(Outcome::Done(n)) => Ok(Some((n, None))),
-                    Ok(Outcome::Kept(why)) => Err(why),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e.to_string()),
-                };
-                done.push((step, r));
-            }
-        }
-        done
-    };
+    let results = execute(dir, steps, &ids, cli.dry_run, stop);
     for (step, result) in &results {
-        let bytes_before = match step {
-            Step::Cleanup(_, b)
-            | Step::DeleteRun(_, b, _)
-            | Step::Delete(_, b, _)
-            | Step::Compress(_, b, _)
-            | Step::Rotate(_, b, _)
-            | Step::Skip(_, b, _) => *b,
-        };
-        let mut r = step_record(step, cli.dry_run, aggressive);
-        match result {
-            Ok(Some((after, note))) => {
-                freed += bytes_before as i64 - *after as i64;
-                r.insert("bytes_after", *after);
-                if let Some(n) = note {
-                    r.insert("detail", n.as_str());
-                }
-            }
-            Ok(None) => {}
-            Err(why) => {
-                r.insert("action", "skip");
-                r.insert(
-                    "reason",
-                    format!("{}: {why}", r.get_str("reason").unwrap_or("")),
-                );
-            }
-        }
+        let (r, f) = outcome_record(step, result, cli.dry_run, aggressive);
+        freed += f;
         records.push(r);
     }
-    // The budget, on what is there now (or would be, in a dry run).
-    let gone: std::collections::HashSet<PathBuf> = results
-        .iter()
-        .filter_map(|(s, _)| match s {
-            Step::Cleanup(p, _) | Step::Delete(p, _, _) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
-    let run_dirs: Vec<PathBuf> = results
-        .iter()
-        .filter_map(|(s, _)| {
-            if let Step::DeleteRun(p, _, _) = s {
-                Some(p.clone())
-            } else {
-                None
-            }
-        })
-        .collect();
-    let now_files = if cli.dry_run {
-        files
-            .into_iter()
-            .filter(|f| !gone.contains(&f.path) && !run_dirs.iter().any(|r| f.path.starts_with(r)))
-            .collect()
-    } else {
-        let mut again = inventory::scan(dir, grouping, &inventory::open_for_write())
-            .map_err(usage)?
-            .0;
-        again.retain(|f| !excluded(&f.path));
-        again
-    };
+    // Phase two: the budget, on the files as phase one left them (or would leave them).
+    let now_files = policy::after_retention(&files, &results);
     let mut total: u64 = now_files.iter().map(|f| f.size).sum();
     if let Some(max) = policy.max_total {
-        let (steps, after) = policy::plan_budget(&now_files, max);
-        for s in &steps {
-            let mut r = step_record(s, cli.dry_run, aggressive);
-            if !cli.dry_run {
-                match apply(s) {
-                    Ok(_) => {
-                        if let Step::Delete(_, b, _) = s {
-                            freed += *b as i64;
-                        }
-                        r.insert("bytes_after", 0);
-                    }
-                    Err(why) => {
-                        r.insert("action", "skip");
-                        r.insert("reason", why);
-                    }
-                }
+        let (steps, _) = policy::plan_budget(&now_files, max);
+        let ids: HashMap<PathBuf, FileId> =
+            now_files.iter().map(|f| (f.path.clone(), f.id)).collect();
+        for (step, result) in execute(dir, steps, &ids, cli.dry_run, stop) {
+            let (r, f) = outcome_record(&step, &result, cli.dry_run, aggressive);
+            if result == Ok(Effect::Gone) {
+                total = total.saturating_sub(f);
             }
+            freed += f;
             records.push(r);
         }
-        total = after;
     }
     let mut largest: Vec<(&PathBuf, u64)> = now_files.iter().map(|f| (&f.path, f.size)).collect();
     largest.sort_by_key(|f| std::cmp::Reverse(f.1));
     let top: Vec<serde_json::Value> = largest
         .iter()
         .take(cli.top)
-        .map(|(p, s)| serde_json::json!({"path": p.display().to_string(), "bytes": s}))
+        .map(|(p, s)| serde_json::json!({"path": shown(p), "bytes": s}))
         .collect();
     let over = cli.max_total.is_some_and(|m| total > m);
     records.push(
         Record::new(RecordType::Summary, TOOL)
-            .with("dir", dir.display().to_string())
+            .with("dir", shown(dir))
             .with("dry_run", cli.dry_run)
             .with("aggressive", aggressive)
             .with("free_bytes", free)
             .with("total_bytes_before", before)
-            .with("bytes_freed", freed.max(0))
+            .with("bytes_freed", freed)
             .with("total_bytes_after", total)
             .with("max_total_bytes", cli.max_total)
             .with("over_budget", over)
@@ -471,26 +526,41 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .map(|d| check_dir(d, cli.force))
         .collect::<anyhow::Result<_>>()?;
     let format = Format::resolve(cli.format);
-    let term = match cli.watch {
-        Some(_) => Some(Termination::install().context("installing signal handlers")?),
-        None => None,
-    };
+    // Signals are caught in every mode: a pass asked to stop leaves what it has not done as it
+    // was (a compression in progress is abandoned within one block, its temporary removed).
+    let term = Termination::install().context("installing signal handlers")?;
+    let stop = || term.requested().is_some();
     loop {
         let mut ok = true;
+        // A closed stdout (`| head -1`) ends the output, never the pass or its verdict.
+        let mut stdout_open = true;
         for d in &dirs {
-            let (records, within) = pass(d, &cli, &grouping)?;
+            let (records, within) = pass(d, &cli, &grouping, &stop)?;
             ok &= within;
-            emit(&records, format)?;
+            if stdout_open && let Err(e) = emit(&records, format) {
+                if !is_broken_pipe(&e) {
+                    return Err(e);
+                }
+                stdout_open = false;
+            }
+            if stop() {
+                break;
+            }
         }
-        let (Some(every), Some(term)) = (cli.watch, term.as_ref()) else {
-            return Ok(ExitCode::from_checks(ok));
+        let signal = match (cli.watch, stdout_open) {
+            (Some(every), true) => term.sleep(every),
+            _ => term.requested(),
         };
-        if let Some(sig) = term.sleep(every) {
-            return Ok(if Termination::name(sig) == "SIGINT" {
-                ExitCode::Interrupted
-            } else {
-                ExitCode::from_checks(ok)
-            });
+        match (signal, cli.watch) {
+            (Some(libc::SIGINT), _) => return Ok(ExitCode::Interrupted),
+            // `--watch` stopped by SIGTERM/SIGHUP: the verdict of the last pass.
+            (Some(_), Some(_)) => return Ok(ExitCode::from_checks(ok)),
+            // A single pass cut short: the status of a process ended by that signal.
+            (Some(sig), None) => {
+                return Ok(ExitCode::Child(u8::try_from(128 + sig).unwrap_or(255)));
+            }
+            (None, Some(_)) if stdout_open => {}
+            (None, _) => return Ok(ExitCode::from_checks(ok)),
         }
     }
 }

@@ -56,6 +56,19 @@ fn within(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
 
+/// Orders the files of a step newest first. An archive is always made from an older file, so
+/// uncompressed files come before archives whatever their mtimes (an archive stamped with the
+/// time it was made, by another tool or an earlier version, can never make the live log look
+/// old); within each kind, by the log's own time (its mtime, which compression keeps on the
+/// archive); on a tie the shorter name first (`app.log` before `app.log.20261122...`).
+fn newest_first(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    a.compressed
+        .cmp(&b.compressed)
+        .then(b.mtime.cmp(&a.mtime))
+        .then(a.path.as_os_str().len().cmp(&b.path.as_os_str().len()))
+        .then(a.path.cmp(&b.path))
+}
+
 /// Phase one: cleanup, run retention, step retention, rotation and compression.
 pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemTime) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -90,7 +103,9 @@ pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemT
                     .collect()
             })
             .unwrap_or_default();
-        runs.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)));
+        // Newest first: by the number in the name, then mtime, then name (a tie of coarse
+        // mtimes must not leave the choice to the directory's listing order).
+        runs.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(b.0.cmp(&a.0)));
         for (run, _, _) in runs.into_iter().skip(keep) {
             let inside: Vec<&Entry> = files.iter().filter(|f| within(&f.path, &run)).collect();
             let bytes = inside.iter().map(|f| f.size).sum();
@@ -98,7 +113,10 @@ pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemT
                 steps.push(Step::Skip(
                     run.clone(),
                     bytes,
-                    format!("old run, but {} is open for writing", open.path.display()),
+                    format!(
+                        "old run, but {} is open for writing",
+                        soak_core::pathtext::shown(&open.path)
+                    ),
                 ));
                 continue;
             }
@@ -116,7 +134,7 @@ pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemT
         groups.entry(f.group.as_str()).or_default().push(f);
     }
     for members in groups.values_mut() {
-        members.sort_by(|a, b| b.mtime.cmp(&a.mtime).then(b.path.cmp(&a.path)));
+        members.sort_by(|a, b| newest_first(a, b));
         for (i, f) in members.iter().enumerate() {
             let newest = i == 0;
             if let Some(keep) = policy.keep_per_step
@@ -164,28 +182,126 @@ pub fn plan_retention(dir: &Path, files: &[Entry], policy: &Policy, now: SystemT
     steps
 }
 
+/// What carrying out a step did, or (in a dry run) would do: the planner's input for phase
+/// two, the same in both modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The file or run directory is gone.
+    Gone,
+    /// The file was replaced by its archive, which keeps its time.
+    Compressed {
+        /// The archive.
+        archive: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// Its device and inode (`(0, 0)` in a dry run).
+        id: (u64, u64),
+    },
+    /// The live file's first `moved` bytes are now in `to`.
+    Rotated {
+        /// The rotated part.
+        to: PathBuf,
+        /// Bytes moved.
+        moved: u64,
+        /// `rename`, `collapse_range` or `copy_truncate`.
+        method: &'static str,
+    },
+    /// Nothing changed (a skip, or the file vanished meanwhile).
+    Nothing,
+}
+
+/// The files as phase one leaves them: the scan with every step's effect applied (deleted
+/// files and runs gone, archives in their originals' place with their times, rotated parts
+/// added as made by this pass). Steps that failed leave their file as it was.
+pub fn after_retention(files: &[Entry], done: &[(Step, Result<Effect, String>)]) -> Vec<Entry> {
+    let mut effects: std::collections::HashMap<&Path, &Effect> = Default::default();
+    let mut runs_gone: Vec<&Path> = Vec::new();
+    for (step, result) in done {
+        match (step, result) {
+            (Step::DeleteRun(p, _, _), Ok(Effect::Gone)) => runs_gone.push(p),
+            (
+                Step::Cleanup(p, _)
+                | Step::Delete(p, _, _)
+                | Step::Compress(p, _, _)
+                | Step::Rotate(p, _, _),
+                Ok(effect),
+            ) => {
+                effects.insert(p, effect);
+            }
+            _ => {}
+        }
+    }
+    // An archive that was already there (a crash before the original's removal, finished
+    // now) is the compressed file's new self: listed once, not twice.
+    let archives: HashSet<&Path> = effects
+        .values()
+        .filter_map(|e| match e {
+            Effect::Compressed { archive, .. } => Some(archive.as_path()),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        if runs_gone.iter().any(|r| within(&f.path, r)) || archives.contains(f.path.as_path()) {
+            continue;
+        }
+        match effects.get(f.path.as_path()) {
+            Some(Effect::Gone) => {}
+            Some(Effect::Compressed { archive, bytes, id }) => out.push(Entry {
+                path: archive.clone(),
+                size: *bytes,
+                compressed: true,
+                id: *id,
+                ..f.clone()
+            }),
+            Some(Effect::Rotated { to, moved, method }) => {
+                if *method != "rename" {
+                    out.push(Entry {
+                        size: f.size.saturating_sub(*moved),
+                        ..f.clone()
+                    });
+                }
+                out.push(Entry {
+                    path: to.clone(),
+                    size: *moved,
+                    open_for_write: false,
+                    fresh: true,
+                    ..f.clone()
+                });
+            }
+            Some(Effect::Nothing) | None => out.push(f.clone()),
+        }
+    }
+    out
+}
+
 /// Phase two: delete the oldest files (compressed ones first) until the directory fits
 /// `max_total`; never the newest of a group, never an open file. Returns the steps and the
 /// total afterwards.
 pub fn plan_budget(files: &[Entry], max_total: u64) -> (Vec<Step>, u64) {
     let mut total: u64 = files.iter().map(|f| f.size).sum();
-    let mut newest: BTreeMap<&str, (SystemTime, &Path)> = BTreeMap::new();
+    let mut newest: BTreeMap<&str, &Entry> = BTreeMap::new();
     for f in files {
-        let e = newest.entry(f.group.as_str()).or_insert((f.mtime, &f.path));
-        if (f.mtime, f.path.as_path()) > (e.0, e.1) {
-            *e = (f.mtime, &f.path);
+        let e = newest.entry(f.group.as_str()).or_insert(f);
+        if newest_first(f, e).is_lt() {
+            *e = f;
         }
     }
     let mut candidates: Vec<&Entry> = files
         .iter()
         .filter(|f| {
             !f.open_for_write
+                && !f.fresh
                 && newest
                     .get(f.group.as_str())
-                    .is_none_or(|(_, p)| *p != f.path)
+                    .is_none_or(|n| n.path != f.path)
         })
         .collect();
-    candidates.sort_by(|a, b| b.compressed.cmp(&a.compressed).then(a.mtime.cmp(&b.mtime)));
+    candidates.sort_by(|a, b| {
+        b.compressed
+            .cmp(&a.compressed)
+            .then_with(|| newest_first(b, a))
+    });
     let mut steps = Vec::new();
     for f in candidates {
         if total <= max_total {
@@ -226,6 +342,7 @@ mod tests {
             compressed,
             open_for_write: open,
             id: (0, 0),
+            fresh: false,
         }
     }
 
@@ -252,5 +369,37 @@ mod tests {
             vec!["/d/app.log.3.gz", "/d/app.log.2.gz", "/d/app.log.1"]
         );
         assert_eq!(total, 600);
+    }
+
+    #[test]
+    fn an_archive_stamped_now_never_makes_the_live_log_look_old() {
+        // app.log.1.gz was made by another tool and carries the time it was made.
+        let files = vec![
+            entry("/d/app.log", 500, 3600, false, false),
+            entry("/d/app.log.1.gz", 100, 0, true, false),
+        ];
+        let policy = Policy {
+            keep_per_step: Some(1),
+            compress: Some(Codec::Gzip),
+            ..Policy::default()
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let steps = plan_retention(Path::new("/d"), &files, &policy, now);
+        let touched: Vec<String> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Delete(p, _, _) => format!("delete {}", p.display()),
+                Step::Compress(p, _, _) => format!("compress {}", p.display()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(touched, vec!["delete /d/app.log.1.gz"]);
+        let (budget, _) = plan_budget(&files, 100);
+        assert!(
+            budget
+                .iter()
+                .all(|s| !matches!(s, Step::Delete(p, _, _) if p == Path::new("/d/app.log"))),
+            "{budget:?}"
+        );
     }
 }

@@ -9,12 +9,20 @@
 //!   block boundary continues at the start of the live file). Where the filesystem cannot
 //!   collapse (not ext4/XFS), it falls back to logrotate(8)'s copy-then-truncate, whose window
 //!   between the last copied byte and the truncate can lose lines; the action says which.
+//!
+//! The rotated file is created under a random name with `O_CREAT|O_EXCL|O_NOFOLLOW`, given the
+//! live file's owner and mode, and moved to the first free `name.YYYYmmddHHMMSS[.N]` with
+//! `RENAME_NOREPLACE` before anything is cut; a live file with other hard links is not cut
+//! (one of them may be outside DIR).
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+use crate::safefs::{self, Dir, FileId};
 
 /// How a live log is rotated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +33,10 @@ pub enum Mode {
     CopyTruncate,
 }
 
-/// What a rotation did.
+/// What a rotation did (or, in a dry run, would do).
 #[derive(Debug, Clone)]
 pub struct Rotated {
-    /// The rotated file.
+    /// The rotated file (in a dry run, the name it would have now).
     pub to: PathBuf,
     /// Bytes moved into it.
     pub bytes: u64,
@@ -36,33 +44,40 @@ pub struct Rotated {
     pub method: &'static str,
 }
 
-/// The rotated file's name: `name.YYYYmmddHHMMSS[.N]`, not yet taken (digits only, so it
-/// groups with its live file and sorts in rotation order).
-pub fn rotated_name(path: &Path) -> PathBuf {
-    let stamp = chrono_stamp();
-    let mut n = 0;
-    loop {
-        let mut s = path.as_os_str().to_os_string();
+/// Candidate names of the rotated file: `name.YYYYmmddHHMMSS`, then `.1`, `.2`, ... (digits
+/// only, so it groups with its live file and sorts in rotation order).
+fn rotated_names(name: &OsStr) -> impl Iterator<Item = OsString> {
+    let stamp = soak_core::record::Timestamp::now()
+        .datetime()
+        .format("%Y%m%d%H%M%S")
+        .to_string();
+    let name = name.to_os_string();
+    (0..1000u32).map(move |n| {
+        let mut s = name.clone();
         s.push(format!(".{stamp}"));
         if n > 0 {
             s.push(format!(".{n}"));
         }
-        let p = PathBuf::from(s);
-        if !p.exists() {
-            return p;
+        s
+    })
+}
+
+/// Moves `from` (in `dir`) to the first free rotated name of `name`, never replacing anything.
+fn rename_to_free_name(dir: &Dir, from: &OsStr, name: &OsStr) -> io::Result<OsString> {
+    for candidate in rotated_names(name) {
+        match dir.rename_noreplace(from, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
         }
-        n += 1;
     }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "every rotated name of this second is taken",
+    ))
 }
 
-fn chrono_stamp() -> String {
-    soak_core::record::Timestamp::now()
-        .datetime()
-        .format("%Y%m%d%H%M%S")
-        .to_string()
-}
-
-fn copy_range(src: &mut File, dst: &mut File, from: u64, len: u64) -> io::Result<()> {
+fn copy_range(src: &mut File, dst: &mut dyn Write, from: u64, len: u64) -> io::Result<()> {
     src.seek(SeekFrom::Start(from))?;
     let copied = io::copy(&mut src.take(len), dst)?;
     if copied != len {
@@ -74,34 +89,87 @@ fn copy_range(src: &mut File, dst: &mut File, from: u64, len: u64) -> io::Result
     Ok(())
 }
 
-/// Rotates `path`.
-pub fn rotate(path: &Path, mode: Mode) -> io::Result<Rotated> {
-    let to = rotated_name(path);
+/// The block-aligned prefix that `FALLOC_FL_COLLAPSE_RANGE` can cut: a block multiple that
+/// stops short of the end of the file.
+fn collapsible(len: u64, block: u64) -> u64 {
+    let cut = len - len % block;
+    if cut >= len {
+        cut.saturating_sub(block)
+    } else {
+        cut
+    }
+}
+
+/// Rotates `path` (inside `root`, the file `id` the scan saw). With `dry_run`, makes the same
+/// checks and changes nothing.
+pub fn rotate(
+    root: &Path,
+    path: &Path,
+    id: FileId,
+    mode: Mode,
+    dry_run: bool,
+) -> io::Result<Rotated> {
+    let (dir, name) = safefs::locate(root, path)?;
+    let parent = path.parent().unwrap_or(root);
+    let mut live = dir.open_read_write(&name)?;
+    let meta = live.metadata()?;
+    if (meta.dev(), meta.ino()) != id {
+        return Err(io::Error::other(
+            "replaced by another file since the scan; left alone",
+        ));
+    }
     if mode == Mode::Rename {
-        let bytes = fs::metadata(path)?.len();
-        fs::rename(path, &to)?;
+        let bytes = meta.len();
+        drop(live);
+        let to = if dry_run {
+            rotated_names(&name).next().unwrap_or_default()
+        } else {
+            rename_to_free_name(&dir, &name, &name)?
+        };
         return Ok(Rotated {
-            to,
+            to: parent.join(to),
             bytes,
             method: "rename",
         });
     }
-    let mut live = OpenOptions::new().read(true).write(true).open(path)?;
-    let meta = live.metadata()?;
-    let block = meta.blksize().max(512);
-    // Collapse needs a block multiple that stops short of the end of the file.
-    let mut cut = meta.len() - meta.len() % block;
-    if cut >= meta.len() {
-        cut = cut.saturating_sub(block);
+    // Cutting a file that has another name could change a file outside DIR.
+    if meta.nlink() > 1 {
+        return Err(io::Error::other(format!(
+            "has {} hard links (one may be outside DIR); not cut",
+            meta.nlink()
+        )));
     }
-    let mut tmp_name = to.as_os_str().to_os_string();
-    tmp_name.push(".rotate-tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let mut out = File::create(&tmp)?;
-    let result = (|| -> io::Result<Rotated> {
+    let cut = collapsible(meta.len(), meta.blksize().max(512));
+    if dry_run {
+        return Ok(Rotated {
+            to: parent.join(rotated_names(&name).next().unwrap_or_default()),
+            bytes: if cut > 0 { cut } else { meta.len() },
+            method: if cut > 0 {
+                "collapse_range"
+            } else {
+                "copy_truncate"
+            },
+        });
+    }
+    let (tmp, mut out) = dir.create_temp(&name)?;
+    // The copy gets its final name before anything is cut from the live file: a crash leaves
+    // the copied bytes twice (rotated file and live file), never nowhere.
+    let copied = (|| -> io::Result<OsString> {
+        safefs::copy_owner_and_mode(&out, &meta)?;
+        copy_range(&mut live, &mut out, 0, cut)?;
+        out.sync_all()?;
+        rename_to_free_name(&dir, &tmp, &name)
+    })();
+    let to = match copied {
+        Ok(to) => to,
+        Err(e) => {
+            let _ = dir.remove(&tmp);
+            return Err(e);
+        }
+    };
+    let out_meta = out.metadata()?;
+    let result = (|| -> io::Result<(u64, &'static str)> {
         if cut > 0 {
-            copy_range(&mut live, &mut out, 0, cut)?;
-            out.sync_all()?;
             // SAFETY: fallocate on our own open descriptor; the range is block-aligned and ends
             // before EOF, as COLLAPSE_RANGE requires.
             let rc = unsafe {
@@ -114,11 +182,7 @@ pub fn rotate(path: &Path, mode: Mode) -> io::Result<Rotated> {
             };
             if rc == 0 {
                 live.sync_all()?;
-                return Ok(Rotated {
-                    to: to.clone(),
-                    bytes: cut,
-                    method: "collapse_range",
-                });
+                return Ok((cut, "collapse_range"));
             }
             let err = io::Error::last_os_error();
             if !matches!(
@@ -133,20 +197,17 @@ pub fn rotate(path: &Path, mode: Mode) -> io::Result<Rotated> {
         copy_range(&mut live, &mut out, cut, end - cut)?;
         out.sync_all()?;
         live.set_len(0)?;
-        Ok(Rotated {
-            to: to.clone(),
-            bytes: end,
-            method: "copy_truncate",
-        })
+        Ok((end, "copy_truncate"))
     })();
     match result {
-        Ok(r) => {
-            out.flush()?;
-            fs::rename(&tmp, &r.to)?;
-            Ok(r)
-        }
+        Ok((bytes, method)) => Ok(Rotated {
+            to: parent.join(to),
+            bytes,
+            method,
+        }),
         Err(e) => {
-            let _ = fs::remove_file(&tmp);
+            // Nothing was cut: the copy is a duplicate, remove it.
+            let _ = dir.remove_if_same(&to, (out_meta.dev(), out_meta.ino()));
             Err(e)
         }
     }

@@ -189,11 +189,19 @@ fn compression_survives_sigkill_and_the_rerun_finishes_it() {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
-    let tmp = d.path().join("big.log.gz.tmp");
+    // The archive is written under a random temporary name (`.big.log.gz.<hex>.logrotate-tmp`).
+    let temp_of = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".logrotate-tmp"))
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !tmp.exists() && std::time::Instant::now() < deadline {
+    while temp_of(d.path()).is_none() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
+    let tmp = temp_of(d.path()).expect("a temporary archive appeared");
     child.kill().expect("kill");
     let _ = child.wait();
     assert_eq!(std::fs::read(&big).expect("original intact"), data);

@@ -21,6 +21,7 @@ use regex::Regex;
 use serde_json::{Value, json};
 use soak_core::exit::{ExitCode, environment, usage};
 use soak_core::jsonl::JsonlWriter;
+use soak_core::pathtext::shown;
 use soak_core::record::{Record, RecordType};
 use soak_core::signals::Termination;
 
@@ -48,7 +49,7 @@ const CHILD_GRACE: Duration = Duration::from_secs(10);
 
 const AFTER_HELP: &str = "\
 Examples:
-  # Record the system every minute until stopped (Ctrl-C writes a last sample and exits 0)
+  # Record the system every minute until stopped (Ctrl-C writes a last sample, exits 130)
   resmon --output artifacts/soak/resources.jsonl
 
   # Launch a service, record it and its children every second, exit with its status
@@ -63,9 +64,9 @@ Examples:
 Every sample holds the seed monitor's fields (cpu_percent, memory_used_mb, process_memory_mb,
 ...) plus tree totals (tree_memory_mb, tree_fds, ...), elapsed_s and resmon's own overhead.
 A metric that cannot be read is null and named in `unavailable`.
-Exit codes: 0 done (duration, count, signal, target gone); 2 bad flag or missing PID;
-3 unwritable output or port in use; with a command: the command's own status (128+N for
-signal N).";
+Exit codes: 0 done (duration, count, SIGTERM, target gone, stdout closed); 2 bad flag, zero
+interval, bad --listen address or missing PID; 3 unwritable output or port in use; 130 SIGINT;
+with a command: the command's own status (128+N for signal N).";
 
 /// Command-line interface of `resmon`.
 #[derive(Debug, Parser)]
@@ -77,11 +78,11 @@ signal N).";
 )]
 pub struct Cli {
     /// Time between samples (sub-second allowed: 100ms).
-    #[arg(long, short = 'i', default_value = "60s", value_parser = soak_core::units::clap_duration)]
+    #[arg(long, short = 'i', default_value = "60s", value_parser = soak_core::units::clap_interval)]
     pub interval: Duration,
 
     /// Stop after this long (samples due at 0, interval, ... strictly before it).
-    #[arg(long, short = 'd', value_parser = soak_core::units::clap_duration)]
+    #[arg(long, short = 'd', value_parser = soak_core::units::clap_interval)]
     pub duration: Option<Duration>,
 
     /// Stop after this many samples.
@@ -152,6 +153,32 @@ fn target_spec(cli: &Cli) -> anyhow::Result<Spec> {
     })
 }
 
+/// A listen address must be `IP:PORT` (or `localhost:PORT`): anything else is bad input
+/// (exit 2), found before any socket is opened; only a failing bind is the environment's (3).
+fn check_listen(addr: &str) -> anyhow::Result<()> {
+    let local_port = addr
+        .strip_prefix("localhost:")
+        .is_some_and(|p| p.parse::<u16>().is_ok());
+    if local_port || addr.parse::<std::net::SocketAddr>().is_ok() {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "--listen {addr}: expected IP:PORT, e.g. 127.0.0.1:9464, [::1]:9464 or 0.0.0.0:0"
+        )))
+    }
+}
+
+/// The output file, opened for appending; its failure named once (not the OS error twice)
+/// and the path shown without loss.
+fn open_output(path: &Path, fsync: bool) -> anyhow::Result<JsonlWriter> {
+    JsonlWriter::append_file(path, fsync).map_err(|e| match e {
+        soak_core::CoreError::Write { source, .. } => {
+            environment(format!("cannot write {}: {source}", shown(path)))
+        }
+        other => environment(other),
+    })
+}
+
 /// The filesystem to report: `--disk-path`, else the output's directory, else `/`.
 fn disk_path(cli: &Cli) -> PathBuf {
     if let Some(p) = &cli.disk_path {
@@ -190,6 +217,8 @@ struct Monitor {
     pss_every: Option<u64>,
     samples: u64,
     missed_total: u64,
+    /// stdout was closed by its reader (`| head -1`): nothing more is written, the run ends.
+    out_closed: bool,
 }
 
 impl Monitor {
@@ -200,8 +229,18 @@ impl Monitor {
     }
 
     fn write(&mut self, rec: &Record) -> anyhow::Result<()> {
-        self.out.write(rec)?;
-        Ok(())
+        if self.out_closed {
+            return Ok(());
+        }
+        match self.out.write(rec) {
+            Err(soak_core::CoreError::Write { source, .. })
+                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                self.out_closed = true;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
     }
 
     fn sample(&mut self, seq: u64, missed: u64, targets: &Targets) -> anyhow::Result<()> {
@@ -324,18 +363,81 @@ fn signal_name(sig: i32) -> String {
         .unwrap_or_else(|_| format!("SIG{sig}"))
 }
 
+/// The sampling loop: returns why it ended (`target_exit`, `signal`, `duration`, `count`,
+/// `stdout_closed`).
+fn record(
+    m: &mut Monitor,
+    targets: &mut Targets,
+    waiter: &mut Waiter,
+    term: &Termination,
+    schedule: &Schedule,
+    count: Option<u64>,
+) -> anyhow::Result<&'static str> {
+    let clock = Instant::now();
+    let mut next = 0u64;
+    let mut missed = 0u64;
+    // Targets are checked when a wait ends early (a signal, a pidfd saying one exited), and
+    // at each tick only when something cannot wake us: no pidfd, or a service to look for.
+    let mut check = true;
+    let needs_check = |wake: waiter::Wake, waiter: &Waiter, targets: &Targets| {
+        wake != waiter::Wake::Timeout || targets.searching() || !waiter.covers(&targets.pids())
+    };
+    let reason = loop {
+        if m.out_closed {
+            break "stdout_closed";
+        }
+        if check {
+            let changes = targets.refresh();
+            m.changes(changes, waiter, targets)?;
+            check = false;
+        }
+        if targets.finished() {
+            break "target_exit";
+        }
+        if let Some(sig) = term.requested() {
+            end_child(m, targets, waiter, sig)?;
+            m.sample(next, 0, targets)?;
+            break "signal";
+        }
+        let now = clock.elapsed();
+        if !schedule.within(next) {
+            let end = schedule.duration.unwrap_or_default();
+            match end.checked_sub(now).filter(|d| !d.is_zero()) {
+                Some(left) => {
+                    let wake = waiter.wait(left);
+                    check = needs_check(wake, waiter, targets);
+                    continue;
+                }
+                None => break "duration",
+            }
+        }
+        let due = schedule.due(next);
+        if let Some(left) = due.checked_sub(now).filter(|d| !d.is_zero()) {
+            let wake = waiter.wait(left);
+            check = needs_check(wake, waiter, targets);
+            continue;
+        }
+        m.sample(next, missed, targets)?;
+        if count.is_some_and(|c| m.samples >= c) {
+            break "count";
+        }
+        (next, missed) = schedule.next_after(next, clock.elapsed());
+    };
+    Ok(reason)
+}
+
 /// Runs resmon until its duration, count, target or a signal ends it.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    if cli.interval.is_zero() {
-        return Err(usage("--interval: must be greater than 0"));
-    }
     let spec = target_spec(&cli)?;
+    if let Some(addr) = &cli.listen {
+        check_listen(addr)?;
+    }
     let term = Termination::install().context("installing signal handlers")?;
     let mut waiter = Waiter::new().context("installing signal handlers")?;
 
     let out = match &cli.output {
-        Some(path) => JsonlWriter::append_file(path, cli.fsync)?,
+        Some(path) => open_output(path, cli.fsync)?,
         None => JsonlWriter::stdout(),
     };
     let disk = disk_path(&cli);
@@ -376,11 +478,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         pss_every: cli.pss_every,
         samples: 0,
         missed_total: 0,
+        out_closed: false,
     };
     let watch_map: serde_json::Map<String, Value> = m
         .watches
         .iter()
-        .map(|w| (w.field.clone(), Value::from(w.path.display().to_string())))
+        .map(|w| (w.field.clone(), Value::from(shown(&w.path))))
         .collect();
     let start = m
         .event("start")
@@ -391,24 +494,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with("pid", targets.pids().first().copied())
         .with("tree", !cli.no_tree)
         .with("pss_every", cli.pss_every)
-        .with(
-            "output",
-            cli.output.as_ref().map(|p| p.display().to_string()),
-        )
-        .with("disk_path", disk.display().to_string())
+        .with("output", cli.output.as_deref().map(shown))
+        .with("disk_path", shown(&disk))
         .with("watch_paths", Value::Object(watch_map))
         .with("listen", listen_addr)
-        .with(
-            "prom_textfile",
-            cli.prom_textfile.as_ref().map(|p| p.display().to_string()),
-        )
+        .with("prom_textfile", cli.prom_textfile.as_deref().map(shown))
         .with("fsync", cli.fsync)
         .with("hostname", m.host.hostname.clone())
         .with("platform", m.host.platform.clone())
         .with("monitor_version", sample::VERSION)
         .with(
             "config",
-            json!({"argv": std::env::args().collect::<Vec<_>>()}),
+            json!({"argv": std::env::args_os().map(|a| shown(Path::new(&a))).collect::<Vec<_>>()}),
         );
     m.write(&start)?;
 
@@ -428,52 +525,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         interval: cli.interval,
         duration: cli.duration,
     };
-    let clock = Instant::now();
-    let mut next = 0u64;
-    let mut missed = 0u64;
-    // Targets are checked when a wait ends early (a signal, a pidfd saying one exited), and
-    // at each tick only when something cannot wake us: no pidfd, or a service to look for.
-    let mut check = true;
-    let needs_check = |wake: waiter::Wake, waiter: &Waiter, targets: &Targets| {
-        wake != waiter::Wake::Timeout || targets.searching() || !waiter.covers(&targets.pids())
-    };
-    let reason = loop {
-        if check {
-            let changes = targets.refresh();
-            m.changes(changes, &mut waiter, &targets)?;
-            check = false;
+    let recorded = record(
+        &mut m,
+        &mut targets,
+        &mut waiter,
+        &term,
+        &schedule,
+        cli.count,
+    );
+    let reason = match recorded {
+        Ok(reason) => reason,
+        Err(e) => {
+            // The output failed: stop a launched command rather than orphan it.
+            let _ = end_child(&mut m, &mut targets, &mut waiter, libc::SIGTERM);
+            return Err(e);
         }
-        if targets.finished() {
-            break "target_exit";
-        }
-        if let Some(sig) = term.requested() {
-            end_child(&mut m, &mut targets, &mut waiter, sig)?;
-            m.sample(next, 0, &targets)?;
-            break "signal";
-        }
-        let now = clock.elapsed();
-        if !schedule.within(next) {
-            let end = cli.duration.unwrap_or_default();
-            match end.checked_sub(now).filter(|d| !d.is_zero()) {
-                Some(left) => {
-                    let wake = waiter.wait(left);
-                    check = needs_check(wake, &waiter, &targets);
-                    continue;
-                }
-                None => break "duration",
-            }
-        }
-        let due = schedule.due(next);
-        if let Some(left) = due.checked_sub(now).filter(|d| !d.is_zero()) {
-            let wake = waiter.wait(left);
-            check = needs_check(wake, &waiter, &targets);
-            continue;
-        }
-        m.sample(next, missed, &targets)?;
-        if cli.count.is_some_and(|c| m.samples >= c) {
-            break "count";
-        }
-        (next, missed) = schedule.next_after(next, clock.elapsed());
     };
 
     // A command that outlives the recording (duration, count) is stopped like `timeout`
@@ -481,6 +547,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     end_child(&mut m, &mut targets, &mut waiter, libc::SIGTERM)?;
     let code = match (reason, targets.child_status()) {
         ("target_exit", Some(status)) => ExitCode::Child(exit_status_code(status)),
+        ("signal", _) if term.requested() == Some(libc::SIGINT) => ExitCode::Interrupted,
         _ => ExitCode::Success,
     };
     let stop = m

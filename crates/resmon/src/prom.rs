@@ -369,7 +369,7 @@ pub fn render(rec: &Record, watches: &[Watch], format: Format) -> String {
             "Apparent size of a watched file or directory.",
         );
         for (w, v) in present {
-            let path = escape_label(&w.path.display().to_string());
+            let path = escape_label(&soak_core::pathtext::shown(&w.path));
             out.push_str(&format!("{name}{{path=\"{path}\"}} {v}\n"));
         }
     }
@@ -395,7 +395,7 @@ pub enum PromError {
         reason: String,
     },
     /// The textfile could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {source}", soak_core::pathtext::shown(path))]
     Textfile {
         /// The file.
         path: PathBuf,
@@ -466,16 +466,41 @@ pub fn write_textfile(path: &Path, text: &str) -> Result<(), PromError> {
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "resmon.prom".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap_or(std::ffi::OsStr::new("resmon.prom"));
+    let (tmp, mut file) = create_temp(dir, name).map_err(err)?;
+    let result = file
+        .write_all(text.as_bytes())
         .and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// A new file `.NAME.<random>.tmp` in `dir`, created exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`,
+/// mode 0644 for node_exporter): a path planted under that name, a symlink above all, is never
+/// opened or followed; the rename then replaces the textfile's own directory entry only.
+fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+    for _ in 0..16 {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+        let tmp = dir.join(tmp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 #[cfg(test)]

@@ -354,7 +354,8 @@ pub fn parse_net_dev(text: &str) -> (u64, u64) {
 
 /// Size of the filesystem holding `path` (psutil's `disk_usage`).
 pub fn disk_usage(path: &Path) -> Metric<Disk> {
-    let st = nix::sys::statvfs::statvfs(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let st = nix::sys::statvfs::statvfs(path)
+        .map_err(|e| format!("{}: {e}", soak_core::pathtext::shown(path)))?;
     let frsize = st.fragment_size();
     let total = st.blocks() * frsize;
     let free = st.blocks_available() * frsize;

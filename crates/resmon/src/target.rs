@@ -36,7 +36,7 @@ pub enum TargetError {
     #[error("--pid {0}: no such process")]
     NoSuchPid(i32),
     /// The pid file cannot be read or holds no PID.
-    #[error("--pid-file {}: {reason}", path.display())]
+    #[error("--pid-file {}: {reason}", soak_core::pathtext::shown(path))]
     PidFile {
         /// The file.
         path: PathBuf,
@@ -159,7 +159,26 @@ fn read_pid_file(path: &Path) -> Result<i32, TargetError> {
         path: path.to_path_buf(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    // A PID file is a few bytes in a regular file: a FIFO (which would block), a device such
+    // as /dev/zero (which never ends) or a huge file is refused or read no further than 4 KiB.
+    let text = (|| -> std::io::Result<String> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let mut text = String::new();
+        file.take(4096).read_to_string(&mut text)?;
+        Ok(text)
+    })()
+    .map_err(|e| err(e.to_string()))?;
     let first = text.split_ascii_whitespace().next().unwrap_or("");
     first
         .parse::<i32>()
@@ -348,7 +367,7 @@ impl Targets {
             Spec::None => Value::Null,
             Spec::Pids(pids) => json!({"kind": "pid", "pids": pids}),
             Spec::PidFile(p) => {
-                json!({"kind": "pid_file", "path": p.display().to_string(), "pid": self.last_pid})
+                json!({"kind": "pid_file", "path": soak_core::pathtext::shown(p), "pid": self.last_pid})
             }
             Spec::Name(re) => json!({"kind": "name", "regex": re.as_str(), "pid": self.last_pid}),
             Spec::Command(argv) => {

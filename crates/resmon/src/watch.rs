@@ -49,7 +49,8 @@ pub fn watches(paths: &[PathBuf]) -> Vec<Watch> {
 
 /// Apparent size of a file, or of every file under a directory.
 pub fn size(path: &Path) -> Metric<u64> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| format!("{}: {e}", soak_core::pathtext::shown(path)))?;
     if !meta.is_dir() {
         return Ok(meta.len());
     }

@@ -334,7 +334,8 @@ fn name_target_is_followed_across_a_restart() {
     let status = wait_exit(&mut mon);
     let _ = second.kill();
     let _ = second.wait();
-    assert_eq!(status.code(), Some(0));
+    // SIGINT is 130, as in every tool of the kit (issue 16).
+    assert_eq!(status.code(), Some(130));
     assert_eq!(events(&recs, "target_exit")[0]["pid"].as_u64(), Some(p1));
     let restart = events(&recs, "target_restart");
     assert_eq!(restart.len(), 1, "{recs:#?}");

@@ -189,7 +189,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &records,
                 &["action", "pid", "name", "zombies_held", "fate", "dry_run"],
             )?;
-            Ok(ExitCode::from_checks(dry_run || report.zombies_after == 0))
+            // The verdict is the summary's `ok`, dry run or not: zombies still there fail.
+            Ok(ExitCode::from_checks(report.zombies_after == 0))
         }
         Cmd::Run {
             timeout,
@@ -228,11 +229,15 @@ fn proc_error(e: ProcError) -> anyhow::Error {
     }
 }
 
+/// Writes the records to stdout. A reader that closed it (`| head -1`) ends the output, never
+/// the verdict: the caller still returns the exit code the complete output would have had.
 fn emit_all(format: Format, records: &[Record], columns: &[&str]) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let cols = (format != Format::Jsonl && format != Format::Json).then_some(columns);
-    write_records(&mut stdout, format, records, cols)?;
-    Ok(())
+    match write_records(&mut stdout, format, records, cols) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn scan_cmd(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Result<ExitCode> {
