@@ -75,6 +75,9 @@ pub struct RunReport {
     pub killed: u64,
     /// Signals forwarded to the command.
     pub forwarded: u64,
+    /// The last stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) forwarded to the command: its
+    /// end by that signal is the stop someone asked for, not a failure.
+    pub stop_requested: Option<i32>,
 }
 
 impl RunReport {
@@ -85,6 +88,18 @@ impl RunReport {
             (None, Some(s)) => u8::try_from(128 + s).unwrap_or(255),
             (None, None) => 1,
         }
+    }
+
+    /// The command ended as asked: exit 0, or by the stop signal forwarded to it (directly, or
+    /// as the conventional 128 + N), and the timeout did not fire.
+    pub fn ended_cleanly(&self) -> bool {
+        if self.timed_out {
+            return false;
+        }
+        let by_request = self
+            .stop_requested
+            .is_some_and(|sig| self.signal == Some(sig) || self.exit_code == Some(128 + sig));
+        self.status() == 0 || by_request
     }
 }
 
@@ -168,6 +183,9 @@ pub fn run(
                 if let Ok(signal) = Signal::try_from(s) {
                     if kill(target, signal).is_ok() {
                         report.forwarded += 1;
+                        if matches!(s, SIGTERM | SIGINT | SIGHUP | SIGQUIT) {
+                            report.stop_requested = Some(s);
+                        }
                         emit(
                             event("forwarded")
                                 .with("pid", pid)
@@ -287,5 +305,6 @@ pub fn summary(r: &RunReport) -> Record {
         .with("orphans_reaped", r.reaped)
         .with("leftovers_killed", r.killed)
         .with("signals_forwarded", r.forwarded)
-        .with("ok", r.status() == 0 && !r.timed_out)
+        .with("stop_requested", r.stop_requested)
+        .with("ok", r.ended_cleanly())
 }

@@ -330,6 +330,57 @@ fn run_forwards_sigterm_to_the_command() {
     assert_eq!(child.wait().expect("wait").code(), Some(42));
 }
 
+/// The summary of `run` whose command was stopped by a forwarded SIGTERM: `ok` when it
+/// ended by that signal (143) or cleanly, not when it failed on its way out.
+#[test]
+fn a_command_ended_by_the_forwarded_sigterm_is_a_clean_stop() {
+    for (handler, status, ok) in [
+        ("pass", 143, true),
+        (
+            "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))",
+            0,
+            true,
+        ),
+        (
+            "signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))",
+            3,
+            false,
+        ),
+    ] {
+        let events = tempfile::NamedTempFile::new().expect("tmp");
+        let script = format!(
+            "import signal,sys,time\n{handler}\nprint('ready', flush=True)\ntime.sleep(300)"
+        );
+        let mut child = zombiereap()
+            .args(["run", "--events"])
+            .arg(events.path())
+            .args(["--", "python3", "-c", &script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+            &mut line,
+        )
+        .expect("read");
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert_eq!(
+            child.wait().expect("wait").code(),
+            Some(status),
+            "{handler}"
+        );
+        let recs = jsonl(&std::fs::read(events.path()).expect("events"));
+        let summary = recs.last().expect("summary");
+        assert_eq!(summary["ok"], ok, "{handler}: {summary}");
+        assert_eq!(summary["stop_requested"], 15, "{handler}");
+    }
+}
+
 #[test]
 fn compared_with_tini_same_statuses_but_no_leftovers() {
     let Ok(tini) = which("tini") else {
