@@ -65,6 +65,9 @@ fn verdict_json(v: &TrendVerdict, unit: &str, series: &str) -> Value {
     m.insert("window_start_s".into(), r(v.window_start_s));
     m.insert("window_end_s".into(), r(v.window_end_s));
     m.insert("window_reason".into(), json!(v.window_reason));
+    m.insert("basis".into(), json!(v.basis));
+    m.insert("cycle_period_s".into(), r(v.cycle_period_s));
+    m.insert("points_judged".into(), json!(v.points_judged));
     m.insert(
         format!("threshold_{unit}_per_hour"),
         json!(v.threshold_per_hour),
@@ -160,6 +163,39 @@ fn check(name: &str, ok: bool, value: Value, threshold: Value, detail: String) -
     json!({"name": name, "ok": ok, "status": if ok {"pass"} else {"fail"}, "value": value, "threshold": threshold, "detail": detail})
 }
 
+/// The `memory_growth` check: `value` is the slope the verdict judged (on the cycle floors when
+/// the series cycles, over the change point's window when one split it), `threshold` the rate it
+/// had to beat on that window (the `--leak-threshold`, or more when the window is so short that
+/// the threshold's rise would stay under the `--min-growth` noise floor), and the window and
+/// method are named, so a row showing `value` against `threshold` agrees with `ok`.
+fn memory_check(v: &TrendVerdict, series: &str, min_growth_mb: f64) -> Value {
+    let mut row = check(
+        "memory_growth",
+        v.verdict != "leak",
+        r(v.slope_per_hour),
+        json!(round3(v.effective_threshold_per_hour)),
+        format!("{} on {series}: {}", v.verdict, v.reason),
+    );
+    if let Some(m) = row.as_object_mut() {
+        m.insert("unit".into(), json!("MB/h"));
+        m.insert("method".into(), json!(v.method_short()));
+        m.insert("basis".into(), json!(v.basis));
+        m.insert("decided_by".into(), json!(v.decided_by));
+        m.insert("window_start_s".into(), r(v.window_start_s));
+        m.insert("window_end_s".into(), r(v.window_end_s));
+        m.insert("window_reason".into(), json!(v.window_reason));
+        m.insert("growth_mb".into(), r(v.growth));
+        m.insert(
+            "leak_threshold_mb_per_hour".into(),
+            json!(v.threshold_per_hour),
+        );
+        m.insert("noise_floor_mb".into(), json!(min_growth_mb));
+        m.insert("cycle_period_s".into(), r(v.cycle_period_s));
+        m.insert("series".into(), json!(series));
+    }
+    row
+}
+
 /// Builds the analysis document.
 pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
     let span = acc.span_s();
@@ -221,13 +257,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
     };
     let seed_ols = ols(&tl.points(Channel::MemoryUsed)).map(|(b, _)| b * 3600.0);
 
-    let mut checks = vec![check(
-        "memory_growth",
-        !leak,
-        r(slope),
-        json!(cfg.memory.threshold_per_hour),
-        format!("{} on {mem_name}: {}", mem_v.verdict, mem_v.reason),
-    )];
+    let mut checks = vec![memory_check(&mem_v, mem_name, cfg.memory.min_growth)];
     if let Some(v) = &fd_v {
         checks.push(check(
             "fd_growth",
@@ -336,6 +366,12 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "window_start_s": r(mem_v.window_start_s),
             "window_end_s": r(mem_v.window_end_s),
             "window_reason": mem_v.window_reason,
+            "basis": mem_v.basis,
+            "cycle_period_s": r(mem_v.cycle_period_s),
+            "points_judged": mem_v.points_judged,
+            "growth_mb": r(mem_v.growth),
+            "decided_by": mem_v.decided_by,
+            "effective_threshold_mb_per_hour": r(Some(mem_v.effective_threshold_per_hour)),
             "plateau_mb": r(plateau),
             "threshold_mb_per_hour": mem_v.threshold_per_hour,
             "reason": mem_v.reason,

@@ -5,6 +5,7 @@
 pub mod accumulate;
 pub mod analysis;
 pub mod baseline;
+pub mod cycles;
 pub mod fastscan;
 pub mod follow;
 pub mod plot;

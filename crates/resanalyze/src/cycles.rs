@@ -1,0 +1,213 @@
+//! Periodic cycles (a garbage collector's sawtooth) and their floor.
+//!
+//! A heap that fills and is collected every few minutes draws a sawtooth whose whole-series
+//! slope depends on where the run stops: ending on a peak looks like growth, ending on a
+//! trough like release, and with few cycles a trend test on every point is badly
+//! over-confident (the points of one rise are not independent). What leaks under a GC is the
+//! *floor*, the memory left after each collection. So: find the dominant period from the
+//! autocorrelation of the detrended bucket means, then take one floor point per cycle, the
+//! lowest value within half a period on each side. The leak test then runs on those floors.
+//!
+//! Periodicity is claimed only when it is plain: an autocorrelation peak of at least
+//! [`MIN_PEAK_CORRELATION`] after the first zero crossing, at least [`MIN_CYCLES`] whole
+//! cycles in the series, and floors found all along it (no stretch of more than
+//! [`MAX_GAP_PERIODS`] periods without one, which a trend bending away after a flat start
+//! would show). Otherwise `None`, and the whole series is judged as before.
+
+use crate::timeline::{Point, thin};
+use crate::trend::ols;
+
+/// Smallest autocorrelation at the period for a series to count as cyclic.
+pub const MIN_PEAK_CORRELATION: f64 = 0.4;
+/// Fewest whole cycles in the series (the largest period tried is a third of it).
+pub const MIN_CYCLES: usize = 3;
+/// Longest stretch without a floor point, in periods, and at either end.
+pub const MAX_GAP_PERIODS: f64 = 2.5;
+/// At most this many points enter the autocorrelation (O(n²/3)).
+const MAX_ACF_POINTS: usize = 2048;
+
+/// The cycles found in a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cycles {
+    /// Dominant period, s.
+    pub period_s: f64,
+    /// Autocorrelation of the detrended series at that period.
+    pub correlation: f64,
+    /// One point per cycle: the lowest bucket minimum within half a period either side (`y`,
+    /// `min` and `max` are that minimum; `t` is its bucket's time).
+    pub floors: Vec<Point>,
+}
+
+/// The dominant period (s) of `points` and its autocorrelation, if the series is plainly
+/// cyclic. Points are bucket means on a regular grid (gaps are ignored).
+fn dominant_period(points: &[Point]) -> Option<(f64, f64)> {
+    let pts = thin(points, MAX_ACF_POINTS);
+    let n = pts.len();
+    if n < 4 * MIN_CYCLES {
+        return None;
+    }
+    let (b, a) = ols(&pts)?;
+    let x: Vec<f64> = pts.iter().map(|p| p.y - (a + b * p.t)).collect();
+    let energy: f64 = x.iter().map(|v| v * v).sum();
+    if energy <= 0.0 || !energy.is_finite() {
+        return None;
+    }
+    let step = (pts[n - 1].t - pts[0].t) / (n - 1) as f64;
+    if step <= 0.0 {
+        return None;
+    }
+    let acf = |k: usize| x.iter().zip(&x[k..]).map(|(u, v)| u * v).sum::<f64>() / energy;
+    let max_lag = n / MIN_CYCLES;
+    let mut lag = 1;
+    // Past the first zero crossing: before it the series only resembles itself shifted a little.
+    while lag <= max_lag && acf(lag) > 0.0 {
+        lag += 1;
+    }
+    let mut best: Option<(usize, f64)> = None;
+    let mut prev = f64::NEG_INFINITY;
+    let mut rising = false;
+    for k in lag..=max_lag {
+        let r = acf(k);
+        // The first local maximum that clears the bar is the period (later ones are its
+        // multiples, or weaker).
+        if rising && r < prev {
+            if let Some((_, br)) = best {
+                if br >= MIN_PEAK_CORRELATION {
+                    break;
+                }
+            }
+        }
+        if r >= prev {
+            rising = true;
+        }
+        if best.is_none_or(|(_, br)| r > br) {
+            best = Some((k, r));
+        }
+        prev = r;
+    }
+    let (k, r) = best?;
+    (r >= MIN_PEAK_CORRELATION && k >= 2).then_some((k as f64 * step, r))
+}
+
+/// The cycle floors of `points`: for each point whose bucket minimum is the lowest within half
+/// a period on each side (the whole window inside the series), that minimum. Neighbouring
+/// floors closer than half a period (ties) keep the lower one.
+fn floors(points: &[Point], period_s: f64) -> Vec<Point> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
+    let half = period_s / 2.0;
+    let mut out: Vec<Point> = Vec::new();
+    let mut lo = 0;
+    let mut hi = 0;
+    for p in points {
+        if p.t - half < first.t || p.t + half > last.t {
+            continue;
+        }
+        while points[lo].t < p.t - half {
+            lo += 1;
+        }
+        while hi + 1 < points.len() && points[hi + 1].t <= p.t + half {
+            hi += 1;
+        }
+        if points[lo..=hi].iter().all(|q| q.min >= p.min) {
+            let floor = Point {
+                t: p.t,
+                y: p.min,
+                min: p.min,
+                max: p.min,
+            };
+            match out.last_mut() {
+                Some(prev) if p.t - prev.t < half => {
+                    if floor.y < prev.y {
+                        *prev = floor;
+                    }
+                }
+                _ => out.push(floor),
+            }
+        }
+    }
+    out
+}
+
+/// The cycles of `points` (bucketed, time-ordered), when the series is plainly cyclic and
+/// floors are found all along it.
+pub fn detect(points: &[Point]) -> Option<Cycles> {
+    let (period_s, correlation) = dominant_period(points)?;
+    let floors = floors(points, period_s);
+    let (start, end) = (points.first()?.t, points.last()?.t);
+    let max_gap = MAX_GAP_PERIODS * period_s;
+    let covered = floors.len() >= MIN_CYCLES
+        && floors.first().is_some_and(|f| f.t - start <= max_gap)
+        && floors.last().is_some_and(|f| end - f.t <= max_gap)
+        && floors.windows(2).all(|w| w[1].t - w[0].t <= max_gap);
+    covered.then_some(Cycles {
+        period_s,
+        correlation,
+        floors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(n: usize, f: impl Fn(f64) -> f64) -> Vec<Point> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 * 10.0;
+                let y = f(t);
+                Point {
+                    t,
+                    y,
+                    min: y,
+                    max: y,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sawtooth_has_its_period_and_one_floor_per_cycle() {
+        // 600 s cycles over 6 h, ending mid-rise, floor rising 15 MB/h.
+        let pts = series(2200, |t| {
+            300.0 + 15.0 * t / 3600.0 + 100.0 * (t / 600.0).fract()
+        });
+        let c = detect(&pts).expect("cyclic");
+        assert!((c.period_s - 600.0).abs() <= 20.0, "{c:?}");
+        let span = pts.last().map_or(0.0, |p| p.t);
+        let expected = (span / 600.0) as usize;
+        assert!(
+            c.floors.len() + 2 >= expected && c.floors.len() <= expected + 1,
+            "{} floors for {expected} cycles",
+            c.floors.len()
+        );
+        // Every floor is a trough: just after a drop, at the rising floor's level.
+        for f in &c.floors {
+            assert!((f.y - (300.0 + 15.0 * f.t / 3600.0)).abs() < 1.0, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn noise_a_line_and_a_bend_are_not_cycles() {
+        let mut s = 12345u64;
+        let mut noise = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        };
+        let flat: Vec<Point> = series(1000, |_| 0.0)
+            .into_iter()
+            .map(|mut p| {
+                p.y = 300.0 + 3.0 * noise();
+                p.min = p.y;
+                p
+            })
+            .collect();
+        assert_eq!(detect(&flat), None);
+        assert_eq!(detect(&series(1000, |t| 300.0 + t / 100.0)), None);
+        let bend = series(1000, |t| 300.0 + (t - 7500.0).max(0.0) / 50.0);
+        assert_eq!(detect(&bend), None);
+    }
+}
