@@ -10,9 +10,12 @@
 //!
 //! Periodicity is claimed only when it is plain: an autocorrelation peak of at least
 //! [`MIN_PEAK_CORRELATION`] after the first zero crossing, at least [`MIN_CYCLES`] whole
-//! cycles in the series, and floors found all along it (no stretch of more than
+//! cycles in the series, floors found all along it (no stretch of more than
 //! [`MAX_GAP_PERIODS`] periods without one, which a trend bending away after a flat start
-//! would show). Otherwise `None`, and the whole series is judged as before.
+//! would show), and falls into the floors (the median floor lies at least one standard
+//! deviation of the detrended series under the highest point of the half period before it; a
+//! staircase, whose detrended form is periodic too, has none). Otherwise `None`, and the whole
+//! series is judged as before.
 
 use crate::timeline::{Point, thin};
 use crate::trend::ols;
@@ -38,9 +41,10 @@ pub struct Cycles {
     pub floors: Vec<Point>,
 }
 
-/// The dominant period (s) of `points` and its autocorrelation, if the series is plainly
-/// cyclic. Points are bucket means on a regular grid (gaps are ignored).
-fn dominant_period(points: &[Point]) -> Option<(f64, f64)> {
+/// The dominant period (s) of `points`, its autocorrelation and the standard deviation of the
+/// detrended series, if the series is plainly cyclic. Points are bucket means on a regular
+/// grid (gaps are ignored).
+fn dominant_period(points: &[Point]) -> Option<(f64, f64, f64)> {
     let pts = thin(points, MAX_ACF_POINTS);
     let n = pts.len();
     if n < 4 * MIN_CYCLES {
@@ -86,7 +90,8 @@ fn dominant_period(points: &[Point]) -> Option<(f64, f64)> {
         prev = r;
     }
     let (k, r) = best?;
-    (r >= MIN_PEAK_CORRELATION && k >= 2).then_some((k as f64 * step, r))
+    let sd = (energy / n as f64).sqrt();
+    (r >= MIN_PEAK_CORRELATION && k >= 2).then_some((k as f64 * step, r, sd))
 }
 
 /// The cycle floors of `points`: for each point whose bucket minimum is the lowest within half
@@ -133,8 +138,26 @@ fn floors(points: &[Point], period_s: f64) -> Vec<Point> {
 /// The cycles of `points` (bucketed, time-ordered), when the series is plainly cyclic and
 /// floors are found all along it.
 pub fn detect(points: &[Point]) -> Option<Cycles> {
-    let (period_s, correlation) = dominant_period(points)?;
+    let (period_s, correlation, sd) = dominant_period(points)?;
     let floors = floors(points, period_s);
+    // A cycle ends in a fall: the floor lies well under what came just before it. A staircase
+    // (detrended, also periodic) has no falls and is judged as a whole.
+    let mut falls: Vec<f64> = floors
+        .iter()
+        .map(|f| {
+            let lo = points.partition_point(|p| p.t < f.t - period_s / 2.0);
+            let hi = points.partition_point(|p| p.t <= f.t);
+            points[lo..hi]
+                .iter()
+                .map(|p| p.max)
+                .fold(f64::NEG_INFINITY, f64::max)
+                - f.y
+        })
+        .collect();
+    falls.sort_by(f64::total_cmp);
+    if falls.get(falls.len() / 2).is_none_or(|&median| median < sd) {
+        return None;
+    }
     let (start, end) = (points.first()?.t, points.last()?.t);
     let max_gap = MAX_GAP_PERIODS * period_s;
     let covered = floors.len() >= MIN_CYCLES
@@ -186,6 +209,12 @@ mod tests {
         for f in &c.floors {
             assert!((f.y - (300.0 + 15.0 * f.t / 3600.0)).abs() < 1.0, "{f:?}");
         }
+    }
+
+    #[test]
+    fn a_staircase_has_no_falls_and_is_not_cycles() {
+        let pts = series(2000, |t| 300.0 + 50.0 * (t / 1800.0).floor());
+        assert_eq!(detect(&pts), None);
     }
 
     #[test]
