@@ -295,19 +295,18 @@ fn memory_check_value_threshold_and_window_agree_with_its_verdict() {
         ));
     }
     std::fs::write(&path, text).expect("write");
-    let out = bin()
-        .arg(&path)
-        .args([
+    let run = |format: &str| {
+        let args = [
             "--min-span",
             "1m",
             "--min-samples",
             "10",
             "--format",
-            "json",
-        ])
-        .output()
-        .expect("run");
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+            format,
+        ];
+        bin().arg(&path).args(args).output().expect("run").stdout
+    };
+    let doc: Value = serde_json::from_slice(&run("json")).expect("json");
     let check = doc["checks"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["name"] == "memory_growth"))
@@ -327,19 +326,8 @@ fn memory_check_value_threshold_and_window_agree_with_its_verdict() {
     assert_eq!(check["window_start_s"], 0.0);
     assert_eq!(check["window_end_s"], 270.0);
     // The terminal table names the window and the rate to beat.
-    let table = bin()
-        .arg(&path)
-        .args([
-            "--min-span",
-            "1m",
-            "--min-samples",
-            "10",
-            "--format",
-            "table",
-        ])
-        .output()
-        .expect("run");
-    let text = String::from_utf8_lossy(&table.stdout);
+    let table = run("table");
+    let text = String::from_utf8_lossy(&table);
     assert!(text.contains("whole_run 0.00..0.07 h"), "{text}");
     assert!(text.contains("rate to beat (MB/h)"), "{text}");
 }
