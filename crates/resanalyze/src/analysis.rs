@@ -196,6 +196,15 @@ fn memory_check(v: &TrendVerdict, series: &str, min_growth_mb: f64) -> Value {
     row
 }
 
+/// Skipped lines by reason, with `line_too_long` (resanalyze's own reason) beside core's.
+fn skipped_lines(acc: &Accumulator) -> Value {
+    let mut v = serde_json::to_value(&acc.skipped).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("line_too_long".into(), json!(acc.lines_too_long));
+    }
+    v
+}
+
 /// Builds the analysis document.
 pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
     let span = acc.span_s();
@@ -250,7 +259,31 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         (Some(rate), Some(free)) if rate > 0.0 => Some(free / rate),
         _ => None,
     };
-    let mem_rate = slope.filter(|s| *s > 0.0 && mem_v.verdict != "insufficient_data");
+    // Projected only on a significant rise: a noisy slope of a few samples is no forecast.
+    let mem_rate = slope.filter(|s| *s > 0.0 && mem_v.trend == "rising");
+    // What the service writes to disk: the paths resmon watches, not the whole filesystem
+    // (which other processes fill and empty too). The same trend test (so a rotated log's
+    // sawtooth is judged on its floor), any significant rise counts.
+    let watched_v = acc.watched.count().gt(&0).then(|| {
+        judge(
+            &tl.points(Channel::Watched),
+            acc.watched.count(),
+            span,
+            &TrendConfig {
+                threshold_per_hour: 0.0,
+                min_growth: 0.0,
+                ..cfg.memory
+            },
+        )
+    });
+    let watched_rate = watched_v
+        .as_ref()
+        .filter(|v| v.trend == "rising")
+        .and_then(|v| v.slope_per_hour);
+    let hours_to_disk_full_watched = match (watched_rate, acc.disk_free.last()) {
+        (Some(rate), Some(free)) if rate > 0.0 => Some(free / rate),
+        _ => None,
+    };
     let hours_to_oom = match (mem_rate, acc.memory_available.last()) {
         (Some(rate), Some(avail)) => Some(avail / rate),
         _ => None,
@@ -330,6 +363,9 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "max_gb": r(acc.disk_used.max()),
             "growth_gb": r(disk_growth),
             "growth_gb_per_hour": r(disk_rate),
+            "watched_gb": r(acc.watched.last()),
+            "watched_growth_gb_per_hour": r(watched_v.as_ref().and_then(|v| v.slope_per_hour)),
+            "watched_trend": watched_v.as_ref().map(|v| verdict_json(v, "gb", "watched_gb")),
         },
         "memory_leak_detected": leak,
         "memory_growth_mb_per_hour": r(slope),
@@ -383,6 +419,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "hours_until_memory_exhausted": r(hours_to_oom),
             "disk_free_gb": r(acc.disk_free.last()),
             "hours_until_disk_full": r(hours_to_disk_full),
+            "hours_until_disk_full_watched": r(hours_to_disk_full_watched),
         },
         "network": {
             "recv_bytes_per_s_avg": r(acc.net_recv_rate.mean()),
@@ -390,7 +427,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "stalls": episodes(stalls, stall_count, None),
         },
         "checks": checks,
-        "skipped_lines": serde_json::to_value(&acc.skipped).unwrap_or(Value::Null),
+        "skipped_lines": skipped_lines(acc),
         "quantile_relative_error": crate::stats::QUANTILE_RELATIVE_ERROR,
         "ok": ok,
     })

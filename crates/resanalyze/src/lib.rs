@@ -69,7 +69,7 @@ pub struct Cli {
     #[arg(long, default_value = "1MB", value_parser = clap_size)]
     pub min_growth: u64,
     /// With --emit-prom-rules: the range the growth rules fit their slope over.
-    #[arg(long, default_value = "2h", value_parser = clap_duration)]
+    #[arg(long, default_value = "2h", value_parser = positive_duration)]
     pub prom_range: Duration,
     /// With --emit-prom-rules: how long a growth rule must hold before it fires.
     #[arg(long, default_value = "1h", value_parser = clap_duration)]
@@ -115,11 +115,18 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub follow: Option<PathBuf>,
     /// In --follow: stop after this long without new data (default: never).
-    #[arg(long, value_parser = clap_duration)]
+    #[arg(long, value_parser = positive_duration)]
     pub follow_idle: Option<Duration>,
-    /// In --follow: re-evaluate after this many new samples.
-    #[arg(long, default_value_t = 10)]
+    /// In --follow: re-evaluate after this many new samples (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub follow_every: u64,
+    /// In --follow: how often to look for new data once the end of the file is reached.
+    #[arg(long, default_value = "200ms", value_parser = positive_duration)]
+    pub poll: Duration,
+    /// Longest line read; a longer line is skipped and counted (`line_too_long`) without
+    /// being held in memory.
+    #[arg(long, default_value = "1MiB", value_parser = positive_size)]
+    pub max_line: u64,
     /// In --follow: also print an `estimate` event (memory verdict so far, slope, interval)
     /// at every evaluation, for progress displays.
     #[arg(long, requires = "follow")]
@@ -142,7 +149,31 @@ pub struct Cli {
     pub level_shift: f64,
 }
 
+/// A duration that must be more than zero (a zero poll or idle time would spin or stop at once).
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = clap_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?} is zero; give a positive duration such as 200ms"
+        ));
+    }
+    Ok(d)
+}
+
+/// A size that must be more than zero.
+fn positive_size(s: &str) -> Result<u64, String> {
+    match clap_size(s)? {
+        0 => Err(format!("{s:?} is zero; give a positive size such as 1MiB")),
+        n => Ok(n),
+    }
+}
+
 impl Cli {
+    /// `--max-line` in bytes.
+    pub fn max_line_bytes(&self) -> usize {
+        usize::try_from(self.max_line).unwrap_or(usize::MAX)
+    }
+
     fn stream_config(&self) -> StreamConfig {
         StreamConfig {
             cpu_threshold: self.cpu_threshold,
@@ -173,13 +204,19 @@ impl Cli {
     }
 }
 
-/// Reads every input into one accumulator.
-pub fn read_inputs(inputs: &[String], cfg: StreamConfig) -> anyhow::Result<Accumulator> {
+/// Reads every input into one accumulator; lines longer than `max_line` bytes are skipped
+/// and counted.
+pub fn read_inputs(
+    inputs: &[String],
+    cfg: StreamConfig,
+    max_line: usize,
+) -> anyhow::Result<Accumulator> {
     let sources = expand_inputs(inputs).map_err(usage)?;
     let mut acc = Accumulator::new(cfg);
     for src in &sources {
-        reader::for_each_block(src, |block| {
+        reader::for_each_block(src, max_line, |block| {
             acc.skipped.merge(&block.skipped);
+            acc.lines_too_long += block.too_long;
             for sample in &block.samples {
                 if !acc.push(sample) {
                     acc.skipped.add(SkipReason::WrongShape);
@@ -216,9 +253,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &cli.follow {
         let fc = follow::FollowConfig {
-            every: cli.follow_every.max(1),
+            every: cli.follow_every,
             idle: cli.follow_idle,
-            poll: Duration::from_millis(200),
+            poll: cli.poll,
+            max_line: cli.max_line_bytes(),
             exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
             estimates: cli.follow_estimates,
         };
@@ -247,10 +285,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         cli.inputs.clone()
     };
-    let acc = read_inputs(&inputs, cli.stream_config())?;
+    let acc = read_inputs(&inputs, cli.stream_config(), cli.max_line_bytes())?;
     let mut doc = analyze(&acc, &cli.analysis_config());
     if !cli.baseline.is_empty() {
-        let old = read_inputs(&cli.baseline, cli.stream_config())
+        let old = read_inputs(&cli.baseline, cli.stream_config(), cli.max_line_bytes())
             .context("reading the --baseline run")?;
         let old_doc = analyze(&old, &cli.analysis_config());
         let rows = baseline::compare(&doc, &old_doc, cli.regression / 100.0);

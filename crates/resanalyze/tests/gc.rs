@@ -96,6 +96,7 @@ fn few_cycles_ending_on_a_peak_are_no_leak_where_the_whole_series_slope_says_oth
     let acc = resanalyze::read_inputs(
         &[path.to_string_lossy().into_owned()],
         resanalyze::accumulate::StreamConfig::default(),
+        1 << 20,
     )
     .expect("read");
     let pts = thin(&acc.timeline.points(Channel::TreeMemory), MAX_TREND_POINTS);
