@@ -204,6 +204,24 @@ impl Cli {
     }
 }
 
+/// A device (`/dev/zero`, `/dev/urandom`, a disk) never ends or is not a recording: refused
+/// before reading (exit 2). Regular files, pipes, FIFOs and stdin are read.
+fn refuse_devices(src: &soak_core::input::InputSource) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let soak_core::input::InputSource::File(path) = src {
+        if let Ok(meta) = std::fs::metadata(path) {
+            let t = meta.file_type();
+            if t.is_char_device() || t.is_block_device() || t.is_socket() {
+                return Err(usage(format!(
+                    "{}: a device or socket, not a recording (give a file, a FIFO or -)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads every input into one accumulator; lines longer than `max_line` bytes are skipped
 /// and counted.
 pub fn read_inputs(
@@ -214,6 +232,7 @@ pub fn read_inputs(
     let sources = expand_inputs(inputs).map_err(usage)?;
     let mut acc = Accumulator::new(cfg);
     for src in &sources {
+        refuse_devices(src)?;
         reader::for_each_block(src, max_line, |block| {
             acc.skipped.merge(&block.skipped);
             acc.lines_too_long += block.too_long;
