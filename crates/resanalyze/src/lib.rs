@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod cycles;
 pub mod fastscan;
 pub mod follow;
+pub mod outfile;
 pub mod plot;
 pub mod promrules;
 pub mod reader;
@@ -341,9 +342,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &cli.write_analysis {
         let text = serde_json::to_string_pretty(&doc)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(|e| soak_core::exit::environment(format!("{e:#}")))?;
+        outfile::write(path, (text + "\n").as_bytes())
+            .map_err(|e| soak_core::exit::environment(e.to_string()))?;
     }
     let format = cli.format.unwrap_or_else(|| match Format::resolve(None) {
         Format::Table => Format::Table,

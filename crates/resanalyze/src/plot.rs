@@ -246,16 +246,17 @@ pub fn plot(acc: &Accumulator, doc: &Value, path: &Path) -> Result<(), PlotError
             ));
             let at = svg.rfind("</svg>").unwrap_or(svg.len());
             svg.insert_str(at, &text);
-            std::fs::write(path, svg).map_err(|e| err(e.to_string()))
+            crate::outfile::write(path, svg.as_bytes()).map_err(|e| err(e.source.to_string()))
         }
-        "png" => {
-            let root = BitMapBackend::new(path, (W, height)).into_drawing_area();
+        "png" => crate::outfile::replace_with(path, |tmp| {
+            let root = BitMapBackend::new(tmp, (W, height)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
             for (area, p) in root.split_evenly((ps.len(), 1)).iter().zip(&ps) {
                 draw_panel(area, p, t_max).map_err(&err)?;
             }
             root.present().map_err(|e| err(e.to_string()))
-        }
+        })
+        .map_err(|e| err(e.source.to_string())),
         _ => Err(PlotError::Extension(name)),
     }
 }

@@ -343,3 +343,59 @@ fn a_device_is_refused_before_reading() {
     let err = one_line_error_naming(Path::new("/dev/zero"), &["--format", "json"]);
     assert!(err.contains("device"), "{err}");
 }
+
+#[test]
+fn links_planted_at_the_output_names_are_replaced_never_written_through() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let outside = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("run.jsonl");
+    std::fs::write(&input, samples(1_760_000_000.0, 50)).expect("write");
+    let mut victims = Vec::new();
+    for name in ["analysis.json", "plot.svg", "plot.png"] {
+        let victim = outside.path().join(format!("victim-{name}"));
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("link");
+        victims.push(victim);
+    }
+    for plot in ["plot.svg", "plot.png"] {
+        let out = bin()
+            .arg(&input)
+            .arg("--write-analysis")
+            .arg(dir.path().join("analysis.json"))
+            .arg("--plot")
+            .arg(dir.path().join(plot))
+            .args(["--format", "json"])
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for v in &victims {
+        assert_eq!(std::fs::read_to_string(v).expect("read"), "precious");
+    }
+    for name in ["analysis.json", "plot.svg", "plot.png"] {
+        let meta = std::fs::symlink_metadata(dir.path().join(name)).expect("meta");
+        assert!(meta.is_file(), "{name} is a new regular file");
+    }
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("analysis.json")).expect("read"))
+            .expect("json");
+    assert_eq!(doc["snapshot_count"], 50);
+    // Only the input and the three outputs: no temporary file left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 4);
+    // A directory that does not exist is the environment's failure, in one line.
+    let out = bin()
+        .arg(&input)
+        .arg("--write-analysis")
+        .arg(dir.path().join("missing/analysis.json"))
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("missing/analysis.json"), "{err}");
+}
