@@ -26,6 +26,12 @@ pub const MIN_PEAK_CORRELATION: f64 = 0.4;
 pub const MIN_CYCLES: usize = 3;
 /// Longest stretch without a floor point, in periods, and at either end.
 pub const MAX_GAP_PERIODS: f64 = 2.5;
+/// A fall is at least this share of the series' 5-95 % range...
+pub const MIN_FALL_SHARE: f64 = 0.25;
+/// ...and at least this many robust deviations of the step-to-step changes.
+pub const MIN_FALL_SCALES: f64 = 8.0;
+/// A step is part of a fall when it drops by more than this many robust deviations.
+pub const STEEP_SCALES: f64 = 3.0;
 /// At most this many points enter the autocorrelation (O(n²/3)).
 const MAX_ACF_POINTS: usize = 2048;
 
@@ -34,8 +40,9 @@ const MAX_ACF_POINTS: usize = 2048;
 pub struct Cycles {
     /// Dominant period, s.
     pub period_s: f64,
-    /// Autocorrelation of the detrended series at that period.
-    pub correlation: f64,
+    /// Autocorrelation of the detrended series at that period (`None` when the cycles were
+    /// found by their falls).
+    pub correlation: Option<f64>,
     /// One point per cycle: the lowest bucket minimum within half a period either side (`y`,
     /// `min` and `max` are that minimum; `t` is its bucket's time).
     pub floors: Vec<Point>,
@@ -95,9 +102,12 @@ fn dominant_period(points: &[Point]) -> Option<(f64, f64, f64)> {
 }
 
 /// The cycle floors of `points`: for each point whose bucket minimum is the lowest within half
-/// a period on each side (the whole window inside the series), that minimum. Neighbouring
-/// floors closer than half a period (ties) keep the lower one.
-fn floors(points: &[Point], period_s: f64) -> Vec<Point> {
+/// a period on each side, that minimum. Near either end of the series the window is cut
+/// short; a floor there must also lie at least `fall` under the highest point before it (a
+/// collection just happened), so the first point of a run that starts mid-rise is not taken
+/// for a floor while a run that stops just after a collection keeps its last floor.
+/// Neighbouring floors closer than half a period (ties) keep the lower one.
+fn floors(points: &[Point], period_s: f64, fall: f64) -> Vec<Point> {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return Vec::new();
     };
@@ -105,41 +115,68 @@ fn floors(points: &[Point], period_s: f64) -> Vec<Point> {
     let mut out: Vec<Point> = Vec::new();
     let mut lo = 0;
     let mut hi = 0;
-    for p in points {
-        if p.t - half < first.t || p.t + half > last.t {
-            continue;
-        }
+    for (i, p) in points.iter().enumerate() {
         while points[lo].t < p.t - half {
             lo += 1;
         }
         while hi + 1 < points.len() && points[hi + 1].t <= p.t + half {
             hi += 1;
         }
-        if points[lo..=hi].iter().all(|q| q.min >= p.min) {
-            let floor = Point {
-                t: p.t,
-                y: p.min,
-                min: p.min,
-                max: p.min,
-            };
-            match out.last_mut() {
-                Some(prev) if p.t - prev.t < half => {
-                    if floor.y < prev.y {
-                        *prev = floor;
-                    }
-                }
-                _ => out.push(floor),
+        if !points[lo..=hi].iter().all(|q| q.min >= p.min) {
+            continue;
+        }
+        let clipped = p.t - half < first.t || p.t + half > last.t;
+        if clipped {
+            let before = points[lo..i]
+                .iter()
+                .map(|q| q.max)
+                .fold(f64::NEG_INFINITY, f64::max);
+            if before - p.min < fall {
+                continue;
             }
+        }
+        let floor = Point {
+            t: p.t,
+            y: p.min,
+            min: p.min,
+            max: p.min,
+        };
+        match out.last_mut() {
+            Some(prev) if p.t - prev.t < half => {
+                if floor.y < prev.y {
+                    *prev = floor;
+                }
+            }
+            _ => out.push(floor),
         }
     }
     out
 }
 
 /// The cycles of `points` (bucketed, time-ordered), when the series is plainly cyclic and
-/// floors are found all along it.
+/// floors are found all along it: by the autocorrelation's period when the cycles are regular,
+/// else by the falls themselves (collections at irregular times, or too few cycles for the
+/// autocorrelation to stand out).
 pub fn detect(points: &[Point]) -> Option<Cycles> {
+    by_autocorrelation(points).or_else(|| by_falls(points))
+}
+
+/// Whether `floors` cover the run: enough of them, none more than
+/// [`MAX_GAP_PERIODS`] periods apart or from either end.
+fn covered(floors: &[Point], points: &[Point], period_s: f64) -> bool {
+    let (Some(start), Some(end)) = (points.first(), points.last()) else {
+        return false;
+    };
+    let max_gap = MAX_GAP_PERIODS * period_s;
+    floors.len() >= MIN_CYCLES
+        && floors.first().is_some_and(|f| f.t - start.t <= max_gap)
+        && floors.last().is_some_and(|f| end.t - f.t <= max_gap)
+        && floors.windows(2).all(|w| w[1].t - w[0].t <= max_gap)
+}
+
+fn by_autocorrelation(points: &[Point]) -> Option<Cycles> {
     let (period_s, correlation, sd) = dominant_period(points)?;
-    let floors = floors(points, period_s);
+    let floors = floors(points, period_s, sd);
     // A cycle ends in a fall: the floor lies well under what came just before it. A staircase
     // (detrended, also periodic) has no falls and is judged as a whole.
     let mut falls: Vec<f64> = floors
@@ -158,15 +195,81 @@ pub fn detect(points: &[Point]) -> Option<Cycles> {
     if falls.get(falls.len() / 2).is_none_or(|&median| median < sd) {
         return None;
     }
-    let (start, end) = (points.first()?.t, points.last()?.t);
-    let max_gap = MAX_GAP_PERIODS * period_s;
-    let covered = floors.len() >= MIN_CYCLES
-        && floors.first().is_some_and(|f| f.t - start <= max_gap)
-        && floors.last().is_some_and(|f| end - f.t <= max_gap)
-        && floors.windows(2).all(|w| w[1].t - w[0].t <= max_gap);
-    covered.then_some(Cycles {
+    covered(&floors, points, period_s).then_some(Cycles {
         period_s,
-        correlation,
+        correlation: Some(correlation),
+        floors,
+    })
+}
+
+/// The `q` quantile (0..1) of `values` (reordered).
+fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let k = ((values.len() - 1) as f64 * q).round() as usize;
+    Some(*values.select_nth_unstable_by(k, f64::total_cmp).1)
+}
+
+/// Cycles found by their falls: runs of steep decline (each step below
+/// -[`STEEP_SCALES`] robust deviations of the step-to-step changes) that together fall by at
+/// least [`MIN_FALL_SHARE`] of the series' 5-95 % range and [`MIN_FALL_SCALES`] deviations. A
+/// floor is the lowest bucket minimum between one fall and the next (or the end): the level a
+/// collection left. The part before the first fall is not a whole cycle and gives no floor.
+fn by_falls(points: &[Point]) -> Option<Cycles> {
+    if points.len() < 4 * MIN_CYCLES {
+        return None;
+    }
+    let steps: Vec<f64> = points.windows(2).map(|w| w[1].y - w[0].y).collect();
+    let mut scratch = steps.clone();
+    let median = quantile(&mut scratch, 0.5)?;
+    let mut dev: Vec<f64> = steps.iter().map(|d| (d - median).abs()).collect();
+    let scale = 1.4826 * quantile(&mut dev, 0.5)?;
+    let mut ys: Vec<f64> = points.iter().map(|p| p.y).collect();
+    let spread = quantile(&mut ys, 0.95)? - quantile(&mut ys, 0.05)?;
+    let limit = (MIN_FALL_SCALES * scale).max(MIN_FALL_SHARE * spread);
+    if !(limit > 0.0 && limit.is_finite()) {
+        return None;
+    }
+    let steep = (STEEP_SCALES * scale).min(limit / 4.0);
+    // Index of the first bucket after each fall.
+    let mut after_falls: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < steps.len() {
+        if steps[i] < -steep {
+            let mut total = 0.0;
+            let mut j = i;
+            while j < steps.len() && steps[j] < -steep {
+                total += steps[j];
+                j += 1;
+            }
+            if total <= -limit {
+                after_falls.push(j);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    let mut floors = Vec::with_capacity(after_falls.len());
+    for (k, &a) in after_falls.iter().enumerate() {
+        let b = after_falls.get(k + 1).map_or(points.len(), |&next| next);
+        let lowest = points[a..b].iter().min_by(|p, q| p.min.total_cmp(&q.min))?;
+        floors.push(Point {
+            t: lowest.t,
+            y: lowest.min,
+            min: lowest.min,
+            max: lowest.min,
+        });
+    }
+    let mut gaps: Vec<f64> = after_falls
+        .windows(2)
+        .map(|w| points[w[1]].t - points[w[0]].t)
+        .collect();
+    let period_s = quantile(&mut gaps, 0.5)?;
+    covered(&floors, points, period_s).then_some(Cycles {
+        period_s,
+        correlation: None,
         floors,
     })
 }

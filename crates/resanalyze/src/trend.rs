@@ -11,6 +11,10 @@ use crate::timeline::{Point, thin};
 /// At most this many points enter the O(n²) Theil-Sen / Mann-Kendall estimators.
 pub const MAX_TREND_POINTS: usize = 600;
 
+/// Fewest cycle floors for a verdict on them: with 4, a rise in every step gives Mann-Kendall
+/// p = 0.04; with 3 no trend can be significant.
+pub const MIN_FLOORS: usize = 4;
+
 /// Requirements before a verdict is given.
 #[derive(Debug, Clone, Copy)]
 pub struct TrendConfig {
@@ -291,16 +295,18 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
         None => thin(&after_warmup, MAX_TREND_POINTS),
     };
     v.points_judged = pts.len();
+    if v.basis == "cycle_floor" && pts.len() < MIN_FLOORS {
+        // Three floors cannot show a trend at 5 % (Mann-Kendall's smallest p with n = 3 is
+        // 0.15): say so rather than a confident "no leak".
+        v.reason = format!(
+            "cycles of {} but only {} cycle floors (need {MIN_FLOORS}): run longer",
+            human_seconds(v.cycle_period_s.unwrap_or(0.0)),
+            pts.len()
+        );
+        return v;
+    }
     let Some(whole) = theil_sen(&pts, cfg.alpha) else {
-        v.reason = if v.basis == "cycle_floor" {
-            format!(
-                "cycles of {:.0} s but only {} floor points (need 3)",
-                v.cycle_period_s.unwrap_or(0.0),
-                pts.len()
-            )
-        } else {
-            "no time spread in the samples".into()
-        };
+        v.reason = "no time spread in the samples".into();
         return v;
     };
     let mut window = pts.clone();

@@ -111,3 +111,67 @@ fn few_cycles_ending_on_a_peak_are_no_leak_where_the_whole_series_slope_says_oth
         "every bucket's slope calls it a leak"
     );
 }
+
+/// Collections at irregular times (periods ±30 %) over only 4-9 cycles: the autocorrelation
+/// finds no clear period, the falls do. 400 MB cycles, the run stopping anywhere: healthy is no
+/// leak (every bucket's slope says "leak" on several of these), a floor rising 15 MB/h is one.
+#[test]
+fn irregular_collections_over_few_cycles_are_found_by_their_falls() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut wrong = Vec::new();
+    for (period, hours) in [(1200.0, 3.0), (2700.0, 3.0), (3600.0, 4.0), (3600.0, 6.0)] {
+        for end in CyclePhase::ALL {
+            for floor_rate in [0.0, 15.0] {
+                let cycles = GcCycles {
+                    period_s: period,
+                    amplitude_mb: 400.0,
+                    end,
+                    jitter: 0.3,
+                };
+                let spec = TraceSpec::gc(hours, 15.0, cycles, floor_rate);
+                let name = format!("irregular_{period}_{hours}_{}_{floor_rate}", end.name());
+                let (doc, _) = analyse(&[trace(dir.path(), &name, &spec)]);
+                let leak = &doc["leak"];
+                println!(
+                    "{name:36} verdict={} slope={} basis={} period={} floors={}",
+                    leak["verdict"],
+                    leak["slope_mb_per_hour"],
+                    leak["basis"],
+                    leak["cycle_period_s"],
+                    leak["points_judged"]
+                );
+                let expected = if floor_rate > 0.0 { "leak" } else { "no_leak" };
+                if leak["verdict"] != expected || leak["basis"] != "cycle_floor" {
+                    wrong.push(name);
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "misjudged: {wrong:#?}");
+}
+
+/// Three cycles cannot show a trend at 5 %: the verdict says so instead of "no leak".
+#[test]
+fn three_cycle_floors_are_insufficient_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cycles = GcCycles {
+        period_s: 3600.0,
+        end: CyclePhase::MidRise,
+        jitter: 0.0,
+        ..GcCycles::default()
+    };
+    let spec = TraceSpec::gc(3.0, 15.0, cycles, 15.0);
+    let (doc, code) = analyse(&[trace(dir.path(), "three", &spec)]);
+    assert_eq!(
+        doc["leak"]["verdict"], "insufficient_data",
+        "{}",
+        doc["leak"]
+    );
+    assert!(
+        doc["leak"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cycle floors")
+    );
+    assert_eq!(code, 0);
+}
