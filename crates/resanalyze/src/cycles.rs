@@ -14,8 +14,9 @@
 //! [`MAX_GAP_PERIODS`] periods without one, which a trend bending away after a flat start
 //! would show), and falls into the floors (the median floor lies at least one standard
 //! deviation of the detrended series under the highest point of the half period before it; a
-//! staircase, whose detrended form is periodic too, has none). Otherwise `None`, and the whole
-//! series is judged as before.
+//! staircase, whose detrended form is periodic too, has none). Collections at irregular times
+//! show no clear period: then the falls themselves mark the cycles (see [`MIN_FALL_SHARE`]).
+//! Otherwise `None`, and the whole series is judged as before.
 
 use crate::timeline::{Point, thin};
 use crate::trend::ols;
