@@ -52,7 +52,7 @@ Exit status: 0 all checks passed, 1 a check failed, 2 bad input (missing file, n
 pub struct Cli {
     /// resmon JSONL files, globs, `-` for stdin; `.gz` read transparently; in time order.
     #[arg(value_name = "FILE")]
-    pub inputs: Vec<String>,
+    pub inputs: Vec<std::ffi::OsString>,
     /// Output format (default: json when piped, table on a terminal).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -137,7 +137,7 @@ pub struct Cli {
     pub exhaustion_horizon: Duration,
     /// Compare with an earlier run (files/globs) and flag regressions.
     #[arg(long, value_name = "OLD.jsonl")]
-    pub baseline: Vec<String>,
+    pub baseline: Vec<std::ffi::OsString>,
     /// Allowed increase over the baseline before a metric is a regression.
     #[arg(long, default_value = "10%", value_parser = clap_percent)]
     pub regression: f64,
@@ -223,14 +223,42 @@ fn refuse_devices(src: &soak_core::input::InputSource) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The inputs named on the command line, in order: `-`, files and globs; a name that is not
+/// UTF-8 is taken as a literal file name (a glob pattern has to be text).
+fn sources<S: AsRef<std::ffi::OsStr>>(
+    inputs: &[S],
+) -> anyhow::Result<Vec<soak_core::input::InputSource>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let input = input.as_ref();
+        match input.to_str() {
+            Some(text) => out.extend(expand_inputs(&[text]).map_err(usage)?),
+            None => {
+                let path = PathBuf::from(input);
+                if !path.is_file() {
+                    return Err(usage(format!(
+                        "{}: no such file (or not a regular file)",
+                        path.display()
+                    )));
+                }
+                out.push(soak_core::input::InputSource::File(path));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(soak_core::input::InputSource::Stdin);
+    }
+    Ok(out)
+}
+
 /// Reads every input into one accumulator; lines longer than `max_line` bytes are skipped
 /// and counted.
-pub fn read_inputs(
-    inputs: &[String],
+pub fn read_inputs<S: AsRef<std::ffi::OsStr>>(
+    inputs: &[S],
     cfg: StreamConfig,
     max_line: usize,
 ) -> anyhow::Result<Accumulator> {
-    let sources = expand_inputs(inputs).map_err(usage)?;
+    let sources = sources(inputs)?;
     let mut acc = Accumulator::new(cfg);
     for src in &sources {
         refuse_devices(src)?;
@@ -288,10 +316,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &fc,
             &mut out,
         )?;
+        drop(out);
         if let Some(doc) = doc {
             for rec in records(&doc) {
                 if rec.kind() == Some(RecordType::Summary) {
-                    writeln!(out, "{}", rec.to_line())?;
+                    print_unless_closed(&(rec.to_line() + "\n"))?;
                 }
             }
             return Ok(ExitCode::from_checks(
@@ -300,12 +329,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         return Err(usage(format!("no samples in {}", path.display())));
     }
-    let inputs = if cli.inputs.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        cli.inputs.clone()
-    };
-    let acc = read_inputs(&inputs, cli.stream_config(), cli.max_line_bytes())?;
+    let acc = read_inputs(&cli.inputs, cli.stream_config(), cli.max_line_bytes())?;
     let mut doc = analyze(&acc, &cli.analysis_config());
     if !cli.baseline.is_empty() {
         let old = read_inputs(&cli.baseline, cli.stream_config(), cli.max_line_bytes())
@@ -349,18 +373,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Format::Table => Format::Table,
         _ => Format::Json,
     });
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
-        Format::Markdown => write!(out, "{}", report::markdown(&doc))?,
-        Format::Table | Format::Csv => write!(out, "{}", report::table(&doc))?,
-        Format::Jsonl => {
-            for rec in records(&doc) {
-                writeln!(out, "{}", rec.to_line())?;
-            }
-        }
-    }
-    out.flush()?;
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
+        Format::Markdown => report::markdown(&doc),
+        Format::Table | Format::Csv => report::table(&doc),
+        Format::Jsonl => records(&doc)
+            .iter()
+            .map(|rec| rec.to_line() + "\n")
+            .collect(),
+    };
+    print_unless_closed(&text)?;
     if let Some(path) = gha::step_summary_path(cli.summary_md.as_deref()) {
         gha::append_step_summary(&path, &report::markdown(&doc))?;
     }
@@ -377,6 +399,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from_checks(ok))
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head -1`) does not change the verdict's
+/// exit status: the rest of the output is dropped and the run ends as if it had been read.
+fn print_unless_closed(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 fn failed_checks(doc: &Value) -> Vec<&Value> {

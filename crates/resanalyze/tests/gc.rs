@@ -94,7 +94,7 @@ fn few_cycles_ending_on_a_peak_are_no_leak_where_the_whole_series_slope_says_oth
     assert!((period - 2700.0).abs() < 2700.0 * 0.2, "period {period}");
     // The same trace judged on every bucket (the method before cycle floors) is a "leak".
     let acc = resanalyze::read_inputs(
-        &[path.to_string_lossy().into_owned()],
+        &[&path],
         resanalyze::accumulate::StreamConfig::default(),
         1 << 20,
     )

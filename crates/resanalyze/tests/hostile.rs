@@ -3,6 +3,7 @@
 //! SIGTERM, reversed clocks, zero and negative intervals, corrupt and truncated gzip, devices.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -49,6 +50,17 @@ fn write_long_line(out: &mut impl Write, len: usize) {
         out.write_all(&piece[..n]).expect("write");
         left -= n;
     }
+}
+
+/// Trend minimums for a run of minutes.
+const SHORT_RUN: [&str; 4] = ["--min-span", "1m", "--min-samples", "10"];
+
+/// Runs `cmd --format json`, which must exit 0, and returns the analysis.
+fn passing_json(cmd: &mut Command) -> Value {
+    let out = cmd.args(["--format", "json"]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    serde_json::from_slice(&out.stdout).expect("json")
 }
 
 fn sigterm(child: &Child) {
@@ -358,20 +370,13 @@ fn links_planted_at_the_output_names_are_replaced_never_written_through() {
         victims.push(victim);
     }
     for plot in ["plot.svg", "plot.png"] {
-        let out = bin()
-            .arg(&input)
-            .arg("--write-analysis")
-            .arg(dir.path().join("analysis.json"))
-            .arg("--plot")
-            .arg(dir.path().join(plot))
-            .args(["--format", "json"])
-            .output()
-            .expect("run");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        passing_json(
+            bin()
+                .arg(&input)
+                .arg("--write-analysis")
+                .arg(dir.path().join("analysis.json"))
+                .arg("--plot")
+                .arg(dir.path().join(plot)),
         );
     }
     for v in &victims {
@@ -398,4 +403,100 @@ fn links_planted_at_the_output_names_are_replaced_never_written_through() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("missing/analysis.json"), "{err}");
+}
+
+/// Runs resanalyze on `input` with its stdout a pipe the reader closes at once: the exit status
+/// is still the verdict's.
+fn status_with_closed_stdout(input: &Path, format: &str) -> Option<i32> {
+    let mut child = bin()
+        .arg(input)
+        .args(SHORT_RUN)
+        .args(["--format", format])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    child.wait().expect("wait").code()
+}
+
+#[test]
+fn a_closed_stdout_never_changes_the_verdict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let healthy = dir.path().join("healthy.jsonl");
+    std::fs::write(&healthy, samples(1_760_000_000.0, 60)).expect("write");
+    // 40 MB/min: a leak.
+    let leaking = dir.path().join("leaking.jsonl");
+    let text: String = (0..60u32)
+        .map(|k| {
+            let t = 1_760_000_000.0 + f64::from(k) * 10.0;
+            format!(
+                "{{\"type\":\"sample\",\"tool\":\"resmon\",\"timestamp_unix\":{t},\"tree_memory_mb\":{}}}\n",
+                40.0 + f64::from(k) * 6.7
+            )
+        })
+        .collect();
+    std::fs::write(&leaking, text).expect("write");
+    for format in ["json", "jsonl", "table", "markdown"] {
+        assert_eq!(
+            status_with_closed_stdout(&healthy, format),
+            Some(0),
+            "{format}"
+        );
+        assert_eq!(
+            status_with_closed_stdout(&leaking, format),
+            Some(1),
+            "{format}"
+        );
+    }
+}
+
+#[test]
+fn odd_inputs_read_or_fail_in_one_line_naming_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A file name that is not UTF-8 is read.
+    let odd = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"run-\xff\xfe.jsonl"));
+    std::fs::write(&odd, samples(1_760_000_000.0, 20)).expect("write");
+    assert_eq!(passing_json(bin().arg(&odd))["snapshot_count"], 20);
+    // A FIFO is read as a stream.
+    let fifo = dir.path().join("live.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::fs::write(&fifo, samples(1_760_000_000.0, 25)).expect("write fifo")
+            })
+        };
+        let out = bin()
+            .arg(&fifo)
+            .args(["--format", "json"])
+            .output()
+            .expect("run");
+        writer.join().expect("writer");
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(doc["snapshot_count"], 25);
+    } else {
+        eprintln!("skipping the FIFO case: mkfifo not available");
+    }
+    // Empty, a directory, only garbage, a missing name that is not UTF-8: exit 2, one line.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    one_line_error_naming(&empty, &["--format", "json"]);
+    one_line_error_naming(dir.path(), &["--format", "json"]);
+    let garbage = dir.path().join("garbage.jsonl");
+    std::fs::write(
+        &garbage,
+        "\0\0\0\n{\"type\":\"sample\",\"timestamp_unix\":1e400}\n[[[[\n",
+    )
+    .expect("write");
+    one_line_error_naming(&garbage, &["--format", "json"]);
+    let missing = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"gone-\xff.jsonl"));
+    let out = bin().arg(&missing).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gone-"));
 }
