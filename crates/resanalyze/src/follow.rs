@@ -132,6 +132,10 @@ pub fn estimate(doc: &Value, samples_seen: u64, elapsed_hours: f64) -> Record {
         .with("slope_mb_per_hour", leak["slope_mb_per_hour"].clone())
         .with("ci_low_mb_per_hour", leak["ci_low_mb_per_hour"].clone())
         .with("ci_high_mb_per_hour", leak["ci_high_mb_per_hour"].clone())
+        .with("basis", leak["basis"].clone())
+        .with("decided_by", leak["decided_by"].clone())
+        .with("window_start_s", leak["window_start_s"].clone())
+        .with("window_end_s", leak["window_end_s"].clone())
 }
 
 /// What one followed line is.
