@@ -260,6 +260,21 @@ pub fn follow(
     let Some(mut file) = wait_for(path, fc, &term)? else {
         return Ok((None, false));
     };
+    let kind = file
+        .metadata()
+        .map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?
+        .file_type();
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+            return Err(soak_core::exit::usage(format!(
+                "{}: a device or socket, not a recording (follow a file or a FIFO)",
+                path.display()
+            )));
+        }
+    }
+    // A FIFO cannot be truncated or rewound: its end is the writer closing it.
+    let regular = kind.is_file();
     let mut lines = LineCutter::new(fc.max_line);
     let mut chunk = vec![0u8; 1 << 16];
     let mut pos = 0u64;
@@ -271,6 +286,9 @@ pub fn follow(
     // A signal ends the loop at the next read, however fast data keeps arriving.
     while term.requested().is_none() {
         let n = file.read(&mut chunk)?;
+        if n == 0 && !regular {
+            break;
+        }
         if n == 0 {
             // Truncated or rotated: start again from the beginning.
             if std::fs::metadata(path)

@@ -451,6 +451,29 @@ fn a_closed_stdout_never_changes_the_verdict() {
     }
 }
 
+/// Runs resanalyze ARGS on a FIFO that a thread fills with `n` samples and closes; `None`
+/// (with the reason printed) when `mkfifo` is not available.
+fn through_fifo(dir: &Path, n: u32, args: &[&str]) -> Option<std::process::Output> {
+    let fifo = dir.join("live.fifo");
+    if !Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("skipping the FIFO case: mkfifo not available");
+        return None;
+    }
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::fs::write(&fifo, samples(1_760_000_000.0, n)).expect("write fifo")
+        })
+    };
+    let out = bin().args(args).arg(&fifo).output().expect("run");
+    writer.join().expect("writer");
+    Some(out)
+}
+
 #[test]
 fn odd_inputs_read_or_fail_in_one_line_naming_them() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -461,25 +484,9 @@ fn odd_inputs_read_or_fail_in_one_line_naming_them() {
     std::fs::write(&odd, samples(1_760_000_000.0, 20)).expect("write");
     assert_eq!(passing_json(bin().arg(&odd))["snapshot_count"], 20);
     // A FIFO is read as a stream.
-    let fifo = dir.path().join("live.fifo");
-    let made = Command::new("mkfifo").arg(&fifo).status();
-    if made.is_ok_and(|s| s.success()) {
-        let writer = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || {
-                std::fs::write(&fifo, samples(1_760_000_000.0, 25)).expect("write fifo")
-            })
-        };
-        let out = bin()
-            .arg(&fifo)
-            .args(["--format", "json"])
-            .output()
-            .expect("run");
-        writer.join().expect("writer");
+    if let Some(out) = through_fifo(dir.path(), 25, &["--format", "json"]) {
         let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(doc["snapshot_count"], 25);
-    } else {
-        eprintln!("skipping the FIFO case: mkfifo not available");
     }
     // Empty, a directory, only garbage, a missing name that is not UTF-8: exit 2, one line.
     let empty = dir.path().join("empty.jsonl");
@@ -499,4 +506,32 @@ fn odd_inputs_read_or_fail_in_one_line_naming_them() {
     let out = bin().arg(&missing).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gone-"));
+}
+
+#[test]
+fn follow_refuses_a_device_and_ends_with_a_fifo_writer() {
+    let out = bin()
+        .args(["--follow", "/dev/zero", "--format", "jsonl"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero") && err.contains("device"), "{err}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(out) = through_fifo(dir.path(), 40, &["--follow"]) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|r| r["type"] == "summary")
+        .expect("a summary once the writer closed the FIFO");
+    assert_eq!(summary["snapshot_count"], 40);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
