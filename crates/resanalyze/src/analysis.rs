@@ -174,7 +174,14 @@ fn memory_check(v: &TrendVerdict, series: &str, min_growth_mb: f64) -> Value {
         v.verdict != "leak",
         r(v.slope_per_hour),
         json!(round3(v.effective_threshold_per_hour)),
-        format!("{} on {series}: {}", v.verdict, v.reason),
+        // The deciding rule first: a slope above the threshold that passes because it is not
+        // significant says so before its figures.
+        format!(
+            "{} ({}) on {series}: {}",
+            v.verdict,
+            v.decided_by.replace('_', " "),
+            v.reason
+        ),
     );
     if let Some(m) = row.as_object_mut() {
         m.insert("unit".into(), json!("MB/h"));

@@ -315,6 +315,12 @@ fn memory_check_value_threshold_and_window_agree_with_its_verdict() {
     let threshold = check["threshold"].as_f64().expect("threshold");
     assert_eq!(check["ok"], true, "{check}");
     assert_eq!(check["decided_by"], "noise_floor", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("no_leak (noise floor) on tree_memory_mb")),
+        "{check}"
+    );
     assert!(value > 10.0, "the judged slope: {value}");
     assert!(
         value < threshold,
