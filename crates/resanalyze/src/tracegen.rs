@@ -81,7 +81,8 @@ impl Shape {
             }
             Shape::Released => base + 500.0 - 30.0 * h.min(hours),
             Shape::LateLeak => base + rate * (h - 0.75 * hours).max(0.0),
-            // The floor; `write_trace` adds the cycles.
+            // The floor (rising from the start; `write_trace` delays it with `floor_from`
+            // and adds the cycles).
             Shape::GcSawtooth => base + rate * h,
         }
     }
@@ -155,6 +156,9 @@ pub struct GcCycles {
     pub end: CyclePhase,
     /// Relative spread of the periods (0.2: each within ±20 % of `period_s`).
     pub jitter: f64,
+    /// Fraction of the run after which the floor starts rising (0: from the start; 0.75: a
+    /// late leak under the cycles).
+    pub floor_from: f64,
 }
 
 impl Default for GcCycles {
@@ -164,6 +168,7 @@ impl Default for GcCycles {
             amplitude_mb: 150.0,
             end: CyclePhase::Peak,
             jitter: 0.15,
+            floor_from: 0.0,
         }
     }
 }
@@ -255,7 +260,15 @@ pub fn write_trace<W: Write>(out: &mut W, spec: &TraceSpec) -> io::Result<()> {
     for k in 0..n {
         let elapsed = k as f64 * spec.interval_s;
         let h = elapsed / 3600.0;
-        let mut rss = spec.shape.rss_mb(h, spec.hours, spec.rate_mb_per_hour) + 3.0 * noise.next();
+        let floor_h = if spec.shape == Shape::GcSawtooth {
+            (h - spec.gc.floor_from * spec.hours).max(0.0)
+        } else {
+            h
+        };
+        let mut rss = spec
+            .shape
+            .rss_mb(floor_h, spec.hours, spec.rate_mb_per_hour)
+            + 3.0 * noise.next();
         if let Some(&start) = cycle_starts.get(cycle) {
             while cycle_starts
                 .get(cycle + 1)

@@ -127,6 +127,7 @@ fn irregular_collections_over_few_cycles_are_found_by_their_falls() {
                     amplitude_mb: 400.0,
                     end,
                     jitter: 0.3,
+                    floor_from: 0.0,
                 };
                 let spec = TraceSpec::gc(hours, 15.0, cycles, floor_rate);
                 let name = format!("irregular_{period}_{hours}_{}_{floor_rate}", end.name());
@@ -174,4 +175,29 @@ fn three_cycle_floors_are_insufficient_data() {
             .contains("cycle floors")
     );
     assert_eq!(code, 0);
+}
+
+/// A leak that starts late under the cycles (5-minute collections over 8 h, the floor flat for
+/// 6 h, then rising 40 MB/h): the change point on the floors finds it at its own rate.
+#[test]
+fn a_late_leak_under_the_cycles_is_found_by_the_change_point_on_the_floors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cycles = GcCycles {
+        period_s: 300.0,
+        floor_from: 0.75,
+        ..GcCycles::default()
+    };
+    let spec = TraceSpec::gc(8.0, 10.0, cycles, 40.0);
+    let (doc, code) = analyse(&[trace(dir.path(), "late", &spec)]);
+    let leak = &doc["leak"];
+    println!("{leak}");
+    assert_eq!(leak["verdict"], "leak", "{}", leak["reason"]);
+    assert_eq!(code, 1);
+    assert_eq!(leak["basis"], "cycle_floor");
+    assert_eq!(leak["window_reason"], "change_point");
+    let slope = leak["slope_mb_per_hour"].as_f64().expect("slope");
+    assert!((slope - 40.0).abs() < 6.0, "slope {slope}");
+    let start_h = leak["window_start_s"].as_f64().expect("start") / 3600.0;
+    assert!((start_h - 6.0).abs() < 0.75, "window starts at {start_h} h");
+    assert_eq!(check(&doc, "memory_growth")["method"], "change_point");
 }
