@@ -92,6 +92,8 @@ pub struct Accumulator {
     pub samples: u64,
     /// Lines skipped, by reason.
     pub skipped: SkipCounts,
+    /// Lines skipped for being longer than `--max-line` (read past, never held whole).
+    pub lines_too_long: u64,
     /// Whether the time axis is `elapsed_s` (else `timestamp_unix`).
     pub uses_elapsed: Option<bool>,
     offset: f64,
@@ -101,6 +103,9 @@ pub struct Accumulator {
     pub first_t: Option<f64>,
     /// Time of the last sample.
     pub last_t: Option<f64>,
+    /// Earliest and latest sample time (a recording whose clock went backwards has its
+    /// earliest sample somewhere in the middle).
+    bounds: Option<(f64, f64)>,
     /// System memory used.
     pub memory_used: Stats,
     /// System memory available.
@@ -121,6 +126,8 @@ pub struct Accumulator {
     pub disk_used: Stats,
     /// Disk free.
     pub disk_free: Stats,
+    /// Bytes of the watched paths, GB.
+    pub watched: Stats,
     /// Receive rate, bytes/s.
     pub net_recv_rate: Stats,
     /// Send rate, bytes/s.
@@ -176,6 +183,10 @@ impl Accumulator {
         self.samples += 1;
         let first = *self.first_t.get_or_insert(t);
         self.last_t = Some(t);
+        self.bounds = Some(
+            self.bounds
+                .map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))),
+        );
         let rel = t - first;
         let mut series = [None; CHANNELS];
         let mut put = |stats: &mut Stats, ch: Option<Channel>, v: Option<f64>| {
@@ -220,6 +231,11 @@ impl Accumulator {
         );
         put(&mut self.disk_used, Some(Channel::DiskUsed), s.disk_used_gb);
         put(&mut self.disk_free, None, s.disk_free_gb);
+        put(
+            &mut self.watched,
+            Some(Channel::Watched),
+            s.watched.0.map(|b| b / f64::from(1u32 << 30)),
+        );
         if let (Some(sent), Some(recv)) = (s.network_bytes_sent, s.network_bytes_recv) {
             if let Some((pt, ps, pr)) = self.prev_net {
                 let dt = t - pt;
@@ -255,12 +271,10 @@ impl Accumulator {
         self.stall_run.finish(end, cfg.net_stall_s);
     }
 
-    /// Seconds between first and last sample.
+    /// Seconds between the earliest and the latest sample (never negative, even when the
+    /// timestamps run backwards).
     pub fn span_s(&self) -> f64 {
-        match (self.first_t, self.last_t) {
-            (Some(a), Some(b)) => b - a,
-            _ => 0.0,
-        }
+        self.bounds.map_or(0.0, |(lo, hi)| hi - lo)
     }
 
     /// Sustained CPU spikes (kept, total count).

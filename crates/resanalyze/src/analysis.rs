@@ -65,6 +65,9 @@ fn verdict_json(v: &TrendVerdict, unit: &str, series: &str) -> Value {
     m.insert("window_start_s".into(), r(v.window_start_s));
     m.insert("window_end_s".into(), r(v.window_end_s));
     m.insert("window_reason".into(), json!(v.window_reason));
+    m.insert("basis".into(), json!(v.basis));
+    m.insert("cycle_period_s".into(), r(v.cycle_period_s));
+    m.insert("points_judged".into(), json!(v.points_judged));
     m.insert(
         format!("threshold_{unit}_per_hour"),
         json!(v.threshold_per_hour),
@@ -160,6 +163,55 @@ fn check(name: &str, ok: bool, value: Value, threshold: Value, detail: String) -
     json!({"name": name, "ok": ok, "status": if ok {"pass"} else {"fail"}, "value": value, "threshold": threshold, "detail": detail})
 }
 
+/// The `memory_growth` check: `value` is the slope the verdict judged (on the cycle floors when
+/// the series cycles, over the change point's window when one split it), `threshold` the rate it
+/// had to beat on that window (the `--leak-threshold`, or more when the window is so short that
+/// the threshold's rise would stay under the `--min-growth` noise floor), and the window and
+/// method are named, so a row showing `value` against `threshold` agrees with `ok`.
+fn memory_check(v: &TrendVerdict, series: &str, min_growth_mb: f64) -> Value {
+    let mut row = check(
+        "memory_growth",
+        v.verdict != "leak",
+        r(v.slope_per_hour),
+        json!(round3(v.effective_threshold_per_hour)),
+        // The deciding rule first: a slope above the threshold that passes because it is not
+        // significant says so before its figures.
+        format!(
+            "{} ({}) on {series}: {}",
+            v.verdict,
+            v.decided_by.replace('_', " "),
+            v.reason
+        ),
+    );
+    if let Some(m) = row.as_object_mut() {
+        m.insert("unit".into(), json!("MB/h"));
+        m.insert("method".into(), json!(v.method_short()));
+        m.insert("basis".into(), json!(v.basis));
+        m.insert("decided_by".into(), json!(v.decided_by));
+        m.insert("window_start_s".into(), r(v.window_start_s));
+        m.insert("window_end_s".into(), r(v.window_end_s));
+        m.insert("window_reason".into(), json!(v.window_reason));
+        m.insert("growth_mb".into(), r(v.growth));
+        m.insert(
+            "leak_threshold_mb_per_hour".into(),
+            json!(v.threshold_per_hour),
+        );
+        m.insert("noise_floor_mb".into(), json!(min_growth_mb));
+        m.insert("cycle_period_s".into(), r(v.cycle_period_s));
+        m.insert("series".into(), json!(series));
+    }
+    row
+}
+
+/// Skipped lines by reason, with `line_too_long` (resanalyze's own reason) beside core's.
+fn skipped_lines(acc: &Accumulator) -> Value {
+    let mut v = serde_json::to_value(&acc.skipped).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("line_too_long".into(), json!(acc.lines_too_long));
+    }
+    v
+}
+
 /// Builds the analysis document.
 pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
     let span = acc.span_s();
@@ -214,20 +266,38 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         (Some(rate), Some(free)) if rate > 0.0 => Some(free / rate),
         _ => None,
     };
-    let mem_rate = slope.filter(|s| *s > 0.0 && mem_v.verdict != "insufficient_data");
+    // Projected only on a significant rise: a noisy slope of a few samples is no forecast.
+    let mem_rate = slope.filter(|s| *s > 0.0 && mem_v.trend == "rising");
+    // What the service writes to disk: the paths resmon watches, not the whole filesystem
+    // (which other processes fill and empty too). The same trend test (so a rotated log's
+    // sawtooth is judged on its floor), any significant rise counts.
+    let watched_v = acc.watched.count().gt(&0).then(|| {
+        judge(
+            &tl.points(Channel::Watched),
+            acc.watched.count(),
+            span,
+            &TrendConfig {
+                threshold_per_hour: 0.0,
+                min_growth: 0.0,
+                ..cfg.memory
+            },
+        )
+    });
+    let watched_rate = watched_v
+        .as_ref()
+        .filter(|v| v.trend == "rising")
+        .and_then(|v| v.slope_per_hour);
+    let hours_to_disk_full_watched = match (watched_rate, acc.disk_free.last()) {
+        (Some(rate), Some(free)) if rate > 0.0 => Some(free / rate),
+        _ => None,
+    };
     let hours_to_oom = match (mem_rate, acc.memory_available.last()) {
         (Some(rate), Some(avail)) => Some(avail / rate),
         _ => None,
     };
     let seed_ols = ols(&tl.points(Channel::MemoryUsed)).map(|(b, _)| b * 3600.0);
 
-    let mut checks = vec![check(
-        "memory_growth",
-        !leak,
-        r(slope),
-        json!(cfg.memory.threshold_per_hour),
-        format!("{} on {mem_name}: {}", mem_v.verdict, mem_v.reason),
-    )];
+    let mut checks = vec![memory_check(&mem_v, mem_name, cfg.memory.min_growth)];
     if let Some(v) = &fd_v {
         checks.push(check(
             "fd_growth",
@@ -300,6 +370,9 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "max_gb": r(acc.disk_used.max()),
             "growth_gb": r(disk_growth),
             "growth_gb_per_hour": r(disk_rate),
+            "watched_gb": r(acc.watched.last()),
+            "watched_growth_gb_per_hour": r(watched_v.as_ref().and_then(|v| v.slope_per_hour)),
+            "watched_trend": watched_v.as_ref().map(|v| verdict_json(v, "gb", "watched_gb")),
         },
         "memory_leak_detected": leak,
         "memory_growth_mb_per_hour": r(slope),
@@ -336,6 +409,12 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "window_start_s": r(mem_v.window_start_s),
             "window_end_s": r(mem_v.window_end_s),
             "window_reason": mem_v.window_reason,
+            "basis": mem_v.basis,
+            "cycle_period_s": r(mem_v.cycle_period_s),
+            "points_judged": mem_v.points_judged,
+            "growth_mb": r(mem_v.growth),
+            "decided_by": mem_v.decided_by,
+            "effective_threshold_mb_per_hour": r(Some(mem_v.effective_threshold_per_hour)),
             "plateau_mb": r(plateau),
             "threshold_mb_per_hour": mem_v.threshold_per_hour,
             "reason": mem_v.reason,
@@ -347,6 +426,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "hours_until_memory_exhausted": r(hours_to_oom),
             "disk_free_gb": r(acc.disk_free.last()),
             "hours_until_disk_full": r(hours_to_disk_full),
+            "hours_until_disk_full_watched": r(hours_to_disk_full_watched),
         },
         "network": {
             "recv_bytes_per_s_avg": r(acc.net_recv_rate.mean()),
@@ -354,7 +434,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "stalls": episodes(stalls, stall_count, None),
         },
         "checks": checks,
-        "skipped_lines": serde_json::to_value(&acc.skipped).unwrap_or(Value::Null),
+        "skipped_lines": skipped_lines(acc),
         "quantile_relative_error": crate::stats::QUANTILE_RELATIVE_ERROR,
         "ok": ok,
     })

@@ -27,6 +27,8 @@ enum Field {
     Type,
     /// `tool`.
     Tool,
+    /// A `watch_<slug>_bytes` field (summed).
+    Watched,
     /// Anything else: skipped.
     Other,
 }
@@ -51,6 +53,7 @@ fn field(key: &[u8]) -> Field {
         b"tree_fds" => 15,
         b"type" => return Field::Type,
         b"tool" => return Field::Tool,
+        k if crate::sample::is_watched_bytes_key(k) => return Field::Watched,
         _ => return Field::Other,
     })
 }
@@ -283,7 +286,7 @@ pub fn scan(b: &[u8]) -> Option<RawSample> {
             return None;
         }
         let f = field(&b[i + 1..kend - 1]);
-        if f != Field::Other {
+        if f != Field::Other && f != Field::Watched {
             let bit = match f {
                 Field::Number(n) => 1u32 << n,
                 Field::Type => 1 << NUMBERS,
@@ -312,6 +315,11 @@ pub fn scan(b: &[u8]) -> Option<RawSample> {
                         *slot(&mut s, n) = Some(x);
                         end
                     }
+                    Field::Watched => {
+                        let (end, x) = number::<true>(b, i)?;
+                        s.watched.add(x);
+                        end
+                    }
                     Field::Other => number::<false>(b, i)?.0,
                     Field::Type | Field::Tool => return None,
                 };
@@ -320,7 +328,7 @@ pub fn scan(b: &[u8]) -> Option<RawSample> {
                 let (end, escaped) = string_end(b, i)?;
                 match f {
                     Field::Other => {}
-                    Field::Number(_) => return None,
+                    Field::Number(_) | Field::Watched => return None,
                     Field::Type | Field::Tool => {
                         if escaped {
                             return None;

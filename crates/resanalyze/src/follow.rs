@@ -35,6 +35,89 @@ pub struct FollowConfig {
     pub exhaustion_horizon_h: f64,
     /// Also print an `estimate` event at every evaluation (for progress displays).
     pub estimates: bool,
+    /// Longest line read (bytes, without its `\n`); longer ones are skipped and counted as
+    /// `line_too_long` without being held in memory.
+    pub max_line: usize,
+}
+
+/// The analysis settings of the early findings: the first `--min-span` (or `--warmup`, if
+/// longer) is the service's warm-up and is not judged, so a JVM growing its heap in its first
+/// seconds is not a "leak". A finding needs half a `--min-span` of evidence after it (the
+/// verdict's own rule), so the earliest finding comes after 1.5 × `--min-span`.
+pub fn early_config(cfg: &AnalysisConfig) -> AnalysisConfig {
+    let mut early = *cfg;
+    early.memory.warmup_s = cfg.memory.warmup_s.max(cfg.memory.min_span_s);
+    early
+}
+
+/// Whole lines cut from a growing file in bounded memory: the bytes of a line are kept only
+/// up to `max_line`; past that the line is dropped and its end awaited without keeping it.
+/// Each byte is examined once, however the line arrives.
+#[derive(Debug)]
+pub struct LineCutter {
+    pending: Vec<u8>,
+    /// Bytes of `pending` already searched for a newline.
+    searched: usize,
+    /// Inside a line longer than `max_line`: its bytes are dropped until its newline.
+    discarding: bool,
+    max_line: usize,
+    /// Lines skipped for being longer than `max_line`.
+    pub too_long: u64,
+}
+
+impl LineCutter {
+    /// A cutter keeping lines up to `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        LineCutter {
+            pending: Vec::new(),
+            searched: 0,
+            discarding: false,
+            max_line,
+            too_long: 0,
+        }
+    }
+
+    /// Feeds `bytes`, calling `line` with each whole line that fits (without its `\n`).
+    pub fn feed(&mut self, mut bytes: &[u8], mut line: impl FnMut(&[u8])) {
+        while !bytes.is_empty() {
+            if self.discarding {
+                match memchr::memchr(b'\n', bytes) {
+                    Some(i) => {
+                        self.discarding = false;
+                        bytes = &bytes[i + 1..];
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            let room = self.max_line + 1 - self.pending.len();
+            let take = bytes.len().min(room);
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            let mut start = 0;
+            while let Some(i) = memchr::memchr(b'\n', &self.pending[self.searched..]) {
+                let end = self.searched + i;
+                line(&self.pending[start..end]);
+                start = end + 1;
+                self.searched = start;
+            }
+            self.pending.drain(..start);
+            self.searched = self.pending.len();
+            if self.pending.len() > self.max_line {
+                self.too_long += 1;
+                self.pending.clear();
+                self.searched = 0;
+                self.discarding = true;
+            }
+        }
+    }
+
+    /// Forgets a partial line (the file was truncated or replaced).
+    pub fn reset(&mut self) {
+        self.pending.clear();
+        self.searched = 0;
+        self.discarding = false;
+    }
 }
 
 /// The `estimate` event of one evaluation: the memory verdict so far and its current slope.
@@ -49,6 +132,46 @@ pub fn estimate(doc: &Value, samples_seen: u64, elapsed_hours: f64) -> Record {
         .with("slope_mb_per_hour", leak["slope_mb_per_hour"].clone())
         .with("ci_low_mb_per_hour", leak["ci_low_mb_per_hour"].clone())
         .with("ci_high_mb_per_hour", leak["ci_high_mb_per_hour"].clone())
+        .with("basis", leak["basis"].clone())
+        .with("decided_by", leak["decided_by"].clone())
+        .with("window_start_s", leak["window_start_s"].clone())
+        .with("window_end_s", leak["window_end_s"].clone())
+}
+
+/// What one followed line is.
+enum Parsed {
+    /// A resmon sample.
+    Sample(Box<RawSample>),
+    /// resmon's `stop` event: the recording is over.
+    Stop,
+    /// Anything else, by reason.
+    Skipped(SkipReason),
+}
+
+/// Reads one whole line (without its `\n`) as the batch reader does: the fast path, else serde.
+fn parse_line(line: &[u8]) -> Parsed {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Parsed::Skipped(SkipReason::Blank);
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Parsed::Skipped(SkipReason::InvalidUtf8);
+    };
+    let sample = match crate::fastscan::scan(text.trim().as_bytes()) {
+        Some(s) => Ok(s),
+        None => serde_json::from_str::<RawSample>(text),
+    };
+    match sample {
+        Ok(s) if s.is_sample() && s.from_monitor() => Parsed::Sample(Box::new(s)),
+        Ok(_) => match serde_json::from_str::<EventProbe>(text) {
+            Ok(ev)
+                if ev.kind.as_deref() == Some("event") && ev.event.as_deref() == Some("stop") =>
+            {
+                Parsed::Stop
+            }
+            _ => Parsed::Skipped(SkipReason::OtherType),
+        },
+        Err(_) => Parsed::Skipped(SkipReason::NotJson),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -82,7 +205,13 @@ pub fn findings(doc: &Value, horizon_h: f64) -> Vec<(String, String, Value)> {
             "memory_exhaustion",
             "available memory",
         ),
-        ("hours_until_disk_full", "disk_exhaustion", "disk space"),
+        // Only what the service writes (resmon's --watch-path), never the whole filesystem's
+        // free space, which other processes move.
+        (
+            "hours_until_disk_full_watched",
+            "disk_exhaustion",
+            "disk space (at the watched paths' growth)",
+        ),
     ] {
         if let Some(h) = p[field].as_f64() {
             if h < horizon_h {
@@ -126,11 +255,27 @@ pub fn follow(
     out: &mut dyn Write,
 ) -> anyhow::Result<(Option<Value>, bool)> {
     let term = Termination::install()?;
+    let early = early_config(cfg);
     let mut acc = Accumulator::new(stream);
     let Some(mut file) = wait_for(path, fc, &term)? else {
         return Ok((None, false));
     };
-    let mut pending: Vec<u8> = Vec::new();
+    let kind = file
+        .metadata()
+        .map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?
+        .file_type();
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+            return Err(soak_core::exit::usage(format!(
+                "{}: a device or socket, not a recording (follow a file or a FIFO)",
+                path.display()
+            )));
+        }
+    }
+    // A FIFO cannot be truncated or rewound: its end is the writer closing it.
+    let regular = kind.is_file();
+    let mut lines = LineCutter::new(fc.max_line);
     let mut chunk = vec![0u8; 1 << 16];
     let mut pos = 0u64;
     let mut since_eval = 0u64;
@@ -138,8 +283,12 @@ pub fn follow(
     let mut last_data = Instant::now();
     let mut last_doc = None;
     let mut stopped = false;
-    loop {
+    // A signal ends the loop at the next read, however fast data keeps arriving.
+    while term.requested().is_none() {
         let n = file.read(&mut chunk)?;
+        if n == 0 && !regular {
+            break;
+        }
         if n == 0 {
             // Truncated or rotated: start again from the beginning.
             if std::fs::metadata(path)
@@ -148,7 +297,7 @@ pub fn follow(
             {
                 file.seek(SeekFrom::Start(0))?;
                 pos = 0;
-                pending.clear();
+                lines.reset();
                 continue;
             }
             if stopped
@@ -161,57 +310,46 @@ pub fn follow(
         }
         pos += n as u64;
         last_data = Instant::now();
-        pending.extend_from_slice(&chunk[..n]);
-        let mut start = 0;
-        while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {
-            let line = &pending[start..start + i];
-            start += i + 1;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                acc.skipped.add(SkipReason::Blank);
-                continue;
-            }
-            match serde_json::from_slice::<RawSample>(line) {
-                Ok(s) if s.is_sample() && s.from_monitor() => {
+        let mut parsed = Vec::new();
+        lines.feed(&chunk[..n], |line| parsed.push(parse_line(line)));
+        acc.lines_too_long = lines.too_long;
+        for p in parsed {
+            match p {
+                Parsed::Sample(s) => {
                     if acc.push(&s) {
                         since_eval += 1;
                     }
                 }
-                Ok(_) => {
-                    if let Ok(ev) = serde_json::from_slice::<EventProbe>(line) {
-                        if ev.kind.as_deref() == Some("event")
-                            && ev.event.as_deref() == Some("stop")
-                        {
-                            stopped = true;
-                        }
-                    }
+                Parsed::Stop => {
+                    stopped = true;
                     acc.skipped.add(SkipReason::OtherType);
                 }
-                Err(_) => acc.skipped.add(SkipReason::NotJson),
+                Parsed::Skipped(reason) => acc.skipped.add(reason),
             }
-            if since_eval >= fc.every {
-                since_eval = 0;
-                let doc = analyze(&acc, cfg);
-                if fc.estimates {
-                    let rec = estimate(&doc, acc.samples, acc.span_s() / 3600.0);
+            if since_eval < fc.every {
+                continue;
+            }
+            since_eval = 0;
+            let doc = analyze(&acc, &early);
+            if fc.estimates {
+                let rec = estimate(&doc, acc.samples, acc.span_s() / 3600.0);
+                writeln!(out, "{}", rec.to_line())?;
+                out.flush()?;
+            }
+            for (kind, message, detail) in findings(&doc, fc.exhaustion_horizon_h) {
+                if said.insert(kind.clone()) {
+                    let rec = Record::new(RecordType::Finding, "resanalyze")
+                        .with("kind", kind)
+                        .with("message", message)
+                        .with("samples_seen", acc.samples)
+                        .with("elapsed_hours", acc.span_s() / 3600.0)
+                        .with("detail", detail);
                     writeln!(out, "{}", rec.to_line())?;
                     out.flush()?;
                 }
-                for (kind, message, detail) in findings(&doc, fc.exhaustion_horizon_h) {
-                    if said.insert(kind.clone()) {
-                        let rec = Record::new(RecordType::Finding, "resanalyze")
-                            .with("kind", kind)
-                            .with("message", message)
-                            .with("samples_seen", acc.samples)
-                            .with("elapsed_hours", acc.span_s() / 3600.0)
-                            .with("detail", detail);
-                        writeln!(out, "{}", rec.to_line())?;
-                        out.flush()?;
-                    }
-                }
-                last_doc = Some(doc);
             }
+            last_doc = Some(doc);
         }
-        pending.drain(..start);
     }
     if acc.samples > 0 {
         acc.finish();

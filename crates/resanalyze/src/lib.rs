@@ -5,8 +5,10 @@
 pub mod accumulate;
 pub mod analysis;
 pub mod baseline;
+pub mod cycles;
 pub mod fastscan;
 pub mod follow;
+pub mod outfile;
 pub mod plot;
 pub mod promrules;
 pub mod reader;
@@ -50,7 +52,7 @@ Exit status: 0 all checks passed, 1 a check failed, 2 bad input (missing file, n
 pub struct Cli {
     /// resmon JSONL files, globs, `-` for stdin; `.gz` read transparently; in time order.
     #[arg(value_name = "FILE")]
-    pub inputs: Vec<String>,
+    pub inputs: Vec<std::ffi::OsString>,
     /// Output format (default: json when piped, table on a terminal).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -68,7 +70,7 @@ pub struct Cli {
     #[arg(long, default_value = "1MB", value_parser = clap_size)]
     pub min_growth: u64,
     /// With --emit-prom-rules: the range the growth rules fit their slope over.
-    #[arg(long, default_value = "2h", value_parser = clap_duration)]
+    #[arg(long, default_value = "2h", value_parser = positive_duration)]
     pub prom_range: Duration,
     /// With --emit-prom-rules: how long a growth rule must hold before it fires.
     #[arg(long, default_value = "1h", value_parser = clap_duration)]
@@ -114,11 +116,18 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub follow: Option<PathBuf>,
     /// In --follow: stop after this long without new data (default: never).
-    #[arg(long, value_parser = clap_duration)]
+    #[arg(long, value_parser = positive_duration)]
     pub follow_idle: Option<Duration>,
-    /// In --follow: re-evaluate after this many new samples.
-    #[arg(long, default_value_t = 10)]
+    /// In --follow: re-evaluate after this many new samples (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub follow_every: u64,
+    /// In --follow: how often to look for new data once the end of the file is reached.
+    #[arg(long, default_value = "200ms", value_parser = positive_duration)]
+    pub poll: Duration,
+    /// Longest line read; a longer line is skipped and counted (`line_too_long`) without
+    /// being held in memory.
+    #[arg(long, default_value = "1MiB", value_parser = positive_size)]
+    pub max_line: u64,
     /// In --follow: also print an `estimate` event (memory verdict so far, slope, interval)
     /// at every evaluation, for progress displays.
     #[arg(long, requires = "follow")]
@@ -128,7 +137,7 @@ pub struct Cli {
     pub exhaustion_horizon: Duration,
     /// Compare with an earlier run (files/globs) and flag regressions.
     #[arg(long, value_name = "OLD.jsonl")]
-    pub baseline: Vec<String>,
+    pub baseline: Vec<std::ffi::OsString>,
     /// Allowed increase over the baseline before a metric is a regression.
     #[arg(long, default_value = "10%", value_parser = clap_percent)]
     pub regression: f64,
@@ -141,7 +150,31 @@ pub struct Cli {
     pub level_shift: f64,
 }
 
+/// A duration that must be more than zero (a zero poll or idle time would spin or stop at once).
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = clap_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?} is zero; give a positive duration such as 200ms"
+        ));
+    }
+    Ok(d)
+}
+
+/// A size that must be more than zero.
+fn positive_size(s: &str) -> Result<u64, String> {
+    match clap_size(s)? {
+        0 => Err(format!("{s:?} is zero; give a positive size such as 1MiB")),
+        n => Ok(n),
+    }
+}
+
 impl Cli {
+    /// `--max-line` in bytes.
+    pub fn max_line_bytes(&self) -> usize {
+        usize::try_from(self.max_line).unwrap_or(usize::MAX)
+    }
+
     fn stream_config(&self) -> StreamConfig {
         StreamConfig {
             cpu_threshold: self.cpu_threshold,
@@ -172,13 +205,66 @@ impl Cli {
     }
 }
 
-/// Reads every input into one accumulator.
-pub fn read_inputs(inputs: &[String], cfg: StreamConfig) -> anyhow::Result<Accumulator> {
-    let sources = expand_inputs(inputs).map_err(usage)?;
+/// A device (`/dev/zero`, `/dev/urandom`, a disk) never ends or is not a recording: refused
+/// before reading (exit 2). Regular files, pipes, FIFOs and stdin are read.
+fn refuse_devices(src: &soak_core::input::InputSource) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let soak_core::input::InputSource::File(path) = src {
+        if let Ok(meta) = std::fs::metadata(path) {
+            let t = meta.file_type();
+            if t.is_char_device() || t.is_block_device() || t.is_socket() {
+                return Err(usage(format!(
+                    "{}: a device or socket, not a recording (give a file, a FIFO or -)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The inputs named on the command line, in order: `-`, files and globs; a name that is not
+/// UTF-8 is taken as a literal file name (a glob pattern has to be text).
+fn sources<S: AsRef<std::ffi::OsStr>>(
+    inputs: &[S],
+) -> anyhow::Result<Vec<soak_core::input::InputSource>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let input = input.as_ref();
+        match input.to_str() {
+            Some(text) => out.extend(expand_inputs(&[text]).map_err(usage)?),
+            None => {
+                let path = PathBuf::from(input);
+                if !path.is_file() {
+                    return Err(usage(format!(
+                        "{}: no such file (or not a regular file)",
+                        path.display()
+                    )));
+                }
+                out.push(soak_core::input::InputSource::File(path));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(soak_core::input::InputSource::Stdin);
+    }
+    Ok(out)
+}
+
+/// Reads every input into one accumulator; lines longer than `max_line` bytes are skipped
+/// and counted.
+pub fn read_inputs<S: AsRef<std::ffi::OsStr>>(
+    inputs: &[S],
+    cfg: StreamConfig,
+    max_line: usize,
+) -> anyhow::Result<Accumulator> {
+    let sources = sources(inputs)?;
     let mut acc = Accumulator::new(cfg);
     for src in &sources {
-        reader::for_each_block(src, |block| {
+        refuse_devices(src)?;
+        reader::for_each_block(src, max_line, |block| {
             acc.skipped.merge(&block.skipped);
+            acc.lines_too_long += block.too_long;
             for sample in &block.samples {
                 if !acc.push(sample) {
                     acc.skipped.add(SkipReason::WrongShape);
@@ -215,9 +301,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &cli.follow {
         let fc = follow::FollowConfig {
-            every: cli.follow_every.max(1),
+            every: cli.follow_every,
             idle: cli.follow_idle,
-            poll: Duration::from_millis(200),
+            poll: cli.poll,
+            max_line: cli.max_line_bytes(),
             exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
             estimates: cli.follow_estimates,
         };
@@ -229,10 +316,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &fc,
             &mut out,
         )?;
+        drop(out);
         if let Some(doc) = doc {
             for rec in records(&doc) {
                 if rec.kind() == Some(RecordType::Summary) {
-                    writeln!(out, "{}", rec.to_line())?;
+                    print_unless_closed(&(rec.to_line() + "\n"))?;
                 }
             }
             return Ok(ExitCode::from_checks(
@@ -241,15 +329,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         return Err(usage(format!("no samples in {}", path.display())));
     }
-    let inputs = if cli.inputs.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        cli.inputs.clone()
-    };
-    let acc = read_inputs(&inputs, cli.stream_config())?;
+    let acc = read_inputs(&cli.inputs, cli.stream_config(), cli.max_line_bytes())?;
     let mut doc = analyze(&acc, &cli.analysis_config());
     if !cli.baseline.is_empty() {
-        let old = read_inputs(&cli.baseline, cli.stream_config())
+        let old = read_inputs(&cli.baseline, cli.stream_config(), cli.max_line_bytes())
             .context("reading the --baseline run")?;
         let old_doc = analyze(&old, &cli.analysis_config());
         let rows = baseline::compare(&doc, &old_doc, cli.regression / 100.0);
@@ -283,26 +366,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &cli.write_analysis {
         let text = serde_json::to_string_pretty(&doc)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(|e| soak_core::exit::environment(format!("{e:#}")))?;
+        outfile::write(path, (text + "\n").as_bytes())
+            .map_err(|e| soak_core::exit::environment(e.to_string()))?;
     }
     let format = cli.format.unwrap_or_else(|| match Format::resolve(None) {
         Format::Table => Format::Table,
         _ => Format::Json,
     });
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?,
-        Format::Markdown => write!(out, "{}", report::markdown(&doc))?,
-        Format::Table | Format::Csv => write!(out, "{}", report::table(&doc))?,
-        Format::Jsonl => {
-            for rec in records(&doc) {
-                writeln!(out, "{}", rec.to_line())?;
-            }
-        }
-    }
-    out.flush()?;
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
+        Format::Markdown => report::markdown(&doc),
+        Format::Table | Format::Csv => report::table(&doc),
+        Format::Jsonl => records(&doc)
+            .iter()
+            .map(|rec| rec.to_line() + "\n")
+            .collect(),
+    };
+    print_unless_closed(&text)?;
     if let Some(path) = gha::step_summary_path(cli.summary_md.as_deref()) {
         gha::append_step_summary(&path, &report::markdown(&doc))?;
     }
@@ -319,6 +399,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from_checks(ok))
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head -1`) does not change the verdict's
+/// exit status: the rest of the output is dropped and the run ends as if it had been read.
+fn print_unless_closed(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 fn failed_checks(doc: &Value) -> Vec<&Value> {

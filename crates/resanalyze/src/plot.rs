@@ -64,10 +64,20 @@ fn panels(acc: &Accumulator, doc: &Value) -> Vec<Panel> {
             .into_iter()
             .filter(|p| p.t >= a && p.t <= b)
             .collect();
-        // Theil-Sen intercept: the median of y - slope * t.
-        let mut icpt: Vec<f64> = pts.iter().map(|p| p.y - slope / 3600.0 * p.t).collect();
+        // Theil-Sen intercept: the median of y - slope * t; on cycle floors, the line is drawn
+        // along the floors (the 5 % quantile of the bucket minima), not through the cycles.
+        let on_floors = leak["basis"] == "cycle_floor";
+        let mut icpt: Vec<f64> = pts
+            .iter()
+            .map(|p| if on_floors { p.min } else { p.y } - slope / 3600.0 * p.t)
+            .collect();
         icpt.sort_by(f64::total_cmp);
-        if let Some(m) = icpt.get(icpt.len() / 2) {
+        let rank = if on_floors {
+            icpt.len() / 20
+        } else {
+            icpt.len() / 2
+        };
+        if let Some(m) = icpt.get(rank) {
             fit = Some((a, m + slope / 3600.0 * a, b, m + slope / 3600.0 * b));
         }
     }
@@ -87,9 +97,14 @@ fn panels(acc: &Accumulator, doc: &Value) -> Vec<Panel> {
     vec![
         Panel {
             title: format!(
-                "{name} (MB): {} {} MB/h, judged window shaded",
+                "{name} (MB): {} {} MB/h{}, judged window shaded",
                 leak["verdict"].as_str().unwrap_or("?"),
-                leak["slope_mb_per_hour"]
+                leak["slope_mb_per_hour"],
+                if leak["basis"] == "cycle_floor" {
+                    " on the cycle floors"
+                } else {
+                    ""
+                }
             ),
             points: tl.points(ch),
             color: RGBColor(31, 119, 180),
@@ -246,16 +261,17 @@ pub fn plot(acc: &Accumulator, doc: &Value, path: &Path) -> Result<(), PlotError
             ));
             let at = svg.rfind("</svg>").unwrap_or(svg.len());
             svg.insert_str(at, &text);
-            std::fs::write(path, svg).map_err(|e| err(e.to_string()))
+            crate::outfile::write(path, svg.as_bytes()).map_err(|e| err(e.source.to_string()))
         }
-        "png" => {
-            let root = BitMapBackend::new(path, (W, height)).into_drawing_area();
+        "png" => crate::outfile::replace_with(path, |tmp| {
+            let root = BitMapBackend::new(tmp, (W, height)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
             for (area, p) in root.split_evenly((ps.len(), 1)).iter().zip(&ps) {
                 draw_panel(area, p, t_max).map_err(&err)?;
             }
             root.present().map_err(|e| err(e.to_string()))
-        }
+        })
+        .map_err(|e| err(e.source.to_string())),
         _ => Err(PlotError::Extension(name)),
     }
 }

@@ -24,14 +24,18 @@ pub struct Parsed {
     pub samples: Vec<RawSample>,
     /// Skipped lines by reason.
     pub skipped: SkipCounts,
+    /// Lines longer than the limit, skipped.
+    pub too_long: u64,
 }
 
-/// Parses a block of whole lines (the last may lack its `\n` at the end of the input).
-pub fn parse_block(block: &[u8], name: &str) -> Parsed {
+/// Parses a block of whole lines (the last may lack its `\n` at the end of the input); lines
+/// longer than `max_line` bytes are counted, not parsed.
+pub fn parse_block(block: &[u8], name: &str, max_line: usize) -> Parsed {
     let mut out = Parsed {
         // resmon's lines are ~1 kB; fewer samples than this estimate only cost a regrowth.
         samples: Vec::with_capacity(block.len() / 1024 + 1),
         skipped: SkipCounts::default(),
+        too_long: 0,
     };
     let all_ascii = block.is_ascii();
     let mut start = 0;
@@ -44,6 +48,10 @@ pub fn parse_block(block: &[u8], name: &str) -> Parsed {
         }
         let line = &block[start..end];
         start = end;
+        if line.len() > max_line + 1 {
+            out.too_long += 1;
+            continue;
+        }
         let fast = (all_ascii || std::str::from_utf8(line).is_ok())
             .then(|| fastscan::scan(line.trim_ascii()))
             .flatten();
@@ -71,8 +79,14 @@ pub fn parse_block(block: &[u8], name: &str) -> Parsed {
     out
 }
 
-/// Reads `src`, calling `each` with every parsed block in input order.
-pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow::Result<()> {
+/// Reads `src`, calling `each` with every parsed block in input order. A line longer than
+/// `max_line` is skipped and counted (in the `too_long` of the block after it) without ever
+/// being held whole: memory stays within a few blocks of `max_line` + 1 MB.
+pub fn for_each_block(
+    src: &InputSource,
+    max_line: usize,
+    mut each: impl FnMut(Parsed),
+) -> anyhow::Result<()> {
     let mut input = src.open().map_err(soak_core::exit::usage)?;
     let name = src.display_name();
     let workers = std::thread::available_parallelism()
@@ -100,7 +114,7 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
                 loop {
                     let next = rx.lock().ok().and_then(|r| r.recv().ok());
                     let Some((seq, block)) = next else { break };
-                    let parsed = parse_block(&block, name);
+                    let parsed = parse_block(&block, name, max_line);
                     if tx.send((seq, parsed, block)).is_err() {
                         break;
                     }
@@ -108,10 +122,12 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
             });
         }
         drop(done_tx);
-        let reader = scope.spawn(move || -> std::io::Result<()> {
+        let reader = scope.spawn(move || -> std::io::Result<u64> {
             let mut seq = 0u64;
             // The partial last line of the previous block, which starts the next one.
             let mut carry: Vec<u8> = Vec::new();
+            // Lines dropped here for being too long (the reader never holds them whole).
+            let mut dropped = 0u64;
             // No free buffer means the consumer has gone: stop.
             while let Ok(mut block) = free_rx.recv() {
                 loop {
@@ -128,15 +144,30 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
                         if !block.is_empty() {
                             let _ = block_tx.send((seq, block));
                         }
-                        return Ok(());
+                        return Ok(dropped);
                     }
                     // Blocks hold whole lines: the tail after the last newline moves on. A
-                    // block without any newline is one long line: read on.
+                    // block without any newline is one long line: read on, unless it is
+                    // already too long, then read past its end without keeping it.
                     match memchr::memrchr(b'\n', &block) {
+                        Some(nl) if block.len() - nl - 1 > max_line => {
+                            dropped += 1;
+                            block.truncate(nl + 1);
+                            // At the end of the input nothing follows; the block goes out.
+                            skip_to_next_line(&mut input, &mut carry)?;
+                            break;
+                        }
                         Some(nl) => {
                             carry.extend_from_slice(&block[nl + 1..]);
                             block.truncate(nl + 1);
                             break;
+                        }
+                        None if block.len() > max_line => {
+                            dropped += 1;
+                            block.clear();
+                            if !skip_to_next_line(&mut input, &mut carry)? {
+                                return Ok(dropped);
+                            }
                         }
                         None => carry.append(&mut block),
                     }
@@ -146,14 +177,51 @@ pub fn for_each_block(src: &InputSource, mut each: impl FnMut(Parsed)) -> anyhow
                 }
                 seq += 1;
             }
-            Ok(())
+            Ok(dropped)
         });
         deliver(done_rx, &free_tx, &mut each);
-        reader
+        let dropped = reader
             .join()
             .map_err(|_| anyhow::anyhow!("reader thread panicked"))?
-            .map_err(|e| anyhow::anyhow!("reading {name}: {e}"))
+            .map_err(|e| read_error(&name, &e))?;
+        each(Parsed {
+            too_long: dropped,
+            ..Parsed::default()
+        });
+        Ok(())
     })
+}
+
+/// An input that cannot be read: a corrupt or truncated compressed file is bad input (exit 2),
+/// anything else the environment (exit 3). One line naming the file.
+fn read_error(name: &str, e: &std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind;
+    let msg = format!("reading {name}: {e}");
+    match e.kind() {
+        ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof => {
+            soak_core::exit::usage(msg)
+        }
+        _ => soak_core::exit::environment(msg),
+    }
+}
+
+/// Reads past the rest of an over-long line in small steps, keeping nothing of it; what
+/// follows its newline is left in `rest`. False at the end of the input.
+fn skip_to_next_line(input: &mut dyn Read, rest: &mut Vec<u8>) -> std::io::Result<bool> {
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            rest.clear();
+            rest.extend_from_slice(&buf[i + 1..n]);
+            return Ok(true);
+        }
+    }
 }
 
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -207,7 +275,7 @@ mod tests {
         assert!(std::fs::metadata(&path).expect("meta").len() > 8 * BLOCK as u64);
         let mut elapsed = Vec::new();
         let mut skipped = SkipCounts::default();
-        for_each_block(&InputSource::File(path), |p| {
+        for_each_block(&InputSource::File(path), 1 << 20, |p| {
             skipped.merge(&p.skipped);
             elapsed.extend(p.samples.iter().map(|s| s.elapsed_s));
         })

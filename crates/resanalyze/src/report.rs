@@ -13,10 +13,26 @@ fn c(doc: &Value, path: &[&str]) -> String {
     cell(get(doc, path))
 }
 
+/// `change_point 3.20..16.00 h`: why the judged window starts where it does, and its bounds.
+fn window_text(leak: &Value) -> String {
+    match (
+        leak["window_start_s"].as_f64(),
+        leak["window_end_s"].as_f64(),
+    ) {
+        (Some(a), Some(b)) => format!(
+            "{} {:.2}..{:.2} h",
+            cell(&leak["window_reason"]),
+            a / 3600.0,
+            b / 3600.0
+        ),
+        _ => cell(&leak["window_reason"]),
+    }
+}
+
 /// Key/value rows of the headline results.
 fn headline(doc: &Value) -> Table {
     let mut t = Table::new(["metric", "value"]);
-    let rows: [(&str, &[&str]); 14] = [
+    let rows: [(&str, &[&str]); 16] = [
         ("samples", &["snapshot_count"]),
         ("duration (h)", &["duration_hours"]),
         ("leak verdict", &["leak", "verdict"]),
@@ -27,6 +43,11 @@ fn headline(doc: &Value) -> Table {
         ("p-value", &["leak", "p_value"]),
         ("OLS slope (MB/h)", &["leak", "ols_mb_per_hour"]),
         ("judged window", &["leak", "window_reason"]),
+        ("judged basis", &["leak", "basis"]),
+        (
+            "rate to beat (MB/h)",
+            &["leak", "effective_threshold_mb_per_hour"],
+        ),
         ("CPU avg (%)", &["cpu", "avg_percent"]),
         ("disk growth (GB/h)", &["disk", "growth_gb_per_hour"]),
         (
@@ -39,7 +60,12 @@ fn headline(doc: &Value) -> Table {
         ),
     ];
     for (name, path) in rows {
-        t.push_row([name.to_string(), c(doc, path)]);
+        let value = if name == "judged window" {
+            window_text(&doc["leak"])
+        } else {
+            c(doc, path)
+        };
+        t.push_row([name.to_string(), value]);
     }
     for key in ["fd_trend", "thread_trend"] {
         if !doc[key].is_null() {

@@ -45,6 +45,57 @@ pub struct RawSample {
     pub tree_threads: Option<f64>,
     /// Open fds summed over the tree.
     pub tree_fds: Option<f64>,
+    /// Bytes of the paths resmon watches (`--watch-path`): the sum of every
+    /// `watch_<slug>_bytes` field. What the service itself writes to disk, unlike the
+    /// filesystem's `disk_used_gb`, which other processes move too.
+    #[serde(flatten)]
+    pub watched: WatchedBytes,
+}
+
+/// The sum of a sample's `watch_<slug>_bytes` fields (`None` when it has none).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WatchedBytes(pub Option<f64>);
+
+/// Whether `key` names one of resmon's watched-path sizes.
+pub fn is_watched_bytes_key(key: &[u8]) -> bool {
+    key.len() > "watch__bytes".len() && key.starts_with(b"watch_") && key.ends_with(b"_bytes")
+}
+
+impl WatchedBytes {
+    /// Adds one path's size.
+    pub fn add(&mut self, bytes: f64) {
+        self.0 = Some(self.0.unwrap_or(0.0) + bytes);
+    }
+}
+
+impl<'de> Deserialize<'de> for WatchedBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WatchedBytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sample's fields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut sum = WatchedBytes::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if is_watched_bytes_key(key.as_bytes()) {
+                        // A path resmon could not measure this time is null: not counted.
+                        if let Some(v) = map.next_value::<Option<f64>>()? {
+                            sum.add(v);
+                        }
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(sum)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 impl RawSample {

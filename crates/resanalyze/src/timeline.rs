@@ -26,10 +26,12 @@ pub enum Channel {
     NetRecv,
     /// Send rate, bytes/s.
     NetSent,
+    /// Bytes of resmon's watched paths (`watch_*_bytes` summed), GB.
+    Watched,
 }
 
 /// Number of channels.
-pub const CHANNELS: usize = 10;
+pub const CHANNELS: usize = 11;
 /// Upper bound on buckets.
 pub const MAX_BUCKETS: usize = 4096;
 

@@ -25,6 +25,10 @@ pub enum Shape {
     Released,
     /// Flat for 3/4 of the run, then growth at `rate` MB/h: leak at that rate.
     LateLeak,
+    /// A garbage collector's sawtooth ([`GcCycles`]: period, amplitude, where the run stops)
+    /// over a floor rising at `rate` MB/h: a leak only when that rate is above the threshold.
+    /// Not in [`Shape::ALL`], as its truth depends on the rate.
+    GcSawtooth,
 }
 
 impl Shape {
@@ -51,6 +55,7 @@ impl Shape {
             Shape::Staircase => "staircase",
             Shape::Released => "released",
             Shape::LateLeak => "late_leak",
+            Shape::GcSawtooth => "gc_sawtooth",
         }
     }
 
@@ -76,6 +81,9 @@ impl Shape {
             }
             Shape::Released => base + 500.0 - 30.0 * h.min(hours),
             Shape::LateLeak => base + rate * (h - 0.75 * hours).max(0.0),
+            // The floor (rising from the start; `write_trace` delays it with `floor_from`
+            // and adds the cycles).
+            Shape::GcSawtooth => base + rate * h,
         }
     }
 }
@@ -97,6 +105,89 @@ pub struct TraceSpec {
     pub seed: u64,
     /// Write resmon's `start` event first (the seed's `--analyze` cannot read events).
     pub start_event: bool,
+    /// The cycles of [`Shape::GcSawtooth`].
+    pub gc: GcCycles,
+}
+
+/// Where in its cycle a sawtooth trace stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CyclePhase {
+    /// Just after a collection (the lowest point).
+    Trough,
+    /// Halfway up a rise.
+    MidRise,
+    /// Just before a collection (the highest point).
+    Peak,
+}
+
+impl CyclePhase {
+    /// Every phase.
+    pub const ALL: [CyclePhase; 3] = [CyclePhase::Trough, CyclePhase::MidRise, CyclePhase::Peak];
+
+    /// Fraction of the cycle elapsed at the end of the trace.
+    pub fn fraction(self) -> f64 {
+        match self {
+            CyclePhase::Trough => 0.01,
+            CyclePhase::MidRise => 0.5,
+            CyclePhase::Peak => 0.99,
+        }
+    }
+
+    /// The phase's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CyclePhase::Trough => "trough",
+            CyclePhase::MidRise => "mid_rise",
+            CyclePhase::Peak => "peak",
+        }
+    }
+}
+
+/// A garbage collector's cycles: memory climbs linearly by `amplitude_mb` over one period,
+/// then drops back to the floor. Periods vary by up to `jitter` (a fraction) from cycle to
+/// cycle, as a real collector's do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GcCycles {
+    /// Mean period, s.
+    pub period_s: f64,
+    /// Height of each rise, MB.
+    pub amplitude_mb: f64,
+    /// Where the trace stops.
+    pub end: CyclePhase,
+    /// Relative spread of the periods (0.2: each within ±20 % of `period_s`).
+    pub jitter: f64,
+    /// Fraction of the run after which the floor starts rising (0: from the start; 0.75: a
+    /// late leak under the cycles).
+    pub floor_from: f64,
+}
+
+impl Default for GcCycles {
+    fn default() -> Self {
+        GcCycles {
+            period_s: 1800.0,
+            amplitude_mb: 150.0,
+            end: CyclePhase::Peak,
+            jitter: 0.15,
+            floor_from: 0.0,
+        }
+    }
+}
+
+impl GcCycles {
+    /// Start times (s) of the cycles covering `[0, span_s]`, laid out backwards from the end
+    /// so that the trace stops at `end`; the first start is at or before 0.
+    fn starts(&self, span_s: f64, noise: &mut Noise) -> Vec<f64> {
+        let mut starts = vec![span_s - self.end.fraction() * self.period_s];
+        while let Some(&first) = starts.last() {
+            if first <= 0.0 || starts.len() > 1_000_000 {
+                break;
+            }
+            let period = self.period_s * (1.0 + self.jitter * noise.next());
+            starts.push(first - period.max(self.period_s * 0.05));
+        }
+        starts.reverse();
+        starts
+    }
 }
 
 impl TraceSpec {
@@ -110,6 +201,17 @@ impl TraceSpec {
             disk_gb_per_hour: 0.01,
             seed: 42,
             start_event: true,
+            gc: GcCycles::default(),
+        }
+    }
+
+    /// A GC sawtooth trace of `hours` at `interval_s` with `cycles`, over a floor rising at
+    /// `floor_mb_per_hour`.
+    pub fn gc(hours: f64, interval_s: f64, cycles: GcCycles, floor_mb_per_hour: f64) -> Self {
+        TraceSpec {
+            rate_mb_per_hour: floor_mb_per_hour,
+            gc: cycles,
+            ..TraceSpec::new(Shape::GcSawtooth, hours, interval_s)
         }
     }
 
@@ -146,11 +248,41 @@ pub fn write_trace<W: Write>(out: &mut W, spec: &TraceSpec) -> io::Result<()> {
     }
     let (mut sent, mut recv) = (0.0f64, 0.0f64);
     let n = spec.samples();
+    let span_s = (n - 1) as f64 * spec.interval_s;
+    let cycle_starts = if spec.shape == Shape::GcSawtooth {
+        spec.gc
+            .starts(span_s, &mut Noise(spec.seed.wrapping_mul(40_503).max(1)))
+    } else {
+        Vec::new()
+    };
+    let mut cycle = 0usize;
     let total_mb = 16384.0;
     for k in 0..n {
         let elapsed = k as f64 * spec.interval_s;
         let h = elapsed / 3600.0;
-        let mut rss = spec.shape.rss_mb(h, spec.hours, spec.rate_mb_per_hour) + 3.0 * noise.next();
+        let floor_h = if spec.shape == Shape::GcSawtooth {
+            (h - spec.gc.floor_from * spec.hours).max(0.0)
+        } else {
+            h
+        };
+        let mut rss = spec
+            .shape
+            .rss_mb(floor_h, spec.hours, spec.rate_mb_per_hour)
+            + 3.0 * noise.next();
+        if let Some(&start) = cycle_starts.get(cycle) {
+            while cycle_starts
+                .get(cycle + 1)
+                .is_some_and(|&next| next <= elapsed)
+            {
+                cycle += 1;
+            }
+            let start = cycle_starts.get(cycle).copied().unwrap_or(start);
+            let end = cycle_starts
+                .get(cycle + 1)
+                .copied()
+                .unwrap_or(start + spec.gc.period_s);
+            rss += spec.gc.amplitude_mb * ((elapsed - start) / (end - start)).clamp(0.0, 1.0);
+        }
         if spec.shape == Shape::Spikes && k % (n / 7).max(1) == 3 {
             rss += 2500.0;
         }

@@ -11,6 +11,10 @@ use crate::timeline::{Point, thin};
 /// At most this many points enter the O(n²) Theil-Sen / Mann-Kendall estimators.
 pub const MAX_TREND_POINTS: usize = 600;
 
+/// Fewest cycle floors for a verdict on them: with 4, a rise in every step gives Mann-Kendall
+/// p = 0.04; with 3 no trend can be significant.
+pub const MIN_FLOORS: usize = 4;
+
 /// Requirements before a verdict is given.
 #[derive(Debug, Clone, Copy)]
 pub struct TrendConfig {
@@ -59,8 +63,39 @@ pub struct TrendVerdict {
     pub window_reason: String,
     /// Threshold used, per hour.
     pub threshold_per_hour: f64,
+    /// The rate a rise had to beat on the judged window, per hour: the threshold, or higher
+    /// when the window is so short that the threshold's rise would stay under the noise floor
+    /// (`min_growth` / window length). Comparing `slope_per_hour` with it gives the verdict's
+    /// rate test exactly.
+    pub effective_threshold_per_hour: f64,
+    /// What the slope was fitted to: `whole_series` (every bucket) or `cycle_floor` (one
+    /// floor point per detected cycle, e.g. after each garbage collection).
+    pub basis: String,
+    /// Period of the detected cycles, s (with `cycle_floor`).
+    pub cycle_period_s: Option<f64>,
+    /// Points the slope was fitted to (floor points with `cycle_floor`).
+    pub points_judged: usize,
+    /// Rise over the judged window at the judged slope (units).
+    pub growth: Option<f64>,
+    /// Which rule decided: `insufficient_data`, `not_significant`, `falling`,
+    /// `under_threshold`, `noise_floor` or `leak`.
+    pub decided_by: String,
     /// Human-readable reason.
     pub reason: String,
+}
+
+impl TrendVerdict {
+    /// The judged method in one word: `change_point` when a change point chose the window,
+    /// else `floor` (cycle floors) or `whole` (every bucket).
+    pub fn method_short(&self) -> &'static str {
+        if self.window_reason == "change_point" {
+            "change_point"
+        } else if self.basis == "cycle_floor" {
+            "floor"
+        } else {
+            "whole"
+        }
+    }
 }
 
 /// Ordinary least squares slope (per second) and intercept.
@@ -199,6 +234,11 @@ pub fn change_point(points: &[Point]) -> Option<(usize, f64)> {
 }
 
 /// Judges one bucketed series. `samples` is the raw sample count; `span_s` the raw span.
+///
+/// When the series is plainly cyclic (see [`crate::cycles`]), the slope is fitted to the cycle
+/// floors (the level after each collection), not to every bucket: where a sawtooth stops
+/// (peak, trough, mid-rise) then does not tilt the verdict, and a floor that rises under the
+/// cycles is still a leak. Otherwise the whole series is judged.
 pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> TrendVerdict {
     let confidence = 1.0 - cfg.alpha;
     let ols_all = ols(points).map(|(b, _)| b * 3600.0);
@@ -216,6 +256,12 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
         window_end_s: None,
         window_reason: "whole_run".into(),
         threshold_per_hour: cfg.threshold_per_hour,
+        effective_threshold_per_hour: cfg.threshold_per_hour,
+        basis: "whole_series".into(),
+        cycle_period_s: None,
+        points_judged: 0,
+        growth: None,
+        decided_by: "insufficient_data".into(),
         reason: String::new(),
     };
     let after_warmup: Vec<Point> = points
@@ -239,7 +285,26 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
     if cfg.warmup_s > 0.0 {
         v.window_reason = "warmup".into();
     }
-    let pts = thin(&after_warmup, MAX_TREND_POINTS);
+    let pts = match crate::cycles::detect(&after_warmup) {
+        Some(c) => {
+            v.basis = "cycle_floor".into();
+            v.method = "cycle_floor+theil_sen+mann_kendall+change_point".into();
+            v.cycle_period_s = Some(c.period_s);
+            c.floors
+        }
+        None => thin(&after_warmup, MAX_TREND_POINTS),
+    };
+    v.points_judged = pts.len();
+    if v.basis == "cycle_floor" && pts.len() < MIN_FLOORS {
+        // Three floors cannot show a trend at 5 % (Mann-Kendall's smallest p with n = 3 is
+        // 0.15): say so rather than a confident "no leak".
+        v.reason = format!(
+            "cycles of {} but only {} cycle floors (need {MIN_FLOORS}): run longer",
+            human_seconds(v.cycle_period_s.unwrap_or(0.0)),
+            pts.len()
+        );
+        return v;
+    }
     let Some(whole) = theil_sen(&pts, cfg.alpha) else {
         v.reason = "no time spread in the samples".into();
         return v;
@@ -286,31 +351,60 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
     .into();
     let window_h = (v.window_end_s.unwrap_or(0.0) - v.window_start_s.unwrap_or(0.0)) / 3600.0;
     let grown = per_h(slope) * window_h;
+    v.growth = Some(grown);
+    // Rising by less than `min_growth` over the window is noise: the same as requiring the
+    // slope to beat `min_growth / window` as well as the threshold.
+    if window_h > 0.0 {
+        v.effective_threshold_per_hour = cfg.threshold_per_hour.max(cfg.min_growth / window_h);
+    }
+    let on = match (v.basis.as_str(), v.cycle_period_s) {
+        ("cycle_floor", Some(period)) => format!(
+            " on {} cycle floors (period {})",
+            pts.len(),
+            human_seconds(period)
+        ),
+        _ => String::new(),
+    };
+    let window_text = format!(
+        "{} window {}..{}",
+        v.window_reason,
+        human_seconds(v.window_start_s.unwrap_or(0.0)),
+        human_seconds(v.window_end_s.unwrap_or(0.0))
+    );
     if significant_up && per_h(slope) > cfg.threshold_per_hour && grown < cfg.min_growth {
         v.verdict = "no_leak".into();
+        v.decided_by = "noise_floor".into();
         v.reason = format!(
-            "rising {:.2}/h but only {:.3} over the {} window, under the {:.3} noise floor (--min-growth); threshold {:.2}/h",
+            "rising {:.2}/h{on} but only {:.3} over the {window_text}, under the {:.3} noise floor (--min-growth): the rate would have to exceed {:.2}/h; threshold {:.2}/h",
             per_h(slope),
             grown,
-            v.window_reason,
             cfg.min_growth,
+            v.effective_threshold_per_hour,
             cfg.threshold_per_hour
         );
     } else if significant_up && per_h(slope) > cfg.threshold_per_hour {
         v.verdict = "leak".into();
+        v.decided_by = "leak".into();
         v.reason = format!(
-            "rising {:.2}/h (CI {:.2}..{:.2}, p={:.2e}) over the {} window, above {:.2}/h",
+            "rising {:.2}/h (CI {:.2}..{:.2}, p={:.2e}){on} over the {window_text}, above {:.2}/h",
             per_h(slope),
             per_h(lo),
             per_h(hi),
             p,
-            v.window_reason,
             cfg.threshold_per_hour
         );
     } else {
         v.verdict = "no_leak".into();
+        v.decided_by = if significant_down {
+            "falling"
+        } else if !significant_up {
+            "not_significant"
+        } else {
+            "under_threshold"
+        }
+        .into();
         v.reason = format!(
-            "{} {:.2}/h (CI {:.2}..{:.2}, p={:.2e}); threshold {:.2}/h",
+            "{} {:.2}/h (CI {:.2}..{:.2}, p={:.2e}){on} over the {window_text}; threshold {:.2}/h",
             v.trend,
             per_h(slope),
             per_h(lo),
@@ -320,6 +414,17 @@ pub fn judge(points: &[Point], samples: u64, span_s: f64, cfg: &TrendConfig) -> 
         );
     }
     v
+}
+
+/// `90 s`, `12.5 min`, `3.20 h`: a duration for a reason text.
+pub fn human_seconds(s: f64) -> String {
+    if s.abs() < 120.0 {
+        format!("{s:.0} s")
+    } else if s.abs() < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.2} h", s / 3600.0)
+    }
 }
 
 #[cfg(test)]

@@ -276,3 +276,64 @@ fn split_gzip_and_stdin_inputs_read_as_one_run() {
         whole["leak"]["slope_mb_per_hour"]
     );
 }
+
+/// A 4.5-minute run whose RSS rises 12.9 MB/h in allocator-sized steps (0.97 MB in all): the
+/// noise floor, not the 10 MB/h threshold, decides, and the check says so with a threshold its
+/// value is compared against, so the row cannot read "12.9 MB/h < 10 MB/h: pass".
+#[test]
+fn memory_check_value_threshold_and_window_agree_with_its_verdict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("short.jsonl");
+    let mut text = String::new();
+    for k in 0..55u32 {
+        let t = f64::from(k) * 5.0;
+        // 12.9 MB/h in 0.125 MB steps.
+        let rss = 40.0 + ((12.9 * t / 3600.0) / 0.125).floor() * 0.125;
+        text.push_str(&format!(
+            "{{\"type\":\"sample\",\"tool\":\"resmon\",\"timestamp_unix\":{},\"elapsed_s\":{t},\"tree_memory_mb\":{rss}}}\n",
+            1_760_000_000.0 + t
+        ));
+    }
+    std::fs::write(&path, text).expect("write");
+    let run = |format: &str| {
+        let args = [
+            "--min-span",
+            "1m",
+            "--min-samples",
+            "10",
+            "--format",
+            format,
+        ];
+        bin().arg(&path).args(args).output().expect("run").stdout
+    };
+    let doc: Value = serde_json::from_slice(&run("json")).expect("json");
+    let check = doc["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "memory_growth"))
+        .expect("memory_growth");
+    let value = check["value"].as_f64().expect("value");
+    let threshold = check["threshold"].as_f64().expect("threshold");
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["decided_by"], "noise_floor", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("no_leak (noise floor) on tree_memory_mb")),
+        "{check}"
+    );
+    assert!(value > 10.0, "the judged slope: {value}");
+    assert!(
+        value < threshold,
+        "an ok row shows a value under its threshold: {check}"
+    );
+    assert_eq!(check["leak_threshold_mb_per_hour"], 10.0);
+    assert_eq!(check["method"], "whole");
+    assert!(check["growth_mb"].as_f64().expect("growth") < 1.0);
+    assert_eq!(check["window_start_s"], 0.0);
+    assert_eq!(check["window_end_s"], 270.0);
+    // The terminal table names the window and the rate to beat.
+    let table = run("table");
+    let text = String::from_utf8_lossy(&table);
+    assert!(text.contains("whole_run 0.00..0.07 h"), "{text}");
+    assert!(text.contains("rate to beat (MB/h)"), "{text}");
+}

@@ -1,33 +1,10 @@
 //! Generated traces of every known shape, analysed by the real binary, checked against truth.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
-use resanalyze::tracegen::{Shape, TraceSpec, write_trace};
+use common::{analyse, trace};
+use resanalyze::tracegen::{Shape, TraceSpec};
 use serde_json::Value;
-
-fn trace(dir: &Path, spec: &TraceSpec) -> PathBuf {
-    let path = dir.join(format!("{}.jsonl", spec.shape.name()));
-    let mut f = BufWriter::new(File::create(&path).expect("create"));
-    write_trace(&mut f, spec).expect("write");
-    f.flush().expect("flush");
-    path
-}
-
-fn analyse(args: &[&str]) -> (Value, i32) {
-    let out = Command::cargo_bin("resanalyze")
-        .expect("bin")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
-    });
-    (doc, out.status.code().unwrap_or(-1))
-}
 
 #[test]
 fn every_shape_is_judged_right() {
@@ -35,7 +12,7 @@ fn every_shape_is_judged_right() {
     let mut wrong = Vec::new();
     for shape in Shape::ALL {
         let spec = TraceSpec::new(shape, 16.0, 30.0);
-        let path = trace(dir.path(), &spec);
+        let path = trace(dir.path(), spec.shape.name(), &spec);
         let (doc, code) = analyse(&[path.to_str().expect("utf8")]);
         let leak = doc["memory"]["leak_detected"] == Value::Bool(true);
         println!(
@@ -65,7 +42,7 @@ fn every_shape_is_judged_right() {
 fn late_leak_is_reported_at_its_current_rate() {
     let dir = tempfile::tempdir().expect("tmp");
     let spec = TraceSpec::new(Shape::LateLeak, 16.0, 30.0);
-    let path = trace(dir.path(), &spec);
+    let path = trace(dir.path(), spec.shape.name(), &spec);
     let (doc, _) = analyse(&[path.to_str().expect("utf8")]);
     let slope = doc["leak"]["slope_mb_per_hour"].as_f64().expect("slope");
     assert!((slope - 40.0).abs() < 6.0, "slope {slope}");
@@ -79,7 +56,11 @@ fn late_leak_is_reported_at_its_current_rate() {
 #[test]
 fn released_memory_is_falling_not_a_leak() {
     let dir = tempfile::tempdir().expect("tmp");
-    let path = trace(dir.path(), &TraceSpec::new(Shape::Released, 10.0, 60.0));
+    let path = trace(
+        dir.path(),
+        "t",
+        &TraceSpec::new(Shape::Released, 10.0, 60.0),
+    );
     let (doc, code) = analyse(&[path.to_str().expect("utf8")]);
     assert_eq!(doc["leak"]["trend"], "falling");
     assert_eq!(doc["leak"]["verdict"], "no_leak");
@@ -89,7 +70,7 @@ fn released_memory_is_falling_not_a_leak() {
 #[test]
 fn too_short_a_run_is_insufficient_data() {
     let dir = tempfile::tempdir().expect("tmp");
-    let path = trace(dir.path(), &TraceSpec::new(Shape::Linear, 0.1, 10.0));
+    let path = trace(dir.path(), "t", &TraceSpec::new(Shape::Linear, 0.1, 10.0));
     let (doc, _) = analyse(&[path.to_str().expect("utf8")]);
     assert_eq!(doc["leak"]["verdict"], "insufficient_data");
     assert_eq!(doc["memory"]["leak_detected"], Value::Bool(false));
@@ -98,7 +79,7 @@ fn too_short_a_run_is_insufficient_data() {
 #[test]
 fn garbage_and_truncated_lines_are_counted_not_fatal() {
     let dir = tempfile::tempdir().expect("tmp");
-    let path = trace(dir.path(), &TraceSpec::new(Shape::Flat, 2.0, 60.0));
+    let path = trace(dir.path(), "t", &TraceSpec::new(Shape::Flat, 2.0, 60.0));
     let mut text = std::fs::read_to_string(&path).expect("read");
     text.insert_str(
         0,
