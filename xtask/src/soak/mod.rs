@@ -423,8 +423,12 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
                 &service.pid().to_string(),
                 "--interval",
                 &args.interval,
-                "--output",
             ])
+            // The run directory's growth is what the disk early warning projects (not the
+            // whole filesystem, which other processes write too).
+            .arg("--watch-path")
+            .arg(&plan.dir)
+            .arg("--output")
             .arg(plan.file("resources.jsonl"))
             .stdout(Stdio::null())
             .stderr(plan.out("resmon.stderr")?),
