@@ -18,11 +18,12 @@ pub mod ignore;
 pub mod ingest;
 pub mod lockfile;
 pub mod osv;
+pub mod replace;
 pub mod report;
 pub mod scan;
 pub mod severity;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use soak_core::exit::{ExitCode, usage};
@@ -176,17 +177,12 @@ fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                         .map_or_else(|| e.to_string(), |io| io.to_string())
                 ))
             })?;
-            if entry.file_type().is_file() && !is_own_tmp(entry.path()) {
+            if entry.file_type().is_file() {
                 out.push(entry.into_path());
             }
         }
     }
     Ok(out)
-}
-
-fn is_own_tmp(p: &Path) -> bool {
-    p.file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".seccheck-tmp"))
 }
 
 fn secrets(

@@ -1,16 +1,17 @@
 //! Scanning files for secrets in big blocks (the prefilter runs over whole buffers; only lines
 //! it flags are examined), and rewriting files with the secrets masked, atomically.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::detect::{Detector, Hit};
+use crate::replace::{self, Original, ReplaceError};
 
 const BLOCK: usize = 1 << 20;
 
@@ -38,20 +39,20 @@ pub struct FileScan {
     pub skipped: Option<String>,
 }
 
-fn is_gzip(path: &Path) -> io::Result<bool> {
+/// A reader of the file's text (gunzipped when it starts with the gzip magic), and whether it
+/// was gzip.
+fn reader_of(file: File) -> io::Result<(Box<dyn Read>, bool)> {
     let mut magic = [0u8; 2];
-    let n = File::open(path)?.read(&mut magic)?;
-    Ok(n == 2 && magic == [0x1f, 0x8b])
-}
-
-fn open(path: &Path) -> io::Result<(Box<dyn Read>, bool)> {
-    let gz = is_gzip(path)?;
-    let file = File::open(path)?;
-    Ok(if gz {
+    let n = file.read_at(&mut magic, 0)?;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
         (Box::new(MultiGzDecoder::new(file)), true)
     } else {
         (Box::new(file), false)
     })
+}
+
+fn open(path: &Path) -> io::Result<(Box<dyn Read>, bool)> {
+    reader_of(File::open(path)?)
 }
 
 fn report(d: &Detector, line: &[u8], line_no: u64, out: &mut Vec<Found>) {
@@ -133,22 +134,19 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// Rewrites `path` with every secret replaced by `[REDACTED:kind]`: written beside it, synced,
-/// given the same permissions, then renamed over it (a gzip file stays gzip). Returns how many
+/// Rewrites `path` with every secret replaced by `[REDACTED:kind]` (a gzip file stays gzip),
+/// through [`crate::replace`]: a fresh temporary file created exclusively beside it under a
+/// random name, given the original's owner and mode, synced, renamed over it. Returns how many
 /// secrets were masked.
-pub fn redact_file(path: &Path, d: &Detector) -> io::Result<usize> {
-    let (reader, gz) = open(path)?;
-    let tmp = tmp_path(path);
-    let result = (|| -> io::Result<usize> {
-        let file = File::create(&tmp)?;
+pub fn redact_file(path: &Path, d: &Detector) -> Result<usize, ReplaceError> {
+    let original = Original::open(path)?;
+    replace::replace(original, |src, tmp| {
+        let (reader, gz) = reader_of(src.try_clone()?)?;
         let mut masked = 0;
-        let mut sink: Box<dyn Write> = if gz {
-            Box::new(GzEncoder::new(
-                BufWriter::new(file.try_clone()?),
-                Compression::default(),
-            ))
+        let mut sink: Box<dyn Write + '_> = if gz {
+            Box::new(GzEncoder::new(BufWriter::new(tmp), Compression::default()))
         } else {
-            Box::new(BufWriter::new(file.try_clone()?))
+            Box::new(BufWriter::new(tmp))
         };
         let mut reader = BufReader::with_capacity(BLOCK, reader);
         let mut line = Vec::new();
@@ -172,30 +170,8 @@ pub fn redact_file(path: &Path, d: &Detector) -> io::Result<usize> {
             sink.write_all(&line[at..])?;
         }
         sink.flush()?;
-        drop(sink);
-        let mode = fs::metadata(path)?.permissions().mode();
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
         Ok(masked)
-    })();
-    match result {
-        Ok(n) => {
-            fs::rename(&tmp, path)?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.seccheck-tmp"))
+    })
 }
 
 #[cfg(test)]
@@ -215,7 +191,7 @@ mod tests {
         text.push_str(
             "token: q8Vt2LmZ7xR4nB9wK3pD6sF1\nlast line without newline AKIAIOSFODNN7EXAMPLE",
         );
-        fs::write(&p, &text).expect("write");
+        std::fs::write(&p, &text).expect("write");
         let d = Detector::new(&[], 3.5).expect("d");
         let r = scan_file(&p, &d).expect("scan");
         let lines: Vec<(u64, &str)> = r.found.iter().map(|f| (f.line, f.kind.as_str())).collect();

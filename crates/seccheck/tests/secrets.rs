@@ -27,6 +27,22 @@ fn records(out: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// `seccheck secrets --env BYBIT_API_SECRET --redact --format jsonl PATH`.
+fn redact(path: &Path) -> std::process::Output {
+    seccheck()
+        .args([
+            "secrets",
+            "--env",
+            "BYBIT_API_SECRET",
+            "--redact",
+            "--format",
+            "jsonl",
+        ])
+        .arg(path)
+        .output()
+        .expect("run")
+}
+
 fn write_gz(path: &Path, text: &str) {
     let mut gz = GzEncoder::new(
         std::fs::File::create(path).expect("create"),
@@ -137,18 +153,7 @@ fn redact_masks_the_secrets_and_changes_nothing_else() {
     artifacts(dir.path());
     let before = std::fs::read_to_string(dir.path().join("service.log")).expect("read");
     let clean_before = std::fs::read(dir.path().join("clean.csv")).expect("read");
-    let out = seccheck()
-        .args([
-            "secrets",
-            "--env",
-            "BYBIT_API_SECRET",
-            "--redact",
-            "--format",
-            "jsonl",
-        ])
-        .arg(dir.path())
-        .output()
-        .expect("run");
+    let out = redact(dir.path());
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -201,4 +206,50 @@ fn a_missing_path_is_named_with_exit_2() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/artifacts"));
+}
+
+/// Issue 16 point 1: a symlink planted at the name the tool once used for its temporary file
+/// (and at other plausible ones) is never written through; the redacted file stays a regular
+/// file with its mode, and the outside file keeps its content and mode.
+#[test]
+fn redact_never_writes_through_a_planted_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let outside = tempfile::tempdir().expect("outside");
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "root:x:0:0\n").expect("write");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, format!("key loaded api_secret={SECRET}\n")).expect("write");
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    for name in [
+        ".app.log.seccheck-tmp",
+        "app.log.seccheck-tmp",
+        ".app.log.tmp",
+        "app.log.tmp",
+        "app.log.redacted",
+    ] {
+        std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("symlink");
+    }
+    let out = redact(&log);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("read"),
+        "root:x:0:0\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&victim)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o644
+    );
+    let meta = std::fs::symlink_metadata(&log).expect("meta");
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("read"),
+        "key loaded api_secret=[REDACTED:env:BYBIT_API_SECRET]\n"
+    );
 }
