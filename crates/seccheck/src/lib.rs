@@ -18,10 +18,13 @@ pub mod ignore;
 pub mod ingest;
 pub mod lockfile;
 pub mod osv;
+pub mod pem;
 pub mod replace;
 pub mod report;
 pub mod scan;
 pub mod severity;
+pub mod shapes;
+pub mod watched;
 
 use std::path::PathBuf;
 
@@ -136,15 +139,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The watched variables' values; unset or too-short ones are named on stderr.
-fn env_values(names: &[String]) -> Vec<(String, String)> {
+fn env_values(names: &[String]) -> Vec<watched::Watched> {
+    use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
     for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        match std::env::var(name) {
-            Ok(v) if v.len() >= 8 => out.push((name.to_string(), v)),
-            Ok(_) => eprintln!(
+        match std::env::var_os(name) {
+            Some(v) if v.len() >= watched::MIN_LEN => {
+                out.push(watched::Watched::new(name, v.as_bytes()))
+            }
+            Some(_) => eprintln!(
                 "seccheck: warning: {name} is shorter than 8 characters; not searched for"
             ),
-            Err(_) => eprintln!("seccheck: warning: {name} is not set; not searched for"),
+            None => eprintln!("seccheck: warning: {name} is not set; not searched for"),
         }
     }
     out
@@ -193,8 +199,9 @@ fn secrets(
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     let values = env_values(env);
+    let watched_count = values.len();
     let detector =
-        detect::Detector::new(&values, min_entropy).map_err(|e| usage(format!("pattern: {e}")))?;
+        detect::Detector::new(values, min_entropy).map_err(|e| usage(format!("pattern: {e}")))?;
     let files = files(paths)?;
     let started = std::time::Instant::now();
     let mut records = Vec::new();
@@ -205,6 +212,9 @@ fn secrets(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // vanished meanwhile
             Err(e) => return Err(usage(format!("{}: {e}", f.display()))),
         };
+        if let Some(e) = &scan.error {
+            return Err(usage(format!("{}: {e}", f.display())));
+        }
         bytes += scan.bytes;
         if scan.skipped.is_some() {
             skipped += 1;
@@ -218,6 +228,7 @@ fn secrets(
                     .with("kind", hit.kind.as_str())
                     .with("file", f.display().to_string())
                     .with("line", hit.line)
+                    .with("end_line", hit.end_line)
                     .with("column", hit.column)
                     .with("masked", hit.masked.as_str())
                     .with("severity", "high"),
@@ -250,7 +261,7 @@ fn secrets(
                 0.0
             },
         )
-        .with("env_values_watched", values.len())
+        .with("env_values_watched", watched_count)
         .with("secrets", found)
         .with("redacted", redacted)
         .with("ok", found == 0);
