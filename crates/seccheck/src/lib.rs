@@ -16,12 +16,14 @@ pub mod dbage;
 pub mod detect;
 pub mod ignore;
 pub mod ingest;
+pub mod inputs;
 pub mod lockfile;
 pub mod osv;
 pub mod pem;
 pub mod replace;
 pub mod report;
 pub mod scan;
+pub mod secrets;
 pub mod severity;
 pub mod shapes;
 pub mod watched;
@@ -29,11 +31,8 @@ pub mod watched;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use soak_core::exit::{ExitCode, usage};
-use soak_core::output::{Format, write_records};
-use soak_core::record::{Record, RecordType};
-
-const TOOL: &str = "seccheck";
+use soak_core::exit::ExitCode;
+use soak_core::output::Format;
 
 /// Command line of `seccheck`.
 #[derive(Debug, Parser)]
@@ -65,17 +64,22 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Scan files and directories (logs, JSON, CSV, .gz) for secrets.
+    /// Scan files, directories and streams (logs, JSON, CSV, .gz) for secrets.
     Secrets {
-        /// Files or directories (walked; symlinks are not followed).
+        /// Files or directories (walked; symlinks inside are reported, not followed; a symlink
+        /// named here is followed), `-` for stdin, FIFOs and `<(...)` (read as streams).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Environment variables whose current values must not appear (literal or base64),
-        /// comma-separated. The values are read from the environment, never from the command
-        /// line.
+        /// Environment variables whose current values must not appear (literally, escaped,
+        /// URL-encoded, base64'd, hex'd or split), comma-separated. The values are read from the
+        /// environment, never from the command line. An unset or too-short one is exit 2.
         #[arg(long, value_delimiter = ',')]
         env: Vec<String>,
-        /// Rewrite each file with its secrets masked (`[REDACTED:kind]`).
+        /// A variable of --env that is unset or shorter than 8 bytes is a warning, not exit 2
+        /// (a soak that does not trade has no exchange keys).
+        #[arg(long)]
+        allow_missing_env: bool,
+        /// Rewrite each file with its secrets masked (`[REDACTED:kind]`); not for streams.
         #[arg(long)]
         redact: bool,
         /// Entropy (bits per character) a token next to key/secret/token/password needs.
@@ -123,10 +127,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Secrets {
             paths,
             env,
+            allow_missing_env,
             redact,
             min_entropy,
             format,
-        } => secrets(&paths, &env, redact, min_entropy, Format::resolve(format)),
+        } => secrets::run(&secrets::SecretsArgs {
+            paths,
+            env,
+            allow_missing_env,
+            redact,
+            min_entropy,
+            format: Format::resolve(format),
+        }),
         Cmd::Deps {
             paths,
             db,
@@ -136,153 +148,4 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => commands::deps(&paths, &db, max_db_age, strict, &gate),
         Cmd::Ingest { files, gate } => commands::ingest(&files, &gate),
     }
-}
-
-/// The watched variables' values; unset or too-short ones are named on stderr.
-fn env_values(names: &[String]) -> Vec<watched::Watched> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::new();
-    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        match std::env::var_os(name) {
-            Some(v) if v.len() >= watched::MIN_LEN => {
-                out.push(watched::Watched::new(name, v.as_bytes()))
-            }
-            Some(_) => eprintln!(
-                "seccheck: warning: {name} is shorter than 8 characters; not searched for"
-            ),
-            None => eprintln!("seccheck: warning: {name} is not set; not searched for"),
-        }
-    }
-    out
-}
-
-/// Every regular file under `paths` (directories walked, symlinks skipped), sorted.
-fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let meta =
-            std::fs::symlink_metadata(p).map_err(|e| usage(format!("{}: {e}", p.display())))?;
-        if meta.is_file() {
-            out.push(p.clone());
-            continue;
-        }
-        if !meta.is_dir() {
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(p)
-            .follow_links(false)
-            .sort_by_file_name()
-        {
-            let entry = entry.map_err(|e| {
-                let at = e
-                    .path()
-                    .map_or_else(|| p.display().to_string(), |x| x.display().to_string());
-                usage(format!(
-                    "{at}: {}",
-                    e.io_error()
-                        .map_or_else(|| e.to_string(), |io| io.to_string())
-                ))
-            })?;
-            if entry.file_type().is_file() {
-                out.push(entry.into_path());
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn secrets(
-    paths: &[PathBuf],
-    env: &[String],
-    redact: bool,
-    min_entropy: f64,
-    format: Format,
-) -> anyhow::Result<ExitCode> {
-    let values = env_values(env);
-    let watched_count = values.len();
-    let detector =
-        detect::Detector::new(values, min_entropy).map_err(|e| usage(format!("pattern: {e}")))?;
-    let files = files(paths)?;
-    let started = std::time::Instant::now();
-    let mut records = Vec::new();
-    let (mut bytes, mut found, mut skipped, mut redacted) = (0u64, 0usize, 0usize, 0usize);
-    for f in &files {
-        let scan = match scan::scan_file(f, &detector) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // vanished meanwhile
-            Err(e) => return Err(usage(format!("{}: {e}", f.display()))),
-        };
-        if let Some(e) = &scan.error {
-            return Err(usage(format!("{}: {e}", f.display())));
-        }
-        bytes += scan.bytes;
-        if scan.skipped.is_some() {
-            skipped += 1;
-            continue;
-        }
-        for hit in &scan.found {
-            found += 1;
-            records.push(
-                Record::new(RecordType::Finding, TOOL)
-                    .with("finding", "secret")
-                    .with("kind", hit.kind.as_str())
-                    .with("file", f.display().to_string())
-                    .with("line", hit.line)
-                    .with("end_line", hit.end_line)
-                    .with("column", hit.column)
-                    .with("masked", hit.masked.as_str())
-                    .with("severity", "high"),
-            );
-        }
-        if redact && !scan.found.is_empty() {
-            let n = scan::redact_file(f, &detector)
-                .map_err(|e| soak_core::exit::environment(format!("{}: {e}", f.display())))?;
-            redacted += n;
-            records.push(
-                Record::new(RecordType::Action, TOOL)
-                    .with("action", "redact")
-                    .with("file", f.display().to_string())
-                    .with("secrets_masked", n)
-                    .with("dry_run", false),
-            );
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let summary = Record::new(RecordType::Summary, TOOL)
-        .with("command", "secrets")
-        .with("files", files.len())
-        .with("binary_files_skipped", skipped)
-        .with("bytes", bytes)
-        .with(
-            "mb_per_s",
-            if secs > 0.0 {
-                ((bytes as f64 / 1e6 / secs) * 10.0).round() / 10.0
-            } else {
-                0.0
-            },
-        )
-        .with("env_values_watched", watched_count)
-        .with("secrets", found)
-        .with("redacted", redacted)
-        .with("ok", found == 0);
-    let mut out = std::io::stdout().lock();
-    if matches!(format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        write_records(&mut out, format, &records, None)?;
-    } else {
-        write_records(
-            &mut out,
-            format,
-            &records,
-            Some(&["kind", "file", "line", "column", "masked"]),
-        )?;
-        use std::io::Write;
-        writeln!(
-            out,
-            "{found} secret(s) in {} file(s), {} bytes scanned",
-            files.len(),
-            bytes
-        )?;
-    }
-    Ok(ExitCode::from_checks(found == 0))
 }

@@ -92,6 +92,7 @@ fn finds_env_values_in_both_forms_and_key_shapes_in_gzip_and_never_prints_them()
             "secrets",
             "--env",
             "BYBIT_API_SECRET,NOT_SET_ANYWHERE",
+            "--allow-missing-env",
             "--format",
             "jsonl",
         ])
@@ -138,7 +139,11 @@ fn finds_env_values_in_both_forms_and_key_shapes_in_gzip_and_never_prints_them()
         !everything.contains(SECRET) && !everything.contains(&SECRET[4..]),
         "{everything}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT_SET_ANYWHERE is not set"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--env NOT_SET_ANYWHERE: the variable is not set"),
+        "{out:?}"
+    );
     assert_eq!(recs.last().expect("summary")["files"], 4);
 }
 
