@@ -376,6 +376,8 @@ mod tests {
             "secret rotated, next at /etc/bot/secrets/bybit.json",
             "postgres://bot:***@db:5432/x and redis://:${REDIS_PASSWORD}@cache",
             "token_file=config.production.yaml",
+            "fetched secret bybit-prod-api-credentials from vault",
+            "secret_name=BYBIT_PROD_API_CREDENTIALS",
         ] {
             assert!(kinds(&d, line).is_empty(), "{line}: {:?}", kinds(&d, line));
         }

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod commands;
+pub mod corpus;
 pub mod db;
 pub mod dbage;
 pub mod detect;

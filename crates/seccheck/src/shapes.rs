@@ -194,7 +194,7 @@ pub fn entropy(s: &[u8]) -> f64 {
 }
 
 /// True for tokens that are identifiers rather than secrets: hex (digests, commit hashes,
-/// UUIDs), digits and separators (order ids, timestamps), paths, URLs, dotted names, and base64
+/// UUIDs), digits and separators (order ids, timestamps), digit-free words in one case, paths, URLs, dotted names, and base64
 /// whose decoding is readable text (a `page_token` of JSON).
 pub fn is_identifier(tok: &[u8]) -> bool {
     let all = |f: fn(&u8) -> bool| tok.iter().all(f);
@@ -202,6 +202,11 @@ pub fn is_identifier(tok: &[u8]) -> bool {
         return true;
     }
     if all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b':')) {
+        return true;
+    }
+    // Words without digits in one case (`bybit-prod-api-credentials`, `MAX_ORDER_SIZE`): names.
+    let no_digit = all(|b| !b.is_ascii_digit());
+    if no_digit && (all(|b| !b.is_ascii_uppercase()) || all(|b| !b.is_ascii_lowercase())) {
         return true;
     }
     if tok.starts_with(b"/")
@@ -243,10 +248,10 @@ pub fn plausible_secret(tok: &[u8], min_entropy: f64) -> bool {
     entropy(tok) >= min_entropy && !is_identifier(tok)
 }
 
-/// A URL password that is a placeholder, not a secret.
+/// A URL password that is a placeholder (or already redacted), not a secret.
 pub fn is_placeholder(pw: &[u8]) -> bool {
     pw.iter().all(|b| *b == b'*' || *b == b'x' || *b == b'X')
-        || matches!(pw.first(), Some(b'$' | b'{' | b'<' | b'%'))
+        || matches!(pw.first(), Some(b'$' | b'{' | b'<' | b'%' | b'['))
         || pw.eq_ignore_ascii_case(b"password")
 }
 
