@@ -51,10 +51,15 @@ use soak_core::output::Format;
   # mask what was found, in place (atomically; .gz stays .gz)
   seccheck secrets --env BYBIT_API_SECRET --redact artifacts/soak/
 
+  # a soak with no exchange configured: the unset variables are warnings, not exit 2
+  seccheck secrets --env BYBIT_API_KEY,BYBIT_API_SECRET --allow-missing-env artifacts/soak/
+
 Exit status: 0 nothing found (deps: the gate passed); 1 secrets found (or masked with --redact),
-or a vulnerability at or above --fail-on, an expired ignore or a stale database; 2 bad usage, an
-unreadable path, a malformed lockfile, a missing or empty database; 3 the database age cannot be
-read."
+or a vulnerability at or above --fail-on, an expired ignore or a stale database; 2 bad usage, a
+watched variable unset or too short, --redact on a stream, an unreadable input or corrupt .gz
+(the others still scanned), a malformed or empty lockfile, a missing or empty database; 3 a file
+that could not be rewritten, a database age that cannot be read or lies in the future, a
+database too broken to use."
 )]
 pub struct Cli {
     /// What to do.
