@@ -17,11 +17,11 @@ pub enum Input {
         /// The symlink's target, when it was named through a symlink.
         link_target: Option<PathBuf>,
     },
-    /// A stream, read once and never rewritten: stdin (`-`), a pipe, a FIFO, a device.
+    /// A stream, read once and never rewritten: stdin (`-`), a pipe, a FIFO, a socket.
     Stream {
         /// Its name (`-` for stdin).
         path: PathBuf,
-        /// What it is (`stdin`, `fifo`, `character device`…).
+        /// What it is (`stdin`, `fifo`, `socket`).
         what: &'static str,
     },
 }
@@ -58,8 +58,6 @@ pub struct Inputs {
 fn stream_kind(ft: &std::fs::FileType) -> Option<&'static str> {
     if ft.is_fifo() {
         Some("fifo")
-    } else if ft.is_char_device() {
-        Some("character device")
     } else if ft.is_socket() {
         Some("socket")
     } else {
@@ -119,6 +117,9 @@ impl Inputs {
                         what,
                     });
                 }
+            } else if ft.is_char_device() {
+                // /dev/zero, /dev/urandom, a terminal: endless, no log.
+                me.error(p, "a character device is no log (files, directories, pipes, FIFOs and - are read)".into());
             } else {
                 me.error(p, "not a file, directory or stream".into());
             }

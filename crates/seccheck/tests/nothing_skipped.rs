@@ -288,6 +288,14 @@ fn stdin_dev_stdin_fifos_and_process_substitution_are_read_as_streams() {
         .expect("bash");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(of_type(&records(&out), "finding").len(), 1);
+    let out = seccheck().arg("/dev/zero").arg(&log).output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an endless device is refused, the log still read"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/zero: a character device"));
+    assert_eq!(of_type(&records(&out), "finding").len(), 1);
     let out = seccheck()
         .args(["--redact", "-"])
         .write_stdin(text)
