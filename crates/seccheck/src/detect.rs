@@ -35,9 +35,17 @@ pub struct TextScan {
     pub open_from: Option<usize>,
 }
 
+/// What a prefilter pattern calls for: bit [`PEM`] a private key's BEGIN line, bit
+/// [`WATCHED`] the watched values, bit `i` (below 62) the shape `i`.
+type Wants = u64;
+const PEM: Wants = 1 << 63;
+const WATCHED: Wants = 1 << 62;
+
 /// The detectors, built once.
 pub struct Detector {
     anchors: AhoCorasick,
+    /// What each prefilter pattern calls for.
+    wants: Vec<Wants>,
     shapes: Vec<Shape>,
     markers: Markers,
     watched: Vec<Watched>,
@@ -84,13 +92,30 @@ fn widen_padding(text: &[u8], end: usize) -> usize {
 impl Detector {
     /// Detectors for the known shapes and the watched values.
     pub fn new(watched: Vec<Watched>, min_entropy: f64) -> Result<Detector, regex::Error> {
-        let mut patterns: Vec<Vec<u8>> = shapes::ANCHORS
-            .iter()
-            .map(|a| a.as_bytes().to_vec())
-            .collect();
+        let shapes = shapes::shapes()?;
+        assert!(
+            shapes.len() < 62,
+            "a shape's bit must not collide with PEM or WATCHED"
+        );
+        let mut patterns: Vec<Vec<u8>> = vec![b"PRIVATE KEY".to_vec()];
+        let mut wants: Vec<Wants> = vec![PEM];
+        for (i, shape) in shapes.iter().enumerate() {
+            for a in shape.anchors {
+                let a = a.to_ascii_lowercase().into_bytes();
+                match patterns.iter().position(|p| p.eq_ignore_ascii_case(&a)) {
+                    Some(at) => wants[at] |= 1 << i,
+                    None => {
+                        patterns.push(a);
+                        wants.push(1 << i);
+                    }
+                }
+            }
+        }
         for w in &watched {
-            patterns.extend(w.forms.iter().map(|f| f.bytes.clone()));
-            patterns.extend(w.pieces.iter().cloned());
+            for bytes in w.forms.iter().map(|f| &f.bytes).chain(w.pieces.iter()) {
+                patterns.push(bytes.clone());
+                wants.push(WATCHED);
+            }
         }
         let anchors = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -99,30 +124,45 @@ impl Detector {
             .map_err(|e| regex::Error::Syntax(e.to_string()))?;
         Ok(Detector {
             anchors,
-            shapes: shapes::shapes()?,
+            wants,
+            shapes,
             markers: Markers::new()?,
             watched,
             min_entropy,
         })
     }
 
-    /// Every secret in `text`, which holds whole lines (`at_eof`: nothing follows it).
+    /// Every secret in `text`, which holds whole lines (`at_eof`: nothing follows it). Each
+    /// line holding prefilter hits is examined once, by what its hits call for.
     pub fn scan(&self, text: &[u8], at_eof: bool) -> TextScan {
         let mut hits: Vec<Hit> = Vec::new();
         let mut open_from = None;
-        let mut done_to = 0usize;
-        for m in self.anchors.find_iter(text) {
-            let at = m.start();
-            if at < done_to {
+        // The line being gathered: its start, its end, what its hits call for. No pattern
+        // holds a line break, so hits come line by line (overlapping ones included: a
+        // keyword must not hide a watched value that starts inside it).
+        let mut line: Option<(usize, usize, Wants)> = None;
+        let mut lines = self
+            .anchors
+            .find_overlapping_iter(text)
+            .map(|m| (m.start(), self.wants[m.pattern().as_usize()]));
+        loop {
+            let next = lines.next();
+            if let (Some((_, end, wants)), Some((at, w))) = (line.as_mut(), next)
+                && at < *end
+            {
+                *wants |= w;
                 continue;
             }
-            let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
-            let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
-            if self.scan_line(text, start, end, at_eof, &mut hits) {
+            if let Some((start, end, wants)) = line.take()
+                && self.scan_line(text, start, end, at_eof, wants, &mut hits)
+            {
                 open_from = Some(start);
                 break;
             }
-            done_to = end + 1;
+            let Some((at, w)) = next else { break };
+            let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
+            let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+            line = Some((start, end, w));
         }
         if let Some(cut) = open_from {
             hits.retain(|h| h.start < cut);
@@ -155,10 +195,16 @@ impl Detector {
         start: usize,
         end: usize,
         at_eof: bool,
+        wants: Wants,
         hits: &mut Vec<Hit>,
     ) -> bool {
         let line = &text[start..end];
-        for m in self.markers.begin.find_iter(line) {
+        let pem = if wants & PEM != 0 {
+            self.markers.begin.find_iter(line).collect()
+        } else {
+            Vec::new()
+        };
+        for m in pem {
             let (s, e) = (start + m.start(), start + m.end());
             let kind = if memchr::memmem::find(&line[..m.start()], b"\"private_key\"").is_some() {
                 "gcp_service_account_key"
@@ -170,7 +216,12 @@ impl Detector {
                 Extent::Open => return true,
             }
         }
-        for w in &self.watched {
+        let watched = if wants & WATCHED != 0 {
+            &self.watched[..]
+        } else {
+            &[]
+        };
+        for w in watched {
             for f in &w.forms {
                 for m in memchr::memmem::find_iter(line, &f.bytes) {
                     let (mut s, mut e) = (start + m, start + m + f.bytes.len());
@@ -209,7 +260,10 @@ impl Detector {
                 }
             }
         }
-        for shape in &self.shapes {
+        for (i, shape) in self.shapes.iter().enumerate() {
+            if wants & (1 << i) == 0 {
+                continue;
+            }
             for caps in shape.regex.captures_iter(line) {
                 let Some(m) = caps.get(shape.group) else {
                     continue;

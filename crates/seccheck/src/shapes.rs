@@ -6,39 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use regex::bytes::Regex;
 
-/// Literal anchors of the shapes (matched case-insensitively by the prefilter): a line holds
-/// a secret of some shape only if it holds one of these.
-pub const ANCHORS: &[&str] = &[
-    "PRIVATE KEY",
-    "eyJ",
-    "AKIA",
-    "ASIA",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "xox",
-    "xapp-",
-    "hooks.slack.com",
-    "/api/webhooks/",
-    ":AA",
-    "sk_live_",
-    "rk_live_",
-    "npm_",
-    "pypi-AgE",
-    "://",
-    "Bearer ",
-    "Basic ",
-    // keywords next to which a high-entropy token is a secret
-    "key",
-    "secret",
-    "token",
-    "passw",
-    "pwd",
-    "credential",
-];
+/// The keywords next to which a high-entropy token is a secret (matched case-insensitively).
+const KEYWORDS: &[&str] = &["key", "secret", "token", "passw", "pwd", "credential"];
 
 /// A validation applied to the captured token beyond the regular expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,111 +32,137 @@ pub struct Shape {
     pub group: usize,
     /// What the token must pass besides the expression.
     pub check: Check,
+    /// Literal anchors (matched case-insensitively by the prefilter): the expression is tried
+    /// on a line only when the line holds one of them.
+    pub anchors: &'static [&'static str],
 }
 
 /// The shapes in priority order (a longer or more specific shape before a generic one).
 pub fn shapes() -> Result<Vec<Shape>, regex::Error> {
-    let table: &[(&'static str, &str, usize, Check)] = &[
+    #[allow(clippy::type_complexity)]
+    let table: &[(&'static str, &str, usize, Check, &'static [&'static str])] = &[
         (
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
             0,
             Check::None,
+            &["eyJ"],
         ),
         (
             "aws_access_key_id",
             r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
             0,
             Check::None,
+            &["AKIA", "ASIA"],
         ),
         (
             "aws_secret_access_key",
             r#"(?i)(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key|aws_?secret)["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
             1,
             Check::None,
+            &["secret"],
         ),
         (
             "github_token",
             r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b",
             0,
             Check::None,
+            &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
         ),
         (
             "slack_webhook",
             r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,}",
             0,
             Check::None,
+            &["hooks.slack.com"],
         ),
         (
             "slack_token",
             r"\b(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})",
             0,
             Check::None,
+            &["xox", "xapp-"],
         ),
         (
             "discord_webhook",
             r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/[0-9]{15,22}/([A-Za-z0-9_-]{60,80})",
             1,
             Check::None,
+            &["/api/webhooks/"],
         ),
         (
             "telegram_bot_token",
             r"(?:^|[^0-9A-Za-z_-])(?:bot)?([0-9]{8,10}:AA[A-Za-z0-9_-]{33})(?:[^A-Za-z0-9_-]|$)",
             1,
             Check::None,
+            &[":AA"],
         ),
         (
             "stripe_live_key",
             r"\b[sr]k_live_[A-Za-z0-9]{20,}\b",
             0,
             Check::None,
+            &["sk_live_", "rk_live_"],
         ),
-        ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b", 0, Check::None),
+        (
+            "npm_token",
+            r"\bnpm_[A-Za-z0-9]{36}\b",
+            0,
+            Check::None,
+            &["npm_"],
+        ),
         (
             "pypi_token",
             r"\bpypi-AgE[A-Za-z0-9_-]{50,}",
             0,
             Check::None,
+            &["pypi-AgE"],
         ),
         (
             "azure_connection_string",
             r"(?i)(?:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})",
             1,
             Check::None,
+            &["accountkey", "sharedaccesskey"],
         ),
         (
             "url_credentials",
             r#"\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s/:@"'<>]{0,64}:([^\s/@"'<>]{1,128})@[A-Za-z0-9\[]"#,
             1,
             Check::NotPlaceholder,
+            &["://"],
         ),
         (
             "basic_auth",
             r"\b[Bb]asic\s+([A-Za-z0-9+/]{12,}={0,2})",
             1,
             Check::BasicAuth,
+            &["basic "],
         ),
         (
             "bearer_token",
             r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{20,}=*)",
             1,
             Check::None,
+            &["bearer "],
         ),
         (
             "high_entropy_assignment",
             r#"(?i)(?:api[_-]?key|api[_-]?secret|secret|token|passw(?:or)?d|pwd|passphrase|credentials?|key)(?:["']?\s*(?:[:=]|=>)\s*[\["']?|\s+(?:is\s+)?)([A-Za-z0-9+/_.~-]{16,}={0,2})"#,
             1,
             Check::Entropy,
+            KEYWORDS,
         ),
     ];
     table
         .iter()
-        .map(|&(kind, re, group, check)| {
+        .map(|&(kind, re, group, check, anchors)| {
             Ok(Shape {
                 kind,
                 regex: Regex::new(re)?,
                 group,
                 check,
+                anchors,
             })
         })
         .collect()
