@@ -32,8 +32,10 @@ pub enum ReplaceError {
     /// The original is a symlink or not a regular file: it is not rewritten.
     #[error("not a regular file (a symlink or special file is never rewritten)")]
     NotRegular,
-    /// The original was replaced by something else while it was being read.
-    #[error("changed while it was being rewritten; left as it is")]
+    /// The original was replaced, or written to, while it was being rewritten.
+    #[error(
+        "changed while it was being rewritten (replaced or still being written); left as it is"
+    )]
     Changed,
     /// Every random temporary name was taken.
     #[error("no free temporary name after {ATTEMPTS} tries")]
@@ -125,13 +127,20 @@ impl Original {
                 Mode::from_bits_truncate(self.stat.st_mode & 0o7777),
             )?;
             tmp.sync_all()?;
-            // The name must still be the file that was read: never replace something else.
+            // The name must still be the file that was read, and that file unchanged (a line
+            // appended meanwhile would be lost with the old inode): never replace otherwise.
             let now = fstatat(
                 &self.dir,
                 self.name.as_slice(),
                 AtFlags::AT_SYMLINK_NOFOLLOW,
             )?;
-            if now.st_dev != self.stat.st_dev || now.st_ino != self.stat.st_ino {
+            let read = fstat(self.file.as_fd())?;
+            if now.st_dev != self.stat.st_dev
+                || now.st_ino != self.stat.st_ino
+                || read.st_size != self.stat.st_size
+                || (read.st_mtime, read.st_mtime_nsec)
+                    != (self.stat.st_mtime, self.stat.st_mtime_nsec)
+            {
                 return Err(ReplaceError::Changed);
             }
             renameat(
@@ -238,6 +247,24 @@ mod tests {
             );
         }
         assert!(!dir.path().join(".app.log.free.seccheck-tmp").exists());
+    }
+
+    #[test]
+    fn a_file_written_to_meanwhile_is_left_as_it_is() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("live.log");
+        std::fs::write(&target, b"line 1\n").expect("write");
+        let orig = Original::open(&target).expect("open");
+        let r = replace(orig, |_, tmp| {
+            // the service appends a line while the redacted copy is being written
+            let mut live = std::fs::OpenOptions::new().append(true).open(&target)?;
+            live.write_all(b"line 2\n")?;
+            tmp.write_all(b"[REDACTED]\n")
+        });
+        assert!(matches!(r, Err(ReplaceError::Changed)), "{r:?}");
+        assert_eq!(std::fs::read(&target).expect("read"), b"line 1\nline 2\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert_eq!(left.len(), 1, "the temporary file is removed");
     }
 
     #[test]

@@ -274,9 +274,7 @@ fn scan_one(
                 records.push(event("error", path).with("message", message));
                 t.failed += 1;
                 match e {
-                    ReplaceError::NotRegular | ReplaceError::Changed | ReplaceError::NoName => {
-                        t.input_error = true
-                    }
+                    ReplaceError::NotRegular | ReplaceError::NoName => t.input_error = true,
                     _ => t.environment_error = true,
                 }
             }
