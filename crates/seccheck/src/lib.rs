@@ -1,8 +1,12 @@
 //! `seccheck`: gates a soak on vulnerable dependencies and on secrets leaking into the
 //! artifacts it uploads, offline, in the toolkit's JSONL.
 //!
-//! Secrets: [`detect`] (what a secret looks like, with a fast prefilter) and [`scan`]
-//! (block-wise file scanning and atomic redaction).
+//! Secrets: [`shapes`] (the kinds of secret and the tests that keep look-alikes out),
+//! [`watched`] (the forms of a watched environment value), [`pem`] (a private key's extent),
+//! [`detect`] (the prefilter and the hits), [`scan`] (block-wise reading and the masked copy),
+//! [`replace`] (rewriting a file without writing through a planted path), [`inputs`] (files,
+//! directories and streams) and [`secrets`] (the command); [`corpus`] is the labelled corpus
+//! the tests and the benchmark score.
 //!
 //! Dependencies: [`lockfile`] (Cargo.lock, requirements.txt, poetry.lock, uv.lock), [`db`]
 //! (RustSec and OSV advisory directories), [`osv`] (OSV ranges), [`severity`], [`ignore`]
