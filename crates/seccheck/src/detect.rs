@@ -414,6 +414,15 @@ mod tests {
     }
 
     #[test]
+    fn bybit_request_headers_as_pybit_builds_them_give_the_key_not_the_signature() {
+        let d = detector(&[]);
+        let line = b"Request -> POST https://api.bybit.com/v5/order/create. Headers: {'Content-Type': 'application/json', 'X-BAPI-API-KEY': 'XyZ12abCD34efGH56i', 'X-BAPI-SIGN': '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', 'X-BAPI-SIGN-TYPE': '2', 'X-BAPI-TIMESTAMP': '1771063200123', 'X-BAPI-RECV-WINDOW': '5000'}";
+        let hits = d.scan_text(line);
+        let got: Vec<&[u8]> = hits.iter().map(|h| &line[h.start..h.end]).collect();
+        assert_eq!(got, vec![&b"XyZ12abCD34efGH56i"[..]], "{hits:?}");
+    }
+
+    #[test]
     fn ordinary_log_lines_and_look_alikes_are_not_secrets() {
         let d = detector(&[]);
         for line in [
