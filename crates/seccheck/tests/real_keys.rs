@@ -176,4 +176,16 @@ fn keys_from_openssl_ssh_keygen_and_python_json_are_redacted_whole() {
         sa_json["private_key"],
         "[REDACTED:gcp_service_account_key]\n"
     );
+    let again = Command::cargo_bin("seccheck")
+        .expect("binary")
+        .env_remove("GITHUB_ACTIONS")
+        .args(["secrets", "--format", "jsonl"])
+        .arg(&sa)
+        .output()
+        .expect("rerun");
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "a re-scan finds nothing: {again:?}"
+    );
 }
