@@ -167,7 +167,10 @@ pub fn deps(
         .filter(|p| p.ecosystem == lockfile::Ecosystem::CratesIo)
         .map(|p| p.name.clone())
         .collect();
-    let database = db::load(dbs, &crates, strict, max_db_age.is_some()).map_err(usage)?;
+    let database = db::load(dbs, &crates, strict, max_db_age.is_some()).map_err(|e| match e {
+        db::DbError::TooBroken { .. } => environment(e),
+        _ => usage(e),
+    })?;
     let mut records = Vec::new();
     for b in &database.broken {
         eprintln!(
@@ -197,7 +200,16 @@ pub fn deps(
     if let Some(max) = max_db_age {
         for dir in dbs {
             let stamp = dbage::stamp(dir, database.newest_mtime).map_err(environment)?;
-            let age = stamp.age(SystemTime::now());
+            let now = SystemTime::now();
+            if let Some(ahead) = stamp.ahead_of(now) {
+                return Err(environment(format!(
+                    "advisory database {}: its time ({}) is {} in the future; its age cannot be told",
+                    dir.display(),
+                    stamp.source(),
+                    soak_core::units::format_duration(ahead)
+                )));
+            }
+            let age = stamp.age(now);
             let fresh = age <= max;
             if !fresh {
                 db_ok = false;

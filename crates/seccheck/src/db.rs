@@ -87,6 +87,32 @@ pub enum DbError {
     /// A broken advisory under `--strict`.
     #[error("{0}")]
     Broken(String),
+    /// More of the database cannot be read than a stray broken file explains.
+    #[error(
+        "advisory database {dir}: {broken} of {files} advisory files cannot be read (more than {MAX_BROKEN_PERCENT} %, or all); the first: {first}: {message}"
+    )]
+    TooBroken {
+        /// The directory.
+        dir: PathBuf,
+        /// Broken files in it.
+        broken: usize,
+        /// Files read in it.
+        files: usize,
+        /// The first broken file.
+        first: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// The share of a database's advisory files that may be broken (skipped with a warning)
+/// before the database itself counts as unreadable. One broken file is always tolerated
+/// (the real PyPA database holds two among 2,661), a database with nothing readable never.
+pub const MAX_BROKEN_PERCENT: usize = 10;
+
+/// Whether `broken` of `files` is too many (see [`MAX_BROKEN_PERCENT`]).
+pub fn too_broken(broken: usize, files: usize) -> bool {
+    broken > 0 && (broken >= files || broken > (files * MAX_BROKEN_PERCENT / 100).max(1))
 }
 
 /// A broken advisory: its file and what is wrong.
@@ -167,6 +193,7 @@ pub fn load(
             path: dir.clone(),
             source,
         })?;
+        let (files_before, broken_before) = (db.files_read, db.broken.len());
         let found = if is_rustsec_layout(dir) {
             load_rustsec(dir, crates, need_mtime, &mut db)?
         } else {
@@ -174,6 +201,20 @@ pub fn load(
         };
         if found == 0 {
             return Err(DbError::Empty(dir.clone()));
+        }
+        let (files, broken) = (
+            db.files_read - files_before,
+            db.broken.len() - broken_before,
+        );
+        if too_broken(broken, files) {
+            let first = &db.broken[broken_before];
+            return Err(DbError::TooBroken {
+                dir: dir.clone(),
+                broken,
+                files,
+                first: first.file.clone(),
+                message: first.message.clone(),
+            });
         }
     }
     if strict && let Some(b) = db.broken.first() {

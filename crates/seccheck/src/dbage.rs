@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// How far ahead of the local clock a database time may be (another machine's clock).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(3600);
+
 /// Why the age cannot be told.
 #[derive(Debug, thiserror::Error)]
 pub enum AgeError {
@@ -40,6 +43,15 @@ impl Stamp {
             Stamp::GitHead(_) => "git_head",
             Stamp::FileMtime(_) => "file_mtime",
         }
+    }
+
+    /// How far the time is ahead of `now`, when it is more than [`CLOCK_SKEW`] ahead (a file
+    /// time of 2099 must not read as "fresh").
+    pub fn ahead_of(self, now: SystemTime) -> Option<Duration> {
+        self.time()
+            .duration_since(now)
+            .ok()
+            .filter(|d| *d > CLOCK_SKEW)
     }
 
     /// The age at `now` (zero for a time in the future).

@@ -1,8 +1,12 @@
 //! `seccheck`: gates a soak on vulnerable dependencies and on secrets leaking into the
 //! artifacts it uploads, offline, in the toolkit's JSONL.
 //!
-//! Secrets: [`detect`] (what a secret looks like, with a fast prefilter) and [`scan`]
-//! (block-wise file scanning and atomic redaction).
+//! Secrets: [`shapes`] (the kinds of secret and the tests that keep look-alikes out),
+//! [`watched`] (the forms of a watched environment value), [`pem`] (a private key's extent),
+//! [`detect`] (the prefilter and the hits), [`scan`] (block-wise reading and the masked copy),
+//! [`replace`] (rewriting a file without writing through a planted path), [`inputs`] (files,
+//! directories and streams) and [`secrets`] (the command); [`corpus`] is the labelled corpus
+//! the tests and the benchmark score.
 //!
 //! Dependencies: [`lockfile`] (Cargo.lock, requirements.txt, poetry.lock, uv.lock), [`db`]
 //! (RustSec and OSV advisory directories), [`osv`] (OSV ranges), [`severity`], [`ignore`]
@@ -11,25 +15,29 @@
 
 pub mod audit;
 pub mod commands;
+pub mod corpus;
 pub mod db;
 pub mod dbage;
 pub mod detect;
 pub mod ignore;
 pub mod ingest;
+pub mod inputs;
 pub mod lockfile;
 pub mod osv;
+pub mod pem;
+pub mod replace;
 pub mod report;
 pub mod scan;
+pub mod secrets;
 pub mod severity;
+pub mod shapes;
+pub mod watched;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use soak_core::exit::{ExitCode, usage};
-use soak_core::output::{Format, write_records};
-use soak_core::record::{Record, RecordType};
-
-const TOOL: &str = "seccheck";
+use soak_core::exit::ExitCode;
+use soak_core::output::Format;
 
 /// Command line of `seccheck`.
 #[derive(Debug, Parser)]
@@ -47,10 +55,15 @@ const TOOL: &str = "seccheck";
   # mask what was found, in place (atomically; .gz stays .gz)
   seccheck secrets --env BYBIT_API_SECRET --redact artifacts/soak/
 
+  # a soak with no exchange configured: the unset variables are warnings, not exit 2
+  seccheck secrets --env BYBIT_API_KEY,BYBIT_API_SECRET --allow-missing-env artifacts/soak/
+
 Exit status: 0 nothing found (deps: the gate passed); 1 secrets found (or masked with --redact),
-or a vulnerability at or above --fail-on, an expired ignore or a stale database; 2 bad usage, an
-unreadable path, a malformed lockfile, a missing or empty database; 3 the database age cannot be
-read."
+or a vulnerability at or above --fail-on, an expired ignore or a stale database; 2 bad usage, a
+watched variable unset or too short, --redact on a stream, an unreadable input or corrupt .gz
+(the others still scanned), a malformed or empty lockfile, a missing or empty database; 3 a file
+that could not be rewritten, a database age that cannot be read or lies in the future, a
+database too broken to use."
 )]
 pub struct Cli {
     /// What to do.
@@ -61,17 +74,22 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Scan files and directories (logs, JSON, CSV, .gz) for secrets.
+    /// Scan files, directories and streams (logs, JSON, CSV, .gz) for secrets.
     Secrets {
-        /// Files or directories (walked; symlinks are not followed).
+        /// Files or directories (walked; symlinks inside are reported, not followed; a symlink
+        /// named here is followed), `-` for stdin, FIFOs and `<(...)` (read as streams).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Environment variables whose current values must not appear (literal or base64),
-        /// comma-separated. The values are read from the environment, never from the command
-        /// line.
+        /// Environment variables whose current values must not appear (literally, escaped,
+        /// URL-encoded, base64'd, hex'd or split), comma-separated. The values are read from the
+        /// environment, never from the command line. An unset or too-short one is exit 2.
         #[arg(long, value_delimiter = ',')]
         env: Vec<String>,
-        /// Rewrite each file with its secrets masked (`[REDACTED:kind]`).
+        /// A variable of --env that is unset or shorter than 8 bytes is a warning, not exit 2
+        /// (a soak that does not trade has no exchange keys).
+        #[arg(long)]
+        allow_missing_env: bool,
+        /// Rewrite each file with its secrets masked (`[REDACTED:kind]`); not for streams.
         #[arg(long)]
         redact: bool,
         /// Entropy (bits per character) a token next to key/secret/token/password needs.
@@ -119,10 +137,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Secrets {
             paths,
             env,
+            allow_missing_env,
             redact,
             min_entropy,
             format,
-        } => secrets(&paths, &env, redact, min_entropy, Format::resolve(format)),
+        } => secrets::run(&secrets::SecretsArgs {
+            paths,
+            env,
+            allow_missing_env,
+            redact,
+            min_entropy,
+            format: Format::resolve(format),
+        }),
         Cmd::Deps {
             paths,
             db,
@@ -132,150 +158,4 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => commands::deps(&paths, &db, max_db_age, strict, &gate),
         Cmd::Ingest { files, gate } => commands::ingest(&files, &gate),
     }
-}
-
-/// The watched variables' values; unset or too-short ones are named on stderr.
-fn env_values(names: &[String]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        match std::env::var(name) {
-            Ok(v) if v.len() >= 8 => out.push((name.to_string(), v)),
-            Ok(_) => eprintln!(
-                "seccheck: warning: {name} is shorter than 8 characters; not searched for"
-            ),
-            Err(_) => eprintln!("seccheck: warning: {name} is not set; not searched for"),
-        }
-    }
-    out
-}
-
-/// Every regular file under `paths` (directories walked, symlinks skipped), sorted.
-fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let meta =
-            std::fs::symlink_metadata(p).map_err(|e| usage(format!("{}: {e}", p.display())))?;
-        if meta.is_file() {
-            out.push(p.clone());
-            continue;
-        }
-        if !meta.is_dir() {
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(p)
-            .follow_links(false)
-            .sort_by_file_name()
-        {
-            let entry = entry.map_err(|e| {
-                let at = e
-                    .path()
-                    .map_or_else(|| p.display().to_string(), |x| x.display().to_string());
-                usage(format!(
-                    "{at}: {}",
-                    e.io_error()
-                        .map_or_else(|| e.to_string(), |io| io.to_string())
-                ))
-            })?;
-            if entry.file_type().is_file() && !is_own_tmp(entry.path()) {
-                out.push(entry.into_path());
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn is_own_tmp(p: &Path) -> bool {
-    p.file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".seccheck-tmp"))
-}
-
-fn secrets(
-    paths: &[PathBuf],
-    env: &[String],
-    redact: bool,
-    min_entropy: f64,
-    format: Format,
-) -> anyhow::Result<ExitCode> {
-    let values = env_values(env);
-    let detector =
-        detect::Detector::new(&values, min_entropy).map_err(|e| usage(format!("pattern: {e}")))?;
-    let files = files(paths)?;
-    let started = std::time::Instant::now();
-    let mut records = Vec::new();
-    let (mut bytes, mut found, mut skipped, mut redacted) = (0u64, 0usize, 0usize, 0usize);
-    for f in &files {
-        let scan = match scan::scan_file(f, &detector) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // vanished meanwhile
-            Err(e) => return Err(usage(format!("{}: {e}", f.display()))),
-        };
-        bytes += scan.bytes;
-        if scan.skipped.is_some() {
-            skipped += 1;
-            continue;
-        }
-        for hit in &scan.found {
-            found += 1;
-            records.push(
-                Record::new(RecordType::Finding, TOOL)
-                    .with("finding", "secret")
-                    .with("kind", hit.kind.as_str())
-                    .with("file", f.display().to_string())
-                    .with("line", hit.line)
-                    .with("column", hit.column)
-                    .with("masked", hit.masked.as_str())
-                    .with("severity", "high"),
-            );
-        }
-        if redact && !scan.found.is_empty() {
-            let n = scan::redact_file(f, &detector)
-                .map_err(|e| soak_core::exit::environment(format!("{}: {e}", f.display())))?;
-            redacted += n;
-            records.push(
-                Record::new(RecordType::Action, TOOL)
-                    .with("action", "redact")
-                    .with("file", f.display().to_string())
-                    .with("secrets_masked", n)
-                    .with("dry_run", false),
-            );
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let summary = Record::new(RecordType::Summary, TOOL)
-        .with("command", "secrets")
-        .with("files", files.len())
-        .with("binary_files_skipped", skipped)
-        .with("bytes", bytes)
-        .with(
-            "mb_per_s",
-            if secs > 0.0 {
-                ((bytes as f64 / 1e6 / secs) * 10.0).round() / 10.0
-            } else {
-                0.0
-            },
-        )
-        .with("env_values_watched", values.len())
-        .with("secrets", found)
-        .with("redacted", redacted)
-        .with("ok", found == 0);
-    let mut out = std::io::stdout().lock();
-    if matches!(format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        write_records(&mut out, format, &records, None)?;
-    } else {
-        write_records(
-            &mut out,
-            format,
-            &records,
-            Some(&["kind", "file", "line", "column", "masked"]),
-        )?;
-        use std::io::Write;
-        writeln!(
-            out,
-            "{found} secret(s) in {} file(s), {} bytes scanned",
-            files.len(),
-            bytes
-        )?;
-    }
-    Ok(ExitCode::from_checks(found == 0))
 }

@@ -246,16 +246,29 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Inventory, LockfileError> {
 }
 
 /// Reads one lockfile of `kind` into `inv`.
+/// A lockfile that names no package at all is an error (a 0-byte or truncated lockfile must
+/// not pass as "0 packages, nothing vulnerable"), except a requirements file read before.
 pub fn read(path: &Path, kind: Kind, inv: &mut Inventory) -> Result<(), LockfileError> {
     if !inv.lockfiles.iter().any(|p| p == path) {
         inv.lockfiles.push(path.to_path_buf());
     }
+    let already = kind == Kind::Requirements
+        && std::fs::canonicalize(path).is_ok_and(|c| inv.seen_requirements.contains(&c));
+    let before = inv.packages.len() + inv.skipped.len();
     match kind {
         Kind::Cargo => read_cargo(path, inv),
         Kind::Requirements => read_requirements(path, inv),
         Kind::Poetry => read_poetry(path, inv),
         Kind::Uv => read_uv(path, inv),
+    }?;
+    if !already && inv.packages.len() + inv.skipped.len() == before {
+        return Err(malformed(
+            path,
+            1,
+            "no package in this lockfile (empty or truncated?): nothing could be checked",
+        ));
     }
+    Ok(())
 }
 
 fn read_text(path: &Path) -> Result<String, LockfileError> {
@@ -300,7 +313,8 @@ fn read_cargo(path: &Path, inv: &mut Inventory) -> Result<(), LockfileError> {
             // A TOML syntax error is named with its line; anything else as cargo-lock says.
             parse_toml(path, &text)?;
             let e: cargo_lock::Error = e;
-            return Err(malformed(path, 0, e.to_string()));
+            let message = e.to_string();
+            return Err(malformed(path, cargo_error_line(&text, &message), message));
         }
     };
     for pkg in lock.packages {
@@ -374,6 +388,59 @@ fn valid_pypi_name(name: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// The line a cargo-lock error (which carries no position) is about: the first `version`
+/// that is not SemVer, else the first line holding a quoted part of the message, else the
+/// first `[[package]]` whose table lacks `name` or `version`, else line 1.
+fn cargo_error_line(text: &str, message: &str) -> usize {
+    let value = |l: &str, key: &str| {
+        let rest = l
+            .trim_start()
+            .strip_prefix(key)?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').to_string())
+    };
+    let mut in_package = false;
+    for (i, l) in text.lines().enumerate() {
+        if l.trim_start().starts_with('[') {
+            in_package = l.trim() == "[[package]]";
+        } else if in_package
+            && let Some(v) = value(l, "version")
+            && rustsec::semver::Version::parse(&v).is_err()
+        {
+            return i + 1;
+        }
+    }
+    for quoted in message.split(['`', '\'', '"']).skip(1).step_by(2) {
+        if quoted.len() >= 2
+            && let Some(i) = text.lines().position(|l| l.contains(quoted))
+        {
+            return i + 1;
+        }
+    }
+    let mut package: Option<(usize, bool, bool)> = None;
+    for (i, l) in text
+        .lines()
+        .enumerate()
+        .chain(std::iter::once((usize::MAX - 1, "[[package]]")))
+    {
+        if l.trim() == "[[package]]" || l.trim_start().starts_with('[') {
+            if let Some((at, name, version)) = package.take()
+                && !(name && version)
+            {
+                return at + 1;
+            }
+            if l.trim() == "[[package]]" {
+                package = Some((i, false, false));
+            }
+        } else if let Some((_, name, version)) = package.as_mut() {
+            *name |= value(l, "name").is_some();
+            *version |= value(l, "version").is_some();
+        }
+    }
+    1
 }
 
 fn read_requirements(path: &Path, inv: &mut Inventory) -> Result<(), LockfileError> {
@@ -458,6 +525,15 @@ fn read_requirements(path: &Path, inv: &mut Inventory) -> Result<(), LockfileErr
         if rest.starts_with('@') {
             skip(inv, "direct URL or path");
             continue;
+        }
+        if !rest.is_empty() && rest.parse::<pep440_rs::VersionSpecifiers>().is_err() {
+            return Err(malformed(
+                path,
+                line,
+                format!(
+                    "not a requirement: '{spec}' (after the name, a version specifier such as ==1.2 was expected)"
+                ),
+            ));
         }
         let specifiers: Vec<&str> = rest
             .split(',')

@@ -972,3 +972,79 @@ fn summary_md_appends_the_markdown_report() {
     );
     assert!(text.contains("gate FAILED"));
 }
+
+/// Issue 16 points 4, 7 and 8: nothing fails open.
+#[test]
+fn deps_fails_closed_on_corrupt_databases_empty_lockfiles_future_ages_and_junk_lines() {
+    let t = tempfile::tempdir().expect("tmp");
+    std::fs::write(t.path().join("requirements.txt"), "py==1.11.0\n").expect("w");
+    // every advisory file corrupt: exit 3 naming the first broken file
+    let pdb = t.path().join("pdb");
+    copy_dir(&fixture("pypa-db"), &pdb);
+    let mut n = 0;
+    for e in walkdir::WalkDir::new(pdb.join("vulns")).sort_by_file_name() {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            std::fs::write(e.path(), "id: [unclosed\n").expect("corrupt");
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+    let (code, recs, err) = run_deps(t.path(), &[], std::slice::from_ref(&pdb));
+    assert_eq!(code, 3, "{err}");
+    assert!(recs.is_empty());
+    assert!(
+        err.contains(&format!("{n} of {n} advisory files cannot be read")) && err.contains(".yaml"),
+        "{err}"
+    );
+    // database times in the future defeat no --max-db-age
+    let fresh = t.path().join("fresh");
+    copy_dir(&fixture("pypa-db"), &fresh);
+    let future = std::time::SystemTime::now() + std::time::Duration::from_secs(70 * 365 * 86400);
+    for e in walkdir::WalkDir::new(&fresh) {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            std::fs::File::options()
+                .write(true)
+                .open(e.path())
+                .and_then(|f| f.set_modified(future))
+                .expect("touch");
+        }
+    }
+    let (code, _, err) = run_deps(
+        t.path(),
+        &["--max-db-age", "7d"],
+        std::slice::from_ref(&fresh),
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("in the future"), "{err}");
+    // a 0-byte lockfile is exit 2, not "0 packages"
+    let empty = tempfile::tempdir().expect("tmp");
+    std::fs::write(empty.path().join("Cargo.lock"), "").expect("w");
+    let (code, _, err) = run_deps(empty.path(), &[], &rustsec());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Cargo.lock:1:") && err.contains("no package"),
+        "{err}"
+    );
+    // a junk requirements line is exit 2 naming FILE:LINE
+    let junk = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        junk.path().join("requirements.txt"),
+        "requests==2.31.0\nhello world foo\n",
+    )
+    .expect("w");
+    let (code, _, err) = run_deps(junk.path(), &[], &pypa());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("requirements.txt:2:"), "{err}");
+    // a Cargo.lock error that is no TOML syntax error still names its line
+    let bad = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        bad.path().join("Cargo.lock"),
+        "version = 3\n\n[[package]]\nname = \"x\"\nversion = \"not-semver\"\n",
+    )
+    .expect("w");
+    let (code, _, err) = run_deps(bad.path(), &[], &rustsec());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Cargo.lock:5:"), "{err}");
+}

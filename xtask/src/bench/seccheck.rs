@@ -3,7 +3,11 @@
 //!
 //! - `seccheck secrets` over a generated bot log on one core (target: at least 200 MB/s),
 //!   watching two environment values, with one real secret planted near the end;
-//!   `rg -c -F VALUE` (a single literal, the least any scanner must do) timed beside it;
+//!   `rg -c -F VALUE` (a single literal, the least any scanner must do) and
+//!   `detect-secrets scan` (Yelp's, from PyPI: `$DETECT_SECRETS` or on PATH) timed beside it;
+//! - the labelled corpus of soak artifacts (`seccheck::corpus`, written and scored by the
+//!   `corpus` example): recall, precision and time of `seccheck secrets` with and without the
+//!   exchange variables watched, and of `detect-secrets scan --all-files`, as a table;
 //! - `seccheck deps` on a real ~400-package Cargo.lock (default: zola 0.16.0's, a fixture)
 //!   against a full RustSec advisory-db checkout (`--db` or `$SECCHECK_BENCH_DB`), beside
 //!   `cargo audit --no-fetch --no-yanked --db DIR` on the same inputs, both on one core
@@ -52,6 +56,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let bin = release_build(&["seccheck"])?;
     if secrets {
+        bench_corpus(&bin)?;
         bench_secrets(&bin, size_mb, reps)?;
     }
     bench_deps(&bin, db.as_deref(), &lock, reps.max(5))
@@ -107,7 +112,165 @@ fn bench_secrets(bin: &Path, size_mb: u64, reps: usize) -> Result<()> {
     } else {
         println!("rg not on PATH (Debian package ripgrep): no side-by-side figure");
     }
+    match detect_secrets() {
+        Some(ds) => {
+            // detect-secrets scans nothing outside its working directory: run it beside the log.
+            let mut c = pinned(&ds);
+            c.current_dir(&dir)
+                .args(["scan", "--all-files", "service.log"]);
+            let d = measure(&mut c)?.wall_s;
+            println!(
+                "detect-secrets scan (one run): {d:.1} s = {:.1} MB/s; detect-secrets/seccheck time {:.0}x",
+                mb / d,
+                d / s
+            );
+        }
+        None => println!("{NO_DETECT_SECRETS}"),
+    }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+const NO_DETECT_SECRETS: &str = "detect-secrets not found ($DETECT_SECRETS or PATH; python3 -m venv V && V/bin/pip install detect-secrets): no side-by-side figure";
+
+/// detect-secrets: `$DETECT_SECRETS`, else on PATH.
+fn detect_secrets() -> Option<PathBuf> {
+    std::env::var_os("DETECT_SECRETS")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| which("detect-secrets"))
+}
+
+/// One row of the corpus table: a tool's score (from the `corpus score` example) and time.
+struct Row {
+    tool: String,
+    score: Value,
+    wall_s: f64,
+}
+
+/// Runs `cmd`, saves its stdout to `report`, and scores it against the corpus as `tool`.
+fn scored(corpus: &Path, dir: &Path, cmd: &mut Command, tool: &str, label: &str) -> Result<Row> {
+    let started = std::time::Instant::now();
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let report = dir.with_file_name(format!("{}.out", label.replace(' ', "_")));
+    std::fs::write(&report, &out.stdout)?;
+    let score = Command::new(corpus)
+        .arg("score")
+        .arg(dir)
+        .args(["22", tool])
+        .arg(&report)
+        .output()?;
+    if !score.status.success() {
+        bail!(
+            "corpus score {label}: {}",
+            String::from_utf8_lossy(&score.stderr)
+        );
+    }
+    Ok(Row {
+        tool: label.into(),
+        score: serde_json::from_slice(&score.stdout).context("corpus score output")?,
+        wall_s,
+    })
+}
+
+/// The labelled corpus: seccheck (with and without the exchange variables) and detect-secrets,
+/// recall, precision and time side by side.
+fn bench_corpus(bin: &Path) -> Result<()> {
+    let root = crate::workspace_root()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "seccheck",
+            "--example",
+            "corpus",
+        ])
+        .status()?;
+    if !built.success() {
+        bail!("cargo build --release -p seccheck --example corpus failed");
+    }
+    let corpus = bin.join("examples/corpus");
+    let base = std::env::temp_dir().join(format!("seccheck-corpus-{}", std::process::id()));
+    let dir = base.join("files");
+    let out = Command::new(&corpus)
+        .arg("write")
+        .arg(&dir)
+        .arg("22")
+        .output()?;
+    if !out.status.success() {
+        bail!("corpus write: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let env: Vec<(String, String)> = serde_json::from_slice(&out.stdout)?;
+    let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    let seccheck = |watch: bool| {
+        let mut c = Command::new(bin.join("seccheck"));
+        c.args(["secrets", "--format", "jsonl"])
+            .env_remove("GITHUB_ACTIONS");
+        if watch {
+            c.arg("--env")
+                .arg(names.join(","))
+                .envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        c.arg(&dir);
+        c
+    };
+    let mut rows = vec![
+        scored(
+            &corpus,
+            &dir,
+            &mut seccheck(true),
+            "seccheck",
+            "seccheck --env (4 exchange variables)",
+        )?,
+        scored(
+            &corpus,
+            &dir,
+            &mut seccheck(false),
+            "seccheck",
+            "seccheck, no --env",
+        )?,
+    ];
+    match detect_secrets() {
+        Some(ds) => {
+            let mut c = Command::new(&ds);
+            c.current_dir(&dir).args(["scan", "--all-files", "."]);
+            let version = Command::new(&ds).arg("--version").output()?;
+            let label = format!(
+                "detect-secrets {}",
+                String::from_utf8_lossy(&version.stdout).trim()
+            );
+            rows.push(scored(&corpus, &dir, &mut c, "detect-secrets", &label)?);
+        }
+        None => println!("{NO_DETECT_SECRETS}"),
+    }
+    let planted = rows[0].score["planted"].as_u64().unwrap_or(0);
+    println!(
+        "labelled corpus (seed 22: 5 soak artifacts, {planted} planted secrets, decoys; line-level truth):"
+    );
+    println!("| tool | found | recall | precision | false positives | time |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {}/{planted} | {:.0} % | {:.2} | {} | {:.2} s |",
+            r.tool,
+            r.score["found"],
+            r.score["recall"].as_f64().unwrap_or(0.0) * 100.0,
+            r.score["precision"].as_f64().unwrap_or(0.0),
+            r.score["false_findings"],
+            r.wall_s
+        );
+    }
+    for r in &rows {
+        println!("{} missed: {}", r.tool, r.score["missed"]);
+    }
+    let _ = std::fs::remove_dir_all(&base);
     Ok(())
 }
 

@@ -1,0 +1,290 @@
+//! The `secrets` subcommand: the watched values, the inputs, a scan of each (and its
+//! redaction), one record per outcome, the summary and the exit code. Nothing is skipped
+//! silently: every input that is not scanned is a record with its reason, and a failure on one
+//! input never hides the others' findings.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use soak_core::exit::{ExitCode, usage};
+use soak_core::output::{Format, write_records};
+use soak_core::record::{Record, RecordType};
+
+use crate::detect::Detector;
+use crate::inputs::{Input, Inputs};
+use crate::replace::ReplaceError;
+use crate::scan::{self, FileScan};
+use crate::watched::{self, Watched};
+
+const TOOL: &str = "seccheck";
+
+/// The options of `seccheck secrets`, once parsed.
+#[derive(Debug, Clone)]
+pub struct SecretsArgs {
+    /// Files, directories, `-` or streams.
+    pub paths: Vec<PathBuf>,
+    /// The watched variables' names.
+    pub env: Vec<String>,
+    /// A watched variable that is unset or too short is a warning, not exit 2.
+    pub allow_missing_env: bool,
+    /// Rewrite each file with its secrets masked.
+    pub redact: bool,
+    /// Entropy a keyword's token needs.
+    pub min_entropy: f64,
+    /// The output format.
+    pub format: Format,
+}
+
+/// The watched variables' values. A variable that is unset or shorter than
+/// [`watched::MIN_LEN`] is exit 2 (a forgotten `export` must not pass the gate) unless
+/// `allow_missing`; one that is not valid UTF-8 is watched as its bytes, with a warning.
+pub fn env_values(names: &[String], allow_missing: bool) -> anyhow::Result<(Vec<Watched>, usize)> {
+    let mut out = Vec::new();
+    let mut missing = 0;
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let problem = match std::env::var_os(name) {
+            Some(v) if v.len() >= watched::MIN_LEN => {
+                if v.to_str().is_none() {
+                    eprintln!(
+                        "seccheck: warning: --env {name}: the value is not valid UTF-8; its bytes are watched as they are"
+                    );
+                }
+                out.push(Watched::new(name, v.as_bytes()));
+                continue;
+            }
+            Some(v) if v.is_empty() => "is set but empty",
+            Some(_) => "is shorter than 8 bytes",
+            None => "is not set",
+        };
+        if !allow_missing {
+            return Err(usage(format!(
+                "--env {name}: the variable {problem}; nothing to watch (pass --allow-missing-env to scan without it)"
+            )));
+        }
+        missing += 1;
+        eprintln!("seccheck: warning: --env {name}: the variable {problem}; not searched for");
+    }
+    Ok((out, missing))
+}
+
+/// Counts of the run, for the summary.
+#[derive(Debug, Default)]
+struct Tally {
+    files: usize,
+    scanned: usize,
+    skipped: usize,
+    binary: usize,
+    failed: usize,
+    links: usize,
+    streams: usize,
+    bytes: u64,
+    found: usize,
+    redacted: usize,
+    input_error: bool,
+    environment_error: bool,
+}
+
+fn shown(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn event(kind: &str, path: &Path) -> Record {
+    Record::new(RecordType::Event, TOOL)
+        .with("event", kind)
+        .with("file", shown(path))
+}
+
+/// Runs `seccheck secrets`.
+pub fn run(args: &SecretsArgs) -> anyhow::Result<ExitCode> {
+    let (values, missing) = env_values(&args.env, args.allow_missing_env)?;
+    let watched_count = values.len();
+    let detector =
+        Detector::new(values, args.min_entropy).map_err(|e| usage(format!("pattern: {e}")))?;
+    let listed = Inputs::collect(&args.paths);
+    if args.redact {
+        if let Some(s) = listed
+            .inputs
+            .iter()
+            .find(|i| matches!(i, Input::Stream { .. }))
+        {
+            return Err(usage(format!(
+                "{}: --redact cannot rewrite a stream (stdin, pipe, FIFO, process substitution): scan it without --redact, or save it to a file first",
+                shown(s.path())
+            )));
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut records = Vec::new();
+    let mut t = Tally::default();
+    for n in &listed.not_scanned {
+        t.files += 1;
+        if n.error {
+            t.failed += 1;
+            t.input_error = true;
+            eprintln!("seccheck: error: {}: {}", shown(&n.path), n.reason);
+            records.push(event("error", &n.path).with("message", n.reason.as_str()));
+        } else {
+            t.skipped += 1;
+            records.push(event("skipped", &n.path).with("reason", n.reason.as_str()));
+        }
+    }
+    for input in &listed.inputs {
+        t.files += 1;
+        scan_one(input, &detector, args.redact, &mut t, &mut records);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let ok = t.found == 0 && !t.input_error && !t.environment_error;
+    let summary = Record::new(RecordType::Summary, TOOL)
+        .with("command", "secrets")
+        .with("files", t.files)
+        .with("files_scanned", t.scanned)
+        .with("files_skipped", t.skipped)
+        .with("binary_files_skipped", t.binary)
+        .with("files_failed", t.failed)
+        .with("symlinks_followed", t.links)
+        .with("streams", t.streams)
+        .with("bytes", t.bytes)
+        .with(
+            "mb_per_s",
+            if secs > 0.0 {
+                ((t.bytes as f64 / 1e6 / secs) * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+        )
+        .with("env_values_watched", watched_count)
+        .with("env_values_missing", missing)
+        .with("secrets", t.found)
+        .with("redacted", t.redacted)
+        .with("ok", ok);
+    let mut out = std::io::stdout().lock();
+    if matches!(args.format, Format::Jsonl | Format::Json) {
+        records.push(summary);
+        write_records(&mut out, args.format, &records, None)?;
+    } else {
+        write_records(
+            &mut out,
+            args.format,
+            &records,
+            Some(&[
+                "type", "kind", "file", "line", "end_line", "masked", "reason", "message",
+            ]),
+        )?;
+        writeln!(
+            out,
+            "{} secret(s) in {} file(s) ({} scanned, {} skipped, {} failed), {} bytes scanned",
+            t.found, t.files, t.scanned, t.skipped, t.failed, t.bytes
+        )?;
+    }
+    out.flush()?;
+    Ok(if t.environment_error {
+        ExitCode::Environment
+    } else if t.input_error {
+        ExitCode::Usage
+    } else {
+        ExitCode::from_checks(ok)
+    })
+}
+
+fn open_input(input: &Input) -> std::io::Result<Box<dyn std::io::Read>> {
+    Ok(match input {
+        Input::Stream { path, .. } if path.as_os_str().as_bytes() == b"-" => {
+            Box::new(std::io::stdin())
+        }
+        other => Box::new(std::fs::File::open(other.path())?),
+    })
+}
+
+fn scan_one(
+    input: &Input,
+    detector: &Detector,
+    redact: bool,
+    t: &mut Tally,
+    records: &mut Vec<Record>,
+) {
+    let path = input.path();
+    match input {
+        Input::File {
+            link_target: Some(target),
+            ..
+        } => {
+            t.links += 1;
+            records.push(event("symlink_followed", path).with("target", shown(target)));
+        }
+        Input::Stream { what, .. } => {
+            t.streams += 1;
+            records.push(event("stream", path).with("stream", *what));
+        }
+        Input::File { .. } => {}
+    }
+    let scan: FileScan = match open_input(input) {
+        Ok(src) => scan::scan_reader(src, detector),
+        Err(e) => {
+            fail_input(t, records, path, &e.to_string());
+            return;
+        }
+    };
+    t.bytes += scan.bytes;
+    if let Some(why) = &scan.skipped {
+        t.skipped += 1;
+        t.binary += 1;
+        records.push(event("skipped", path).with("reason", why.as_str()));
+        return;
+    }
+    for hit in &scan.found {
+        t.found += 1;
+        records.push(
+            Record::new(RecordType::Finding, TOOL)
+                .with("finding", "secret")
+                .with("kind", hit.kind.as_str())
+                .with("file", shown(path))
+                .with("line", hit.line)
+                .with("end_line", hit.end_line)
+                .with("column", hit.column)
+                .with("masked", hit.masked.as_str())
+                .with("severity", "high"),
+        );
+    }
+    if let Some(e) = &scan.error {
+        let what = if scan.gzip {
+            format!("corrupt or truncated gzip: {e}")
+        } else {
+            e.to_string()
+        };
+        fail_input(t, records, path, &what);
+        return; // a half-read file is not rewritten
+    }
+    t.scanned += 1;
+    if redact && !scan.found.is_empty() {
+        match scan::redact_file(path, detector) {
+            Ok(n) => {
+                t.redacted += n;
+                records.push(
+                    Record::new(RecordType::Action, TOOL)
+                        .with("action", "redact")
+                        .with("file", shown(path))
+                        .with("secrets_masked", n)
+                        .with("dry_run", false),
+                );
+            }
+            Err(e) => {
+                let message = format!("not redacted: {e}");
+                eprintln!("seccheck: error: {}: {message}", shown(path));
+                records.push(event("error", path).with("message", message));
+                t.failed += 1;
+                match e {
+                    ReplaceError::NotRegular | ReplaceError::NoName => t.input_error = true,
+                    _ => t.environment_error = true,
+                }
+            }
+        }
+    }
+}
+
+fn fail_input(t: &mut Tally, records: &mut Vec<Record>, path: &Path, message: &str) {
+    t.failed += 1;
+    t.input_error = true;
+    eprintln!("seccheck: error: {}: {message}", shown(path));
+    records.push(event("error", path).with("message", message));
+}
