@@ -182,6 +182,8 @@ pub struct Scanner<'p> {
     pending_error: Option<(String, Option<UnixTime>)>,
     /// The current block, lowercased for the prefilter (kept to reuse its memory).
     lowered: Vec<u8>,
+    /// Lines longer than this are skipped and counted (`line_too_long`).
+    max_line: usize,
     /// What the scan has accumulated.
     pub stats: Stats,
 }
@@ -198,13 +200,30 @@ impl<'p> Scanner<'p> {
             traceback: None,
             pending_error: None,
             lowered: Vec::new(),
+            max_line: usize::MAX,
             stats: Stats::default(),
         }
+    }
+
+    /// Lines longer than `max_line` bytes are skipped: counted in `lines` and
+    /// `line_too_long`, never matched or time-stamped.
+    pub fn set_max_line(&mut self, max_line: usize) {
+        self.max_line = max_line;
+    }
+
+    /// Accounts for `n` lines that were too long to be read at all (skipped by the reader).
+    pub fn skipped_too_long(&mut self, n: u64) {
+        self.stats.lines += n;
+        self.stats.line_too_long += n;
     }
 
     /// Feeds one line (without its line terminator); every event it completes is passed to
     /// `emit`, in order.
     pub fn feed(&mut self, file: &str, line_no: u64, raw: &[u8], emit: &mut dyn FnMut(Event)) {
+        if raw.len() > self.max_line {
+            self.skipped_too_long(1);
+            return;
+        }
         self.stats.lines += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if std::str::from_utf8(raw).is_err() {
@@ -337,6 +356,12 @@ impl<'p> Scanner<'p> {
         while pos < lines.len() {
             let end = line_end(lines, pos);
             let raw = &lines[pos..end];
+            count += 1;
+            pos = end + 1;
+            if raw.len() > self.max_line {
+                self.stats.line_too_long += 1;
+                continue;
+            }
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             if !all_valid && std::str::from_utf8(raw).is_err() {
                 self.stats.invalid_utf8_lines += 1;
@@ -348,8 +373,6 @@ impl<'p> Scanner<'p> {
                 }
                 None => self.stats.lines_without_time += 1,
             }
-            count += 1;
-            pos = end + 1;
         }
         self.stats.lines += count;
         count
@@ -613,7 +636,7 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
         let mut blocks = crate::blocks::LineBlocks::with_capacity(log, capacity);
         let mut line_no = 0;
         while let Some(block) = blocks.next_block().expect("read") {
-            line_no += s.feed_block("t.log", line_no + 1, block, &mut |e| events.push(e));
+            line_no += s.feed_block("t.log", line_no + 1, block.lines, &mut |e| events.push(e));
         }
         s.finish(&mut |e| events.push(e));
         assert_eq!(line_no, s.stats.lines);
@@ -635,6 +658,42 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
             let got = by_blocks(&pack, &log, capacity);
             assert_eq!(got.1, expected.1, "stats, blocks of {capacity}");
             assert_eq!(got.0, expected.0, "events, blocks of {capacity}");
+        }
+    }
+
+    #[test]
+    fn a_line_limit_gives_the_same_figures_by_blocks_and_by_lines() {
+        let pack = compile(builtin_specs());
+        let log = mixed_log();
+        let max_line = 60;
+        let mut s = Scanner::new(&pack, None, 2025);
+        s.set_max_line(max_line);
+        let mut expected = Vec::new();
+        for (i, line) in log.split(|b| *b == b'\n').enumerate() {
+            s.feed("t.log", i as u64 + 1, line, &mut |e| expected.push(e));
+        }
+        s.finish(&mut |e| expected.push(e));
+        assert!(s.stats.line_too_long > 10, "{}", s.stats.line_too_long);
+        let expected_stats = format!("{:?}", s.stats);
+        for capacity in [1, 64, 1000, 1 << 20] {
+            let mut b = Scanner::new(&pack, None, 2025);
+            b.set_max_line(max_line);
+            let mut events = Vec::new();
+            let mut blocks = crate::blocks::LineBlocks::with_capacity(&log[..], capacity)
+                .with_max_line(max_line);
+            let mut line_no = 0;
+            while let Some(block) = blocks.next_block().expect("read") {
+                line_no += block.skipped_before;
+                b.skipped_too_long(block.skipped_before);
+                line_no += b.feed_block("t.log", line_no + 1, block.lines, &mut |e| events.push(e));
+            }
+            b.finish(&mut |e| events.push(e));
+            assert_eq!(
+                format!("{:?}", b.stats),
+                expected_stats,
+                "blocks of {capacity}"
+            );
+            assert_eq!(events, expected, "blocks of {capacity}");
         }
     }
 
