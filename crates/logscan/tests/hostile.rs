@@ -265,7 +265,7 @@ fn follow_answers_sigterm_while_the_file_grows_faster_than_it_is_read() {
     std::fs::write(&path, HB).expect("write");
     let (mut child, rx) = spawn_follow(&path);
     assert_eq!(next(&rx, "the first heartbeat")["kind"], "heartbeat");
-    // A writer far faster than logscan reads: 1 MiB lines of plain text, up to 512 MiB.
+    // A writer far faster than logscan reads: 1 MiB lines of plain text, up to 256 MiB.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
@@ -278,7 +278,7 @@ fn follow_answers_sigterm_while_the_file_grows_faster_than_it_is_read() {
             let mut line = vec![b'w'; 1 << 20];
             line.push(b'\n');
             let mut written = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) && written < (512 << 20) {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && written < (256 << 20) {
                 f.write_all(&line).expect("append");
                 written += line.len() as u64;
             }
