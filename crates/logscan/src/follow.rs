@@ -8,7 +8,10 @@
 //!   cut and written past the old length between two polls); reading restarts at its start.
 //!   Lines written and cut again between two polls are lost, as with `tail -F`.
 //!
-//! Only whole lines are handed on: a line still being written waits for its `\n`.
+//! Only whole lines are handed on: a line still being written waits for its `\n`. A line
+//! longer than the limit is dropped as it arrives and counted ([`Follower::too_long`]), so
+//! memory stays bounded, and one poll reads at most [`POLL_QUOTA`] bytes, so the caller gets
+//! control back (to answer SIGTERM) however fast the file grows.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -17,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 /// How many trailing bytes identify the read position's content.
 const SIGNATURE: usize = 64;
+/// Most bytes one [`Follower::poll`] reads.
+pub const POLL_QUOTA: u64 = 16 << 20;
 
 /// Follows one path.
 pub struct Follower {
@@ -30,6 +35,13 @@ pub struct Follower {
     line_no: u64,
     /// How many times the file was rotated (renamed or truncated) while followed.
     pub rotations: u64,
+    /// Lines longer than the limit, dropped.
+    pub too_long: u64,
+    max_line: usize,
+    /// Inside an over-long line: bytes are dropped up to its `\n`.
+    skipping: bool,
+    /// The last poll stopped at its quota: more is waiting.
+    more: bool,
 }
 
 impl Follower {
@@ -44,7 +56,22 @@ impl Follower {
             signature: Vec::new(),
             line_no: 0,
             rotations: 0,
+            too_long: 0,
+            max_line: usize::MAX,
+            skipping: false,
+            more: false,
         }
+    }
+
+    /// Drops lines longer than `max_line` bytes as they arrive (counted in `too_long`).
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line;
+        self
+    }
+
+    /// Whether the last poll stopped at its quota with more of the file waiting.
+    pub fn more_waiting(&self) -> bool {
+        self.more
     }
 
     /// Reads every whole line written since the last call and passes each (without `\n`)
@@ -55,12 +82,17 @@ impl Follower {
             return Ok(0);
         }
         read += self.drain(on_line)?;
+        if self.more {
+            // Not at the end yet: rotation is judged once the open file is drained.
+            return Ok(read);
+        }
         match std::fs::metadata(&self.path) {
             Ok(meta) => {
                 let id = (meta.dev(), meta.ino());
                 if Some(id) != self.inode {
                     // Renamed away: the old file was drained above; start on the new one.
                     self.flush_partial(on_line);
+                    self.skipping = false;
                     self.rotations += 1;
                     if self.open()? {
                         read += self.drain(on_line)?;
@@ -69,6 +101,7 @@ impl Follower {
                     // Truncated in place (copytruncate): what was read is gone; start over.
                     self.rotations += 1;
                     self.partial.clear();
+                    self.skipping = false;
                     self.signature.clear();
                     self.offset = 0;
                     if let Some(f) = &mut self.file {
@@ -85,7 +118,10 @@ impl Follower {
 
     /// Hands on a last line that never got its `\n` (at the end of following).
     pub fn flush_partial(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) {
-        if !self.partial.is_empty() {
+        if self.skipping {
+            self.skipping = false;
+            self.line_no += 1;
+        } else if !self.partial.is_empty() {
             self.line_no += 1;
             on_line(self.line_no, &self.partial);
             self.partial.clear();
@@ -139,7 +175,13 @@ impl Follower {
     fn drain(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) -> io::Result<u64> {
         let mut chunk = vec![0u8; 64 * 1024];
         let mut lines = 0;
+        let mut budget = POLL_QUOTA;
+        self.more = false;
         loop {
+            if budget == 0 {
+                self.more = true;
+                return Ok(lines);
+            }
             let n = match &mut self.file {
                 Some(file) => file.read(&mut chunk)?,
                 None => 0,
@@ -147,13 +189,16 @@ impl Follower {
             if n == 0 {
                 return Ok(lines);
             }
+            budget = budget.saturating_sub(n as u64);
             self.offset += n as u64;
             self.remember_signature(&chunk[..n]);
             let mut data = &chunk[..n];
             while let Some(i) = memchr::memchr(b'\n', data) {
                 self.line_no += 1;
                 lines += 1;
-                if self.partial.is_empty() {
+                if self.skipping {
+                    self.skipping = false;
+                } else if self.partial.is_empty() {
                     on_line(self.line_no, &data[..i]);
                 } else {
                     self.partial.extend_from_slice(&data[..i]);
@@ -162,7 +207,17 @@ impl Follower {
                 }
                 data = &data[i + 1..];
             }
-            self.partial.extend_from_slice(data);
+            if self.skipping {
+                continue;
+            }
+            if self.partial.len() + data.len() > self.max_line {
+                // Longer than allowed and still growing: drop it up to its line end.
+                self.too_long += 1;
+                self.skipping = true;
+                self.partial = Vec::new();
+            } else {
+                self.partial.extend_from_slice(data);
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ use soak_core::jsonl::JsonlWriter;
 use soak_core::output::{Format, Table, cell};
 use soak_core::record::{Record, RecordType, Timestamp};
 use soak_core::signals::Termination;
-use soak_core::units::clap_duration;
+use soak_core::units::{clap_duration, clap_size};
 
 use blocks::LineBlocks;
 use follow::Follower;
@@ -113,9 +113,13 @@ pub struct Cli {
     /// heartbeat has been silent too long; SIGINT/SIGTERM end it with the summary.
     #[arg(long, value_name = "FILE", conflicts_with = "files")]
     pub follow: Option<PathBuf>,
-    /// How often --follow looks for new lines.
+    /// How often --follow looks for new lines (more than zero).
     #[arg(long, default_value = "500ms", value_parser = clap_duration, value_name = "DURATION")]
     pub poll: Duration,
+    /// Longest line read; a longer one is skipped (read past in constant memory) and counted
+    /// as `line_too_long`.
+    #[arg(long, default_value = "1MiB", value_parser = clap_size, value_name = "SIZE")]
+    pub max_line: u64,
     /// An earlier run's log: every kind's count and rate compared with it (change in percent).
     #[arg(long, value_name = "OLD.log")]
     pub baseline: Option<String>,
@@ -139,6 +143,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     let end = cli.end_time.as_deref().map(parse_end_time).transpose()?;
+    if cli.poll.is_zero() {
+        return Err(usage("--poll: must be more than zero (e.g. 500ms)"));
+    }
+    if cli.max_line == 0 {
+        return Err(usage("--max-line: must be more than zero (e.g. 1MiB)"));
+    }
+    let max_line = usize::try_from(cli.max_line).unwrap_or(usize::MAX);
     for r in &cli.expect_reduction {
         let known = pack
             .patterns
@@ -159,13 +170,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
+    scanner.set_max_line(max_line);
     let end = match &cli.follow {
         Some(path) => {
             follow_file(&cli, path, &mut scanner, &mut out)?;
             end
         }
         None => {
-            scan_inputs(&cli.files, &mut scanner, &mut out)?;
+            scan_inputs(&cli.files, &mut scanner, &mut out, max_line)?;
             end
         }
     };
@@ -188,12 +200,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let old = match &cli.baseline {
         Some(file) => {
             let mut old = Scanner::new(&pack, cli.json_field.clone(), year);
+            old.set_max_line(max_line);
             let mut quiet = EventSink {
                 out: JsonlWriter::from_writer(std::io::sink(), "-"),
                 stream: false,
                 error: None,
             };
-            scan_inputs(std::slice::from_ref(file), &mut old, &mut quiet)?;
+            scan_inputs(std::slice::from_ref(file), &mut old, &mut quiet, max_line)?;
             checks.extend(baseline::reduction_checks(
                 &old.stats,
                 stats,
@@ -278,18 +291,27 @@ fn scan_inputs(
     files: &[String],
     scanner: &mut Scanner<'_>,
     out: &mut EventSink,
+    max_line: usize,
 ) -> anyhow::Result<()> {
     for source in expand_inputs(files)? {
         let name = source.display_name();
-        let mut blocks = LineBlocks::new(source.open()?);
+        let mut blocks = LineBlocks::new(source.open()?).with_max_line(max_line);
         scanner.stats.files += 1;
         let mut line_no = 0u64;
-        while let Some(block) = blocks
-            .next_block()
-            .with_context(|| format!("cannot read {name}"))
-            .map_err(|e| usage(format!("{e:#}")))?
-        {
-            line_no += scanner.feed_block(&name, line_no + 1, block, &mut |e| out.emit(e));
+        loop {
+            let block = match blocks.next_block() {
+                Ok(Some(block)) => block,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(usage(format!(
+                        "cannot read {name}: line {}: {e}",
+                        line_no + 1
+                    )));
+                }
+            };
+            line_no += block.skipped_before;
+            scanner.skipped_too_long(block.skipped_before);
+            line_no += scanner.feed_block(&name, line_no + 1, block.lines, &mut |e| out.emit(e));
             if out.error.is_some() {
                 return Ok(());
             }
@@ -308,7 +330,8 @@ fn follow_file(
 ) -> anyhow::Result<()> {
     let term = Termination::install().context("installing signal handlers")?;
     let name = path.display().to_string();
-    let mut follower = Follower::new(path);
+    let max_line = usize::try_from(cli.max_line).unwrap_or(usize::MAX);
+    let mut follower = Follower::new(path).with_max_line(max_line);
     scanner.stats.files = 1;
     let mut last_beat = Instant::now();
     let mut beats = 0;
@@ -350,13 +373,20 @@ fn follow_file(
                 out.out.write(&finding)?;
             }
         }
-        if term.sleep(cli.poll).is_some() {
+        // More of the file waiting: read on at once, but answer a signal first.
+        let wait = if follower.more_waiting() {
+            Duration::ZERO
+        } else {
+            cli.poll
+        };
+        if term.sleep(wait).is_some() {
             follower
                 .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
                 .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
             follower
                 .flush_partial(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)));
             scanner.finish(&mut |e| out.emit(e));
+            scanner.skipped_too_long(follower.too_long);
             return Ok(());
         }
     }

@@ -45,6 +45,13 @@ struct OpenTraceback {
     event: Event,
     /// The exception line was seen; a chained traceback may still follow.
     ended: bool,
+    /// A "During handling ..." / "The above exception ..." line announced a chained traceback.
+    chained: bool,
+    /// Further tracebacks whose lines interleave with this one's (threads of one process
+    /// printing at once, as `http.server`'s do): each is one more logged error.
+    interleaved: u64,
+    /// Lines of other output met before the exception line.
+    foreign_lines: u64,
 }
 
 /// The figures a scan accumulates.
@@ -175,6 +182,8 @@ pub struct Scanner<'p> {
     pending_error: Option<(String, Option<UnixTime>)>,
     /// The current block, lowercased for the prefilter (kept to reuse its memory).
     lowered: Vec<u8>,
+    /// Lines longer than this are skipped and counted (`line_too_long`).
+    max_line: usize,
     /// What the scan has accumulated.
     pub stats: Stats,
 }
@@ -191,13 +200,30 @@ impl<'p> Scanner<'p> {
             traceback: None,
             pending_error: None,
             lowered: Vec::new(),
+            max_line: usize::MAX,
             stats: Stats::default(),
         }
+    }
+
+    /// Lines longer than `max_line` bytes are skipped: counted in `lines` and
+    /// `line_too_long`, never matched or time-stamped.
+    pub fn set_max_line(&mut self, max_line: usize) {
+        self.max_line = max_line;
+    }
+
+    /// Accounts for `n` lines that were too long to be read at all (skipped by the reader).
+    pub fn skipped_too_long(&mut self, n: u64) {
+        self.stats.lines += n;
+        self.stats.line_too_long += n;
     }
 
     /// Feeds one line (without its line terminator); every event it completes is passed to
     /// `emit`, in order.
     pub fn feed(&mut self, file: &str, line_no: u64, raw: &[u8], emit: &mut dyn FnMut(Event)) {
+        if raw.len() > self.max_line {
+            self.skipped_too_long(1);
+            return;
+        }
         self.stats.lines += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if std::str::from_utf8(raw).is_err() {
@@ -218,7 +244,7 @@ impl<'p> Scanner<'p> {
         let message = message.as_ref();
         if let Some((text, t)) = self.pending_error.take() {
             // `logger.exception(...)`: the ERROR line and its traceback are one error.
-            let absorbed = self.traceback.is_none() && message.starts_with(TRACEBACK_START);
+            let absorbed = self.traceback.is_none() && has_traceback_header(message);
             if !absorbed {
                 self.stats.errors.add(&text, t);
             }
@@ -231,13 +257,27 @@ impl<'p> Scanner<'p> {
             if message.is_empty() || indented || chained {
                 if chained {
                     tb.ended = false;
+                    tb.chained = true;
                 }
                 return;
             }
-            if message.starts_with(TRACEBACK_START) && !tb.ended {
+            if has_traceback_header(message) && !tb.ended {
+                if tb.chained {
+                    tb.chained = false;
+                } else {
+                    tb.interleaved += 1;
+                }
                 return;
             }
-            if !tb.ended {
+            if !tb.ended && !is_exception_line(message) {
+                // Another thread's line printed into this traceback (http.server's separators
+                // and access lines): handled on its own, the traceback stays open for a while.
+                tb.foreign_lines += 1;
+                if tb.foreign_lines <= MAX_FOREIGN_LINES {
+                    self.match_line(file, line_no, message, false, emit);
+                    return;
+                }
+            } else if !tb.ended {
                 tb.ended = true;
                 let text = lossy(message);
                 tb.event
@@ -316,6 +356,12 @@ impl<'p> Scanner<'p> {
         while pos < lines.len() {
             let end = line_end(lines, pos);
             let raw = &lines[pos..end];
+            count += 1;
+            pos = end + 1;
+            if raw.len() > self.max_line {
+                self.stats.line_too_long += 1;
+                continue;
+            }
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             if !all_valid && std::str::from_utf8(raw).is_err() {
                 self.stats.invalid_utf8_lines += 1;
@@ -327,8 +373,6 @@ impl<'p> Scanner<'p> {
                 }
                 None => self.stats.lines_without_time += 1,
             }
-            count += 1;
-            pos = end + 1;
         }
         self.stats.lines += count;
         count
@@ -347,7 +391,7 @@ impl<'p> Scanner<'p> {
     }
 
     fn close_traceback(&mut self, emit: &mut dyn FnMut(Event)) {
-        if let Some(tb) = self.traceback.take() {
+        if let Some(mut tb) = self.traceback.take() {
             self.stats.account(&tb.event);
             let message = tb
                 .event
@@ -355,7 +399,14 @@ impl<'p> Scanner<'p> {
                 .get("exception")
                 .and_then(Value::as_str)
                 .unwrap_or(&tb.event.text);
-            self.stats.errors.add(message, tb.event.time);
+            for _ in 0..=tb.interleaved {
+                self.stats.errors.add(message, tb.event.time);
+            }
+            if tb.interleaved > 0 {
+                tb.event
+                    .fields
+                    .insert("interleaved_tracebacks".into(), Value::from(tb.interleaved));
+            }
             emit(tb.event);
         }
     }
@@ -426,6 +477,9 @@ impl<'p> Scanner<'p> {
                 self.traceback = Some(OpenTraceback {
                     event,
                     ended: false,
+                    chained: false,
+                    interleaved: 0,
+                    foreign_lines: 0,
                 });
                 continue;
             }
@@ -456,8 +510,33 @@ impl<'p> Scanner<'p> {
     }
 }
 
+/// Most lines of other output a traceback may enclose before its exception line; past that
+/// it is taken as cut off.
+const MAX_FOREIGN_LINES: u64 = 50;
+
+/// Whether `line` has the shape of a traceback's last line: a (dotted) exception name, then
+/// `: message` or nothing (`KeyError: 'x'`, `MemoryError`, `http.client.RemoteDisconnected: x`).
+fn is_exception_line(line: &[u8]) -> bool {
+    // Threads printing at once glue lines: `----------------------------------------KeyError: 1`.
+    let line = &line[line.iter().take_while(|b| **b == b'-').count()..];
+    let name_len = line
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'.')
+        .count();
+    let starts_well = line
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_');
+    starts_well && matches!(&line[name_len..], [] | [b':'] | [b':', b' ', ..])
+}
+
 /// The first line of a Python traceback.
-const TRACEBACK_START: &[u8] = b"Traceback (most recent call last)";
+const TRACEBACK_START: &[u8] = b"Traceback (most recent call last):";
+
+/// Whether `line` holds a traceback's first line: at its start, or glued after another
+/// thread's partial output (`print` writes its text and its newline separately).
+fn has_traceback_header(line: &[u8]) -> bool {
+    memchr::memmem::find(line, TRACEBACK_START).is_some()
+}
 
 /// Where the line holding `pos` ends: its `\n`, or the end of the block.
 fn line_end(block: &[u8], pos: usize) -> usize {
@@ -557,7 +636,7 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
         let mut blocks = crate::blocks::LineBlocks::with_capacity(log, capacity);
         let mut line_no = 0;
         while let Some(block) = blocks.next_block().expect("read") {
-            line_no += s.feed_block("t.log", line_no + 1, block, &mut |e| events.push(e));
+            line_no += s.feed_block("t.log", line_no + 1, block.lines, &mut |e| events.push(e));
         }
         s.finish(&mut |e| events.push(e));
         assert_eq!(line_no, s.stats.lines);
@@ -579,6 +658,42 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
             let got = by_blocks(&pack, &log, capacity);
             assert_eq!(got.1, expected.1, "stats, blocks of {capacity}");
             assert_eq!(got.0, expected.0, "events, blocks of {capacity}");
+        }
+    }
+
+    #[test]
+    fn a_line_limit_gives_the_same_figures_by_blocks_and_by_lines() {
+        let pack = compile(builtin_specs());
+        let log = mixed_log();
+        let max_line = 60;
+        let mut s = Scanner::new(&pack, None, 2025);
+        s.set_max_line(max_line);
+        let mut expected = Vec::new();
+        for (i, line) in log.split(|b| *b == b'\n').enumerate() {
+            s.feed("t.log", i as u64 + 1, line, &mut |e| expected.push(e));
+        }
+        s.finish(&mut |e| expected.push(e));
+        assert!(s.stats.line_too_long > 10, "{}", s.stats.line_too_long);
+        let expected_stats = format!("{:?}", s.stats);
+        for capacity in [1, 64, 1000, 1 << 20] {
+            let mut b = Scanner::new(&pack, None, 2025);
+            b.set_max_line(max_line);
+            let mut events = Vec::new();
+            let mut blocks = crate::blocks::LineBlocks::with_capacity(&log[..], capacity)
+                .with_max_line(max_line);
+            let mut line_no = 0;
+            while let Some(block) = blocks.next_block().expect("read") {
+                line_no += block.skipped_before;
+                b.skipped_too_long(block.skipped_before);
+                line_no += b.feed_block("t.log", line_no + 1, block.lines, &mut |e| events.push(e));
+            }
+            b.finish(&mut |e| events.push(e));
+            assert_eq!(
+                format!("{:?}", b.stats),
+                expected_stats,
+                "blocks of {capacity}"
+            );
+            assert_eq!(events, expected, "blocks of {capacity}");
         }
     }
 
@@ -640,6 +755,63 @@ RuntimeError: wrapped\n2025-10-01 12:00:05,000 INFO [HB] alive";
             ("RuntimeError: wrapped", 1)
         );
         assert_eq!(stats.count("heartbeat"), 1);
+    }
+
+    #[test]
+    fn interleaved_tracebacks_of_threads_each_count() {
+        // Two http.server threads printing their tracebacks at once (as seen for real).
+        let log = "127.0.0.1 - - [06/Dec/2026 21:18:17] \"GET / HTTP/1.1\" 200 -\n\
+----------------------------------------\n\
+Exception occurred during processing of request from ('127.0.0.1', 34272)\n\
+----------------------------------------\n\
+Exception occurred during processing of request from ('127.0.0.1', 34288)\n\
+Traceback (most recent call last):\n  File \"socketserver.py\", line 691\n\
+Traceback (most recent call last):\n  File \"socketserver.py\", line 691\n\
+ConnectionResetError: [Errno 104] Connection reset by peer\n\
+----------------------------------------\n  File \"socket.py\", line 706\n\
+ConnectionResetError: [Errno 104] Connection reset by peer\n";
+        let (events, stats) = scan(log);
+        assert_eq!(stats.errors.count, 2, "{events:#?}");
+        assert_eq!(stats.count("traceback"), 1);
+        assert_eq!(events[0].fields["interleaved_tracebacks"], Value::from(1));
+        assert_eq!(stats.errors.window.max, 2);
+
+        // `print` writes its text and its newline apart: a header glued to a separator.
+        let glued = "Traceback (most recent call last):\n  File \"a.py\", line 1\n\
+----------------------------------------Traceback (most recent call last):\n\
+  File \"a.py\", line 1\nKeyError: 1\n----------------------------------------KeyError: 2\n";
+        let (_, stats) = scan(glued);
+        assert_eq!(stats.errors.count, 2);
+        assert!(is_exception_line(
+            b"----------------------------------------KeyError: 2"
+        ));
+    }
+
+    #[test]
+    fn other_threads_lines_inside_a_traceback_are_their_own() {
+        let log = "Traceback (most recent call last):\n  File \"socketserver.py\", line 691\n\
+----------------------------------------\n\
+127.0.0.1 - - [06/Dec/2026 21:29:36] \"GET / HTTP/1.1\" 200 -\n\
+Exception occurred during processing of request from ('127.0.0.1', 1)\n\
+  File \"socket.py\", line 706\n\
+ConnectionResetError: [Errno 104] Connection reset by peer\n";
+        let (events, stats) = scan(log);
+        assert_eq!(
+            events[0].fields["exception"],
+            Value::from("ConnectionResetError: [Errno 104] Connection reset by peer")
+        );
+        assert_eq!(stats.lines_without_time, 6);
+        for (line, is) in [
+            ("KeyError: 'x'", true),
+            ("MemoryError", true),
+            ("http.client.RemoteDisconnected: Remote end closed", true),
+            ("----------------------------------------", false),
+            ("Exception occurred during processing of request", false),
+            ("127.0.0.1 - - [06/Dec/2026 21:29:36] x", false),
+            ("2026-12-06 10:00:00,000 INFO x", false),
+        ] {
+            assert_eq!(is_exception_line(line.as_bytes()), is, "{line}");
+        }
     }
 
     #[test]
