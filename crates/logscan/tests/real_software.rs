@@ -142,14 +142,13 @@ fn python_imports(python: &Path, module: &str) -> bool {
 }
 
 /// A Python with the `websockets` library (14 or later: its asyncio client reconnects):
-/// `$LOGSCAN_TEST_PYTHON`, `/work/venv-ws`, `python3`, or a venv made for the tests with pip.
+/// `$SOAKKIT_PYTHON` (the venv `.ci/run` makes), `python3`, or a venv made for the tests with pip.
 fn python_with_websockets() -> Option<PathBuf> {
     let module = "websockets.asyncio.client";
-    let mut candidates: Vec<PathBuf> = std::env::var_os("LOGSCAN_TEST_PYTHON")
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOAKKIT_PYTHON")
         .map(PathBuf::from)
         .into_iter()
         .collect();
-    candidates.push(PathBuf::from("/work/venv-ws/bin/python"));
     candidates.extend(which("python3"));
     if let Some(p) = candidates.iter().find(|p| python_imports(p, module)) {
         return Some(p.clone());

@@ -1,0 +1,144 @@
+//! The options of `cargo xtask soak`, and the checks every value passes before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use soak_core::units::parse_duration;
+
+/// Options of `cargo xtask soak`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SoakArgs {
+    /// Soak the bundled demo service against the bundled exchange simulator.
+    #[arg(long)]
+    pub demo: bool,
+    /// Faults for the demo service: leak, zombies, orphans, reconnect-storm, hang, crash,
+    /// outage, secret-in-log (comma-separated).
+    #[arg(long, default_value = "", requires = "demo")]
+    pub demo_faults: String,
+    /// When the demo's faults start.
+    #[arg(long, default_value = "10s")]
+    pub fault_after: String,
+    /// How long the service runs (default: 3m with --demo, else 24h).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Where run directories are created.
+    #[arg(long, default_value = "artifacts/soak")]
+    pub out: PathBuf,
+    /// Use the tools' binaries from this directory instead of building them.
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// resmon's sampling interval.
+    #[arg(long, default_value = "1s")]
+    pub interval: String,
+    /// Heartbeat silence that counts as a hang and stops the run (default: 10s with --demo,
+    /// else 5m). The watchdog arms once the log has shown a heartbeat (the built-in patterns or
+    /// --heartbeat-regex); with --health-url, the endpoint giving no answer this long after it
+    /// first answered is a hang too.
+    #[arg(long)]
+    pub max_heartbeat_gap: Option<String>,
+    /// A line the service logs periodically, as a heartbeat for the hang watchdog (Rust regex
+    /// syntax; repeatable), e.g. 'Bot heartbeat' or 'Background saving'.
+    #[arg(long, value_name = "REGEX")]
+    pub heartbeat_regex: Vec<String>,
+    /// Time the service gets to stop after SIGTERM before its tree is killed.
+    #[arg(long, default_value = "10s")]
+    pub shutdown_timeout: String,
+    /// Poll this URL (e.g. http://127.0.0.1:8080/health/live) for availability.
+    #[arg(long)]
+    pub health_url: Option<String>,
+    /// How often the health URL is polled.
+    #[arg(long, default_value = "2s")]
+    pub health_every: String,
+    /// How long one health poll may take before it counts as no answer.
+    #[arg(long, default_value = "5s")]
+    pub health_timeout: String,
+    /// The service may take this long to answer its health URL for the first time; the
+    /// availability counts from that first healthy answer.
+    #[arg(long, default_value = "60s")]
+    pub startup_grace: String,
+    /// Availability needed, percent.
+    #[arg(long, default_value_t = 99.5)]
+    pub min_availability: f64,
+    /// Disk budget for the run's artifacts.
+    #[arg(long, default_value = "5GB")]
+    pub max_total: String,
+    /// The live service log is rotated (copytruncate, loss-free) and its old parts compressed
+    /// once it grows past this, so a chatty service stays within --max-total.
+    #[arg(long, default_value = "100MB")]
+    pub max_log_size: String,
+    /// How often logrotate --watch holds the run directory to --max-total (default: 10s with
+    /// --demo, else 5m).
+    #[arg(long)]
+    pub logrotate_every: Option<String>,
+    /// Average CPU of the service's process tree allowed, percent.
+    #[arg(long, default_value_t = 80.0)]
+    pub max_cpu: f64,
+    /// WebSocket reconnections allowed in any hour.
+    #[arg(long, default_value_t = 10)]
+    pub max_reconnects_per_hour: u64,
+    /// Errors the service logs and survives (tracebacks, exceptions, error lines) allowed in
+    /// any hour.
+    #[arg(long, default_value_t = 60)]
+    pub max_errors_per_hour: u64,
+    /// The exchange the service trades on, for the orphan check: bybit, bybit-testnet, kraken.
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// The exchange's base URL (override).
+    #[arg(long)]
+    pub exchange_url: Option<String>,
+    /// The service's order state file (its active_orders.json), for the orphan check.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Only the service's own orders (client-id prefix) are cancelled with --cancel-orphans.
+    #[arg(long, default_value = "BOT_")]
+    pub client_id_prefix: String,
+    /// After the run, cancel the orphans the reconciliation found (`cancel --execute`).
+    #[arg(long)]
+    pub cancel_orphans: bool,
+    /// With a Kraken exchange: the unit of the nonces orphan-cancel signs with (ms, us, ns).
+    /// Use the bot's own unit when they share an API key (a larger one would lock the bot
+    /// out), or better a dedicated key for orphan-cancel.
+    #[arg(long, default_value = "ms", value_parser = ["ms", "us", "ns"])]
+    pub kraken_nonce_unit: String,
+    /// With a Kraken exchange: the exchange cancels every order this long after the service
+    /// stops re-arming its dead-man switch (`orphan-cancel dead-man`, re-armed every third).
+    #[arg(long, default_value = "60s")]
+    pub dead_man_timeout: String,
+    /// Advisory database for the preflight dependency audit (`seccheck deps --db`): a RustSec
+    /// advisory-db or OSV checkout; repeatable. The demo uses the repository's fixture extract.
+    #[arg(long, value_name = "DIR")]
+    pub advisory_db: Vec<PathBuf>,
+    /// The project whose lockfiles are audited (Cargo.lock, requirements*.txt, poetry.lock,
+    /// uv.lock, found by walking it).
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    /// Fail the audit when an advisory database is older than this (e.g. 7d).
+    #[arg(long)]
+    pub max_db_age: Option<String>,
+    /// Skip the dependency audit (the security row says so instead of failing).
+    #[arg(long, conflicts_with = "advisory_db")]
+    pub no_deps_audit: bool,
+    /// POST the verdict (JSON with a Slack/Telegram-compatible `text`) to this URL.
+    #[arg(long)]
+    pub notify: Option<String>,
+    /// resanalyze's minimum samples for a trend (default: 10 with --demo).
+    #[arg(long)]
+    pub min_samples: Option<u32>,
+    /// resanalyze's minimum span for a trend (default: 10s with --demo).
+    #[arg(long)]
+    pub min_span: Option<String>,
+    /// The service's command and arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+pub fn dur(flag: &str, v: &str) -> Result<Duration> {
+    parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))
+}
+
+/// A `--heartbeat-regex` that logscan would refuse, refused before the run starts.
+pub fn regex_check(re: &str) -> Result<()> {
+    regex::Regex::new(re).map_err(|e| anyhow::anyhow!("--heartbeat-regex {re:?}: {e}"))?;
+    Ok(())
+}
