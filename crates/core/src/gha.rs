@@ -124,11 +124,12 @@ pub fn append_step_summary(path: &Path, markdown: &str) -> Result<(), CoreError>
         path: path.to_path_buf(),
         source,
     };
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(err)?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    // The summary file is the runner's: a symlink planted at its path is never written through.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut f = options.open(path).map_err(err)?;
     f.write_all(markdown.as_bytes()).map_err(err)?;
     if !markdown.ends_with('\n') {
         f.write_all(b"\n").map_err(err)?;
@@ -161,5 +162,17 @@ mod tests {
         append_step_summary(&p, "two\n").expect("append");
         assert_eq!(std::fs::read_to_string(&p).expect("read"), "# one\ntwo\n");
         assert_eq!(step_summary_path(Some(&p)), Some(p.clone()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn step_summary_is_never_written_through_a_symlink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").expect("victim");
+        let link = dir.path().join("summary.md");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        assert!(append_step_summary(&link, "# verdict").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep\n");
     }
 }

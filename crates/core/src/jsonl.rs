@@ -256,9 +256,10 @@ pub struct JsonlWriter {
 }
 
 impl JsonlWriter {
-    /// Writes to standard output.
+    /// Writes to standard output; a reader that closes it early does not end the tool (see
+    /// [`crate::stdout`]).
     pub fn stdout() -> Self {
-        JsonlWriter::from_writer(io::stdout(), "-")
+        JsonlWriter::from_writer(crate::stdout::stdout(), "-")
     }
 
     /// Writes to any writer (flushed after every line); `name` is used in errors.

@@ -20,6 +20,7 @@ pub mod pathtext;
 pub mod proc;
 pub mod record;
 pub mod signals;
+pub mod stdout;
 pub mod units;
 
 pub use error::CoreError;

@@ -51,6 +51,11 @@ impl Termination {
         self.requested()
     }
 
+    /// True for SIGINT (Ctrl-C), which every tool ends with exit status 130.
+    pub fn is_interrupt(signal: i32) -> bool {
+        signal == SIGINT
+    }
+
     /// The signal's conventional name (`SIGINT`, ...).
     pub fn name(signal: i32) -> &'static str {
         match signal {

@@ -171,9 +171,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
     scanner.set_max_line(max_line);
+    let mut interrupted = false;
     let end = match &cli.follow {
         Some(path) => {
-            follow_file(&cli, path, &mut scanner, &mut out)?;
+            interrupted = follow_file(&cli, path, &mut scanner, &mut out)?
+                .is_some_and(Termination::is_interrupt);
             end
         }
         None => {
@@ -241,12 +243,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.write(&summary)?;
         }
         Format::Json => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = soak_core::stdout::stdout();
             serde_json::to_writer_pretty(&mut stdout, &summary)?;
             writeln!(stdout)?;
         }
         Format::Table | Format::Markdown | Format::Csv => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = soak_core::stdout::stdout();
             write_human(&mut stdout, format, &summary, &checks)?;
         }
     }
@@ -266,6 +268,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             );
         }
+    }
+    // Ctrl-C ends a follow with its summary, and with 130 as every tool does.
+    if interrupted {
+        return Ok(ExitCode::Interrupted);
     }
     Ok(ExitCode::from_checks(failed.is_empty()))
 }
@@ -322,12 +328,13 @@ fn scan_inputs(
 }
 
 /// The hang watchdog and event stream of `--follow`, until SIGINT/SIGTERM.
+/// Follows `path` until a signal ends it; returns that signal.
 fn follow_file(
     cli: &Cli,
     path: &Path,
     scanner: &mut Scanner<'_>,
     out: &mut EventSink,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<i32>> {
     let term = Termination::install().context("installing signal handlers")?;
     let name = path.display().to_string();
     let max_line = usize::try_from(cli.max_line).unwrap_or(usize::MAX);
@@ -379,7 +386,7 @@ fn follow_file(
         } else {
             cli.poll
         };
-        if term.sleep(wait).is_some() {
+        if let Some(signal) = term.sleep(wait) {
             follower
                 .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
                 .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
@@ -387,7 +394,7 @@ fn follow_file(
                 .flush_partial(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)));
             scanner.finish(&mut |e| out.emit(e));
             scanner.skipped_too_long(follower.too_long);
-            return Ok(());
+            return Ok(Some(signal));
         }
     }
 }

@@ -205,3 +205,22 @@ fn a_log_without_heartbeats_is_never_hung_and_gives_no_data() {
     assert_eq!(summary["error_count"], 1);
     assert_eq!(child.wait().expect("wait").code(), Some(0));
 }
+
+/// Ctrl-C ends a follow with its summary, then exit status 130 (SIGTERM: the verdict's 0/1).
+#[test]
+fn sigint_ends_a_follow_with_the_summary_and_130() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("service.log");
+    std::fs::write(&path, "2026-12-06 19:24:36,000 INFO [HB] alive\n").expect("write");
+    let (mut child, rx) = spawn_follow(&path, &WATCHDOG);
+    assert_eq!(recv(&rx, "the heartbeat")["kind"], "heartbeat");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let summary = recv(&rx, "the summary");
+    assert_eq!(summary["type"], "summary", "{summary}");
+    assert_eq!(summary["heartbeat_count"], 1);
+    assert_eq!(child.wait().expect("wait").code(), Some(130));
+}

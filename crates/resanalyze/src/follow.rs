@@ -245,20 +245,35 @@ fn wait_for(path: &Path, fc: &FollowConfig, term: &Termination) -> anyhow::Resul
     }
 }
 
-/// Follows `path` until idle, a signal, or resmon's `stop` event. Returns the last analysis
-/// and whether any finding was printed.
+/// How a follow ended.
+#[derive(Debug)]
+pub struct FollowEnd {
+    /// The last analysis document, when there were samples.
+    pub doc: Option<Value>,
+    /// Whether an early finding was reported.
+    pub found: bool,
+    /// Ended by SIGINT (exit 130 after the summary).
+    pub interrupted: bool,
+}
+
+/// Follows `path` until idle, a signal, or resmon's `stop` event. Returns the last analysis,
+/// whether any finding was printed, and whether Ctrl-C ended it.
 pub fn follow(
     path: &Path,
     stream: StreamConfig,
     cfg: &AnalysisConfig,
     fc: &FollowConfig,
     out: &mut dyn Write,
-) -> anyhow::Result<(Option<Value>, bool)> {
+) -> anyhow::Result<FollowEnd> {
     let term = Termination::install()?;
     let early = early_config(cfg);
     let mut acc = Accumulator::new(stream);
     let Some(mut file) = wait_for(path, fc, &term)? else {
-        return Ok((None, false));
+        return Ok(FollowEnd {
+            doc: None,
+            found: false,
+            interrupted: term.requested().is_some_and(Termination::is_interrupt),
+        });
     };
     let kind = file
         .metadata()
@@ -355,5 +370,9 @@ pub fn follow(
         acc.finish();
         last_doc = Some(analyze(&acc, cfg));
     }
-    Ok((last_doc, !said.is_empty()))
+    Ok(FollowEnd {
+        doc: last_doc,
+        found: !said.is_empty(),
+        interrupted: term.requested().is_some_and(Termination::is_interrupt),
+    })
 }

@@ -309,7 +309,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             estimates: cli.follow_estimates,
         };
         let mut out = std::io::stdout().lock();
-        let (doc, found) = follow::follow(
+        let end = follow::follow(
             path,
             cli.stream_config(),
             &cli.analysis_config(),
@@ -317,11 +317,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &mut out,
         )?;
         drop(out);
+        let (doc, found) = (end.doc, end.found);
         if let Some(doc) = doc {
             for rec in records(&doc) {
                 if rec.kind() == Some(RecordType::Summary) {
                     print_unless_closed(&(rec.to_line() + "\n"))?;
                 }
+            }
+            if end.interrupted {
+                return Ok(ExitCode::Interrupted);
             }
             return Ok(ExitCode::from_checks(
                 !found && doc["ok"] == Value::Bool(true),

@@ -153,3 +153,33 @@ fn follow_waits_for_a_file_that_does_not_exist_yet() {
     assert!(text.contains("\"kind\":\"memory_leak\""), "{text}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Ctrl-C ends a follow with its summary, then exit status 130.
+#[test]
+fn sigint_ends_a_follow_with_the_summary_and_130() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let live = dir.path().join("live.jsonl");
+    let spec = TraceSpec::new(Shape::Linear, 1.0, 60.0);
+    let mut f = BufWriter::new(File::create(&live).expect("create"));
+    write_trace(&mut f, &spec).expect("write");
+    f.flush().expect("flush");
+    drop(f);
+    let follower = StdCommand::cargo_bin("resanalyze")
+        .expect("bin")
+        .arg("--follow")
+        .arg(&live)
+        .args(["--follow-idle", "60s", "--format", "jsonl"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn follower");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = StdCommand::new("kill")
+        .args(["-INT", &follower.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = follower.wait_with_output().expect("follower");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"type\":\"summary\""), "{text}");
+    assert_eq!(out.status.code(), Some(130), "{text}");
+}

@@ -130,7 +130,7 @@ fn finish(
         );
     }
     let format = DepsFormat::resolve(args.format);
-    let mut out = std::io::stdout().lock();
+    let mut out = soak_core::stdout::stdout();
     report::write(&mut out, format, o, args.fail_on, &extra)?;
     if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
         let mut md = format!("## seccheck {}\n\n", extra.summary_command()).into_bytes();

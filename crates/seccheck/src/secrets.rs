@@ -158,7 +158,7 @@ pub fn run(args: &SecretsArgs) -> anyhow::Result<ExitCode> {
         .with("secrets", t.found)
         .with("redacted", t.redacted)
         .with("ok", ok);
-    let mut out = std::io::stdout().lock();
+    let mut out = soak_core::stdout::stdout();
     if matches!(args.format, Format::Jsonl | Format::Json) {
         records.push(summary);
         write_records(&mut out, args.format, &records, None)?;
