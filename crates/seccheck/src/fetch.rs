@@ -175,6 +175,12 @@ pub fn git_update(
     let mut reset = git(into);
     reset.args(["reset", "--quiet", "--hard", &head]);
     run_git(reset, url, "checkout")?;
+    // FETCH_HEAD names the URL; the cache keeps only the redacted one, in its note.
+    let fetch_head = into.join(".git/FETCH_HEAD");
+    std::fs::remove_file(&fetch_head).map_err(|source| FetchError::Io {
+        path: fetch_head,
+        source,
+    })?;
     Ok(GitOutcome {
         head,
         previous: old_head,

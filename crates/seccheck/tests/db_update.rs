@@ -311,6 +311,12 @@ impl World {
         c.current_dir(self.path("project"))
             .env_remove("GITHUB_ACTIONS")
             .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
             .env("HOME", self.path("home"))
             .env("XDG_CACHE_HOME", self.path("xdg"));
         c
@@ -458,6 +464,11 @@ fn update_fills_the_default_xdg_cache_and_deps_audits_from_it() {
             .is_file()
     );
     assert!(cache.join("osv-pypi/PYSEC-2021-142.json").is_file());
+    // The URL went to git through the environment: no git file of the copy records it.
+    let git_dir = cache.join("rustsec/.git");
+    assert!(!git_dir.join("FETCH_HEAD").exists());
+    let config = std::fs::read_to_string(git_dir.join("config")).expect("config");
+    assert!(!config.contains(&w.remote.url()), "{config}");
     assert!(leftover_temps(&cache).is_empty());
     assert_eq!(w.server.hits(), 1);
 
