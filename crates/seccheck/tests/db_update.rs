@@ -178,9 +178,14 @@ fn python_zip(dir: &Path, files: &[(String, Vec<u8>)]) -> Vec<u8> {
     bytes
 }
 
-/// The real PyPA advisories of the fixture, as the JSON records osv.dev's export holds.
-fn pypa_json_records() -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
+/// The export's records: the real PyPA advisories of the fixture as the JSON osv.dev's
+/// export holds, and a real malicious-package record (ossf/malicious-packages, byte for byte).
+fn osv_export_records() -> Vec<(String, Vec<u8>)> {
+    let mal = "MAL-2025-6428.json";
+    let mut out = vec![(
+        mal.to_string(),
+        std::fs::read(fixture("osv-malicious").join(mal)).expect("MAL record"),
+    )];
     for e in walkdir::WalkDir::new(fixture("pypa-db/vulns")).sort_by_file_name() {
         let e = e.expect("walk");
         if e.path().extension().is_some_and(|x| x == "yaml") {
@@ -262,7 +267,7 @@ impl World {
         }
         let root = tempfile::tempdir().expect("tmp");
         let remote = Remote::new(root.path(), "time", now() - age_days * DAY);
-        let good = python_zip(root.path(), &pypa_json_records());
+        let good = python_zip(root.path(), &osv_export_records());
         let not_osv = python_zip(
             root.path(),
             &[
@@ -287,7 +292,7 @@ impl World {
         .expect("write");
         std::fs::write(
             project.join("requirements.txt"),
-            "PyYAML==5.3.1\nwerkzeug==3.0.0\n",
+            "PyYAML==5.3.1\nwerkzeug==3.0.0\n0x000testqwe==5.20.4\n",
         )
         .expect("write");
         Some(World {
@@ -430,7 +435,8 @@ fn leftover_temps(cache: &Path) -> Vec<String> {
         .collect()
 }
 
-const WITHOUT_TIME: [&str; 3] = [
+const WITHOUT_TIME: [&str; 4] = [
+    "MAL-2025-6428 0x000testqwe",
     "PYSEC-2021-142 PyYAML",
     "PYSEC-2023-221 werkzeug",
     "RUSTSEC-2023-0001 tokio",
@@ -457,7 +463,7 @@ fn update_fills_the_default_xdg_cache_and_deps_audits_from_it() {
     assert_eq!(rs["advisories"], 8, "the fixture's 9 advisories but time's");
     assert_eq!(rs["path"], cache.join("rustsec").display().to_string());
     let osv = run.event("db_updated", "osv-pypi");
-    assert_eq!(osv["advisories"], pypa_json_records().len());
+    assert_eq!(osv["advisories"], osv_export_records().len());
     assert!(
         cache
             .join("rustsec/crates/tokio/RUSTSEC-2023-0001.md")
@@ -604,7 +610,11 @@ fn deps_updates_a_missing_cache_online_and_fails_closed_offline() {
     r.event("db_updated", "osv-pypi");
     assert_eq!(
         r.ids(),
-        ["PYSEC-2021-142 PyYAML", "PYSEC-2023-221 werkzeug"]
+        [
+            "MAL-2025-6428 0x000testqwe",
+            "PYSEC-2021-142 PyYAML",
+            "PYSEC-2023-221 werkzeug"
+        ]
     );
     assert!(
         !w.cache().join("rustsec").exists(),
