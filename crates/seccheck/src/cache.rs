@@ -7,6 +7,10 @@
 //! exchange when a copy exists, a no-replace rename when none does), relative to the cache
 //! directory opened with `O_NOFOLLOW`. A reader sees the old copy or the new one, never half
 //! of either; a failed update deletes its temp directory and leaves the last good copy.
+//!
+//! The swap also takes an exclusive `flock` on the cache directory, and `deps` holds a shared
+//! one while it reads the cache ([`Cache::read_lock`]): a swap never lands in the middle of an
+//! audit's reading (and the old copy is never deleted under it).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -241,15 +245,34 @@ impl Cache {
         Ok(())
     }
 
-    /// Puts the complete, checked copy in `tmp` in place of `kind` with one atomic
-    /// `renameat2`; the old copy (now in `tmp`'s place) is deleted with `tmp`.
-    pub fn install(&self, tmp: TempDir, kind: Kind) -> Result<(), CacheError> {
-        use nix::fcntl::{RenameFlags, renameat2};
-        let dirfd = OpenOptions::new()
+    /// The cache directory, opened without following a symlink.
+    fn open_dir(&self) -> Result<File, CacheError> {
+        OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
             .open(&self.dir)
-            .map_err(io(&self.dir))?;
+            .map_err(io(&self.dir))
+    }
+
+    fn lock(&self, arg: nix::fcntl::FlockArg) -> Result<CacheLock, CacheError> {
+        nix::fcntl::Flock::lock(self.open_dir()?, arg)
+            .map(|lock| CacheLock { _lock: lock })
+            .map_err(|(_, e)| io(&self.dir)(std::io::Error::from(e)))
+    }
+
+    /// A shared lock on the cache for as long as it is held: no update swaps a database in
+    /// meanwhile (an update waits for it, then swaps).
+    pub fn read_lock(&self) -> Result<CacheLock, CacheError> {
+        self.lock(nix::fcntl::FlockArg::LockShared)
+    }
+
+    /// Puts the complete, checked copy in `tmp` in place of `kind` with one atomic
+    /// `renameat2` (under the exclusive lock); the old copy, now in `tmp`'s place, is deleted
+    /// with `tmp` once the lock is released.
+    pub fn install(&self, tmp: TempDir, kind: Kind) -> Result<(), CacheError> {
+        use nix::fcntl::{RenameFlags, renameat2};
+        let dirfd = self.open_dir()?;
+        let lock = self.lock(nix::fcntl::FlockArg::LockExclusive)?;
         let tmp_name = tmp.path.file_name().map(PathBuf::from).unwrap_or_default();
         let flags = if self.has(kind)? {
             RenameFlags::RENAME_EXCHANGE
@@ -258,9 +281,16 @@ impl Cache {
         };
         renameat2(&dirfd, tmp_name.as_path(), &dirfd, kind.name(), flags)
             .map_err(|e| io(&self.path(kind))(std::io::Error::from(e)))?;
+        drop(lock);
         drop(tmp);
         Ok(())
     }
+}
+
+/// A held `flock` on the cache directory (released when dropped).
+#[derive(Debug)]
+pub struct CacheLock {
+    _lock: nix::fcntl::Flock<File>,
 }
 
 /// A temp directory of an update, removed when dropped (after [`Cache::install`] it holds

@@ -180,22 +180,25 @@ pub fn deps(
         .collect();
     let mut records = Vec::new();
     let from_cache = choice.dirs.is_empty();
-    let db_dirs: Vec<dbupdate::DbDir> = if from_cache {
+    // With the cache, `_cached` holds its shared lock until the audit is done.
+    let (db_dirs, _cached) = if from_cache {
         let ecosystems = inv.packages.iter().map(|p| p.ecosystem).collect();
         let policy = dbupdate::CachePolicy {
             max_age: max_db_age,
             offline: choice.offline,
         };
-        dbupdate::cached_for(&ecosystems, &choice.source, policy, &mut records)?
+        let cached = dbupdate::cached_for(&ecosystems, &choice.source, policy, &mut records)?;
+        (cached.dirs.clone(), Some(cached))
     } else {
-        choice
+        let dirs = choice
             .dirs
             .iter()
             .map(|d| dbupdate::DbDir {
                 path: d.clone(),
                 stamp: None,
             })
-            .collect()
+            .collect();
+        (dirs, None)
     };
     let dbs: Vec<PathBuf> = db_dirs.iter().map(|d| d.path.clone()).collect();
     let database = db::load(&dbs, &crates, strict, max_db_age.is_some()).map_err(|e| match e {

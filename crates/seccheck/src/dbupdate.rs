@@ -393,13 +393,14 @@ fn unusable(cache: &Cache, kind: Kind, policy: CachePolicy, now: SystemTime) -> 
 
 /// The cached databases covering `ecosystems`, updated first when missing or older than
 /// `--max-db-age` (unless `--offline`). Fails closed (exit 3) with the command to run when
-/// a needed database is neither usable nor updatable; records each update made.
+/// a needed database is neither usable nor updatable; records each update made. The result
+/// holds a shared lock on the cache: keep it while reading the databases.
 pub fn cached_for(
     ecosystems: &HashSet<Ecosystem>,
     src: &SourceArgs,
     policy: CachePolicy,
     records: &mut Vec<Record>,
-) -> anyhow::Result<Vec<DbDir>> {
+) -> anyhow::Result<CachedDbs> {
     src.check()?;
     let cache = Cache::locate(src.cache_dir.as_deref()).map_err(cache_err)?;
     let needed: Vec<Kind> = Kind::ALL
@@ -447,7 +448,8 @@ pub fn cached_for(
             src.update_command(&failed)
         )));
     }
-    needed
+    let lock = cache.read_lock().map_err(cache_err)?;
+    let dirs = needed
         .into_iter()
         .map(|kind| {
             Ok(DbDir {
@@ -455,5 +457,14 @@ pub fn cached_for(
                 stamp: cache.stamp(kind).map_err(cache_err)?,
             })
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    Ok(CachedDbs { dirs, _lock: lock })
+}
+
+/// The cached databases `deps` reads, under a shared lock held as long as this lives.
+#[derive(Debug)]
+pub struct CachedDbs {
+    /// The directories and their stamps.
+    pub dirs: Vec<DbDir>,
+    _lock: cache::CacheLock,
 }
