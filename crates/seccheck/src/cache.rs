@@ -235,8 +235,12 @@ impl Cache {
                 .rev()
                 .nth(1)
                 .and_then(|p| p.parse::<i32>().ok());
+            // EPERM: a live process of another user.
             let alive = pid.is_some_and(|p| {
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
+                !matches!(
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None),
+                    Err(nix::errno::Errno::ESRCH)
+                )
             });
             if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
                 std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;

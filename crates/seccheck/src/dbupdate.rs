@@ -210,6 +210,9 @@ pub fn update(src: &SourceArgs, only: &[Kind], format: Format) -> anyhow::Result
     } else {
         Kind::ALL.into_iter().filter(|k| only.contains(k)).collect()
     };
+    for kind in &kinds {
+        cache.has(*kind).map_err(cache_err)?;
+    }
     let mut records = Vec::new();
     let mut failures = Vec::new();
     for kind in &kinds {

@@ -748,3 +748,36 @@ fn a_network_failure_names_the_url_but_never_its_secret() {
     );
     assert_eq!(r.summary()["failed"], 2);
 }
+
+#[test]
+fn a_planted_database_symlink_is_refused_and_dead_temps_are_swept() {
+    let Some(w) = World::new(1) else { return };
+    std::fs::create_dir(w.cache()).expect("mkdir");
+    let elsewhere = w.path("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    std::os::unix::fs::symlink(&elsewhere, w.cache().join("osv-pypi")).expect("symlink");
+    let r = w.run(&["db", "update"], "/all.zip");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    r.says(&format!(
+        "{}: a symlink",
+        w.cache().join("osv-pypi").display()
+    ));
+    assert_eq!(std::fs::read_dir(&elsewhere).expect("dir").count(), 0);
+    assert_eq!(w.server.hits(), 0);
+    std::fs::remove_file(w.cache().join("osv-pypi")).expect("rm");
+
+    // A temp dir of an update that died (no such PID) is swept; a live one's is left alone.
+    let dead = w.cache().join(".tmp-osv-pypi-2147483646-00000000deadbeef");
+    let live = w.cache().join(format!(
+        ".tmp-osv-pypi-{}-00000000cafef00d",
+        std::process::id()
+    ));
+    for d in [&dead, &live] {
+        std::fs::create_dir(d).expect("mkdir");
+        std::fs::write(d.join("half.json"), b"{").expect("write");
+    }
+    let r = w.run(&["db", "update", "--only", "osv-pypi"], "/all.zip");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!dead.exists(), "the dead update's temp dir is removed");
+    assert!(live.join("half.json").exists(), "a running update's is not");
+}
