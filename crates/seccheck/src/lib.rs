@@ -126,7 +126,8 @@ pub enum Cmd {
         #[arg(long)]
         db: Vec<PathBuf>,
         /// Fail when a database is older than this (git HEAD commit time, else the newest
-        /// advisory file), e.g. `7d`.
+        /// advisory file), e.g. `7d`. With the cache, an older copy is updated first (unless
+        /// --offline); one still too old is exit 3.
         #[arg(long, value_parser = soak_core::units::clap_duration)]
         max_db_age: Option<std::time::Duration>,
         /// A broken advisory is fatal (exit 2) instead of a warning.
