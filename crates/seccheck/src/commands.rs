@@ -11,7 +11,7 @@ use soak_core::record::{Record, RecordType};
 use crate::audit::{self, Outcome};
 use crate::report::{self, DepsFormat, Extra};
 use crate::severity::Severity;
-use crate::{db, dbage, ignore, ingest, lockfile};
+use crate::{db, dbage, dbupdate, ignore, ingest, lockfile};
 
 const TOOL: &str = "seccheck";
 
@@ -140,10 +140,21 @@ fn finish(
     Ok(ExitCode::from_checks(ok))
 }
 
+/// Which databases `deps` reads: the `--db` directories, else the cache.
+#[derive(Debug, Clone)]
+pub struct DbChoice {
+    /// `--db` directories (empty: the cache).
+    pub dirs: Vec<PathBuf>,
+    /// The cache and its sources.
+    pub source: dbupdate::SourceArgs,
+    /// `--offline`.
+    pub offline: bool,
+}
+
 /// `seccheck deps`.
 pub fn deps(
     paths: &[PathBuf],
-    dbs: &[PathBuf],
+    choice: &DbChoice,
     max_db_age: Option<Duration>,
     strict: bool,
     args: &GateArgs,
@@ -167,11 +178,33 @@ pub fn deps(
         .filter(|p| p.ecosystem == lockfile::Ecosystem::CratesIo)
         .map(|p| p.name.clone())
         .collect();
-    let database = db::load(dbs, &crates, strict, max_db_age.is_some()).map_err(|e| match e {
+    let mut records = Vec::new();
+    let from_cache = choice.dirs.is_empty();
+    // With the cache, `_cached` holds its shared lock until the audit is done.
+    let (db_dirs, _cached) = if from_cache {
+        let ecosystems = inv.packages.iter().map(|p| p.ecosystem).collect();
+        let policy = dbupdate::CachePolicy {
+            max_age: max_db_age,
+            offline: choice.offline,
+        };
+        let cached = dbupdate::cached_for(&ecosystems, &choice.source, policy, &mut records)?;
+        (cached.dirs.clone(), Some(cached))
+    } else {
+        let dirs = choice
+            .dirs
+            .iter()
+            .map(|d| dbupdate::DbDir {
+                path: d.clone(),
+                stamp: None,
+            })
+            .collect();
+        (dirs, None)
+    };
+    let dbs: Vec<PathBuf> = db_dirs.iter().map(|d| d.path.clone()).collect();
+    let database = db::load(&dbs, &crates, strict, max_db_age.is_some()).map_err(|e| match e {
         db::DbError::TooBroken { .. } => environment(e),
         _ => usage(e),
     })?;
-    let mut records = Vec::new();
     for b in &database.broken {
         eprintln!(
             "seccheck: warning: broken advisory skipped: {}: {}",
@@ -198,8 +231,12 @@ pub fn deps(
     let mut db_ok = true;
     let mut notes = Vec::new();
     if let Some(max) = max_db_age {
-        for dir in dbs {
-            let stamp = dbage::stamp(dir, database.newest_mtime).map_err(environment)?;
+        for d in &db_dirs {
+            let dir = &d.path;
+            let stamp = match d.stamp {
+                Some(s) => s,
+                None => dbage::stamp(dir, database.newest_mtime).map_err(environment)?,
+            };
             let now = SystemTime::now();
             if let Some(ahead) = stamp.ahead_of(now) {
                 return Err(environment(format!(
@@ -268,6 +305,13 @@ pub fn deps(
         .with("advisories_broken", database.broken.len())
         .with("advisories_withdrawn", database.withdrawn)
         .with("database_ok", db_ok)
+        .with(
+            "databases",
+            dbs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>(),
+        )
+        .with("database_source", if from_cache { "cache" } else { "db" })
         .with("ignore_file", ignore_path.map(|p| p.display().to_string()))
         .with("elapsed_ms", started.elapsed().as_millis() as u64);
     finish(

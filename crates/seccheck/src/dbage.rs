@@ -27,21 +27,24 @@ pub enum Stamp {
     GitHead(SystemTime),
     /// The newest advisory file's modification time.
     FileMtime(SystemTime),
+    /// When `seccheck db update` downloaded it (a cached OSV export).
+    Downloaded(SystemTime),
 }
 
 impl Stamp {
     /// The time.
     pub fn time(self) -> SystemTime {
         match self {
-            Stamp::GitHead(t) | Stamp::FileMtime(t) => t,
+            Stamp::GitHead(t) | Stamp::FileMtime(t) | Stamp::Downloaded(t) => t,
         }
     }
 
-    /// `git_head` or `file_mtime`.
+    /// `git_head`, `file_mtime` or `download_time`.
     pub fn source(self) -> &'static str {
         match self {
             Stamp::GitHead(_) => "git_head",
             Stamp::FileMtime(_) => "file_mtime",
+            Stamp::Downloaded(_) => "download_time",
         }
     }
 

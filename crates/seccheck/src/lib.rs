@@ -12,13 +12,21 @@
 //! (RustSec and OSV advisory directories), [`osv`] (OSV ranges), [`severity`], [`ignore`]
 //! (`.seccheck.toml`), [`dbage`], [`audit`] (matching and the gate), [`ingest`] (cargo-audit
 //! and pip-audit reports), [`report`] (table, Markdown, JSON, JSONL, SARIF) and [`commands`].
+//!
+//! The advisory cache: [`cache`] (where, and the atomic swap), [`dburl`] (accepted and shown
+//! URLs), [`fetch`] (git and the OSV zip) and [`dbupdate`] (`db update`, `db status`, and the
+//! cached databases `deps` uses by default).
 
 pub mod audit;
+pub mod cache;
 pub mod commands;
 pub mod corpus;
 pub mod db;
 pub mod dbage;
+pub mod dbupdate;
+pub mod dburl;
 pub mod detect;
+pub mod fetch;
 pub mod ignore;
 pub mod ingest;
 pub mod inputs;
@@ -46,6 +54,11 @@ use soak_core::output::Format;
     version,
     about = "Gate a soak on vulnerable dependencies and on secrets leaking into its artifacts, offline",
     after_help = "Examples:
+  # fetch RustSec and the OSV PyPI export into ~/.cache/soakkit (atomically), then audit from it
+  seccheck db update
+  seccheck deps --max-db-age 7d .          # updates first when older than 7d; fails closed
+  seccheck deps --offline .                # never touches the network
+  seccheck db status
   # lockfiles under the project against local RustSec and PyPA databases; HIGH/CRITICAL fail
   seccheck deps --db ~/advisory-db --db ~/pypa-db --max-db-age 7d .
   # the same gate over reports the team already produces
@@ -61,9 +74,11 @@ use soak_core::output::Format;
 Exit status: 0 nothing found (deps: the gate passed); 1 secrets found (or masked with --redact),
 or a vulnerability at or above --fail-on, an expired ignore or a stale database; 2 bad usage, a
 watched variable unset or too short, --redact on a stream, an unreadable input or corrupt .gz
-(the others still scanned), a malformed or empty lockfile, a missing or empty database; 3 a file
-that could not be rewritten, a database age that cannot be read or lies in the future, a
-database too broken to use."
+(the others still scanned), a malformed or empty lockfile, a missing or empty database, a bad
+URL scheme, a --cache-dir that is a symlink or a file; 3 a file that could not be rewritten, a
+database age that cannot be read or lies in the future, a database too broken to use, a failed
+db update (network: the URL is named; the last good copy is kept), no usable cached database.
+db status: 0 every database cached, 1 one missing."
 )]
 pub struct Cli {
     /// What to do.
@@ -106,19 +121,34 @@ pub enum Cmd {
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
         /// An advisory database directory: a RustSec advisory-db checkout or a directory of
-        /// OSV records (.json/.yaml). Repeatable.
-        #[arg(long, required = true)]
+        /// OSV records (.json/.yaml). Repeatable. Default: the advisory cache of
+        /// `seccheck db update` (the databases the lockfiles' ecosystems need).
+        #[arg(long)]
         db: Vec<PathBuf>,
         /// Fail when a database is older than this (git HEAD commit time, else the newest
-        /// advisory file), e.g. `7d`.
+        /// advisory file), e.g. `7d`. With the cache, an older copy is updated first (unless
+        /// --offline); one still too old is exit 3.
         #[arg(long, value_parser = soak_core::units::clap_duration)]
         max_db_age: Option<std::time::Duration>,
         /// A broken advisory is fatal (exit 2) instead of a warning.
         #[arg(long)]
         strict: bool,
+        /// With the cache (no --db): never touch the network, even when a database is
+        /// missing or older than --max-db-age (then exit 3).
+        #[arg(long, conflicts_with = "db")]
+        offline: bool,
+        /// The cache and its sources (used when no --db is given).
+        #[command(flatten)]
+        source: dbupdate::SourceArgs,
         /// Gate and output options.
         #[command(flatten)]
         gate: commands::GateArgs,
+    },
+    /// The advisory database cache: fetch it, or show what is in it.
+    Db {
+        /// What to do with the cache.
+        #[command(subcommand)]
+        command: DbCmd,
     },
     /// Read `cargo audit --json` and `pip-audit -f json` reports into the same gate.
     Ingest {
@@ -128,6 +158,34 @@ pub enum Cmd {
         /// Gate and output options.
         #[command(flatten)]
         gate: commands::GateArgs,
+    },
+}
+
+/// The `db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCmd {
+    /// Clone or fast-forward the RustSec advisory-db and download the OSV PyPI export into the
+    /// cache, each atomically (a failed update keeps the last good copy).
+    Update {
+        /// The cache and its sources.
+        #[command(flatten)]
+        source: dbupdate::SourceArgs,
+        /// Update only this database (repeatable).
+        #[arg(long, value_enum)]
+        only: Vec<cache::Kind>,
+        /// Output format (default: jsonl when piped, table on a terminal).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// What is cached, how old (git HEAD time / download time), where.
+    Status {
+        /// The advisory cache directory (default: $XDG_CACHE_HOME/soakkit, else
+        /// ~/.cache/soakkit).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Output format (default: jsonl when piped, table on a terminal).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
 }
 
@@ -154,8 +212,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db,
             max_db_age,
             strict,
+            offline,
+            source,
             gate,
-        } => commands::deps(&paths, &db, max_db_age, strict, &gate),
+        } => commands::deps(
+            &paths,
+            &commands::DbChoice {
+                dirs: db,
+                source,
+                offline,
+            },
+            max_db_age,
+            strict,
+            &gate,
+        ),
+        Cmd::Db {
+            command:
+                DbCmd::Update {
+                    source,
+                    only,
+                    format,
+                },
+        } => dbupdate::update(&source, &only, Format::resolve(format)),
+        Cmd::Db {
+            command: DbCmd::Status { cache_dir, format },
+        } => dbupdate::status(cache_dir.as_deref(), Format::resolve(format)),
         Cmd::Ingest { files, gate } => commands::ingest(&files, &gate),
     }
 }
