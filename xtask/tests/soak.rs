@@ -481,3 +481,98 @@ fn a_vulnerable_lockfile_fails_the_security_row_and_only_it() {
     let deps = artifact(&run_dir(out.path()), "deps.jsonl");
     assert!(deps.contains("\"type\":\"finding\""), "{deps}");
 }
+
+/// Without `--advisory-db` the audit reads seccheck's cache: filled by `seccheck db update`
+/// from a git remote (a local one here), it finds the lockfile's vulnerabilities offline; an
+/// empty cache offline fails the row closed, naming the command that fills it.
+#[test]
+fn without_a_database_the_audit_reads_seccheck_s_cache_and_fails_closed_when_empty() {
+    if Command::new("git").arg("--version").output().is_err() {
+        eprintln!("skipped: git is not installed");
+        return;
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seccheck");
+    let zola = fixtures.join("lockfiles/zola-0.16.0");
+    let work = tempfile::tempdir().expect("tmp");
+    // An advisory-db remote: the fixture's advisories committed to a fresh repository.
+    let remote = work.path().join("advisory-db");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(fixtures.join("advisory-db"))
+        .arg(&remote)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "advisories",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(&remote)
+            .status()
+            .expect("git");
+        assert!(ok.success(), "git {args:?}");
+    }
+
+    // An empty cache, offline: the row fails, and says how to fill it.
+    let empty = work.path().join("empty-cache");
+    let out = tempfile::tempdir().expect("tmp");
+    let status = soak_cmd(out.path())
+        .args(["--duration", "5s", "--offline", "--project"])
+        .arg(&zola)
+        .arg("--advisory-cache")
+        .arg(&empty)
+        .args(["--", "sleep", "60"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    let s = summary(out.path());
+    assert_eq!(failing(&s), vec!["Security issues".to_string()], "{s:#}");
+    assert_eq!(status.code(), Some(1));
+    let detail = row(&s, "Security issues")["detail"].to_string();
+    assert!(detail.contains("seccheck db update"), "{detail}");
+
+    // Filled from the remote, the cache audits the lockfile offline.
+    let cache = work.path().join("cache");
+    let filled = Command::new(bin_dir().join("seccheck"))
+        .args(["db", "update", "--only", "rustsec", "--cache-dir"])
+        .arg(&cache)
+        .arg("--rustsec-url")
+        .arg(format!("file://{}", remote.display()))
+        .stdout(Stdio::null())
+        .status()
+        .expect("seccheck db update");
+    assert!(filled.success());
+    let out = tempfile::tempdir().expect("tmp");
+    let status = soak_cmd(out.path())
+        .args(["--duration", "5s", "--offline", "--project"])
+        .arg(&zola)
+        .arg("--advisory-cache")
+        .arg(&cache)
+        .args(["--", "sleep", "60"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    let s = summary(out.path());
+    assert_eq!(failing(&s), vec!["Security issues".to_string()], "{s:#}");
+    assert_eq!(status.code(), Some(1));
+    let security = row(&s, "Security issues");
+    assert_ne!(security["value"], "0", "{security}");
+    assert!(
+        security["detail"]
+            .as_str()
+            .expect("detail")
+            .starts_with("seccheck deps:"),
+        "{security}"
+    );
+}

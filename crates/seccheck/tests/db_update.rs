@@ -178,14 +178,45 @@ fn python_zip(dir: &Path, files: &[(String, Vec<u8>)]) -> Vec<u8> {
     bytes
 }
 
+/// A malicious-package record in the shape osv.dev's PyPI export holds many of (an explicit
+/// `versions` list, `purl`, `credits`, a nested `database_specific`), for a package name no
+/// registry has.
+fn malicious_record() -> Vec<u8> {
+    let record = serde_json::json!({
+        "modified": "2026-11-30T09:27:52Z",
+        "published": "2026-11-02T16:53:30Z",
+        "schema_version": "1.7.4",
+        "id": "MAL-2026-90001",
+        "summary": "Malicious code in soakkit-test-exfil (PyPI)",
+        "details": "Installing the package exfiltrates basic information about the host.",
+        "affected": [{
+            "package": {
+                "ecosystem": "PyPI",
+                "name": "soakkit-test-exfil",
+                "purl": "pkg:pypi/soakkit-test-exfil"
+            },
+            "versions": ["5.20.4"]
+        }],
+        "references": [{"type": "WEB", "url": "https://example.invalid/soakkit-test-exfil"}],
+        "credits": [{"name": "soakkit tests", "type": "ANALYST", "contact": ["https://example.invalid/"]}],
+        "database_specific": {
+            "malicious-packages-origins": [{
+                "source": "soakkit-tests",
+                "sha256": "857900c14f46e276624dec01a3bfd3a618ad3217892ae6b5f4f56144ba091364",
+                "import_time": "2026-11-01T10:07:08.732035398Z",
+                "id": "TEST-2026-00001",
+                "modified_time": "2026-10-31T19:13:52Z",
+                "versions": ["5.20.4"]
+            }]
+        }
+    });
+    serde_json::to_vec_pretty(&record).expect("json")
+}
+
 /// The export's records: the real PyPA advisories of the fixture as the JSON osv.dev's
-/// export holds, and a real malicious-package record (ossf/malicious-packages, byte for byte).
+/// export holds, and a malicious-package record.
 fn osv_export_records() -> Vec<(String, Vec<u8>)> {
-    let mal = "MAL-2025-6428.json";
-    let mut out = vec![(
-        mal.to_string(),
-        std::fs::read(fixture("osv-malicious").join(mal)).expect("MAL record"),
-    )];
+    let mut out = vec![("MAL-2026-90001.json".to_string(), malicious_record())];
     for e in walkdir::WalkDir::new(fixture("pypa-db/vulns")).sort_by_file_name() {
         let e = e.expect("walk");
         if e.path().extension().is_some_and(|x| x == "yaml") {
@@ -292,7 +323,7 @@ impl World {
         .expect("write");
         std::fs::write(
             project.join("requirements.txt"),
-            "PyYAML==5.3.1\nwerkzeug==3.0.0\n0x000testqwe==5.20.4\n",
+            "PyYAML==5.3.1\nwerkzeug==3.0.0\nsoakkit-test-exfil==5.20.4\n",
         )
         .expect("write");
         Some(World {
@@ -436,7 +467,7 @@ fn leftover_temps(cache: &Path) -> Vec<String> {
 }
 
 const WITHOUT_TIME: [&str; 4] = [
-    "MAL-2025-6428 0x000testqwe",
+    "MAL-2026-90001 soakkit-test-exfil",
     "PYSEC-2021-142 PyYAML",
     "PYSEC-2023-221 werkzeug",
     "RUSTSEC-2023-0001 tokio",
@@ -611,7 +642,7 @@ fn deps_updates_a_missing_cache_online_and_fails_closed_offline() {
     assert_eq!(
         r.ids(),
         [
-            "MAL-2025-6428 0x000testqwe",
+            "MAL-2026-90001 soakkit-test-exfil",
             "PYSEC-2021-142 PyYAML",
             "PYSEC-2023-221 werkzeug"
         ]

@@ -113,9 +113,18 @@ pub struct SoakArgs {
     /// uv.lock, found by walking it).
     #[arg(long, default_value = ".")]
     pub project: PathBuf,
-    /// Fail the audit when an advisory database is older than this (e.g. 7d).
+    /// Fail the audit when an advisory database is older than this (e.g. 7d). Without
+    /// --advisory-db, seccheck's cache older than this (default 7d) is updated first.
     #[arg(long)]
     pub max_db_age: Option<String>,
+    /// Without --advisory-db: seccheck's cache of the RustSec and OSV PyPI databases (default
+    /// $XDG_CACHE_HOME/soakkit, filled by `seccheck db update`).
+    #[arg(long, value_name = "DIR")]
+    pub advisory_cache: Option<PathBuf>,
+    /// Without --advisory-db: audit from the cache as it is, never updating it over the
+    /// network (a missing or stale cache then fails the security row).
+    #[arg(long)]
+    pub offline: bool,
     /// Skip the dependency audit (the security row says so instead of failing).
     #[arg(long, conflicts_with = "advisory_db")]
     pub no_deps_audit: bool,

@@ -461,23 +461,6 @@ fn security_row(i: &Inputs<'_>) -> Row {
     let threshold = || "0 CRITICAL/HIGH".to_string();
     match i.audit {
         Audit::Skipped(why) => Row::skipped(METRIC, threshold(), why),
-        Audit::NoDatabase(lockfiles) => Row::measured(
-            METRIC,
-            threshold(),
-            "-".into(),
-            false,
-            format!(
-                "not audited: {} lockfile(s) ({}) but no advisory database; give --advisory-db DIR \
-                 (a RustSec advisory-db or OSV checkout), or --no-deps-audit",
-                lockfiles.len(),
-                lockfiles
-                    .iter()
-                    .take(3)
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
         Audit::Failed(e) => Row::measured(METRIC, threshold(), "-".into(), false, e.clone()),
         Audit::Done(a) => Row::measured(
             METRIC,

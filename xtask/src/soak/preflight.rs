@@ -1,20 +1,19 @@
 //! Before the service starts: the dependency audit of the project's lockfiles.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::verdict::{last_summary, read_jsonl};
 use super::{Plan, SoakArgs};
 
+/// How old seccheck's cache may be before the audit updates it, without `--max-db-age`.
+const DEFAULT_CACHE_AGE: &str = "7d";
+
 /// What the preflight audit found, for the Security row.
 #[derive(Debug, Clone)]
 pub enum Audit {
     /// Not run, and rightly so (the reason is the row's detail).
     Skipped(String),
-    /// Lockfiles exist but no database was given: fails closed.
-    NoDatabase(Vec<PathBuf>),
     /// seccheck deps did not produce a verdict.
     Failed(String),
     /// seccheck deps' summary.
@@ -44,18 +43,28 @@ pub fn audit_dependencies(plan: &Plan, args: &SoakArgs) -> Result<Audit> {
             project.display()
         )));
     }
-    if dbs.is_empty() {
-        return Ok(Audit::NoDatabase(
-            lockfiles.into_iter().map(|(p, _)| p).collect(),
-        ));
-    }
     let mut cmd = plan.tool("seccheck");
     cmd.arg("deps");
-    for db in &dbs {
-        cmd.arg("--db").arg(db);
-    }
-    if let Some(age) = &args.max_db_age {
-        cmd.args(["--max-db-age", age]);
+    if dbs.is_empty() {
+        // seccheck's own cache, updated first when older than the age (fails closed with the
+        // command to run when it can be neither read nor updated).
+        cmd.args([
+            "--max-db-age",
+            args.max_db_age.as_deref().unwrap_or(DEFAULT_CACHE_AGE),
+        ]);
+        if let Some(dir) = &args.advisory_cache {
+            cmd.arg("--cache-dir").arg(dir);
+        }
+        if args.offline {
+            cmd.arg("--offline");
+        }
+    } else {
+        for db in &dbs {
+            cmd.arg("--db").arg(db);
+        }
+        if let Some(age) = &args.max_db_age {
+            cmd.args(["--max-db-age", age]);
+        }
     }
     cmd.args(["--format", "jsonl"])
         .arg(&project)
