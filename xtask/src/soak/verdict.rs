@@ -131,6 +131,12 @@ impl Verdict {
                 r.detail.replace('|', "\\|")
             );
         }
+        let _ = writeln!(
+            s,
+            "\nThe whole run on one page: `{}/report.html` (charts on one time axis, findings, \
+             the raw artifacts), in the run directory's artifact.",
+            self.run_dir
+        );
         if !self.warnings.is_empty() {
             s.push_str("\nEarly warnings during the run:\n\n");
             for w in &self.warnings {
@@ -300,6 +306,7 @@ mod tests {
         let md = v.to_markdown();
         assert!(md.starts_with("## Soak verdict: FAIL"));
         assert!(md.contains("| Crashes | 0 | 1 | ❌ FAIL | traceback |"));
+        assert!(md.contains("`r/report.html`"), "the summary links the report: {md}");
         assert_eq!(v.to_json()["rows"][2]["status"], "fail");
     }
 }
