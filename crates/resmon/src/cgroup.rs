@@ -179,7 +179,9 @@ pub fn locate(root: &Path, given: &str) -> Result<Location, CgroupError> {
             let mut looked = Vec::new();
             if !pure_v2 {
                 looked.push(root.join("memory").join(&rel));
-                looked.push(root.join("unified").join(&rel));
+                if root.join("unified").is_dir() {
+                    looked.push(root.join("unified").join(&rel));
+                }
             } else {
                 looked.push(root.join(&rel));
             }
@@ -345,7 +347,7 @@ impl CgroupReader {
             pressure: Kept::open(
                 location.pressure.as_deref(),
                 "memory.pressure",
-                "no memory.pressure (kernel without PSI for this cgroup)",
+                "no memory.pressure for this cgroup (PSI is a cgroup v2 file)",
             ),
             prev_cpu: None,
             location,

@@ -77,6 +77,10 @@ pub fn container(name: &str) -> Result<Resolved, ResolveError> {
             .output()
         {
             Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                reasons.push(format!("{tool}: not installed"));
+                continue;
+            }
             Err(e) => {
                 reasons.push(format!("{tool}: {e}"));
                 continue;
@@ -152,7 +156,10 @@ pub fn unit(name: &str) -> Result<Resolved, ResolveError> {
         .args(["show", "-p", "ControlGroup", "-p", "MainPID", "--"])
         .arg(name)
         .output()
-        .map_err(|e| env(format!("systemctl: {e}")))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => env("systemctl: not installed".to_string()),
+            _ => env(format!("systemctl: {e}")),
+        })?;
     if !out.status.success() {
         return Err(env(format!("systemctl show: {}", first_line(&out))));
     }
