@@ -214,6 +214,11 @@ fn a_64mb_cgroup_is_recorded_to_its_oom_kill_and_judged() {
     let before = &samples[..kill_at];
     let percent = |s: &Value| s["cgroup_memory_percent"].as_f64().expect("percent");
     let peak_before = before.iter().map(|s| percent(s)).fold(0.0, f64::max);
+    eprintln!(
+        "{} samples; killed between samples {kill_at} and {}; peak {peak_before} % of the limit",
+        samples.len(),
+        kill_at + 1
+    );
     assert!(
         percent(samples[0]) < 40.0 && peak_before > 80.0,
         "memory rose towards the limit: first {} %, peak before the kill {peak_before} %",
@@ -309,4 +314,92 @@ fn a_64mb_cgroup_is_recorded_to_its_oom_kill_and_judged() {
         kill_at + 1
     );
     assert_eq!(seen("oom_kill"), kill_at as u64 + 1);
+}
+
+/// CPython taking 1 MB every 1/2 s: 2 MB/s, under the limit for the whole recording.
+const LEAK_SLOWLY: &str = r#"
+import time
+keep = []
+while True:
+    keep.append(b"\x01" * (1 << 20))
+    time.sleep(1 / 2)
+"#;
+
+#[test]
+fn a_cgroup_leaking_towards_its_limit_is_projected_to_reach_it() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("SKIP: python3 is not installed");
+        return;
+    }
+    let mut cg = match make_cgroup() {
+        Ok(cg) => cg,
+        Err(reason) => {
+            eprintln!("SKIP: no writable memory cgroup: {reason}");
+            return;
+        }
+    };
+    let procs: Vec<PathBuf> = cg.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
+    let child = Command::new("sh")
+        .args([
+            "-ec",
+            r#"for f in "$@"; do echo $$ > "$f"; done; exec python3 -c "$CODE""#,
+            "sh",
+        ])
+        .args(&procs)
+        .env("CODE", LEAK_SLOWLY)
+        .spawn()
+        .expect("sh");
+    cg.child = Some(child);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rec = tmp.path().join("leak.jsonl");
+    let status = Command::new(resmon())
+        .args([
+            "--cgroup",
+            &cg.path,
+            "--interval",
+            "200ms",
+            "--duration",
+            "12s",
+        ])
+        .arg("--output")
+        .arg(&rec)
+        .status()
+        .expect("resmon");
+    assert!(status.success());
+    let samples: Vec<Value> = lines(&rec)
+        .into_iter()
+        .filter(|r| r["type"] == "sample")
+        .collect();
+    let last = samples[samples.len() - 1]["cgroup_memory_mb"]
+        .as_f64()
+        .expect("memory");
+    assert!(
+        last < 50.0,
+        "the child must stay under the limit here: {last} MB"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_resanalyze"))
+        .arg(&rec)
+        .args(["--format", "json", "--min-span", "1s", "--min-samples", "5"])
+        .output()
+        .expect("resanalyze");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let p = &doc["projections"];
+    assert_eq!(p["memory_exhausted_against"], "cgroup_limit");
+    // 2 MB/s = 7,200 MB/h towards the 64 MB limit from where the recording ended (the
+    // trend test needs 10 s of points: the timeline's buckets are 1 s wide at first).
+    let expected_h = (64.0 - last) / 7_200.0;
+    let hours = p["hours_until_memory_limit"].as_f64().expect("projected");
+    eprintln!("ended at {last} MB: limit reached in {hours:.5} h, expected {expected_h:.5} h");
+    assert!(
+        (hours / expected_h - 1.0).abs() < 0.35,
+        "limit reached in {hours} h, expected about {expected_h} h"
+    );
+    assert_eq!(p["hours_until_memory_exhausted"].as_f64(), Some(hours));
+    assert_eq!(doc["leak"]["verdict"], "leak");
+    let oom = doc["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "oom_kills").cloned())
+        .expect("oom check");
+    assert_eq!(oom["ok"], true, "{oom}");
 }
