@@ -142,6 +142,36 @@ fn make_cgroup() -> Result<TestCgroup, String> {
     Err(reasons.join("; "))
 }
 
+impl TestCgroup {
+    /// Starts a child that moves itself into every test cgroup, then becomes CPython
+    /// running `code`.
+    fn run_python(&mut self, code: &str) {
+        let procs: Vec<PathBuf> = self.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
+        let child = Command::new("sh")
+            .args([
+                "-ec",
+                r#"for f in "$@"; do echo $$ > "$f"; done; exec python3 -c "$CODE""#,
+                "sh",
+            ])
+            .args(&procs)
+            .env("CODE", code)
+            .spawn()
+            .expect("sh");
+        self.child = Some(child);
+    }
+}
+
+/// A test cgroup, or `None` after printing why the test is skipped.
+fn cgroup_or_skip() -> Option<TestCgroup> {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("SKIP: python3 is not installed");
+        return None;
+    }
+    make_cgroup()
+        .map_err(|reason| eprintln!("SKIP: no writable memory cgroup: {reason}"))
+        .ok()
+}
+
 fn lines(path: &Path) -> Vec<Value> {
     let file = std::fs::File::open(path).expect("recording");
     BufReader::new(file)
@@ -152,16 +182,8 @@ fn lines(path: &Path) -> Vec<Value> {
 
 #[test]
 fn a_64mb_cgroup_is_recorded_to_its_oom_kill_and_judged() {
-    if Command::new("python3").arg("-V").output().is_err() {
-        eprintln!("SKIP: python3 is not installed");
+    let Some(mut cg) = cgroup_or_skip() else {
         return;
-    }
-    let mut cg = match make_cgroup() {
-        Ok(cg) => cg,
-        Err(reason) => {
-            eprintln!("SKIP: no writable memory cgroup: {reason}");
-            return;
-        }
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let rec = tmp.path().join("cg.jsonl");
@@ -171,19 +193,7 @@ fn a_64mb_cgroup_is_recorded_to_its_oom_kill_and_judged() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("resmon");
-    // The child moves itself into every test cgroup, then becomes the allocating CPython.
-    let procs: Vec<PathBuf> = cg.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
-    let child = Command::new("sh")
-        .args([
-            "-ec",
-            r#"for f in "$@"; do echo $$ > "$f"; done; exec python3 -c "$CODE""#,
-            "sh",
-        ])
-        .args(&procs)
-        .env("CODE", ALLOCATE)
-        .spawn()
-        .expect("sh");
-    cg.child = Some(child);
+    cg.run_python(ALLOCATE);
     let status = cg.child.as_mut().map(|c| c.wait().expect("wait"));
     // The OOM killer's SIGKILL, not an exit of its own.
     use std::os::unix::process::ExitStatusExt;
@@ -327,29 +337,10 @@ while True:
 
 #[test]
 fn a_cgroup_leaking_towards_its_limit_is_projected_to_reach_it() {
-    if Command::new("python3").arg("-V").output().is_err() {
-        eprintln!("SKIP: python3 is not installed");
+    let Some(mut cg) = cgroup_or_skip() else {
         return;
-    }
-    let mut cg = match make_cgroup() {
-        Ok(cg) => cg,
-        Err(reason) => {
-            eprintln!("SKIP: no writable memory cgroup: {reason}");
-            return;
-        }
     };
-    let procs: Vec<PathBuf> = cg.dirs.iter().map(|d| d.join("cgroup.procs")).collect();
-    let child = Command::new("sh")
-        .args([
-            "-ec",
-            r#"for f in "$@"; do echo $$ > "$f"; done; exec python3 -c "$CODE""#,
-            "sh",
-        ])
-        .args(&procs)
-        .env("CODE", LEAK_SLOWLY)
-        .spawn()
-        .expect("sh");
-    cg.child = Some(child);
+    cg.run_python(LEAK_SLOWLY);
     let tmp = tempfile::tempdir().expect("tempdir");
     let rec = tmp.path().join("leak.jsonl");
     let status = Command::new(resmon())
