@@ -64,6 +64,9 @@ Examples:
   # Follow a service by name across restarts for 72 hours, with the size of its logs
   resmon --name 'run_bot\\.py' --duration 72h --watch-path logs/ -o res.jsonl
 
+  # A container's cgroup as docker stats sees it (memory, limit, OOM kills, throttling)
+  resmon --container novapulse --interval 10s --duration 72h -o res.jsonl
+
   # 10 Hz for 10 minutes on a PID, PSS every 50th sample, Prometheus scrape endpoint
   resmon --pid 4242 --interval 100ms --duration 10m --pss-every 50 --listen 127.0.0.1:9464
 
