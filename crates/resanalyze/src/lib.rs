@@ -300,6 +300,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cpu_window_s: cli.cpu_window.as_secs_f64(),
             range_s: cli.prom_range.as_secs_f64(),
             for_s: cli.prom_for.as_secs_f64(),
+            limit_percent: cli.max_limit_percent,
         });
         print!("{text}");
         return Ok(ExitCode::Success);
