@@ -98,8 +98,9 @@ fn make_cgroup() -> Result<TestCgroup, String> {
                 if memsw.exists() {
                     write(&memsw, &LIMIT.to_string())?;
                 }
-                // CPU and pids accounting where those controllers are mounted on their own.
-                for ctrl in ["cpuacct", "cpu", "pids"] {
+                // CPU and pids accounting where those controllers are mounted on their own,
+                // and the hybrid host's unified twin, whose memory.pressure resmon reads.
+                for ctrl in ["cpuacct", "cpu", "pids", "unified"] {
                     let d = root.join(ctrl).join(&name);
                     if root.join(ctrl).join("cgroup.procs").exists()
                         && std::fs::create_dir(&d).is_ok()
@@ -246,16 +247,26 @@ fn a_64mb_cgroup_is_recorded_to_its_oom_kill_and_judged() {
     assert_eq!(events.len(), 1, "one oom_kill event: {events:?}");
     assert!(events[0]["new_oom_kills"].as_u64() >= Some(1));
     assert_eq!(events[0]["cgroup_memory_limit_mb"].as_f64(), Some(64.0));
-    // CPU and task accounting of the same cgroup, where the controllers were there.
-    if cg.dirs.iter().any(|d| d.starts_with("/sys/fs/cgroup/pids")) || cg.version == "v2" {
+    // CPU, tasks and pressure of the same cgroup, where the controllers were there.
+    let has = |ctrl: &str| {
+        cg.version == "v2"
+            || cg
+                .dirs
+                .iter()
+                .any(|d| d.starts_with(Path::new("/sys/fs/cgroup").join(ctrl)))
+    };
+    if has("pids") {
         assert!(before.iter().any(|s| s["cgroup_pids"].as_u64() == Some(1)));
     }
-    if cg
-        .dirs
-        .iter()
-        .any(|d| d.starts_with("/sys/fs/cgroup/cpuacct"))
-        || cg.version == "v2"
-    {
+    if has("unified") {
+        let psi = |s: &&Value| s["cgroup_memory_pressure_avg10_percent"].as_f64();
+        assert!(
+            samples
+                .iter()
+                .all(|s| psi(s).is_some_and(|p| (0.0..=100.0).contains(&p)))
+        );
+    }
+    if has("cpuacct") {
         let cpu = |s: &Value| s["cgroup_cpu_usage_s"].as_f64().expect("cpu usage");
         assert!(cpu(samples[samples.len() - 1]) > cpu(samples[0]));
     }
