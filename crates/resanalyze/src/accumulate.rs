@@ -128,6 +128,21 @@ pub struct Accumulator {
     pub disk_free: Stats,
     /// Bytes of the watched paths, GB.
     pub watched: Stats,
+    /// The cgroup's memory in use, MB.
+    pub cgroup_memory: Stats,
+    /// The cgroup's limit, MB, as last seen (a limit that went away is `None` again).
+    pub cgroup_limit_mb: Option<f64>,
+    /// Highest memory in use over the limit seen in one sample, percent, and when (s from
+    /// the first sample).
+    pub cgroup_peak_percent: Option<(f64, f64)>,
+    /// Whether any sample carried the cgroup's OOM counter.
+    pub cgroup_oom_seen: bool,
+    /// OOM kills during the recording (rises of the counter between samples; a counter that
+    /// went down belongs to a recreated cgroup and starts again).
+    pub oom_kills: u64,
+    /// When the first OOM kill was seen, s from the first sample.
+    pub first_oom_s: Option<f64>,
+    last_oom: Option<f64>,
     /// Receive rate, bytes/s.
     pub net_recv_rate: Stats,
     /// Send rate, bytes/s.
@@ -217,6 +232,12 @@ impl Accumulator {
             Some(Channel::TreeMemory),
             s.tree_memory_mb,
         );
+        put(
+            &mut self.cgroup_memory,
+            Some(Channel::CgroupMemory),
+            s.cgroup_memory_mb,
+        );
+        self.push_cgroup(s, rel);
         put(&mut self.cpu, Some(Channel::Cpu), s.cpu_percent);
         put(&mut self.process_cpu, None, s.process_cpu_percent);
         put(
@@ -261,6 +282,29 @@ impl Accumulator {
         }
         self.timeline.push_sample(t, &series);
         true
+    }
+
+    /// The limit, its highest share and the OOM counter of one sample at `rel` s.
+    fn push_cgroup(&mut self, s: &RawSample, rel: f64) {
+        if s.cgroup_memory_mb.is_some() || s.cgroup_oom_kills.is_some() {
+            self.cgroup_limit_mb = s.cgroup_memory_limit_mb.filter(|l| *l > 0.0);
+        }
+        if let (Some(m), Some(l)) = (s.cgroup_memory_mb, self.cgroup_limit_mb) {
+            let p = m / l * 100.0;
+            if self.cgroup_peak_percent.is_none_or(|(peak, _)| p > peak) {
+                self.cgroup_peak_percent = Some((p, rel));
+            }
+        }
+        if let Some(k) = s.cgroup_oom_kills {
+            self.cgroup_oom_seen = true;
+            if let Some(last) = self.last_oom {
+                if k > last {
+                    self.oom_kills += (k - last).round() as u64;
+                    self.first_oom_s.get_or_insert(rel);
+                }
+            }
+            self.last_oom = Some(k);
+        }
     }
 
     /// Closes open episodes at the last sample.

@@ -28,11 +28,16 @@ pub struct AnalysisConfig {
     pub level_shift_min: f64,
     /// CPU percent that counts as a spike (reported, and drawn in plots).
     pub cpu_threshold: f64,
+    /// Check: the cgroup's memory stays below this percent of its limit.
+    pub max_limit_percent: f64,
 }
 
 /// Which memory series the leak verdict judged.
 pub fn judged_memory(acc: &Accumulator) -> (Channel, &'static str) {
-    if acc.tree_memory.count() > 0 {
+    // The cgroup is what the kernel (and its OOM killer) counts: it is judged when recorded.
+    if acc.cgroup_memory.count() > 0 {
+        (Channel::CgroupMemory, "cgroup_memory_mb")
+    } else if acc.tree_memory.count() > 0 {
         (Channel::TreeMemory, "tree_memory_mb")
     } else if acc.process_memory.count() > 0 {
         (Channel::ProcessMemory, "process_memory_mb")
@@ -219,6 +224,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
     let tl = &acc.timeline;
     let (mem_ch, mem_name) = judged_memory(acc);
     let mem_stats = match mem_ch {
+        Channel::CgroupMemory => &acc.cgroup_memory,
         Channel::TreeMemory => &acc.tree_memory,
         Channel::ProcessMemory => &acc.process_memory,
         _ => &acc.memory_used,
@@ -291,9 +297,22 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         (Some(rate), Some(free)) if rate > 0.0 => Some(free / rate),
         _ => None,
     };
-    let hours_to_oom = match (mem_rate, acc.memory_available.last()) {
+    let hours_to_host_oom = match (mem_rate, acc.memory_available.last()) {
         (Some(rate), Some(avail)) => Some(avail / rate),
         _ => None,
+    };
+    // Under a cgroup limit the limit is what runs out (a 2 GB container on a 24 GB host).
+    let limit = acc
+        .cgroup_limit_mb
+        .filter(|_| mem_ch == Channel::CgroupMemory);
+    let hours_to_limit = match (mem_rate, limit, acc.cgroup_memory.last()) {
+        (Some(rate), Some(l), Some(now)) => Some((l - now).max(0.0) / rate),
+        _ => None,
+    };
+    let hours_to_oom = if limit.is_some() {
+        hours_to_limit
+    } else {
+        hours_to_host_oom
     };
     let seed_ols = ols(&tl.points(Channel::MemoryUsed)).map(|(b, _)| b * 3600.0);
 
@@ -333,6 +352,44 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             json!(cfg.max_disk_growth_gb),
             format!("disk grew {g:.3} GB"),
         ));
+    }
+    if let (Some(l), Some((peak, at))) = (limit, acc.cgroup_peak_percent) {
+        let mut row = check(
+            "memory_limit",
+            peak < cfg.max_limit_percent,
+            r(Some(peak)),
+            json!(cfg.max_limit_percent),
+            format!(
+                "cgroup memory peaked at {peak:.1} % of its {l:.0} MB limit at {:.2} h",
+                at / 3600.0
+            ),
+        );
+        if let Some(m) = row.as_object_mut() {
+            m.insert("unit".into(), json!("percent"));
+            m.insert("limit_mb".into(), r(Some(l)));
+            m.insert("at_s".into(), r(Some(at)));
+        }
+        checks.push(row);
+    }
+    if acc.cgroup_oom_seen {
+        let mut row = check(
+            "oom_kills",
+            acc.oom_kills == 0,
+            json!(acc.oom_kills),
+            json!(0),
+            match acc.first_oom_s {
+                Some(at) => format!(
+                    "{} process(es) OOM-killed in the cgroup, the first at {:.2} h",
+                    acc.oom_kills,
+                    at / 3600.0
+                ),
+                None => "no OOM kill in the cgroup".to_string(),
+            },
+        );
+        if let Some(m) = row.as_object_mut() {
+            m.insert("first_at_s".into(), r(acc.first_oom_s));
+        }
+        checks.push(row);
     }
     checks.push(check(
         "duration",
@@ -374,6 +431,13 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "watched_growth_gb_per_hour": r(watched_v.as_ref().and_then(|v| v.slope_per_hour)),
             "watched_trend": watched_v.as_ref().map(|v| verdict_json(v, "gb", "watched_gb")),
         },
+        "cgroup": {
+            "memory_limit_mb": r(acc.cgroup_limit_mb),
+            "peak_limit_percent": r(acc.cgroup_peak_percent.map(|p| p.0)),
+            "peak_at_s": r(acc.cgroup_peak_percent.map(|p| p.1)),
+            "oom_kills": acc.cgroup_oom_seen.then_some(acc.oom_kills),
+            "first_oom_at_s": r(acc.first_oom_s),
+        },
         "memory_leak_detected": leak,
         "memory_growth_mb_per_hour": r(slope),
         "memory_stats": {
@@ -386,6 +450,7 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
             "memory_available_mb": acc.memory_available.to_json("mb"),
             "process_memory_mb": acc.process_memory.to_json("mb"),
             "tree_memory_mb": acc.tree_memory.to_json("mb"),
+            "cgroup_memory_mb": acc.cgroup_memory.to_json("mb"),
             "cpu_percent": acc.cpu.to_json("percent"),
             "process_cpu_percent": acc.process_cpu.to_json("percent"),
             "threads": acc.threads.to_json(""),
@@ -424,6 +489,10 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         "projections": {
             "memory_available_mb": r(acc.memory_available.last()),
             "hours_until_memory_exhausted": r(hours_to_oom),
+            "memory_exhausted_against": if limit.is_some() { "cgroup_limit" } else { "host" },
+            "memory_limit_mb": r(limit),
+            "hours_until_memory_limit": r(hours_to_limit),
+            "hours_until_host_memory_exhausted": r(hours_to_host_oom),
             "disk_free_gb": r(acc.disk_free.last()),
             "hours_until_disk_full": r(hours_to_disk_full),
             "hours_until_disk_full_watched": r(hours_to_disk_full_watched),

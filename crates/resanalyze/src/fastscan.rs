@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use crate::sample::RawSample;
 
 /// How many numeric fields resanalyze reads (see [`slot`]).
-const NUMBERS: usize = 16;
+const NUMBERS: usize = 19;
 
 /// What a key means to resanalyze.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,9 @@ fn field(key: &[u8]) -> Field {
         b"tree_memory_mb" => 13,
         b"tree_threads" => 14,
         b"tree_fds" => 15,
+        b"cgroup_memory_mb" => 16,
+        b"cgroup_memory_limit_mb" => 17,
+        b"cgroup_oom_kills" => 18,
         b"type" => return Field::Type,
         b"tool" => return Field::Tool,
         k if crate::sample::is_watched_bytes_key(k) => return Field::Watched,
@@ -76,7 +79,10 @@ fn slot(s: &mut RawSample, n: u8) -> &mut Option<f64> {
         12 => &mut s.process_fds,
         13 => &mut s.tree_memory_mb,
         14 => &mut s.tree_threads,
-        _ => &mut s.tree_fds,
+        15 => &mut s.tree_fds,
+        16 => &mut s.cgroup_memory_mb,
+        17 => &mut s.cgroup_memory_limit_mb,
+        _ => &mut s.cgroup_oom_kills,
     }
 }
 

@@ -198,6 +198,21 @@ pub fn findings(doc: &Value, horizon_h: f64) -> Vec<(String, String, Value)> {
             ));
         }
     }
+    // The limit share and OOM kills are findings the moment their check fails.
+    if let Some(checks) = doc["checks"].as_array() {
+        for (name, kind) in [("memory_limit", "memory_limit"), ("oom_kills", "oom_kill")] {
+            if let Some(c) = checks
+                .iter()
+                .find(|c| c["name"] == name && c["ok"] == Value::Bool(false))
+            {
+                out.push((
+                    kind.to_string(),
+                    c["detail"].as_str().unwrap_or("").to_string(),
+                    c.clone(),
+                ));
+            }
+        }
+    }
     let p = &doc["projections"];
     for (field, kind, what) in [
         (
@@ -215,11 +230,14 @@ pub fn findings(doc: &Value, horizon_h: f64) -> Vec<(String, String, Value)> {
     ] {
         if let Some(h) = p[field].as_f64() {
             if h < horizon_h {
-                out.push((
-                    kind.to_string(),
-                    format!("{what} runs out in {h:.1} h at the current rate"),
-                    p.clone(),
-                ));
+                let message = if kind == "memory_exhaustion"
+                    && p["memory_exhausted_against"] == "cgroup_limit"
+                {
+                    format!("memory reaches the cgroup limit in {h:.1} h at the current rate")
+                } else {
+                    format!("{what} runs out in {h:.1} h at the current rate")
+                };
+                out.push((kind.to_string(), message, p.clone()));
             }
         }
     }

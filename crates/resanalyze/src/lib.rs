@@ -145,6 +145,10 @@ pub struct Cli {
     /// and exit; no input is read.
     #[arg(long)]
     pub emit_prom_rules: bool,
+    /// Check: the cgroup's memory stays below this percent of its limit (with resmon's
+    /// --cgroup/--container/--unit); in --follow, crossing it is an early finding.
+    #[arg(long, default_value = "80%", value_parser = clap_percent)]
+    pub max_limit_percent: f64,
     /// Smallest CPU level shift reported, in percentage points.
     #[arg(long, default_value = "15%", value_parser = clap_percent)]
     pub level_shift: f64,
@@ -201,6 +205,7 @@ impl Cli {
             min_duration_s: self.min_duration.as_secs_f64(),
             level_shift_min: self.level_shift,
             cpu_threshold: self.cpu_threshold,
+            max_limit_percent: self.max_limit_percent,
         }
     }
 }
@@ -295,6 +300,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cpu_window_s: cli.cpu_window.as_secs_f64(),
             range_s: cli.prom_range.as_secs_f64(),
             for_s: cli.prom_for.as_secs_f64(),
+            limit_percent: cli.max_limit_percent,
         });
         print!("{text}");
         return Ok(ExitCode::Success);

@@ -22,6 +22,8 @@ pub struct RuleConfig {
     pub range_s: f64,
     /// How long a growth rule must hold before it fires, s (1 h by default).
     pub for_s: f64,
+    /// Percent of the cgroup's memory limit that warns (`--max-limit-percent`).
+    pub limit_percent: f64,
 }
 
 fn dur(s: f64) -> String {
@@ -71,6 +73,23 @@ pub fn rules(cfg: &RuleConfig) -> String {
         "predict_linear(resmon_memory_available_bytes[2h], 6 * 3600) < 0".into(),
         "30m",
         "available memory runs out within 6 h at the current rate",
+    );
+    // resmon --cgroup/--container/--unit export cAdvisor's names, so these rules also work
+    // on cAdvisor's own metrics.
+    rule(
+        "SoakMemoryNearLimit",
+        format!(
+            "container_memory_working_set_bytes / container_spec_memory_limit_bytes > {}",
+            cfg.limit_percent / 100.0
+        ),
+        "1m",
+        "the cgroup's memory in use passed the warning share of its limit",
+    );
+    rule(
+        "SoakOomKill",
+        "increase(container_oom_events_total[10m]) > 0".into(),
+        "0m",
+        "the OOM killer killed a process of the cgroup",
     );
     rule(
         "SoakDiskFullIn24h",

@@ -51,7 +51,7 @@ fn headline(doc: &Value) -> Table {
         ("CPU avg (%)", &["cpu", "avg_percent"]),
         ("disk growth (GB/h)", &["disk", "growth_gb_per_hour"]),
         (
-            "hours until memory exhausted",
+            "hours until memory exhausted (limit or host)",
             &["projections", "hours_until_memory_exhausted"],
         ),
         (

@@ -45,6 +45,12 @@ pub struct RawSample {
     pub tree_threads: Option<f64>,
     /// Open fds summed over the tree.
     pub tree_fds: Option<f64>,
+    /// The cgroup's memory in use (usage − inactive file cache), MB.
+    pub cgroup_memory_mb: Option<f64>,
+    /// The cgroup's memory limit, MB (`null` when unlimited).
+    pub cgroup_memory_limit_mb: Option<f64>,
+    /// OOM kills in the cgroup so far (the kernel's counter).
+    pub cgroup_oom_kills: Option<f64>,
     /// Bytes of the paths resmon watches (`--watch-path`): the sum of every
     /// `watch_<slug>_bytes` field. What the service itself writes to disk, unlike the
     /// filesystem's `disk_used_gb`, which other processes move too.

@@ -28,10 +28,12 @@ pub enum Channel {
     NetSent,
     /// Bytes of resmon's watched paths (`watch_*_bytes` summed), GB.
     Watched,
+    /// The cgroup's memory in use, MB.
+    CgroupMemory,
 }
 
 /// Number of channels.
-pub const CHANNELS: usize = 11;
+pub const CHANNELS: usize = 12;
 /// Upper bound on buckets.
 pub const MAX_BUCKETS: usize = 4096;
 

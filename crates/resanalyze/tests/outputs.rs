@@ -178,6 +178,10 @@ fn prometheus_rules_pass_promtool() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("deriv(resmon_process_resident_memory_bytes[2h]) * 3600 > 5242880"));
     assert!(text.contains("predict_linear(resmon_disk_free_bytes"));
+    assert!(text.contains(
+        "container_memory_working_set_bytes / container_spec_memory_limit_bytes > 0.8\n"
+    ));
+    assert!(text.contains("increase(container_oom_events_total[10m]) > 0"));
     if !have("promtool") {
         eprintln!("skipping promtool check: promtool not installed (Debian package prometheus)");
         return;

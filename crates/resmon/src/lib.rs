@@ -10,7 +10,9 @@
 //! - [`sample`]: assembling a record with the seed's field names;
 //! - [`waiter`]: sleeping until the next tick, woken by signals and target exits;
 //! - [`prom`]: OpenMetrics endpoint and node_exporter textfile;
-//! - [`watch`]: sizes of watched files and directories.
+//! - [`watch`]: sizes of watched files and directories;
+//! - [`cgroup`], [`cgtarget`], [`resolve`]: a cgroup's own accounting (`--cgroup`,
+//!   `--container`, `--unit`), its OOM kills and restarts.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,8 +27,11 @@ use soak_core::pathtext::shown;
 use soak_core::record::{Record, RecordType};
 use soak_core::signals::Termination;
 
+pub mod cgroup;
+pub mod cgtarget;
 pub mod procfile;
 pub mod prom;
+pub mod resolve;
 pub mod sample;
 pub mod schedule;
 pub mod system;
@@ -35,6 +40,7 @@ pub mod tree;
 pub mod waiter;
 pub mod watch;
 
+use cgtarget::{CgroupEvent, CgroupTarget, Source, TargetSetupError};
 use sample::{Host, Parts, SelfReader, TOOL};
 use schedule::Schedule;
 use system::SystemReader;
@@ -57,6 +63,9 @@ Examples:
 
   # Follow a service by name across restarts for 72 hours, with the size of its logs
   resmon --name 'run_bot\\.py' --duration 72h --watch-path logs/ -o res.jsonl
+
+  # A container's cgroup as docker stats sees it (memory, limit, OOM kills, throttling)
+  resmon --container novapulse --interval 10s --duration 72h -o res.jsonl
 
   # 10 Hz for 10 minutes on a PID, PSS every 50th sample, Prometheus scrape endpoint
   resmon --pid 4242 --interval 100ms --duration 10m --pss-every 50 --listen 127.0.0.1:9464
@@ -134,9 +143,51 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub prom_textfile: Option<PathBuf>,
 
+    /// Also record this cgroup's own accounting (memory as `docker stats` counts it, limit,
+    /// OOM kills, CPU and throttling, pids, pressure): its path in the hierarchy
+    /// (`/system.slice/x.service`) or its directory under /sys/fs/cgroup; v1 or v2 detected.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["container", "unit"])]
+    pub cgroup: Option<String>,
+
+    /// Record the cgroup of this container (`docker inspect`, else `podman inspect`); a new
+    /// init PID is a `container_restart` event.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "unit")]
+    pub container: Option<String>,
+
+    /// Record the cgroup of this systemd unit (`systemctl show -p ControlGroup -p MainPID`).
+    #[arg(long, value_name = "NAME")]
+    pub unit: Option<String>,
+
+    /// Where the cgroup hierarchy is mounted (tests point it at a fixture tree).
+    #[arg(long, value_name = "DIR", default_value = cgroup::DEFAULT_ROOT, hide = true)]
+    pub cgroup_root: PathBuf,
+
     /// Launch this command and follow it to its end (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// The cgroup named by `--cgroup`, `--container` or `--unit`: a name that does not exist
+/// is bad input (2), a tool that cannot answer (no docker daemon, no systemd) the
+/// environment's failure (3).
+fn open_cgroup(cli: &Cli) -> anyhow::Result<Option<CgroupTarget>> {
+    let source = match (&cli.cgroup, &cli.container, &cli.unit) {
+        (Some(p), _, _) => Source::Path(p.clone()),
+        (_, Some(c), _) => Source::Container(c.clone()),
+        (_, _, Some(u)) => Source::Unit(u.clone()),
+        _ => return Ok(None),
+    };
+    if !cfg!(target_os = "linux") {
+        return Err(environment(
+            "--cgroup/--container/--unit work on Linux only",
+        ));
+    }
+    CgroupTarget::open(&cli.cgroup_root, source)
+        .map(Some)
+        .map_err(|e| match &e {
+            TargetSetupError::Resolve(resolve::ResolveError::Environment { .. }) => environment(e),
+            _ => usage(e),
+        })
 }
 
 fn target_spec(cli: &Cli) -> anyhow::Result<Spec> {
@@ -217,6 +268,7 @@ struct Monitor {
     pss_every: Option<u64>,
     samples: u64,
     missed_total: u64,
+    cgroup: Option<CgroupTarget>,
     /// stdout was closed by its reader (`| head -1`): nothing more is written, the run ends.
     out_closed: bool,
 }
@@ -253,6 +305,13 @@ impl Monitor {
             .iter()
             .map(|w| (w.field.clone(), watch::size(&w.path)))
             .collect();
+        let (cg, cg_events) = match &mut self.cgroup {
+            Some(t) => {
+                let (s, e) = t.sample();
+                (Some(s), e)
+            }
+            None => (None, Vec::new()),
+        };
         let rec = sample::build(&Parts {
             seq,
             missed,
@@ -262,11 +321,49 @@ impl Monitor {
             tree: tree.as_ref(),
             monitor: self.me.sample(),
             watches: &sizes,
+            cgroup: cg.as_ref(),
         });
         self.write(&rec)?;
+        for e in cg_events {
+            let ev = self.cgroup_event(e);
+            self.write(&ev)?;
+        }
         self.samples += 1;
         self.missed_total += missed;
         self.publish(&rec)
+    }
+
+    fn cgroup_event(&mut self, e: CgroupEvent) -> Record {
+        match e {
+            CgroupEvent::OomKill {
+                total,
+                new,
+                memory_mb,
+                limit_mb,
+            } => self
+                .event("oom_kill")
+                .with("oom_kills", total)
+                .with("new_oom_kills", new)
+                .with("cgroup_memory_mb", memory_mb)
+                .with("cgroup_memory_limit_mb", limit_mb),
+            CgroupEvent::Restart {
+                old_pid,
+                new_pid,
+                restart_count,
+                cgroup,
+            } => self
+                .event("container_restart")
+                .with("old_pid", old_pid)
+                .with("new_pid", new_pid)
+                .with("restart_count", restart_count)
+                .with("cgroup", cgroup),
+        }
+        .with(
+            "target",
+            self.cgroup
+                .as_ref()
+                .map_or(Value::Null, CgroupTarget::describe),
+        )
     }
 
     fn publish(&mut self, rec: &Record) -> anyhow::Result<()> {
@@ -433,6 +530,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(addr) = &cli.listen {
         check_listen(addr)?;
     }
+    let cgroup = open_cgroup(&cli)?;
     let term = Termination::install().context("installing signal handlers")?;
     let mut waiter = Waiter::new().context("installing signal handlers")?;
 
@@ -478,6 +576,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         pss_every: cli.pss_every,
         samples: 0,
         missed_total: 0,
+        cgroup,
         out_closed: false,
     };
     let watch_map: serde_json::Map<String, Value> = m
@@ -493,6 +592,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with("target", targets.describe())
         .with("pid", targets.pids().first().copied())
         .with("tree", !cli.no_tree)
+        .with(
+            "cgroup",
+            m.cgroup
+                .as_ref()
+                .map_or(Value::Null, CgroupTarget::describe),
+        )
         .with("pss_every", cli.pss_every)
         .with("output", cli.output.as_deref().map(shown))
         .with("disk_path", shown(&disk))

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use soak_core::record::{Record, RecordType, Timestamp};
 
+use crate::cgroup::CgroupSample;
 use crate::procfile::ProcFile;
 use crate::system::{Metric, SystemSample};
 use std::time::Instant;
@@ -133,6 +134,9 @@ pub struct Parts<'a> {
     pub monitor: (Metric<f64>, Metric<f64>),
     /// Watched paths: (field, size).
     pub watches: &'a [(String, Metric<u64>)],
+    /// The cgroup's reading (`--cgroup`, `--container`, `--unit`); its fields are left out
+    /// without one.
+    pub cgroup: Option<&'a CgroupSample>,
 }
 
 struct Builder {
@@ -295,9 +299,51 @@ pub fn build(parts: &Parts<'_>) -> Record {
     for (field, size) in parts.watches {
         b.num(field, size, |v| *v);
     }
+    if let Some(cg) = parts.cgroup {
+        cgroup_fields(&mut b, cg);
+    }
     let unavailable = std::mem::take(&mut b.unavailable);
     b.rec.insert("unavailable", Value::Array(unavailable));
     b.rec
+}
+
+/// The cgroup's fields. The limit and its percent are `null` without being `unavailable`
+/// when the cgroup has no limit.
+fn cgroup_fields(b: &mut Builder, cg: &CgroupSample) {
+    let mb = |v: u64| round(SystemSample::mb(v), 3);
+    b.num("cgroup_memory_mb", &cg.memory, |m| mb(m.working_set));
+    b.num("cgroup_memory_usage_mb", &cg.memory, |m| mb(m.usage));
+    match &cg.limit {
+        Ok(None) => {
+            b.rec.insert("cgroup_memory_limit_mb", Value::Null);
+            b.rec.insert("cgroup_memory_percent", Value::Null);
+        }
+        Ok(Some(limit)) => {
+            let limit = *limit;
+            b.rec.insert("cgroup_memory_limit_mb", mb(limit));
+            let percent = cg
+                .memory
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|m| match limit {
+                    0 => Err("the limit is 0".to_string()),
+                    l => Ok(m.working_set as f64 / l as f64 * 100.0),
+                });
+            b.num("cgroup_memory_percent", &percent, |v| round(*v, 2));
+        }
+        Err(e) => {
+            let e: Metric<u64> = Err(e.clone());
+            b.num("cgroup_memory_limit_mb", &e, |v| *v);
+            b.num("cgroup_memory_percent", &e, |v| *v);
+        }
+    }
+    b.num("cgroup_oom_kills", &cg.oom_kills, |v| *v);
+    b.num("cgroup_cpu_percent", &cg.cpu_percent, |v| round(*v, 2));
+    b.num("cgroup_cpu_usage_s", &cg.cpu_usage_s, |v| round(*v, 6));
+    b.num("cgroup_cpu_throttled_periods", &cg.throttled, |v| v.0);
+    b.num("cgroup_cpu_throttled_s", &cg.throttled, |v| round(v.1, 6));
+    b.num("cgroup_pids", &cg.pids, |v| *v);
+    b.num("cgroup_memory_pressure_avg10_percent", &cg.pressure, |v| *v);
 }
 
 #[cfg(test)]
@@ -321,6 +367,7 @@ mod tests {
             tree: None,
             monitor: me.sample(),
             watches: &[("watch_x_bytes".into(), Err("x: gone".into()))],
+            cgroup: None,
         });
         let keys: Vec<&str> = rec.fields().keys().map(String::as_str).collect();
         assert_eq!(

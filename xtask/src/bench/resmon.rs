@@ -8,6 +8,10 @@
 //! 1 + N, and dividing the difference by N: the figure is the steady-state CPU per sample.
 //! Repeated `--reps` times; medians and ratios are printed. Then a 10 Hz run of resmon on the
 //! same tree reports its CPU as a percentage of one core (`--full` for the 10 minutes).
+//! With a writable cgroup (root: v1 memory controller or v2 with memory enabled) the tree is
+//! moved into a cgroup of its own and two more rows are measured: `resmon --cgroup` (system +
+//! the cgroup's files) and a shell loop reading the same cgroup files with builtins (`read`)
+//! and `sleep`, the "source of truth" `docker stats` reads.
 //! No pass/fail: the figures go to the report.
 
 use super::measure::{measure, median};
@@ -138,6 +142,126 @@ impl Drop for Tree {
     }
 }
 
+/// A cgroup holding the target tree for the `--cgroup` rows; removed on drop.
+struct BenchCgroup {
+    /// Path inside the hierarchy.
+    path: String,
+    /// Directories created (memory first).
+    dirs: Vec<PathBuf>,
+    /// The files a `docker stats`-like reader reads each sample: (file, multi-line).
+    files: Vec<(PathBuf, bool)>,
+}
+
+impl BenchCgroup {
+    /// Creates the cgroup (v1 memory + cpuacct + cpu + pids where mounted, else v2) and moves
+    /// the tree into it; `Err` says why the cgroup rows are skipped.
+    fn start(tree: &Tree) -> Result<BenchCgroup> {
+        let name = format!("resmon-bench-{}", std::process::id());
+        let root = Path::new("/sys/fs/cgroup");
+        let mut cg = BenchCgroup {
+            path: format!("/{name}"),
+            dirs: Vec::new(),
+            files: Vec::new(),
+        };
+        if root.join("memory/memory.usage_in_bytes").exists() {
+            for ctrl in ["memory", "cpuacct", "cpu", "pids"] {
+                let dir = root.join(ctrl).join(&name);
+                if root.join(ctrl).is_dir() && std::fs::create_dir(&dir).is_ok() {
+                    cg.dirs.push(dir);
+                } else if ctrl == "memory" {
+                    bail!("cannot create {}", dir.display());
+                }
+            }
+            let d = |c: &str, f: &str, multi: bool| (root.join(c).join(&name).join(f), multi);
+            cg.files = vec![
+                d("memory", "memory.usage_in_bytes", false),
+                d("memory", "memory.limit_in_bytes", false),
+                d("memory", "memory.stat", true),
+                d("memory", "memory.oom_control", true),
+                d("cpuacct", "cpuacct.usage", false),
+                d("cpu", "cpu.stat", true),
+                d("pids", "pids.current", false),
+            ];
+        } else {
+            let dir = root.join(&name);
+            std::fs::create_dir(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            cg.dirs.push(dir.clone());
+            cg.files = [
+                ("memory.current", false),
+                ("memory.max", false),
+                ("memory.stat", true),
+                ("memory.events", true),
+                ("cpu.stat", true),
+                ("pids.current", false),
+                ("memory.pressure", true),
+            ]
+            .into_iter()
+            .map(|(f, multi)| (dir.join(f), multi))
+            .collect();
+        }
+        cg.files.retain(|(f, _)| f.exists());
+        let pid = tree.pid();
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for dir in &cg.dirs {
+            for p in std::iter::once(pid.to_string())
+                .chain(kids.split_ascii_whitespace().map(String::from))
+            {
+                std::fs::write(dir.join("cgroup.procs"), &p)
+                    .with_context(|| format!("moving {p} into {}", dir.display()))?;
+            }
+        }
+        Ok(cg)
+    }
+
+    /// A POSIX shell loop reading every file once per sample with builtins, like a
+    /// `docker stats` substitute would, for `count` samples `interval_s` apart.
+    fn shell_loop(&self, count: u32, interval_s: &str) -> String {
+        let reads: Vec<String> = self
+            .files
+            .iter()
+            .map(|(f, multi)| {
+                let f = f.display();
+                if *multi {
+                    format!("while read -r k v; do :; done < '{f}'")
+                } else {
+                    format!("read -r v < '{f}'")
+                }
+            })
+            .collect();
+        format!(
+            "i=0; while [ $i -lt {count} ]; do {}; i=$((i+1)); if [ $i -lt {count} ]; then sleep {interval_s}; fi; done",
+            reads.join("; ")
+        )
+    }
+}
+
+impl Drop for BenchCgroup {
+    fn drop(&mut self) {
+        // Its members are the bench's own tree (killed here too, as an early error return
+        // drops this before the tree); they leave the cgroup as they are reaped.
+        if let Some(dir) = self.dirs.first() {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs
+                .split_ascii_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                // SAFETY: kill(2) with a PID read from our own cgroup and a valid signal.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        for d in self.dirs.iter().rev() {
+            for _ in 0..100 {
+                if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 /// One tool under test: how to run it for `count` samples.
 struct Tool {
     name: &'static str,
@@ -233,6 +357,49 @@ pub fn run(args: &[String]) -> Result<()> {
         Some(_) => eprintln!("bench: skipping the seed monitor: python3 cannot import psutil"),
         None => eprintln!("bench: skipping the seed monitor: seed_monitor.py not found (--seed)"),
     }
+    let cgroup = match BenchCgroup::start(&tree) {
+        Ok(cg) => Some(cg),
+        Err(e) => {
+            eprintln!("bench: skipping the --cgroup rows: {e:#}");
+            None
+        }
+    };
+    if let Some(cg) = &cgroup {
+        let (bin, path, interval, out) = (
+            bin.clone(),
+            cg.path.clone(),
+            interval.clone(),
+            scratch.join("cgroup.jsonl"),
+        );
+        tools.push(Tool {
+            name: "resmon --cgroup (system + cgroup)",
+            samples: o.samples,
+            command: Box::new(move |n| {
+                let _ = std::fs::remove_file(&out);
+                let mut c = Command::new(&bin);
+                c.args(["--cgroup", &path, "--interval", &interval, "--count"])
+                    .arg(n.to_string())
+                    .arg("--output")
+                    .arg(&out);
+                c
+            }),
+        });
+        let scripts: Vec<String> = [1, 1 + o.samples]
+            .iter()
+            .map(|&n| cg.shell_loop(n, &interval_s))
+            .collect();
+        let samples = o.samples;
+        tools.push(Tool {
+            name: "sh loop reading the cgroup files",
+            samples,
+            command: Box::new(move |n| {
+                let mut c = Command::new("sh");
+                let script = if n == 1 { &scripts[0] } else { &scripts[1] };
+                c.args(["-c", script]);
+                c
+            }),
+        });
+    }
     if has_pidstat() {
         let pid = pid.clone();
         tools.push(Tool {
@@ -313,6 +480,7 @@ pub fn run(args: &[String]) -> Result<()> {
         c.peak_rss_mb
     );
     drop(tree);
+    drop(cgroup);
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }
