@@ -846,3 +846,99 @@ fn a_healthy_service_without_heartbeat_runs_six_minutes_with_the_defaults() {
     let mut stderr = std::io::stderr();
     let _ = writeln!(stderr, "six minutes: {}", row(&s, "Duration"));
 }
+
+const TICKS_TO_FILE: &str = r#"
+import sys, time
+with open(sys.argv[1], "a", buffering=1) as log:
+    while True:
+        log.write(time.strftime("%Y-%m-%dT%H:%M:%S") + " INFO worker tick\n")
+        time.sleep(0.5)
+"#;
+
+/// A service the soak did not start: attached by PID with its own log file, judged like a
+/// launched one, and left running at the end (the soak never stops what it did not start)
+/// unless `--stop`.
+#[test]
+fn an_already_running_service_is_attached_by_pid_and_left_running() {
+    let work = tempfile::tempdir().expect("work");
+    let script_path = script(work.path(), "ticks.py", TICKS_TO_FILE);
+    let log = work.path().join("service.log");
+    let svc = Guard(
+        Command::new("python3")
+            .arg(&script_path)
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("service"),
+    );
+    let pid = svc.0.id().to_string();
+    for stop in [false, true] {
+        let out = tempfile::tempdir().expect("tmp");
+        let mut flags = vec![
+            "--duration",
+            "12s",
+            "--attach-pid",
+            &pid,
+            "--log-file",
+            log.to_str().expect("utf-8"),
+            "--heartbeat-regex",
+            "worker tick",
+            "--max-heartbeat-gap",
+            "5s",
+        ];
+        if stop {
+            flags.push("--stop");
+        }
+        let child = soak_cmd(out.path())
+            .arg("--project")
+            .arg(work.path())
+            .args(&flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("soak");
+        let (status, s) = finish(out.path(), child);
+        assert_eq!(failing(&s), Vec::<String>::new(), "stop={stop}");
+        assert!(status.success());
+        let hang = row(&s, "Heartbeat gap (hang)");
+        assert_eq!(hang["status"], "pass", "{hang}");
+        let crash = row(&s, "Crashes")["detail"].to_string();
+        assert!(crash.contains(&format!("PID {pid}")), "{crash}");
+        let alive = std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z");
+        assert_eq!(alive, !stop, "left running without --stop, stopped with it");
+    }
+}
+
+/// An attached process that dies during the soak is a crash, and ends the run.
+#[test]
+fn an_attached_process_that_dies_fails_crashes() {
+    let work = tempfile::tempdir().expect("work");
+    let out = tempfile::tempdir().expect("tmp");
+    let svc = Guard(
+        Command::new("sleep")
+            .arg("6")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("service"),
+    );
+    let pid = svc.0.id().to_string();
+    let child = soak_cmd(out.path())
+        .arg("--project")
+        .arg(work.path())
+        .args(["--duration", "40s", "--attach-pid", &pid])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("soak");
+    // Reap it when it exits, as its real parent would.
+    let mut svc = svc;
+    let _ = svc.0.wait();
+    let (status, s) = finish(out.path(), child);
+    let mut got = failing(&s);
+    got.sort();
+    assert_eq!(got, vec!["Crashes".to_string(), "Duration".to_string()]);
+    assert_eq!(status.code(), Some(1));
+}

@@ -137,6 +137,28 @@ pub struct SoakArgs {
     /// resanalyze's minimum span for a trend (default: 10s with --demo).
     #[arg(long)]
     pub min_span: Option<String>,
+    /// Soak a process that is already running (and its tree) instead of launching one.
+    #[arg(long, value_name = "PID", conflicts_with_all = ["demo", "attach_container", "attach_unit"])]
+    pub attach_pid: Option<i32>,
+    /// Soak a running Docker/Podman container (resmon reads its cgroup: memory against its
+    /// limit, OOM kills, restarts); its log from `docker logs -f` unless --log-file/--log-cmd.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["demo", "attach_unit"])]
+    pub attach_container: Option<String>,
+    /// Soak a running systemd unit (its cgroup); its log from `journalctl -u NAME -f` unless
+    /// --log-file/--log-cmd.
+    #[arg(long, value_name = "NAME", conflicts_with = "demo")]
+    pub attach_unit: Option<String>,
+    /// With --attach-*: the service's log file, followed where it is.
+    #[arg(long, value_name = "PATH", conflicts_with = "log_cmd")]
+    pub log_file: Option<PathBuf>,
+    /// With --attach-*: a command whose output is the service's log (e.g. 'docker logs -f
+    /// --since 0s novapulse'), split on whitespace; its output becomes service.log.
+    #[arg(long, value_name = "COMMAND")]
+    pub log_cmd: Option<String>,
+    /// With --attach-*: stop the service at the end (by default it is left running: the soak
+    /// never stops what it did not start).
+    #[arg(long)]
+    pub stop: bool,
     /// The service's command and arguments.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,

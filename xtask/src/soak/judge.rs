@@ -11,8 +11,8 @@ use super::SoakArgs;
 use super::health::HealthStats;
 use super::preflight::Audit;
 use super::records::{
-    Analysis, LogSummary, RunSummary, Sample, SecretFinding, SecretsSummary, last_summary_of,
-    read_all,
+    Analysis, LogSummary, MonitorEvent, RunSummary, Sample, SecretFinding, SecretsSummary,
+    last_summary_of, read_all,
 };
 use super::verdict::{Row, Verdict, read_artifact};
 
@@ -47,6 +47,8 @@ pub struct Inputs<'a> {
     pub ending: Ending,
     /// When the soak began stopping the service (Unix seconds).
     pub stop_unix: f64,
+    /// The already running service the soak attached to (`PID 4242`), if any.
+    pub attached: Option<String>,
     /// The health poller's figures.
     pub health: Option<&'a HealthStats>,
     /// orphan-cancel reconcile's summary (or `{error}`).
@@ -82,8 +84,8 @@ pub fn judge(i: &Inputs<'_>) -> Verdict {
         disk_row(i),
         reconnects_row(i, log.as_ref()),
         orders_row(i),
-        zombies_row(&samples, i.stop_unix),
-        crashes_row(i, &run, log.as_ref()),
+        zombies_row(&samples, i.stop_unix, i.attached.is_some()),
+        crashes_row(i, &run, log.as_ref(), &kills_and_restarts(i)),
         errors_row(i, log.as_ref()),
         hang_row(i, log.as_ref()),
         security_row(i),
@@ -132,14 +134,43 @@ fn memory_row(analysis: Option<&Analysis>) -> Row {
             ),
         );
     }
+    // Under a memory limit (a container, a unit, a cgroup) the limit decides, not the host.
+    let a = analysis.unwrap_or(&EMPTY_ANALYSIS);
+    let limit = a.check("memory_limit").filter(|l| !l.ok);
+    let mut detail = c.detail.clone();
+    if a.projections.memory_exhausted_against.as_deref() == Some("cgroup_limit")
+        && let Some(h) = a.projections.hours_until_memory_limit
+    {
+        detail = format!(
+            "limit reached in {h:.1} h ({} MB limit); {detail}",
+            a.projections
+                .memory_limit_mb
+                .map_or("?".into(), |m| format!("{m:.0}"))
+        );
+    }
+    if let Some(l) = limit {
+        detail = format!("{}; {detail}", l.detail);
+    }
     Row::measured(
         METRIC,
         threshold,
         c.value
             .map_or_else(|| "-".into(), |v| format!("{v:.1} MB/h")),
-        c.ok,
-        c.detail.clone(),
+        c.ok && limit.is_none(),
+        detail,
     )
+}
+
+static EMPTY_ANALYSIS: std::sync::LazyLock<Analysis> = std::sync::LazyLock::new(Analysis::default);
+
+/// The cgroup's OOM kills and the container's restarts resmon saw: each is a crash.
+fn kills_and_restarts(i: &Inputs<'_>) -> Vec<MonitorEvent> {
+    read_all::<MonitorEvent>(&i.file("resources.jsonl"))
+        .into_iter()
+        .filter(|e| {
+            e.kind == "event" && matches!(e.event.as_str(), "oom_kill" | "container_restart")
+        })
+        .collect()
 }
 
 fn mean(v: &[f64]) -> Option<f64> {
@@ -147,7 +178,16 @@ fn mean(v: &[f64]) -> Option<f64> {
 }
 
 fn cpu_row(i: &Inputs<'_>, samples: &[Sample]) -> Row {
-    let tree: Vec<f64> = samples.iter().filter_map(|s| s.tree_cpu_percent).collect();
+    let mut tree: Vec<f64> = samples.iter().filter_map(|s| s.tree_cpu_percent).collect();
+    let mut what = "the service's process tree";
+    if tree.is_empty() {
+        // A container or unit is measured by its cgroup.
+        tree = samples
+            .iter()
+            .filter_map(|s| s.cgroup_cpu_percent)
+            .collect();
+        what = "the service's cgroup";
+    }
     let system: Vec<f64> = samples.iter().filter_map(|s| s.cpu_percent).collect();
     let threshold = format!("< {}%", i.args.max_cpu);
     match mean(&tree) {
@@ -164,7 +204,7 @@ fn cpu_row(i: &Inputs<'_>, samples: &[Sample]) -> Row {
             format!("{avg:.1}%"),
             avg < i.args.max_cpu,
             format!(
-                "the service's process tree over {} samples (whole machine: {:.1}%)",
+                "{what} over {} samples (whole machine: {:.1}%)",
                 tree.len(),
                 mean(&system).unwrap_or(f64::NAN)
             ),
@@ -259,7 +299,7 @@ fn orders_row(i: &Inputs<'_>) -> Row {
 /// Zombies that outlived one sampling interval before the stop began: every process is a
 /// zombie for the moment between its exit and its parent's wait, and a sample taken while the
 /// soak stops the service catches exactly that.
-fn zombies_row(samples: &[Sample], stop_unix: f64) -> Row {
+fn zombies_row(samples: &[Sample], stop_unix: f64, attached: bool) -> Row {
     let before_stop: Vec<u64> = samples
         .iter()
         .filter(|s| s.timestamp_unix.is_none_or(|t| t < stop_unix))
@@ -279,6 +319,12 @@ fn zombies_row(samples: &[Sample], stop_unix: f64) -> Row {
             "most zombies in the service's tree that lasted two samples in a row, before the \
              stop (resmon)"
                 .into(),
+        ),
+        None if attached => Row::skipped(
+            "Zombie processes",
+            "0".into(),
+            "no process tree: a container or unit is watched through its cgroup (run `zombiereap \
+             scan` inside it)",
         ),
         None => Row::measured(
             "Zombie processes",
@@ -326,7 +372,32 @@ fn clean_stop(run: &RunSummary) -> bool {
         || matches!(run.exit_code.or(run.exit_status), Some(0 | 130 | 143))
 }
 
-fn crashes_row(i: &Inputs<'_>, run: &RunSummary, log: Option<&LogSummary>) -> Row {
+fn crashes_row(
+    i: &Inputs<'_>,
+    run: &RunSummary,
+    log: Option<&LogSummary>,
+    kills: &[MonitorEvent],
+) -> Row {
+    if !kills.is_empty() {
+        let what: Vec<String> = kills
+            .iter()
+            .map(|e| match e.event.as_str() {
+                "oom_kill" => format!(
+                    "{} OOM kill(s) at {}",
+                    e.new_oom_kills.unwrap_or(1),
+                    e.timestamp_utc
+                ),
+                _ => format!("a restart at {}", e.timestamp_utc),
+            })
+            .collect();
+        return Row::measured(
+            "Crashes",
+            "0".into(),
+            kills.len().to_string(),
+            false,
+            format!("{} (resources.jsonl)", what.join("; ")),
+        );
+    }
     let fatal = log.and_then(|l| l.crash_count).unwrap_or(0);
     let fatal_note = if fatal > 0 {
         format!("; {fatal} fatal lines in the log (logscan.jsonl)")
@@ -339,7 +410,11 @@ fn crashes_row(i: &Inputs<'_>, run: &RunSummary, log: Option<&LogSummary>) -> Ro
             format!(
                 "the service ended on its own after {} with {}{fatal_note}",
                 format_duration(Duration::from_secs(i.ran_for.as_secs())),
-                end_text(run)
+                match &i.attached {
+                    Some(what) =>
+                        format!("its status unknown ({what} was not started by the soak)"),
+                    None => end_text(run),
+                }
             ),
         ),
         Ending::StoppedBySoak if run.timed_out => (
@@ -347,6 +422,18 @@ fn crashes_row(i: &Inputs<'_>, run: &RunSummary, log: Option<&LogSummary>) -> Ro
             format!(
                 "stopped by the soak; it did not stop within --shutdown-timeout {} and was killed",
                 i.args.shutdown_timeout
+            ),
+        ),
+        Ending::StoppedBySoak if i.attached.is_some() => (
+            false,
+            format!(
+                "{} ran through the soak{}{fatal_note}",
+                i.attached.as_deref().unwrap_or("the service"),
+                if i.args.stop {
+                    " and was stopped (--stop)"
+                } else {
+                    " and was left running"
+                }
             ),
         ),
         Ending::StoppedBySoak if clean_stop(run) || run.exit_status.is_none() => (
@@ -580,4 +667,55 @@ fn availability_row(i: &Inputs<'_>) -> Row {
             h.longest_outage_s
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soak::records::{AnalysisCheck, Projections};
+
+    fn analysis(limit_ok: bool) -> Analysis {
+        Analysis {
+            checks: vec![
+                AnalysisCheck {
+                    name: "memory_growth".into(),
+                    threshold: serde_json::json!(10.0),
+                    value: Some(4.0),
+                    ok: true,
+                    detail: "no_leak (not significant) on cgroup_memory_mb".into(),
+                },
+                AnalysisCheck {
+                    name: "memory_limit".into(),
+                    threshold: serde_json::json!(80.0),
+                    value: Some(if limit_ok { 40.0 } else { 92.0 }),
+                    ok: limit_ok,
+                    detail: "memory reached 92.0 % of the 2048 MB limit".into(),
+                },
+            ],
+            projections: Projections {
+                memory_exhausted_against: Some("cgroup_limit".into()),
+                memory_limit_mb: Some(2048.0),
+                hours_until_memory_limit: Some(3.24),
+            },
+        }
+    }
+
+    #[test]
+    fn under_a_limit_the_memory_row_says_when_it_is_reached_and_fails_past_80_percent() {
+        let row = memory_row(Some(&analysis(true)));
+        assert_eq!(row.status, super::super::verdict::Status::Pass);
+        assert!(
+            row.detail
+                .starts_with("limit reached in 3.2 h (2048 MB limit)"),
+            "{}",
+            row.detail
+        );
+        let row = memory_row(Some(&analysis(false)));
+        assert_eq!(row.status, super::super::verdict::Status::Fail);
+        assert!(
+            row.detail.contains("92.0 % of the 2048 MB limit"),
+            "{}",
+            row.detail
+        );
+    }
 }

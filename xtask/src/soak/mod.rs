@@ -24,6 +24,7 @@ mod preflight;
 mod procs;
 mod records;
 pub mod report;
+mod service;
 mod tail;
 pub mod verdict;
 
@@ -46,6 +47,7 @@ use files::{free_bytes, log_parts, wait_for_file};
 use judge::{Ending, Inputs, judge};
 use notify::notify;
 use procs::Proc;
+use service::{Attach, Service};
 use tail::Tail;
 
 const TOOLS: [&str; 9] = [
@@ -106,8 +108,28 @@ impl Plan {
 
 /// Runs the soak; true when every row passed.
 pub fn run(args: &SoakArgs) -> Result<bool> {
-    if args.demo != args.command.is_empty() {
-        bail!("give either --demo or a command after `--` (cargo xtask soak -- python3 bot.py)");
+    let attach = match (&args.attach_pid, &args.attach_container, &args.attach_unit) {
+        (Some(pid), _, _) => Some(Attach::Pid(*pid)),
+        (_, Some(name), _) => Some(Attach::Container(name.clone())),
+        (_, _, Some(name)) => Some(Attach::Unit(name.clone())),
+        _ => None,
+    };
+    let modes = usize::from(args.demo)
+        + usize::from(!args.command.is_empty())
+        + usize::from(attach.is_some());
+    if modes != 1 {
+        bail!(
+            "give one of --demo, a command after `--` (cargo xtask soak -- python3 bot.py), or \
+             --attach-pid/--attach-container/--attach-unit"
+        );
+    }
+    if attach.is_none() && (args.log_file.is_some() || args.log_cmd.is_some() || args.stop) {
+        bail!(
+            "--log-file, --log-cmd and --stop go with --attach-pid/--attach-container/--attach-unit"
+        );
+    }
+    if let Some(a) = &attach {
+        a.check()?;
     }
     let duration = dur(
         "duration",
@@ -224,7 +246,30 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         .with_context(|| format!("cannot create {}", plan.file("service.log").display()))?;
     let started = Instant::now();
     // The Command holds the log's descriptors: it must not outlive the spawn.
-    let mut service = {
+    let mut service = if let Some(target) = attach.clone() {
+        let log_cmd: Option<Vec<String>> = args
+            .log_cmd
+            .as_deref()
+            .map(|c| c.split_whitespace().map(str::to_string).collect())
+            .or_else(|| {
+                args.log_file
+                    .is_none()
+                    .then(|| target.default_log_cmd())
+                    .flatten()
+            });
+        let log = match log_cmd.filter(|c| !c.is_empty()) {
+            Some(cmd) => {
+                let mut c = Command::new(&cmd[0]);
+                c.args(&cmd[1..])
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone()?)
+                    .stderr(log);
+                Some(Proc::spawn("log command", &mut c)?)
+            }
+            None => None,
+        };
+        Service::Attached { target, log }
+    } else {
         let mut zr_cmd = plan.tool("zombiereap");
         zr_cmd
             .args([
@@ -243,26 +288,42 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
                 .env("BYBIT_API_KEY", &key)
                 .env("BYBIT_API_SECRET", &secret);
         }
-        Proc::spawn("service", &mut zr_cmd)?
+        Service::Launched(Proc::spawn("service", &mut zr_cmd)?)
     };
-    eprintln!(
-        "soak: service PID {} for {}: {}",
-        service.pid(),
-        format_duration(plan.duration),
-        shell_words(&command)
-    );
+    match &attach {
+        Some(target) => eprintln!(
+            "soak: attached to {} for {}; it is left running at the end{}",
+            target.describe(),
+            format_duration(plan.duration),
+            if args.stop {
+                " unless --stop (given)"
+            } else {
+                ""
+            }
+        ),
+        None => eprintln!(
+            "soak: service PID {} for {}: {}",
+            service.pid().unwrap_or_default(),
+            format_duration(plan.duration),
+            shell_words(&command)
+        ),
+    }
+    // The log logscan follows: the attached service's own file, or service.log.
+    let service_log = args
+        .log_file
+        .clone()
+        .unwrap_or_else(|| plan.file("service.log"));
 
-    let mut dead_man = arm_dead_man(&plan, exchange.as_ref(), service.pid(), args)?;
+    let mut dead_man = match service.pid() {
+        Some(pid) => arm_dead_man(&plan, exchange.as_ref(), pid, args)?,
+        None => None,
+    };
 
     let mut resmon = Proc::spawn(
         "resmon",
         plan.tool("resmon")
-            .args([
-                "--pid",
-                &service.pid().to_string(),
-                "--interval",
-                &args.interval,
-            ])
+            .args(service.resmon_args())
+            .args(["--interval", &args.interval])
             // The run directory's growth is what the disk early warning projects (not the
             // whole filesystem, which other processes write too).
             .arg("--watch-path")
@@ -276,7 +337,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         "logscan --follow",
         plan.tool("logscan")
             .arg("--follow")
-            .arg(plan.file("service.log"))
+            .arg(&service_log)
             .args(heartbeat_args(&plan, args))
             .args(["--format", "jsonl"])
             .stdout(plan.out("logscan-follow.jsonl")?)
@@ -395,10 +456,13 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
             break format!("hang detected ({h})");
         }
         if !service.running() {
-            break format!(
-                "the service exited on its own ({})",
-                status_text(service.status)
-            );
+            break match service.status() {
+                Some(status) => format!(
+                    "the service exited on its own ({})",
+                    status_text(Some(status))
+                ),
+                None => "the service exited on its own (the attached process ended)".into(),
+            };
         }
         if let Some(silent) = poller
             .as_ref()
@@ -457,7 +521,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         Ending::OnItsOwn
     };
     let health = poller.map(|p| p.finish(ending == Ending::OnItsOwn));
-    let service_status = service.stop(plan.shutdown + Duration::from_secs(5));
+    let service_status = service.stop(plan.shutdown + Duration::from_secs(5), args.stop);
     // A clean stop disarms the switch (SIGTERM); after a hard death it is left to fire, so
     // the exchange cancels what the service left open (SIGKILL: the dead-man cannot disarm).
     if let Some(mut d) = dead_man.take() {
@@ -503,7 +567,10 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         .status()
         .context("starting resanalyze")?;
     plan.tool("logscan")
-        .args(log_parts(&plan.dir, "service.log"))
+        .args(match &args.log_file {
+            Some(f) => vec![f.clone()],
+            None => log_parts(&plan.dir, "service.log"),
+        })
         .args([
             "--format",
             "jsonl",
@@ -585,6 +652,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         stopped_because: &stopped_because,
         ending,
         stop_unix: stopping_unix,
+        attached: attach.as_ref().map(Attach::describe),
         health: health.as_ref(),
         orders: orders.as_ref(),
         audit: &audit,

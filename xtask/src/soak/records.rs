@@ -53,6 +53,8 @@ pub struct Sample {
     pub tree_cpu_percent: Option<f64>,
     /// The whole machine's CPU.
     pub cpu_percent: Option<f64>,
+    /// CPU of the service's cgroup (container, unit), percent of one core.
+    pub cgroup_cpu_percent: Option<f64>,
     /// Zombies in the service's tree.
     pub tree_zombies: Option<u64>,
     /// RSS of the tree.
@@ -127,12 +129,41 @@ pub struct AnalysisCheck {
     pub detail: String,
 }
 
+/// resanalyze's projections, the part the memory row quotes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Projections {
+    /// `cgroup_limit` when the recording had a memory limit, else `host`.
+    pub memory_exhausted_against: Option<String>,
+    /// The cgroup's memory limit.
+    pub memory_limit_mb: Option<f64>,
+    /// Hours until memory reaches that limit at the judged rate.
+    pub hours_until_memory_limit: Option<f64>,
+}
+
 /// resanalyze's analysis document, the part the soak reads.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Analysis {
     /// Its checks.
     pub checks: Vec<AnalysisCheck>,
+    /// Its projections.
+    pub projections: Projections,
+}
+
+/// A resmon event: the cgroup's OOM kills and the container's restarts are crashes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MonitorEvent {
+    /// `event` for events.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `oom_kill`, `container_restart`, ...
+    pub event: String,
+    /// When.
+    pub timestamp_utc: String,
+    /// OOM kills that this event counts.
+    pub new_oom_kills: Option<u64>,
 }
 
 impl Analysis {

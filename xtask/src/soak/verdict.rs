@@ -306,7 +306,10 @@ mod tests {
         let md = v.to_markdown();
         assert!(md.starts_with("## Soak verdict: FAIL"));
         assert!(md.contains("| Crashes | 0 | 1 | ❌ FAIL | traceback |"));
-        assert!(md.contains("`r/report.html`"), "the summary links the report: {md}");
+        assert!(
+            md.contains("`r/report.html`"),
+            "the summary links the report: {md}"
+        );
         assert_eq!(v.to_json()["rows"][2]["status"], "fail");
     }
 }
