@@ -498,7 +498,12 @@ fn every_pack_fixture_gives_its_expected_summary() {
         checked.push(stem.to_string());
     }
     checked.sort();
-    for needed in ["freqtrade", "freqtrade_crash", "freqtrade_hang"] {
+    for needed in [
+        "freqtrade",
+        "freqtrade_crash",
+        "freqtrade_hang",
+        "hummingbot",
+    ] {
         assert!(
             checked.iter().any(|c| c == needed),
             "{needed} not checked: {checked:?}"
@@ -547,7 +552,9 @@ fn list_packs_and_unknown_pack() {
     let out = logscan().arg("--list-packs").output().expect("run");
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).expect("utf8");
-    assert!(text.lines().any(|l| l.starts_with("freqtrade\t")), "{text}");
+    for name in ["freqtrade\t", "hummingbot\t"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
 
     // --list-patterns shows the pack's patterns after the built-in ones.
     let out = logscan()
@@ -568,7 +575,7 @@ fn list_packs_and_unknown_pack() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--pack 'freqtrad': no such pack (known: freqtrade"),
+        err.contains("--pack 'freqtrad': no such pack (known: freqtrade, hummingbot)"),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
