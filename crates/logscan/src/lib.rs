@@ -66,7 +66,8 @@ pub struct Cli {
     /// A TOML pattern pack to add (same name replaces a built-in pattern); repeatable.
     #[arg(long = "patterns", value_name = "FILE")]
     pub pattern_files: Vec<PathBuf>,
-    /// Add a pack shipped in the binary, by name (`freqtrade`, see --list-packs); repeatable.
+    /// Add a pack shipped in the binary, by name (`freqtrade`, `hummingbot`; see --list-packs);
+    /// repeatable.
     #[arg(long = "pack", value_name = "NAME")]
     pub packs: Vec<String>,
     /// List the packs --pack selects and exit.
