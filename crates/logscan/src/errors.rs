@@ -99,9 +99,12 @@ impl ErrorTally {
     }
 }
 
-/// Level words after which a logged line's own message starts.
-const LEVEL_MARKS: [&str; 8] = [
-    "ERROR", "CRITICAL", "FATAL", "SEVERE", "[error]", "[crit]", "[alert]", "[emerg]",
+/// Level words after which a logged line's own message starts. Lower levels too: a pack's
+/// pattern of severity error can match a line its program logged at WARNING or INFO
+/// (freqtrade's retries, hummingbot's failed orders; hummingbot's own level is NETWORK).
+const LEVEL_MARKS: [&str; 11] = [
+    "ERROR", "CRITICAL", "FATAL", "SEVERE", "WARNING", "INFO", "NETWORK", "[error]", "[crit]",
+    "[alert]", "[emerg]",
 ];
 
 /// The message of an error line: what follows its level word when one is near the start
@@ -188,6 +191,19 @@ mod tests {
         );
         assert_eq!(message_of("KeyError: 'x'"), "KeyError: 'x'");
         assert_eq!(message_of("x ERROR"), "x ERROR");
+        // The level word nearest the start is the line's level, whatever the message says.
+        assert_eq!(
+            message_of(
+                "2026-12-06 19:02:20,250 - freqtrade.exchange.common - WARNING - get_balances() returned exception: \"ERROR\""
+            ),
+            "get_balances() returned exception: \"ERROR\""
+        );
+        assert_eq!(
+            message_of(
+                "2026-12-06 19:03:10,230 - 4242 - hummingbot.connector.client_order_tracker - INFO - Order x-1 has failed."
+            ),
+            "Order x-1 has failed."
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ use scan::{Event, Scanner};
   journalctl -u bot -o short-iso | logscan -
   logscan --json-field msg app.jsonl
   logscan --patterns mybot.toml --list-patterns
+  logscan --pack freqtrade --max-heartbeat-gap 90s freqtrade.log
 
 Exit status: 0 every check passed, 1 a check failed, 2 bad input or pattern file."
 )]
@@ -65,7 +66,14 @@ pub struct Cli {
     /// A TOML pattern pack to add (same name replaces a built-in pattern); repeatable.
     #[arg(long = "patterns", value_name = "FILE")]
     pub pattern_files: Vec<PathBuf>,
-    /// Use only the --patterns packs, not the built-in one.
+    /// Add a pack shipped in the binary, by name (`freqtrade`, `hummingbot`; see --list-packs);
+    /// repeatable.
+    #[arg(long = "pack", value_name = "NAME")]
+    pub packs: Vec<String>,
+    /// List the packs --pack selects and exit.
+    #[arg(long)]
+    pub list_packs: bool,
+    /// Use only the --pack and --patterns packs, not the built-in one.
     #[arg(long)]
     pub no_builtin: bool,
     /// Print the active pattern pack as TOML and exit.
@@ -137,6 +145,14 @@ const HEARTBEAT_GAP_DEFAULT: Duration = Duration::from_secs(300);
 
 /// Runs logscan.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.list_packs {
+        let mut stdout = soak_core::stdout::stdout();
+        for p in pattern::NAMED_PACKS {
+            let count = pattern::named_pack_specs(p.name).map_err(usage)?.len();
+            writeln!(stdout, "{}\t{count} patterns\t{}", p.name, p.about)?;
+        }
+        return Ok(ExitCode::Success);
+    }
     let pack = load_pack(&cli)?;
     if cli.list_patterns {
         print!("{}", pack.to_toml());
@@ -430,6 +446,11 @@ fn load_pack(cli: &Cli) -> anyhow::Result<Pack> {
                 .map(|s| (PathBuf::from("<built-in>"), s)),
         );
     }
+    for name in &cli.packs {
+        let named = pattern::named_pack_specs(name).map_err(usage)?;
+        let origin = pattern::named_pack_origin(name);
+        specs.extend(named.into_iter().map(|s| (origin.clone(), s)));
+    }
     for path in &cli.pattern_files {
         let user = read_specs(path).map_err(usage)?;
         specs.extend(user.into_iter().map(|s| (path.clone(), s)));
@@ -452,7 +473,9 @@ fn load_pack(cli: &Cli) -> anyhow::Result<Pack> {
         ));
     }
     if specs.is_empty() {
-        return Err(usage("--no-builtin: no pattern left; give --patterns FILE"));
+        return Err(usage(
+            "--no-builtin: no pattern left; give --pack NAME or --patterns FILE",
+        ));
     }
     Pack::compile(specs).map_err(usage)
 }

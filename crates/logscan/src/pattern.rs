@@ -13,6 +13,33 @@ use crate::prefilter::LinePrefilter;
 /// The built-in pack's TOML source.
 pub const BUILTIN_PACK: &str = include_str!("builtin.toml");
 
+/// A pack shipped in the binary, selected by name with `--pack NAME`.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedPack {
+    /// The name `--pack` takes.
+    pub name: &'static str,
+    /// What its patterns match, one line (for `--list-packs`).
+    pub about: &'static str,
+    /// Its TOML source (the format of `builtin.toml`).
+    pub toml: &'static str,
+}
+
+/// The packs `--pack NAME` selects, written from each project's own log lines.
+pub const NAMED_PACKS: &[NamedPack] = &[
+    NamedPack {
+        name: "freqtrade",
+        about: "freqtrade: worker heartbeat, exchange retries and TemporaryErrors, DDosProtection, \
+            order timeouts and errors, ccxt auth failures, consumer WebSocket, fatal exception",
+        toml: include_str!("packs/freqtrade.toml"),
+    },
+    NamedPack {
+        name: "hummingbot",
+        about: "hummingbot: WebSocket closes and reconnects, network status, API rate limits, \
+            HTTP 401/403/429, order failures, lost orders, connector and clock errors (no heartbeat)",
+        toml: include_str!("packs/hummingbot.toml"),
+    },
+];
+
 /// Why a pack could not be loaded; every message names the file and, where it applies, the
 /// pattern.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +70,14 @@ pub enum PackError {
         name: String,
         /// The regex compiler's message.
         message: String,
+    },
+    /// `--pack NAME` names no pack shipped in the binary.
+    #[error("--pack '{name}': no such pack (known: {known})")]
+    UnknownPack {
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
     },
     /// A pattern is not usable as written.
     #[error("{}: pattern '{name}': {message}", path.display())]
@@ -126,6 +161,28 @@ pub fn read_specs(path: &Path) -> Result<Vec<PatternSpec>, PackError> {
 pub fn builtin_specs() -> Vec<PatternSpec> {
     // The built-in pack is tested to parse; an empty pack would only hide a build defect.
     parse_specs(BUILTIN_PACK, Path::new("<built-in>")).unwrap_or_default()
+}
+
+/// The specs of the named pack `name`.
+pub fn named_pack_specs(name: &str) -> Result<Vec<PatternSpec>, PackError> {
+    let pack =
+        NAMED_PACKS
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| PackError::UnknownPack {
+                name: name.to_string(),
+                known: NAMED_PACKS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+    parse_specs(pack.toml, &named_pack_origin(name))
+}
+
+/// How a named pack is named in error messages: `<pack NAME>`.
+pub fn named_pack_origin(name: &str) -> PathBuf {
+    PathBuf::from(format!("<pack {name}>"))
 }
 
 impl Pack {
@@ -401,6 +458,45 @@ mod tests {
 
         let err = parse_specs("[[pattern]]\nname = 1\n", Path::new("u.toml")).expect_err("toml");
         assert!(err.to_string().starts_with("u.toml: "), "{err}");
+    }
+
+    #[test]
+    fn every_named_pack_compiles_with_the_builtin_one() {
+        for named in NAMED_PACKS {
+            let specs = named_pack_specs(named.name).expect("parses");
+            // Hummingbot logs no periodic line a heartbeat could be.
+            assert_eq!(
+                specs.iter().any(|s| s.kind == "heartbeat"),
+                named.name != "hummingbot",
+                "{}: heartbeat pattern",
+                named.name
+            );
+            let builtin_names: Vec<String> = builtin_specs().into_iter().map(|s| s.name).collect();
+            for s in &specs {
+                assert!(
+                    !builtin_names.contains(&s.name),
+                    "{}: pattern '{}' would replace a built-in one",
+                    named.name,
+                    s.name
+                );
+            }
+            let n = specs.len();
+            let all: Vec<_> = builtin_specs()
+                .into_iter()
+                .map(|s| (PathBuf::from("<built-in>"), s))
+                .chain(
+                    specs
+                        .into_iter()
+                        .map(|s| (named_pack_origin(named.name), s)),
+                )
+                .collect();
+            let pack = Pack::compile(all).expect("compiles");
+            assert_eq!(pack.patterns.len(), builtin_specs().len() + n);
+        }
+        assert!(matches!(
+            named_pack_specs("nope"),
+            Err(PackError::UnknownPack { .. })
+        ));
     }
 
     #[test]

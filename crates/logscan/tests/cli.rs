@@ -28,6 +28,26 @@ fn summary_of(args: &[&str]) -> (Value, i32) {
     (v, out.status.code().expect("exit code"))
 }
 
+/// Checks a summary and exit code against a fixture's `.expected.json` (keys starting with
+/// `_` are not summary fields).
+fn assert_expected(
+    stem: &str,
+    summary: &Value,
+    code: i32,
+    expected: &serde_json::Map<String, Value>,
+) {
+    for (k, want) in expected.iter().filter(|(k, _)| !k.starts_with('_')) {
+        let got = &summary[k];
+        let same = match (got.as_f64(), want.as_f64()) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+            _ => got == want,
+        };
+        assert!(same, "{stem}: {k} = {got}, expected {want}");
+    }
+    let ok = expected["ok"].as_bool().expect("ok");
+    assert_eq!(code, if ok { 0 } else { 1 }, "{stem}: exit code");
+}
+
 #[test]
 fn every_fixture_gives_its_expected_summary() {
     let mut checked = 0;
@@ -43,16 +63,7 @@ fn every_fixture_gives_its_expected_summary() {
             serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         let log = fixtures().join(format!("{stem}.log"));
         let (summary, code) = summary_of(&[log.to_str().expect("utf8 path")]);
-        for (k, want) in &expected {
-            let got = &summary[k];
-            let same = match (got.as_f64(), want.as_f64()) {
-                (Some(a), Some(b)) => (a - b).abs() < 1e-6,
-                _ => got == want,
-            };
-            assert!(same, "{stem}: {k} = {got}, expected {want}");
-        }
-        let ok = expected["ok"].as_bool().expect("ok");
-        assert_eq!(code, if ok { 0 } else { 1 }, "{stem}: exit code");
+        assert_expected(stem, &summary, code, &expected);
         checked += 1;
     }
     assert!(checked >= 7, "only {checked} fixtures found");
@@ -450,4 +461,122 @@ fn the_final_pass_judges_heartbeats_by_the_same_rule() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--heartbeat-regex 'a(b'"), "{err}");
+}
+
+// --- `--pack NAME`: the named packs on logs in each bot's own format (`fixtures/logs/packs/`).
+
+fn pack_fixtures() -> PathBuf {
+    fixtures().join("packs")
+}
+
+/// Each `NAME.expected.json` gives the flags (`_args`) and the summary figures for `NAME.log`.
+#[test]
+fn every_pack_fixture_gives_its_expected_summary() {
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(pack_fixtures()).expect("fixtures dir") {
+        let path = entry.expect("entry").path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".expected.json"))
+        else {
+            continue;
+        };
+        let expected: serde_json::Map<String, Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let mut args: Vec<String> = expected["_args"]
+            .as_array()
+            .expect("_args")
+            .iter()
+            .map(|a| a.as_str().expect("string arg").to_string())
+            .collect();
+        let log = pack_fixtures().join(format!("{stem}.log"));
+        args.push(log.to_str().expect("utf8 path").to_string());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (summary, code) = summary_of(&argv);
+        assert_expected(stem, &summary, code, &expected);
+        checked.push(stem.to_string());
+    }
+    checked.sort();
+    for needed in [
+        "freqtrade",
+        "freqtrade_crash",
+        "freqtrade_hang",
+        "hummingbot",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == needed),
+            "{needed} not checked: {checked:?}"
+        );
+    }
+}
+
+/// Without the pack, a freqtrade log shows no heartbeat: what issue 19 found.
+#[test]
+fn without_the_pack_freqtrade_heartbeats_are_not_seen() {
+    let log = pack_fixtures().join("freqtrade.log");
+    let log = log.to_str().expect("p");
+    let (sum, code) = summary_of(&["--max-heartbeat-gap", "90s", log]);
+    assert_eq!(code, 1, "{sum}");
+    assert_eq!(sum["heartbeat_count"], 0);
+    assert_eq!(
+        sum["heartbeat_rule"],
+        "no heartbeat in the log, but one was required"
+    );
+    let (sum, code) = summary_of(&["--pack", "freqtrade", "--max-heartbeat-gap", "90s", log]);
+    assert_eq!((code, sum["heartbeat_count"].as_u64()), (0, Some(20)));
+}
+
+#[test]
+fn heartbeat_events_carry_pid_and_state() {
+    let log = pack_fixtures().join("freqtrade_crash.log");
+    let out = logscan()
+        .args(["--format", "jsonl", "--pack", "freqtrade"])
+        .arg(&log)
+        .output()
+        .expect("run");
+    let beats: Vec<Value> = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON"))
+        .filter(|r| r["type"] == "event" && r["kind"] == "heartbeat")
+        .collect();
+    let states: Vec<&str> = beats.iter().filter_map(|b| b["state"].as_str()).collect();
+    assert_eq!(states, ["RUNNING", "RUNNING", "STOPPED"]);
+    assert_eq!(beats[0]["pid"], 1);
+    assert_eq!(beats[0]["pattern"], "freqtrade_heartbeat");
+}
+
+#[test]
+fn list_packs_and_unknown_pack() {
+    let out = logscan().arg("--list-packs").output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    for name in ["freqtrade\t", "hummingbot\t"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
+
+    // --list-patterns shows the pack's patterns after the built-in ones.
+    let out = logscan()
+        .args(["--pack", "freqtrade", "--list-patterns"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    assert!(text.contains("name = \"freqtrade_heartbeat\""), "{text}");
+    assert!(
+        text.contains("name = \"heartbeat\""),
+        "built-in kept: {text}"
+    );
+
+    let out = logscan()
+        .args(["--pack", "freqtrad", "x.log"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--pack 'freqtrad': no such pack (known: freqtrade, hummingbot)"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

@@ -158,33 +158,49 @@ fn the_watchdog_arms_only_after_the_first_heartbeat() {
     );
     let first = recv(&rx, "the logged_error event");
     assert_eq!(first["kind"], "logged_error", "{first}");
-    // Twice the gap passes with no heartbeat: a watchdog that was armed would speak now.
-    std::thread::sleep(Duration::from_millis(2000));
-    append(
+    let beat = silence_then_armed_by(
+        child,
+        &rx,
         &path,
         "1234:M 06 Dec 2026 19:24:39.000 * DB saved on disk\n",
     );
-    let beat = recv(&rx, "the heartbeat event");
+    assert_eq!(beat["pattern"], "heartbeat_regex_1");
+}
+
+/// Lets twice the watchdog's gap pass with no heartbeat yet (an armed watchdog would speak),
+/// appends `beat_line`, and checks that its heartbeat event comes before any hang, that the
+/// watchdog is armed by it (a `hang` finding follows), and that SIGTERM ends the follow with
+/// the failed heartbeat check. Returns the heartbeat event.
+fn silence_then_armed_by(
+    mut child: std::process::Child,
+    rx: &mpsc::Receiver<Value>,
+    path: &std::path::Path,
+    beat_line: &str,
+) -> Value {
+    std::thread::sleep(Duration::from_millis(2000));
+    append(path, beat_line);
+    let beat = recv(rx, "the heartbeat event");
     assert_eq!(
         (beat["type"].as_str(), beat["kind"].as_str()),
         (Some("event"), Some("heartbeat")),
         "no hang may come before the first heartbeat: {beat}"
     );
     // Now armed: the silence after the heartbeat is a hang.
-    let hang = recv(&rx, "the hang finding");
+    let hang = recv(rx, "the hang finding");
     assert_eq!(hang["kind"], "hang", "{hang}");
     assert_eq!(hang["heartbeat_rule"], "armed after first heartbeat");
     sigterm(&child);
-    let mut summary = recv(&rx, "the summary");
+    let mut summary = recv(rx, "the summary");
     while summary["type"] == "finding" {
         assert_eq!(summary["kind"], "heartbeat_gap", "{summary}");
-        summary = recv(&rx, "the summary");
+        summary = recv(rx, "the summary");
     }
     assert_eq!(summary["heartbeat_rule"], "armed after first heartbeat");
+    assert_eq!(summary["heartbeat_count"], 1);
     assert_eq!(summary["check_heartbeat_gap"], "fail");
     assert!(summary["heartbeat_max_gap_s"].as_f64().expect("gap") > 1.0);
-    let mut child = child;
     assert_eq!(child.wait().expect("wait").code(), Some(1));
+    beat
 }
 
 #[test]
@@ -223,4 +239,26 @@ fn sigint_ends_a_follow_with_the_summary_and_130() {
     assert_eq!(summary["type"], "summary", "{summary}");
     assert_eq!(summary["heartbeat_count"], 1);
     assert_eq!(child.wait().expect("wait").code(), Some(130));
+}
+
+/// The soak's watchdog flags on a freqtrade log with `--pack freqtrade`: silent before the
+/// bot's first heartbeat, armed by `Bot heartbeat. ...`, then a hang once it stops.
+#[test]
+fn the_watchdog_arms_on_the_freqtrade_heartbeat_of_its_pack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("freqtrade.log");
+    std::fs::write(
+        &path,
+        "2026-12-06 19:00:00,180 - freqtrade.worker - INFO - Starting worker 2024.10\n",
+    )
+    .expect("write");
+    let (child, rx) = spawn_follow(&path, &[&WATCHDOG[..], &["--pack", "freqtrade"]].concat());
+    let beat = silence_then_armed_by(
+        child,
+        &rx,
+        &path,
+        "2026-12-06 19:00:00,412 - freqtrade.worker - INFO - Bot heartbeat. PID=1, version='2024.10', state='RUNNING'\n",
+    );
+    assert_eq!(beat["pattern"], "freqtrade_heartbeat");
+    assert_eq!(beat["state"], "RUNNING");
 }

@@ -145,13 +145,8 @@ fn python_imports(python: &Path, module: &str) -> bool {
 /// `$SOAKKIT_PYTHON` (the venv `.ci/run` makes), `python3`, or a venv made for the tests with pip.
 fn python_with_websockets() -> Option<PathBuf> {
     let module = "websockets.asyncio.client";
-    let mut candidates: Vec<PathBuf> = std::env::var_os("SOAKKIT_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    candidates.extend(which("python3"));
-    if let Some(p) = candidates.iter().find(|p| python_imports(p, module)) {
-        return Some(p.clone());
+    if let Some(p) = python_importing(module) {
+        return Some(p);
     }
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-ws");
     let python = venv.join("bin/python");
@@ -454,4 +449,62 @@ http {{\n  access_log {r}/access.log combined;\n  client_body_temp_path {r}/body
         "{sum}"
     );
     assert_times_within(&sum, started, now());
+}
+
+/// A Python that imports `module` without installing anything: `$SOAKKIT_PYTHON` (the venv
+/// `.ci/run` makes) or `python3`.
+fn python_importing(module: &str) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOAKKIT_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.extend(which("python3"));
+    candidates.into_iter().find(|p| python_imports(p, module))
+}
+
+/// freqtrade's own exchange retrier, from the installed package, logs its retry, backoff and
+/// give-up lines in freqtrade's format; `--pack freqtrade` counts each as its kind.
+#[test]
+fn freqtrade_retrier_lines_are_counted_by_its_pack() {
+    let Some(python) = python_importing("freqtrade.exchange.common") else {
+        eprintln!(
+            "SKIP: no Python with freqtrade (pip install freqtrade==2026.9 into $SOAKKIT_PYTHON's venv)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("freqtrade.log");
+    let status = Command::new(&python)
+        .arg(real_dir().join("freqtrade_retrier.py"))
+        .arg(&log)
+        .status()
+        .expect("run python");
+    assert!(status.success(), "freqtrade_retrier.py failed");
+    let log = log.to_str().expect("utf8 path");
+    let (sum, code) = logscan(&["--pack", "freqtrade", log]);
+    assert_eq!(code, 0, "{sum}");
+    let counts: Vec<(&str, u64)> = [
+        "exchange_retry",
+        "exchange_backoff",
+        "exchange_gave_up",
+        "rate_limit",
+        "auth_failure",
+    ]
+    .into_iter()
+    .map(|k| (k, sum[format!("{k}_count")].as_u64().unwrap_or(0)))
+    .collect();
+    assert_eq!(
+        counts,
+        [
+            ("exchange_retry", 2),
+            ("exchange_backoff", 1),
+            ("exchange_gave_up", 2),
+            ("rate_limit", 2),
+            ("auth_failure", 2),
+        ],
+        "{sum}"
+    );
+    // Without the pack only the built-in's generic matches remain.
+    let (sum, _) = logscan(&[log]);
+    assert_eq!(sum["exchange_retry_count"], Value::Null, "{sum}");
 }
