@@ -2,6 +2,8 @@
 //! man pages, the README and the licences; and `cargo xtask install`: the same files under a
 //! prefix.
 
+#[cfg(test)]
+mod action_wiring;
 pub mod archive;
 pub mod generate;
 pub mod install;
