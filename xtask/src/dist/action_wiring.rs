@@ -90,17 +90,31 @@ fn input_refs(text: &str) -> Vec<String> {
     re.captures_iter(text).map(|c| c[1].to_string()).collect()
 }
 
-fn check_with(with: &BTreeMap<String, serde_norway::Value>, inputs: &BTreeMap<String, bool>, what: &str) {
+fn check_with(
+    with: &BTreeMap<String, serde_norway::Value>,
+    inputs: &BTreeMap<String, bool>,
+    what: &str,
+) {
     for key in with.keys() {
-        assert!(inputs.contains_key(key), "{what}: `with: {key}` is not an input");
+        assert!(
+            inputs.contains_key(key),
+            "{what}: `with: {key}` is not an input"
+        );
     }
     for (name, required) in inputs {
-        assert!(!required || with.contains_key(name), "{what}: required input {name} not given");
+        assert!(
+            !required || with.contains_key(name),
+            "{what}: required input {name} not given"
+        );
     }
 }
 
 fn action_inputs() -> BTreeMap<String, bool> {
-    action().inputs.into_iter().map(|(k, v)| (k, v.required)).collect()
+    action()
+        .inputs
+        .into_iter()
+        .map(|(k, v)| (k, v.required))
+        .collect()
 }
 
 #[test]
@@ -109,21 +123,34 @@ fn action_steps_use_declared_inputs_and_real_soak_flags() {
     assert_eq!(action.runs.using, "composite");
     let text = std::fs::read_to_string(root().join("action.yml")).expect("read");
     for name in input_refs(&text) {
-        assert!(action.inputs.contains_key(&name), "action.yml uses undeclared input {name}");
+        assert!(
+            action.inputs.contains_key(&name),
+            "action.yml uses undeclared input {name}"
+        );
     }
     for (name, input) in &action.inputs {
-        assert!(!input.description.is_empty(), "input {name} has no description");
-        assert!(text.contains(&format!("inputs.{name}")), "input {name} is never used");
+        assert!(
+            !input.description.is_empty(),
+            "input {name} has no description"
+        );
+        assert!(
+            text.contains(&format!("inputs.{name}")),
+            "input {name} is never used"
+        );
     }
     // Each `run` step says its shell (required in composite actions).
     let flags = soak_flags();
-    let flag_re = regex::Regex::new(r#"(?:opt |args\+=\(|args=\(soak )(--[a-z-]+)"#).expect("regex");
+    let flag_re =
+        regex::Regex::new(r#"(?:opt |args\+=\(|args=\(soak )(--[a-z-]+)"#).expect("regex");
     let mut passed = Vec::new();
     for step in &action.runs.steps {
         if let Some(run) = &step.run {
             assert!(step.shell.is_some(), "a run step without shell: {run}");
             for line in run.lines() {
-                for flag in regex::Regex::new(r"--[a-z][a-z-]+").expect("re").find_iter(line) {
+                for flag in regex::Regex::new(r"--[a-z][a-z-]+")
+                    .expect("re")
+                    .find_iter(line)
+                {
                     if flag_re.is_match(line) {
                         passed.push(flag.as_str().to_string());
                     }
@@ -133,18 +160,43 @@ fn action_steps_use_declared_inputs_and_real_soak_flags() {
     }
     assert!(passed.len() >= 15, "found only {passed:?}");
     for flag in &passed {
-        assert!(flags.contains(flag), "action.yml passes {flag}, which `cargo xtask soak` does not have");
+        assert!(
+            flags.contains(flag),
+            "action.yml passes {flag}, which `cargo xtask soak` does not have"
+        );
     }
     // The outputs come from the step that sets them.
-    let ids: Vec<_> = action.runs.steps.iter().filter_map(|s| s.id.clone()).collect();
+    let ids: Vec<_> = action
+        .runs
+        .steps
+        .iter()
+        .filter_map(|s| s.id.clone())
+        .collect();
     for (name, value) in &action.outputs {
         let value = serde_norway::to_string(value).expect("yaml");
         let step = regex::Regex::new(r"steps\.([a-z-]+)\.outputs").expect("re");
-        let id = &step.captures(&value).unwrap_or_else(|| panic!("output {name}"))[1];
-        assert!(ids.iter().any(|i| i == id), "output {name} reads step {id}, which does not exist");
+        let id = &step
+            .captures(&value)
+            .unwrap_or_else(|| panic!("output {name}"))[1];
+        assert!(
+            ids.iter().any(|i| i == id),
+            "output {name} reads step {id}, which does not exist"
+        );
     }
-    assert!(action.runs.steps.iter().any(|s| s.uses.as_deref() == Some("actions/upload-artifact@v4")));
-    assert!(action.runs.steps.iter().any(|s| s.uses.as_deref() == Some("actions/cache@v4")));
+    assert!(
+        action
+            .runs
+            .steps
+            .iter()
+            .any(|s| s.uses.as_deref() == Some("actions/upload-artifact@v4"))
+    );
+    assert!(
+        action
+            .runs
+            .steps
+            .iter()
+            .any(|s| s.uses.as_deref() == Some("actions/cache@v4"))
+    );
 }
 
 #[test]
@@ -161,18 +213,26 @@ fn workflows_call_the_local_action_and_reusable_workflow_with_their_inputs() {
     check_with(&local[0].with, &inputs, "soak-action.yml `uses: ./`");
 
     let reusable: Workflow = read(".github/workflows/soak-reusable.yml");
-    let call: BTreeMap<String, CallInput> = serde_norway::from_value(
-        reusable.on["workflow_call"]["inputs"].clone(),
-    )
-    .expect("workflow_call inputs");
-    let call_inputs: BTreeMap<String, bool> = call.into_iter().map(|(k, v)| (k, v.required)).collect();
+    let call: BTreeMap<String, CallInput> =
+        serde_norway::from_value(reusable.on["workflow_call"]["inputs"].clone())
+            .expect("workflow_call inputs");
+    let call_inputs: BTreeMap<String, bool> =
+        call.into_iter().map(|(k, v)| (k, v.required)).collect();
     let callers: Vec<_> = demo
         .jobs
         .values()
         .filter(|j| j.uses.as_deref() == Some("./.github/workflows/soak-reusable.yml"))
         .collect();
-    assert_eq!(callers.len(), 1, "soak-action.yml calls the reusable workflow once");
-    check_with(&callers[0].with, &call_inputs, "soak-action.yml reusable call");
+    assert_eq!(
+        callers.len(),
+        1,
+        "soak-action.yml calls the reusable workflow once"
+    );
+    check_with(
+        &callers[0].with,
+        &call_inputs,
+        "soak-action.yml reusable call",
+    );
 
     let inner = reusable
         .jobs
@@ -183,11 +243,20 @@ fn workflows_call_the_local_action_and_reusable_workflow_with_their_inputs() {
     check_with(&inner.with, &inputs, "soak-reusable.yml `uses: ./soakkit`");
     // Every soak input of the reusable workflow reaches the action.
     for name in call_inputs.keys() {
-        let forwarded = inner.with.values().any(|v| {
-            serde_norway::to_string(v).is_ok_and(|s| input_refs(&s).contains(name))
-        });
-        let own = ["soakkit-repository", "soakkit-ref", "runs-on", "timeout-minutes"];
-        assert!(forwarded || own.contains(&name.as_str()), "reusable input {name} is not forwarded");
+        let forwarded = inner
+            .with
+            .values()
+            .any(|v| serde_norway::to_string(v).is_ok_and(|s| input_refs(&s).contains(name)));
+        let own = [
+            "soakkit-repository",
+            "soakkit-ref",
+            "runs-on",
+            "timeout-minutes",
+        ];
+        assert!(
+            forwarded || own.contains(&name.as_str()),
+            "reusable input {name} is not forwarded"
+        );
     }
     assert!(Path::new(&root().join("action.yml")).is_file());
 }
