@@ -138,23 +138,19 @@ fn action_steps_use_declared_inputs_and_real_soak_flags() {
             "input {name} is never used"
         );
     }
-    // Each `run` step says its shell (required in composite actions).
+    // Each `run` step says its shell (required in composite actions); the flags on the lines
+    // that build the soak's arguments are collected.
     let flags = soak_flags();
-    let flag_re =
-        regex::Regex::new(r#"(?:opt |args\+=\(|args=\(soak )(--[a-z-]+)"#).expect("regex");
+    let builds_args =
+        regex::Regex::new(r"(?:opt |args\+=\(|args=\(soak )--[a-z-]+").expect("regex");
+    let any_flag = regex::Regex::new(r"--[a-z][a-z-]+").expect("regex");
     let mut passed = Vec::new();
     for step in &action.runs.steps {
         if let Some(run) = &step.run {
             assert!(step.shell.is_some(), "a run step without shell: {run}");
-            for line in run.lines() {
-                for flag in regex::Regex::new(r"--[a-z][a-z-]+")
-                    .expect("re")
-                    .find_iter(line)
-                {
-                    if flag_re.is_match(line) {
-                        passed.push(flag.as_str().to_string());
-                    }
-                }
+            let arg_lines = run.lines().filter(|l| builds_args.is_match(l));
+            for line in arg_lines {
+                passed.extend(any_flag.find_iter(line).map(|m| m.as_str().to_string()));
             }
         }
     }
@@ -172,9 +168,9 @@ fn action_steps_use_declared_inputs_and_real_soak_flags() {
         .iter()
         .filter_map(|s| s.id.clone())
         .collect();
+    let step = regex::Regex::new(r"steps\.([a-z-]+)\.outputs").expect("regex");
     for (name, value) in &action.outputs {
         let value = serde_norway::to_string(value).expect("yaml");
-        let step = regex::Regex::new(r"steps\.([a-z-]+)\.outputs").expect("re");
         let id = &step
             .captures(&value)
             .unwrap_or_else(|| panic!("output {name}"))[1];
