@@ -34,13 +34,15 @@ pub struct DistArgs {
 
 /// Builds (unless --bin-dir) and writes the archive and its checksum; prints both paths.
 pub fn run(args: &DistArgs) -> Result<()> {
+    // Without --target the host build in target/release is used (the one `cargo xtask soak` and
+    // `just build` make), so a release is not built twice; the archive is named for the host.
     let target = match &args.target {
         Some(t) => t.clone(),
         None => host_triple()?,
     };
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
-        None => release_build(Some(&target))?,
+        None => release_build(args.target.as_deref())?,
     };
     let root = crate::workspace_root()?;
     let out = args
