@@ -79,8 +79,8 @@ fn main() -> ExitCode {
             }
         },
         Task::Bench { tool, args } => bench::run(&tool, &args),
-        Task::Dist(args) => dist::run(&args),
-        Task::Install(args) => dist::install::run(&args),
+        Task::Dist(args) => return dist_exit(dist::run(&args)),
+        Task::Install(args) => return dist_exit(dist::install::run(&args)),
         Task::AuditCompare { db, lock } => {
             let mut args = vec!["compare".to_string()];
             for (flag, v) in [("--db", db), ("--lock", lock)] {
@@ -96,6 +96,17 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("xtask: error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `dist` and `install` exit 2 on bad input, 3 when the environment failed them.
+fn dist_exit(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::from(dist::exit_status(&e))
         }
     }
 }

@@ -168,7 +168,7 @@ fn dist_refuses_a_bin_dir_without_the_tools() {
         .arg(empty.path().join("out"))
         .output()
         .expect("xtask");
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "bad --bin-dir is bad input");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("is not built") && err.contains(&empty.path().display().to_string()),
@@ -301,7 +301,11 @@ fn install_refuses_a_prefix_that_is_a_file() {
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, "x").expect("write");
     let out = install(&file, "/usr/bin").output().expect("install");
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "an unwritable prefix is the environment's"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&file.display().to_string()), "{err}");
 }

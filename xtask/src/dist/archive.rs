@@ -36,16 +36,7 @@ pub struct Written {
 
 /// Writes the archive and its checksum.
 pub fn write(inputs: &Inputs) -> Result<Written> {
-    for tool in &TOOLS {
-        let bin = inputs.bin_dir.join(tool.bin);
-        if !bin.is_file() {
-            anyhow::bail!(
-                "{} is not built: {} does not exist",
-                tool.bin,
-                bin.display()
-            );
-        }
-    }
+    super::check_built(&inputs.bin_dir)?;
     std::fs::create_dir_all(&inputs.out)
         .with_context(|| format!("cannot create {}", inputs.out.display()))?;
     let file_name = format!("{}.tar.gz", inputs.name);

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use super::generate::{self, TOOLS};
 use super::safe_write::write_file;
@@ -101,23 +101,17 @@ pub fn run(args: &InstallArgs) -> Result<()> {
 fn default_prefix() -> Result<PathBuf> {
     match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".local")),
-        None => bail!("HOME is not set: give --prefix DIR"),
+        None => Err(super::BadInput("HOME is not set: give --prefix DIR".into()).into()),
     }
 }
 
 /// Every file, binaries first, with each tool's installed name.
 fn plan(prefix: &Path, bin_dir: &Path, rename_logrotate: bool) -> Result<Vec<Planned>> {
+    super::check_built(bin_dir)?;
     let mut out = Vec::new();
     for tool in &TOOLS {
         let name = installed_name(tool.bin, rename_logrotate);
         let from = bin_dir.join(tool.bin);
-        if !from.is_file() {
-            bail!(
-                "{} is not built: {} does not exist",
-                tool.bin,
-                from.display()
-            );
-        }
         out.push(Planned {
             dest: prefix.join("bin").join(name),
             contents: Source::Copy(from),

@@ -14,6 +14,37 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+/// An error in what the user gave (a --bin-dir without the tools, no HOME for the default
+/// prefix): exit status 2; every other failure of dist or install is the environment's (3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// The exit status for a failure of `dist` or `install`.
+pub fn exit_status(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<BadInput>().is_some() {
+        2
+    } else {
+        3
+    }
+}
+
+/// Every tool's binary is in `bin_dir`.
+pub fn check_built(bin_dir: &Path) -> Result<()> {
+    for tool in &generate::TOOLS {
+        let bin = bin_dir.join(tool.bin);
+        if !bin.is_file() {
+            return Err(BadInput(format!(
+                "{} is not built: {} does not exist",
+                tool.bin,
+                bin.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// The workspace's version (xtask shares it).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
