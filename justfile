@@ -21,6 +21,18 @@ ci:
 build:
     cargo build --release
 
+# The release archive target/dist/soakkit-VERSION-TARGET.tar.gz (+ .sha256): binaries, completions, man pages
+dist *flags:
+    cargo xtask dist {{flags}}
+
+# Install every tool, its bash/zsh/fish completions and man pages under a prefix (warns if logrotate would shadow logrotate(8))
+install prefix="$HOME/.local" *flags:
+    cargo xtask install --prefix "{{prefix}}" {{flags}}
+
+# The same, with soakkit's logrotate installed as soak-logrotate so logrotate(8) keeps its name
+install-renamed prefix="$HOME/.local" *flags:
+    cargo xtask install --rename-logrotate --prefix "{{prefix}}" {{flags}}
+
 # Record a command's resources every second until it ends: just record python3 bot.py
 record +cmd:
     cargo run -q --release -p resmon -- --interval 1s -o artifacts/resources.jsonl -- {{cmd}}

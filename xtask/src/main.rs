@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+mod dist;
 mod soak;
 
 #[derive(Parser)]
@@ -39,6 +40,11 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build the release archive target/dist/soakkit-VERSION-TARGET.tar.gz (every binary,
+    /// bash/zsh/fish completions, man pages, README, licences) and its .sha256.
+    Dist(dist::DistArgs),
+    /// Install every binary, its completions and man pages under a prefix (default ~/.local).
+    Install(dist::install::InstallArgs),
     /// Run `seccheck deps` and `cargo audit --no-fetch --json` on the same Cargo.lock and
     /// RustSec advisory-db checkout and check they report the same advisory ids (skipped with
     /// the reason when the database or cargo-audit is absent).
@@ -73,6 +79,8 @@ fn main() -> ExitCode {
             }
         },
         Task::Bench { tool, args } => bench::run(&tool, &args),
+        Task::Dist(args) => return dist_exit(dist::run(&args)),
+        Task::Install(args) => return dist_exit(dist::install::run(&args)),
         Task::AuditCompare { db, lock } => {
             let mut args = vec!["compare".to_string()];
             for (flag, v) in [("--db", db), ("--lock", lock)] {
@@ -88,6 +96,17 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("xtask: error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `dist` and `install` exit 2 on bad input, 3 when the environment failed them.
+fn dist_exit(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::from(dist::exit_status(&e))
         }
     }
 }
