@@ -104,15 +104,17 @@ pub fn render_resources(
 }
 
 /// The page for logs (`logscan --html`): `events` are logscan's `event` and `finding` records
-/// (marks on the time axis), `checks` its checks as the table, `figures` the summary's
-/// headline figures (name, value) shown with the run's facts.
+/// (marks on the time axis), `span` the log's first and last timestamps (Unix s), `checks` its
+/// checks as the table, `figures` the summary's headline figures (name, value).
 pub fn render_log(
     inputs: Vec<String>,
     events: Vec<inputs::EventLine>,
+    span: Option<(f64, f64)>,
     checks: Vec<inputs::VerdictRow>,
     figures: Vec<(String, String)>,
 ) -> Result<String, ReportError> {
     let mut sources = Sources::tool("logscan", inputs);
+    sources.span = span;
     sources.summary = Some(checks_summary(None, checks.into_iter()));
     sources.events = events;
     sources.figures = figures;

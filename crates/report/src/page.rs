@@ -444,7 +444,11 @@ fn findings(p: &mut String, run: &Run) {
 
 fn config(p: &mut String, run: &Run) {
     let i = &run.info;
-    p.push_str(r#"<section id="config"><h2>Run configuration and versions</h2><dl>"#);
+    let title = match run.view {
+        View::RunDir => "Run configuration and versions",
+        View::Tool { .. } => "Figures and recording",
+    };
+    let _ = write!(p, r#"<section id="config"><h2>{title}</h2><dl>"#);
     let mut item = |k: &str, v: Option<String>| {
         if let Some(v) = v {
             let _ = write!(p, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));

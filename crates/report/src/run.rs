@@ -231,6 +231,9 @@ pub struct Sources {
     pub skipped: Vec<(String, SkipCounts)>,
     /// A tool's headline figures (name, value), shown with the run's facts.
     pub figures: Vec<(String, String)>,
+    /// The time a tool's input covers beyond its samples and polls (a log's first and last
+    /// timestamps), Unix s: the axis spans it.
+    pub span: Option<(f64, f64)>,
 }
 
 /// Whose view a page is.
@@ -264,6 +267,7 @@ impl Sources {
             artifacts: Vec::new(),
             skipped: Vec::new(),
             figures: Vec::new(),
+            span: None,
         }
     }
 
@@ -313,6 +317,7 @@ impl Sources {
             artifacts: list_artifacts(dir)?,
             skipped,
             figures: Vec::new(),
+            span: None,
         })
     }
 }
@@ -339,6 +344,7 @@ impl Run {
             artifacts,
             mut skipped,
             figures,
+            span,
         } = sources;
         let mut info = RunInfo {
             health_url,
@@ -412,12 +418,16 @@ impl Run {
             })
         };
         let measured = span_of(
-            &mut first_last.into_iter().flat_map(|(a, b)| [a, b]).chain(
-                health_polls
-                    .iter()
-                    .flatten()
-                    .filter_map(|p| p.timestamp_unix),
-            ),
+            &mut first_last
+                .into_iter()
+                .chain(span.filter(|(a, b)| finite(Some(*a)).is_some() && b >= a))
+                .flat_map(|(a, b)| [a, b])
+                .chain(
+                    health_polls
+                        .iter()
+                        .flatten()
+                        .filter_map(|p| p.timestamp_unix),
+                ),
         );
         let range = match measured {
             Some((a, b)) => {
