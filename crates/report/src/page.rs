@@ -478,7 +478,13 @@ fn config(p: &mut String, run: &Run) {
                 Some(format!("{} on {}: {}", l.verdict, l.series, l.reason)),
             );
         }
-        for c in &a.checks {
+        // On a tool's page the checks are the table above.
+        let checks = if run.view == View::RunDir {
+            &a.checks[..]
+        } else {
+            &[]
+        };
+        for c in checks {
             item(
                 &format!("resanalyze check {}", c.name),
                 Some(format!(
