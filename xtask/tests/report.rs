@@ -12,13 +12,7 @@ use serde::Deserialize;
 mod common;
 use common::{run_dir, soak_cmd};
 
-/// Debian's `chromium` on PATH, or `None`.
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
-        .find(|p| p.is_file())
-}
+use soak_report::browser::chromium;
 
 /// The part of Chromium's NetLog this test reads.
 #[derive(Deserialize)]
@@ -53,23 +47,7 @@ impl Browser {
     }
 
     fn command(&self, profile: &str) -> Command {
-        let mut c = Command::new(&self.exe);
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            self.scratch.path().join(profile).display()
-        ))
-        .stdin(Stdio::null());
-        c
+        soak_report::browser::headless(&self.exe, &self.scratch.path().join(profile))
     }
 
     /// The page's DOM after loading and layout, and every URL the page itself requested

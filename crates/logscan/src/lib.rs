@@ -8,6 +8,7 @@ pub mod errors;
 pub mod follow;
 pub mod heartbeat;
 pub mod histogram;
+pub mod html;
 pub mod pattern;
 pub mod prefilter;
 pub mod report;
@@ -121,6 +122,10 @@ pub struct Cli {
     /// heartbeat has been silent too long; SIGINT/SIGTERM end it with the summary.
     #[arg(long, value_name = "FILE", conflicts_with = "files")]
     pub follow: Option<PathBuf>,
+    /// Also write the log as one self-contained HTML page to FILE (events on a time axis, the
+    /// checks, the figures); created exclusively: an existing FILE is refused (exit 2).
+    #[arg(long, value_name = "FILE", conflicts_with = "follow")]
+    pub html: Option<PathBuf>,
     /// How often --follow looks for new lines (more than zero).
     #[arg(long, default_value = "500ms", value_parser = clap_duration, value_name = "DURATION")]
     pub poll: Duration,
@@ -166,6 +171,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Err(usage("--max-line: must be more than zero (e.g. 1MiB)"));
     }
     let max_line = usize::try_from(cli.max_line).unwrap_or(usize::MAX);
+    cli.html.as_deref().map(html::preflight).transpose()?;
     for r in &cli.expect_reduction {
         let known = pack
             .patterns
@@ -183,6 +189,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         out: JsonlWriter::stdout(),
         stream: format == Format::Jsonl && !cli.no_events,
         error: None,
+        marks: cli.html.as_ref().map(|_| Vec::new()),
     };
     let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
@@ -202,6 +209,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(err) = out.error.take() {
         return Err(err.into());
     }
+    let marks = out.marks.take().unwrap_or_default();
     let mut out = out.out;
     let stats = &scanner.stats;
     let limits = Limits {
@@ -223,6 +231,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out: JsonlWriter::from_writer(std::io::sink(), "-"),
                 stream: false,
                 error: None,
+                marks: None,
             };
             scan_inputs(std::slice::from_ref(file), &mut old, &mut quiet, max_line)?;
             checks.extend(baseline::reduction_checks(
@@ -245,6 +254,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut summary = report::summary_record(stats, &kinds, &checks, end, rule);
     if let (Some(old), Some(file)) = (&old, &cli.baseline) {
         baseline::add_to_summary(&mut summary, old, stats, &kinds, file);
+    }
+    if let Some(path) = &cli.html {
+        let inputs = if cli.files.is_empty() {
+            vec!["-".to_string()]
+        } else {
+            cli.files.clone()
+        };
+        let span = stats.first_time.zip(stats.last_time);
+        html::write(path, &inputs, marks, span, &checks, figures(&summary))?;
     }
     let failed: Vec<&Check> = checks
         .iter()
@@ -297,10 +315,13 @@ struct EventSink {
     out: JsonlWriter,
     stream: bool,
     error: Option<soak_core::CoreError>,
+    /// The events kept for `--html`.
+    marks: html::Marks,
 }
 
 impl EventSink {
     fn emit(&mut self, e: Event) {
+        html::keep(&mut self.marks, &e);
         if self.stream && self.error.is_none() {
             if let Err(err) = self.out.write(&event_record(&e)) {
                 self.error = Some(err);
@@ -519,27 +540,39 @@ pub fn event_record(e: &Event) -> Record {
     r.with("text", e.text.clone())
 }
 
+/// The summary's figures a person reads (name, value): not the envelope, the checks or the
+/// kinds that never occurred.
+fn figures(summary: &Record) -> Vec<(String, String)> {
+    summary
+        .fields()
+        .iter()
+        .filter(|(k, v)| {
+            let skip = matches!(
+                k.as_str(),
+                "type" | "tool" | "timestamp_utc" | "timestamp_unix" | "failed_checks"
+            ) || k.starts_with("check_")
+                || (k.ends_with("_count") && v.as_u64() == Some(0) && *k != "crash_count")
+                || (k.ends_with("_per_hour")
+                    && summary
+                        .get(&k.replace("_per_hour", "_count"))
+                        .is_none_or(|c| c.as_u64() == Some(0)));
+            !skip
+        })
+        .map(|(k, v)| (k.clone(), cell(v)))
+        .collect()
+}
+
 fn write_human<W: Write>(
     out: &mut W,
     format: Format,
     summary: &Record,
     checks: &[Check],
 ) -> std::io::Result<()> {
-    let mut figures = Table::new(["metric", "value"]);
-    for (k, v) in summary.fields() {
-        let skip = matches!(
-            k.as_str(),
-            "type" | "tool" | "timestamp_utc" | "timestamp_unix" | "failed_checks"
-        ) || k.starts_with("check_")
-            || (k.ends_with("_count") && v.as_u64() == Some(0) && k != "crash_count")
-            || (k.ends_with("_per_hour")
-                && summary
-                    .get(&k.replace("_per_hour", "_count"))
-                    .is_none_or(|c| c.as_u64() == Some(0)));
-        if !skip {
-            figures.push_row([k.clone(), cell(v)]);
-        }
+    let mut figures_table = Table::new(["metric", "value"]);
+    for (k, v) in figures(summary) {
+        figures_table.push_row([k, v]);
     }
+    let figures = figures_table;
     let mut table = Table::new(["check", "threshold", "measured", "result"]);
     for c in checks {
         table.push_row([

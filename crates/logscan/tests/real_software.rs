@@ -247,21 +247,16 @@ fn a_websockets_client_whose_server_restarts_twice() {
     assert_eq!(delays, [0.0, 3.0, 0.0, 3.0]);
 }
 
-#[test]
-fn http_server_tracebacks_are_logged_errors_not_crashes() {
-    let Some(python) = which("python3") else {
-        eprintln!("SKIP: python3 is not installed");
-        return;
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let www = dir.path().join("www");
+/// Python's `http.server` on 127.0.0.1 (stderr to `DIR/http.log`): 5 answered GETs and 4
+/// connections reset under it, each logged with its traceback; the server is then killed.
+fn http_server_log(python: &Path, dir: &Path) -> PathBuf {
+    let www = dir.join("www");
     std::fs::create_dir(&www).expect("mkdir");
     std::fs::write(www.join("index.html"), "hello\n").expect("write");
-    let log = dir.path().join("http.log");
+    let log = dir.join("http.log");
     let port = free_port();
-    let started = now();
     let mut server = Running::spawn(
-        Command::new(&python)
+        Command::new(python)
             .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
             .arg(&www)
             .arg(port.to_string())
@@ -270,7 +265,7 @@ fn http_server_tracebacks_are_logged_errors_not_crashes() {
             .stderr(std::fs::File::create(&log).expect("log")),
     );
     wait_for("http.server to listen", || listening(port));
-    let status = Command::new(&python)
+    let status = Command::new(python)
         .arg(real_dir().join("reset_client.py"))
         .args([&port.to_string(), "3", "4", "2"])
         .status()
@@ -281,6 +276,18 @@ fn http_server_tracebacks_are_logged_errors_not_crashes() {
             && count_in(&log, "Connection reset by peer") == 4
     });
     server.kill();
+    log
+}
+
+#[test]
+fn http_server_tracebacks_are_logged_errors_not_crashes() {
+    let Some(python) = which("python3") else {
+        eprintln!("SKIP: python3 is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = now();
+    let log = http_server_log(&python, dir.path());
     let (sum, code) = logscan(&[log.to_str().expect("path")]);
     assert_eq!(code, 0, "4 survived tracebacks are no crash: {sum}");
     assert_eq!(sum["crash_count"], 0);
@@ -302,6 +309,72 @@ fn http_server_tracebacks_are_logged_errors_not_crashes() {
         "{sum}"
     );
     assert_times_within(&sum, started, now());
+}
+
+/// `logscan --html`: the same real log as a page, opened in Debian's Chromium (headless): the
+/// four tracebacks as marks in the error lane of the time axis, every check as a row, the
+/// summary's figures (skipped, saying why, without `chromium`).
+#[test]
+fn http_server_log_as_a_page_renders_in_chromium() {
+    let Some(python) = which("python3") else {
+        eprintln!("SKIP: python3 is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = http_server_log(&python, dir.path());
+    let page = dir.path().join("http.html");
+    let out = Command::new(assert_cmd::cargo::cargo_bin("logscan"))
+        .arg(&log)
+        .args(["--format", "json", "--html"])
+        .arg(&page)
+        .output()
+        .expect("run logscan");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sum: Value = serde_json::from_slice(&out.stdout).expect("summary");
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(html.contains("Content-Security-Policy") && !html.contains("<script"));
+    let Some(exe) = soak_report::browser::chromium() else {
+        eprintln!("SKIP the browser part: no chromium on PATH (apt-get install chromium)");
+        return;
+    };
+    let dom =
+        soak_report::browser::dump_dom(&exe, &page, &dir.path().join("profile")).expect("chromium");
+    assert!(dom.contains("logscan report"));
+    assert!(dom.contains(r#"<span id="verdict-badge" class="badge verdict-pass">PASS</span>"#));
+    // Every check of the summary is a row of the table.
+    let checks: Vec<&str> = sum
+        .as_object()
+        .expect("summary")
+        .keys()
+        .filter_map(|k| k.strip_prefix("check_"))
+        .collect();
+    assert!(checks.len() >= 3, "{sum}");
+    for name in checks {
+        assert!(
+            dom.contains(&format!(r#"data-metric="{name}""#)),
+            "no row {name}"
+        );
+    }
+    // The four tracebacks: one lane of error marks on the shared time axis.
+    let events = &dom[dom.find(r#"id="chart-events""#).expect("events chart")..];
+    let lane = &events[events.find(r#"data-lane="error""#).expect("error lane")..];
+    let lane = &lane[..lane.find("</g>").expect("lane end")];
+    assert!(lane.contains(r#"class="mark mark-"#), "{lane}");
+    assert!(
+        lane.contains("ConnectionResetError") || lane.contains("Traceback"),
+        "{lane}"
+    );
+    assert!(dom.contains(r#"class="time-axis time-axis-top""#));
+    // The summary's figures.
+    assert!(
+        dom.contains("<dt>error_count</dt><dd>4</dd>"),
+        "figures missing"
+    );
 }
 
 #[test]

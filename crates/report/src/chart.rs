@@ -8,7 +8,7 @@ use crate::axis::{TimeAxis, ValueAxis, utc};
 use crate::envelope::Envelope;
 use crate::events::{Lane, RULED_LANES};
 use crate::html::{esc, px};
-use crate::run::{Metric, PLOT_LEFT, PLOT_WIDTH, Run};
+use crate::run::{Metric, PLOT_LEFT, PLOT_WIDTH, Run, View};
 use crate::strips;
 
 /// The SVG's width, px.
@@ -111,7 +111,15 @@ pub fn timeline(run: &Run) -> Option<String> {
         draw(svg, y);
         y += height + GAP;
     };
-    for c in line_charts(run) {
+    // One tool's page draws only what that tool read: no empty resource charts on a log's
+    // page, no empty event lane on a recording's.
+    let tool = run.view != View::RunDir;
+    let charts = if tool && run.series.is_empty() {
+        Vec::new()
+    } else {
+        line_charts(run)
+    };
+    for c in charts {
         chart(&mut body, TITLE_BAND + PLOT_HEIGHT, &|s, top| {
             line_chart(s, &axis, &c, top, run.max_gap_s, &rules);
         });
@@ -121,10 +129,12 @@ pub fn timeline(run: &Run) -> Option<String> {
             strips::availability(s, &axis, h, top);
         });
     }
-    let lanes_height = LANE_HEIGHT * run.lanes.len().max(1) as f64;
-    chart(&mut body, TITLE_BAND + lanes_height, &|s, top| {
-        strips::events(s, &axis, &run.lanes, run.info.events_outside, top);
-    });
+    if !(tool && run.lanes.is_empty() && run.info.events_outside == 0) {
+        let lanes_height = LANE_HEIGHT * run.lanes.len().max(1) as f64;
+        chart(&mut body, TITLE_BAND + lanes_height, &|s, top| {
+            strips::events(s, &axis, &run.lanes, run.info.events_outside, top);
+        });
+    }
     let height = y - GAP + AXIS_BAND;
     let mut svg = String::with_capacity(body.len() + 4096);
     let _ = write!(

@@ -83,6 +83,8 @@ pub struct ResourceLine {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Analysis {
+    /// Every check passed.
+    pub ok: Option<bool>,
     /// Samples analysed.
     pub snapshot_count: Option<u64>,
     /// `elapsed_s` or `timestamp_unix`: the axis the window offsets are measured on.
@@ -137,8 +139,63 @@ pub struct AnalysisCheck {
     pub name: String,
     /// Passed.
     pub ok: bool,
+    /// `pass`, `fail` or `skip` (from `ok` when absent).
+    pub status: Option<String>,
+    /// What was measured (a number or words).
+    pub value: Option<Scalar>,
+    /// Its limit (a number or words).
+    pub threshold: Option<Scalar>,
     /// In words.
     pub detail: String,
+}
+
+impl AnalysisCheck {
+    /// The check as a row of the checks table.
+    pub fn row(&self) -> VerdictRow {
+        let shown = |v: &Option<Scalar>| v.as_ref().map_or_else(String::new, Scalar::to_string);
+        VerdictRow {
+            metric: self.name.clone(),
+            threshold: shown(&self.threshold),
+            value: shown(&self.value),
+            status: self
+                .status
+                .clone()
+                .unwrap_or_else(|| if self.ok { "pass" } else { "fail" }.to_string()),
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+/// A figure a check reports: a number, words, a flag, or nothing.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// `12.5`.
+    Number(f64),
+    /// `"10MB/h"`.
+    Text(String),
+    /// `true`.
+    Flag(bool),
+    /// Anything else (a list, an object) is not shown.
+    Other(serde::de::IgnoredAny),
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Number(n) => {
+                // Round to what a person reads; integers stay integers.
+                if n.fract() == 0.0 && n.abs() < 1e15 {
+                    write!(f, "{n:.0}")
+                } else {
+                    write!(f, "{}", (n * 1000.0).round() / 1000.0)
+                }
+            }
+            Scalar::Text(s) => f.write_str(s),
+            Scalar::Flag(b) => write!(f, "{b}"),
+            Scalar::Other(_) => Ok(()),
+        }
+    }
 }
 
 /// `summary.json`: the soak's verdict (rows rendered generically: any row the soak adds shows).

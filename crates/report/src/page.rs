@@ -7,7 +7,7 @@ use crate::axis::{duration_words, utc};
 use crate::chart;
 use crate::html::esc;
 use crate::inputs::VerdictRow;
-use crate::run::Run;
+use crate::run::{Run, View};
 use soak_core::units::format_bytes as bytes;
 
 /// The page's Content-Security-Policy: no request of any kind may leave it.
@@ -63,24 +63,40 @@ pub fn render(run: &Run) -> String {
 <meta http-equiv="Content-Security-Policy" content="{csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>Soak report: {word} — {dir}</title>
+<title>{heading}: {word} — {dir}</title>
 <style>{STYLE}</style></head><body><main>
-<header><h1>Soak report <span id="verdict-badge" class="badge {class}">{word}</span></h1></header>
+<header><h1>{heading} <span id="verdict-badge" class="badge {class}">{word}</span></h1></header>
 "#,
         csp = esc(CSP),
         dir = esc(&dir_name(run)),
+        heading = esc(&heading(run)),
     );
     header_meta(&mut p, run);
     verdict(&mut p, run);
     timeline(&mut p, run);
-    findings(&mut p, run);
+    if run.view == View::RunDir {
+        findings(&mut p, run);
+    }
     config(&mut p, run);
-    artifacts(&mut p, run);
+    if run.view == View::RunDir {
+        artifacts(&mut p, run);
+    }
     p.push_str("</main></body></html>\n");
     p
 }
 
+/// The page's heading: "Soak report", or the tool whose view it is.
+fn heading(run: &Run) -> String {
+    match &run.view {
+        View::RunDir => "Soak report".to_string(),
+        View::Tool { tool, .. } => format!("{tool} report"),
+    }
+}
+
 fn dir_name(run: &Run) -> String {
+    if let View::Tool { inputs, .. } = &run.view {
+        return inputs.join(", ");
+    }
     run.dir.file_name().map_or_else(
         || run.dir.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -89,7 +105,11 @@ fn dir_name(run: &Run) -> String {
 
 fn header_meta(p: &mut String, run: &Run) {
     let mut parts = Vec::new();
-    if let Some(s) = &run.summary {
+    if let Some(s) = run
+        .summary
+        .as_ref()
+        .filter(|s| !s.stopped_because.is_empty())
+    {
         parts.push(format!("stopped because: {}", esc(&s.stopped_because)));
     }
     if let Some(a) = run.axis {
@@ -100,10 +120,15 @@ fn header_meta(p: &mut String, run: &Run) {
             duration_words(a.span())
         ));
     }
-    parts.push(format!(
-        "run directory <code>{}</code>",
-        esc(&run.dir.display().to_string())
-    ));
+    match &run.view {
+        View::RunDir => parts.push(format!(
+            "run directory <code>{}</code>",
+            esc(&run.dir.display().to_string())
+        )),
+        View::Tool { inputs, .. } => {
+            parts.push(format!("input <code>{}</code>", esc(&inputs.join(" "))))
+        }
+    }
     let _ = writeln!(p, r#"<p class="meta">{}</p>"#, parts.join(" · "));
 }
 
@@ -216,7 +241,11 @@ fn evidence_links(run: &Run, row: &VerdictRow) -> String {
 }
 
 fn verdict(p: &mut String, run: &Run) {
-    p.push_str(r#"<section id="verdict"><h2>Verdict</h2>"#);
+    let title = match run.view {
+        View::RunDir => "Verdict",
+        View::Tool { .. } => "Checks",
+    };
+    let _ = write!(p, r#"<section id="verdict"><h2>{title}</h2>"#);
     let Some(s) = &run.summary else {
         p.push_str(r#"<p class="note">No <code>summary.json</code> in this run directory: the soak did not get to its verdict. The charts below show what was recorded.</p></section>"#);
         return;
@@ -415,12 +444,19 @@ fn findings(p: &mut String, run: &Run) {
 
 fn config(p: &mut String, run: &Run) {
     let i = &run.info;
-    p.push_str(r#"<section id="config"><h2>Run configuration and versions</h2><dl>"#);
+    let title = match run.view {
+        View::RunDir => "Run configuration and versions",
+        View::Tool { .. } => "Figures and recording",
+    };
+    let _ = write!(p, r#"<section id="config"><h2>{title}</h2><dl>"#);
     let mut item = |k: &str, v: Option<String>| {
         if let Some(v) = v {
             let _ = write!(p, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
         }
     };
+    for (name, value) in &run.figures {
+        item(name, Some(value.clone()));
+    }
     item("service command", i.command.clone());
     item("health URL", i.health_url.clone());
     item("host", i.hostname.clone());
@@ -442,7 +478,13 @@ fn config(p: &mut String, run: &Run) {
                 Some(format!("{} on {}: {}", l.verdict, l.series, l.reason)),
             );
         }
-        for c in &a.checks {
+        // On a tool's page the checks are the table above.
+        let checks = if run.view == View::RunDir {
+            &a.checks[..]
+        } else {
+            &[]
+        };
+        for c in checks {
             item(
                 &format!("resanalyze check {}", c.name),
                 Some(format!(
@@ -453,7 +495,11 @@ fn config(p: &mut String, run: &Run) {
             );
         }
     }
-    if let Some(s) = &run.summary {
+    if let Some(s) = run
+        .summary
+        .as_ref()
+        .filter(|s| !s.stopped_because.is_empty())
+    {
         item("stopped because", Some(s.stopped_because.clone()));
     }
     item(

@@ -153,6 +153,8 @@ pub struct Artifact {
 /// Everything the page shows.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// Whose view the page is.
+    pub view: View,
     /// The run directory.
     pub dir: PathBuf,
     /// The verdict (`None` when the soak did not get to write it).
@@ -179,6 +181,8 @@ pub struct Run {
     pub artifacts: Vec<Artifact>,
     /// Lines skipped per file (none when every line read).
     pub skipped: Vec<(String, SkipCounts)>,
+    /// A tool's headline figures (name, value).
+    pub figures: Vec<(String, String)>,
 }
 
 fn note_skips(skipped: &mut Vec<(String, SkipCounts)>, path: &Path, counts: SkipCounts) {
@@ -197,9 +201,78 @@ fn finite(t: Option<f64>) -> Option<f64> {
     t.filter(|t| t.is_finite() && *t > 0.0)
 }
 
-impl Run {
-    /// Reads the run directory `dir`.
-    pub fn load(dir: &Path) -> Result<Run, ReportError> {
+/// What a page is made from: a run directory's artifacts ([`Sources::run_dir`]) or one tool's
+/// inputs and results (`resanalyze --html`, `logscan --html`).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// Whose view the page is.
+    pub view: View,
+    /// The run directory, or the directory the tool's page describes (named in the header).
+    pub dir: PathBuf,
+    /// The verdict rows.
+    pub summary: Option<Summary>,
+    /// resanalyze's analysis.
+    pub analysis: Option<Analysis>,
+    /// resmon recordings, in time order (each read twice, streaming).
+    pub resources: Vec<PathBuf>,
+    /// Health polls.
+    pub health: Option<PathBuf>,
+    /// The health URL polled.
+    pub health_url: Option<String>,
+    /// JSONL files of events worth a mark.
+    pub event_files: Vec<PathBuf>,
+    /// Events already in memory (logscan's own), marked like those of `event_files`.
+    pub events: Vec<EventLine>,
+    /// Findings from the after-steps.
+    pub findings: Findings,
+    /// The run directory's files.
+    pub artifacts: Vec<Artifact>,
+    /// Lines skipped so far, per file.
+    pub skipped: Vec<(String, SkipCounts)>,
+    /// A tool's headline figures (name, value), shown with the run's facts.
+    pub figures: Vec<(String, String)>,
+    /// The time a tool's input covers beyond its samples and polls (a log's first and last
+    /// timestamps), Unix s: the axis spans it.
+    pub span: Option<(f64, f64)>,
+}
+
+/// Whose view a page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// A whole soak run directory (`report.html`).
+    RunDir,
+    /// One tool's view of its inputs.
+    Tool {
+        /// The tool (`resanalyze`, `logscan`).
+        tool: &'static str,
+        /// Its inputs as named on its command line.
+        inputs: Vec<String>,
+    },
+}
+
+impl Sources {
+    /// A tool's view: nothing but what the caller sets.
+    pub fn tool(tool: &'static str, inputs: Vec<String>) -> Sources {
+        Sources {
+            view: View::Tool { tool, inputs },
+            dir: PathBuf::from("."),
+            summary: None,
+            analysis: None,
+            resources: Vec::new(),
+            health: None,
+            health_url: None,
+            event_files: Vec::new(),
+            events: Vec::new(),
+            findings: Findings::default(),
+            artifacts: Vec::new(),
+            skipped: Vec::new(),
+            figures: Vec::new(),
+            span: None,
+        }
+    }
+
+    /// Everything the run directory `dir` holds.
+    pub fn run_dir(dir: &Path) -> Result<Sources, ReportError> {
         let meta = std::fs::metadata(dir).map_err(|error| ReportError::Dir {
             path: dir.to_path_buf(),
             error,
@@ -214,44 +287,90 @@ impl Run {
         let analysis = artifact(dir, "resources.analysis.json")
             .map(|p| inputs::read_json::<Analysis>(&p))
             .transpose()?;
+        let health_url = artifact(dir, "health.url")
+            .and_then(|p| soak_core::input::InputSource::File(p).open().ok())
+            .and_then(|mut r| {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut r, &mut s).ok()?;
+                Some(s.trim().to_string())
+            })
+            .filter(|s| !s.is_empty());
+        let findings = read_findings(dir, &mut skipped)?;
+        Ok(Sources {
+            view: View::RunDir,
+            dir: dir.to_path_buf(),
+            summary,
+            analysis,
+            resources: artifact(dir, "resources.jsonl").into_iter().collect(),
+            health: artifact(dir, "health.jsonl"),
+            health_url,
+            event_files: [
+                "logscan-follow.jsonl",
+                "resanalyze-follow.jsonl",
+                "zombiereap.jsonl",
+            ]
+            .into_iter()
+            .filter_map(|name| artifact(dir, name))
+            .collect(),
+            events: Vec::new(),
+            findings,
+            artifacts: list_artifacts(dir)?,
+            skipped,
+            figures: Vec::new(),
+            span: None,
+        })
+    }
+}
 
+impl Run {
+    /// Reads the run directory `dir`.
+    pub fn load(dir: &Path) -> Result<Run, ReportError> {
+        Run::build(Sources::run_dir(dir)?)
+    }
+
+    /// Reads what `sources` names into what the page shows.
+    pub fn build(sources: Sources) -> Result<Run, ReportError> {
+        let Sources {
+            view,
+            dir,
+            summary,
+            analysis,
+            resources,
+            health,
+            health_url,
+            event_files,
+            events: events_in_memory,
+            findings,
+            artifacts,
+            mut skipped,
+            figures,
+            span,
+        } = sources;
         let mut info = RunInfo {
-            health_url: artifact(dir, "health.url")
-                .and_then(|p| soak_core::input::InputSource::File(p).open().ok())
-                .and_then(|mut r| {
-                    let mut s = String::new();
-                    std::io::Read::read_to_string(&mut r, &mut s).ok()?;
-                    Some(s.trim().to_string())
-                })
-                .filter(|s| !s.is_empty()),
+            health_url,
             ..RunInfo::default()
         };
-
-        let findings = read_findings(dir, &mut skipped)?;
         let withheld = withheld_lines(&findings.secrets);
 
         // Events worth a mark, from every tool that writes them.
         let mut events: Vec<(f64, &'static str, String)> = Vec::new();
-        for name in [
-            "logscan-follow.jsonl",
-            "resanalyze-follow.jsonl",
-            "zombiereap.jsonl",
-        ] {
-            let Some(path) = artifact(dir, name) else {
-                continue;
-            };
-            let counts = inputs::for_each(&path, |e: EventLine| {
-                if e.tool == "zombiereap" && e.event.as_deref() == Some("start") {
-                    info.command = e.command.as_ref().map(inputs::Command::line);
-                }
-                if let (Some(t), Some(lane)) = (finite(e.timestamp_unix), lane_of(&e)) {
-                    events.push((t, lane, event_text(&e, &withheld)));
-                }
-            })?;
-            note_skips(&mut skipped, &path, counts);
+        let mut mark = |e: EventLine, info: &mut RunInfo| {
+            if e.tool == "zombiereap" && e.event.as_deref() == Some("start") {
+                info.command = e.command.as_ref().map(inputs::Command::line);
+            }
+            if let (Some(t), Some(lane)) = (finite(e.timestamp_unix), lane_of(&e)) {
+                events.push((t, lane, event_text(&e, &withheld)));
+            }
+        };
+        for path in &event_files {
+            let counts = inputs::for_each(path, |e: EventLine| mark(e, &mut info))?;
+            note_skips(&mut skipped, path, counts);
+        }
+        for e in events_in_memory {
+            mark(e, &mut info);
         }
 
-        let health_polls = match artifact(dir, "health.jsonl") {
+        let health_polls = match health {
             None => None,
             Some(path) => {
                 let (polls, counts) = inputs::read_all(&path, |p: &HealthPoll| {
@@ -263,9 +382,8 @@ impl Run {
         };
 
         // First pass over the samples: their time range and the monitor's facts.
-        let resources = artifact(dir, "resources.jsonl");
         let mut first_last: Option<(f64, f64)> = None;
-        if let Some(path) = &resources {
+        for path in &resources {
             let counts = inputs::for_each(path, |s: ResourceLine| match s.kind {
                 Kind::Event if s.event.as_deref() == Some("start") => {
                     info.interval_s = s.interval_s.or(info.interval_s);
@@ -300,12 +418,16 @@ impl Run {
             })
         };
         let measured = span_of(
-            &mut first_last.into_iter().flat_map(|(a, b)| [a, b]).chain(
-                health_polls
-                    .iter()
-                    .flatten()
-                    .filter_map(|p| p.timestamp_unix),
-            ),
+            &mut first_last
+                .into_iter()
+                .chain(span.filter(|(a, b)| finite(Some(*a)).is_some() && b >= a))
+                .flat_map(|(a, b)| [a, b])
+                .chain(
+                    health_polls
+                        .iter()
+                        .flatten()
+                        .filter_map(|p| p.timestamp_unix),
+                ),
         );
         let range = match measured {
             Some((a, b)) => {
@@ -344,28 +466,30 @@ impl Run {
 
         let mut series = BTreeMap::new();
         let mut residuals = Vec::new();
-        if let (Some(path), Some(axis)) = (&resources, axis) {
+        if let (false, Some(axis)) = (resources.is_empty(), axis) {
             let columns = axis.columns();
             let mut env: Vec<Envelope> = METRICS.iter().map(|_| Envelope::new(columns)).collect();
-            inputs::for_each(path, |s: ResourceLine| {
-                if s.kind != Kind::Sample {
-                    return;
-                }
-                let Some(t) = finite(s.timestamp_unix) else {
-                    return;
-                };
-                let Some(col) = axis.column(t) else { return };
-                for (m, e) in METRICS.iter().zip(env.iter_mut()) {
-                    if let Some(v) = m.of(&s) {
-                        e.add(col, t, v);
+            for path in &resources {
+                inputs::for_each(path, |s: ResourceLine| {
+                    if s.kind != Kind::Sample {
+                        return;
                     }
-                }
-                if let Some((m, a, b, Some(slope))) = judged {
-                    if let Some(v) = m.of(&s).filter(|_| t >= a - 1e-6 && t <= b + 1e-6) {
-                        residuals.push(v - slope / 3600.0 * (t - a));
+                    let Some(t) = finite(s.timestamp_unix) else {
+                        return;
+                    };
+                    let Some(col) = axis.column(t) else { return };
+                    for (m, e) in METRICS.iter().zip(env.iter_mut()) {
+                        if let Some(v) = m.of(&s) {
+                            e.add(col, t, v);
+                        }
                     }
-                }
-            })?;
+                    if let Some((m, a, b, Some(slope))) = judged {
+                        if let Some(v) = m.of(&s).filter(|_| t >= a - 1e-6 && t <= b + 1e-6) {
+                            residuals.push(v - slope / 3600.0 * (t - a));
+                        }
+                    }
+                })?;
+            }
             for (m, e) in METRICS.iter().zip(env) {
                 if e.count() > 0 {
                     series.insert(*m, e);
@@ -387,9 +511,9 @@ impl Run {
         };
 
         let lanes = axis.map_or_else(Vec::new, |axis| bin_events(&events, &axis));
-        let artifacts = list_artifacts(dir)?;
         Ok(Run {
-            dir: dir.to_path_buf(),
+            view,
+            dir,
             summary,
             analysis,
             axis,
@@ -402,6 +526,7 @@ impl Run {
             findings,
             artifacts,
             skipped,
+            figures,
         })
     }
 }

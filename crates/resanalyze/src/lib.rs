@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod cycles;
 pub mod fastscan;
 pub mod follow;
+pub mod html;
 pub mod outfile;
 pub mod plot;
 pub mod promrules;
@@ -111,6 +112,10 @@ pub struct Cli {
     /// Draw a figure (memory with trend and judged window, CPU, disk, network) to FILE.svg|.png.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Also write the recording as one self-contained HTML page to FILE (charts on one time
+    /// axis, the checks); created exclusively: an existing FILE is refused (exit 2).
+    #[arg(long, value_name = "FILE", conflicts_with = "follow")]
+    pub html: Option<PathBuf>,
     /// Tail FILE while resmon writes it; print a `finding` as soon as a leak or exhaustion is
     /// significant, then the summary when it stops (idle, SIGINT/TERM, or resmon's `stop`).
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
@@ -339,6 +344,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         return Err(usage(format!("no samples in {}", path.display())));
     }
+    let html = cli
+        .html
+        .as_deref()
+        .map(|p| html::preflight(p, &cli.inputs))
+        .transpose()?;
     let acc = read_inputs(&cli.inputs, cli.stream_config(), cli.max_line_bytes())?;
     let mut doc = analyze(&acc, &cli.analysis_config());
     if !cli.baseline.is_empty() {
@@ -373,6 +383,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plot::PlotError::Extension(_) => usage(e),
             plot::PlotError::Draw { .. } => soak_core::exit::environment(e),
         })?;
+    }
+    if let (Some(path), Some(files)) = (&cli.html, &html) {
+        html::write(path, files, &doc)?;
     }
     if let Some(path) = &cli.write_analysis {
         let text = serde_json::to_string_pretty(&doc)?;
