@@ -41,6 +41,10 @@ pub struct SoakArgs {
     /// syntax; repeatable), e.g. 'Bot heartbeat' or 'Background saving'.
     #[arg(long, value_name = "REGEX")]
     pub heartbeat_regex: Vec<String>,
+    /// A built-in log pack for a popular bot's lines (heartbeat, retries, rate limits, order
+    /// and auth errors): freqtrade, hummingbot (`logscan --list-packs`); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub log_pack: Vec<String>,
     /// Time the service gets to stop after SIGTERM before its tree is killed.
     #[arg(long, default_value = "10s")]
     pub shutdown_timeout: String,

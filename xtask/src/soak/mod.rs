@@ -685,5 +685,8 @@ fn heartbeat_args(plan: &Plan, args: &SoakArgs) -> Vec<String> {
     for re in &args.heartbeat_regex {
         v.extend(["--heartbeat-regex".to_string(), re.clone()]);
     }
+    for pack in &args.log_pack {
+        v.extend(["--pack".to_string(), pack.clone()]);
+    }
     v
 }
