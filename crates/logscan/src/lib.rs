@@ -171,6 +171,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
     scanner.set_max_line(max_line);
+    // Events nobody reads are never built: a matched line then costs no allocation.
+    scanner.set_events(out.stream);
     let end = match &cli.follow {
         Some(path) => {
             follow_file(&cli, path, &mut scanner, &mut out)?;
@@ -201,6 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(file) => {
             let mut old = Scanner::new(&pack, cli.json_field.clone(), year);
             old.set_max_line(max_line);
+            old.set_events(false);
             let mut quiet = EventSink {
                 out: JsonlWriter::from_writer(std::io::sink(), "-"),
                 stream: false,

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use regex::bytes::{Regex, RegexSet};
+use regex::bytes::{CaptureLocations, Regex};
+use regex_automata::{Input, MatchKind, PatternSet, meta, util::syntax};
 use serde::{Deserialize, Serialize};
 
 use crate::prefilter::LinePrefilter;
@@ -93,6 +94,15 @@ pub struct Pattern {
     pub regex: Regex,
     /// Whether the regex has named capture groups worth extracting.
     pub has_captures: bool,
+    /// Its named groups, in the regex's order, with their indexes.
+    pub groups: Vec<(usize, String)>,
+}
+
+impl Pattern {
+    /// The index of the named group `name`, if the regex has one.
+    pub fn group(&self, name: &str) -> Option<usize> {
+        self.groups.iter().find(|(_, n)| n == name).map(|(i, _)| *i)
+    }
 }
 
 /// A compiled set of patterns.
@@ -100,7 +110,8 @@ pub struct Pattern {
 pub struct Pack {
     /// The patterns, in pack order.
     pub patterns: Vec<Pattern>,
-    set: RegexSet,
+    /// All patterns in one regex that reports every pattern matching anywhere in a line.
+    set: meta::Regex,
     prefilter: Option<LinePrefilter>,
 }
 
@@ -126,6 +137,36 @@ pub fn read_specs(path: &Path) -> Result<Vec<PatternSpec>, PackError> {
 pub fn builtin_specs() -> Vec<PatternSpec> {
     // The built-in pack is tested to parse; an empty pack would only hide a build defect.
     parse_specs(BUILTIN_PACK, Path::new("<built-in>")).unwrap_or_default()
+}
+
+/// Memory a scanner reuses from line to line: the set regex's cache, which patterns matched,
+/// and each pattern's capture positions.
+#[derive(Debug, Clone)]
+pub struct MatchScratch {
+    cache: meta::Cache,
+    /// The patterns that matched the last line given to [`Pack::matches_into`].
+    pub hits: PatternSet,
+    /// Capture positions, one per pattern (index as in [`Pack::patterns`]).
+    pub locations: Vec<CaptureLocations>,
+}
+
+/// The pack as one regex reporting every matching pattern: configured as
+/// `regex::bytes::RegexSet` configures it, so the patterns mean exactly what they mean to the
+/// individual `regex::bytes::Regex`es.
+fn set_regex<'a>(patterns: impl Iterator<Item = &'a str>) -> Result<meta::Regex, String> {
+    let patterns: Vec<&str> = patterns.collect();
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .nfa_size_limit(Some(10 * (1 << 20)))
+                .hybrid_cache_capacity(2 * (1 << 20))
+                .match_kind(MatchKind::All)
+                .utf8_empty(false)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+        )
+        .syntax(syntax::Config::new().utf8(false))
+        .build_many(&patterns)
+        .map_err(|e| e.to_string())
 }
 
 impl Pack {
@@ -164,18 +205,23 @@ impl Pack {
                 name: spec.name.clone(),
                 message: e.to_string().replace('\n', " "),
             })?;
-            let has_captures = regex.capture_names().flatten().next().is_some();
+            let groups: Vec<(usize, String)> = regex
+                .capture_names()
+                .enumerate()
+                .filter_map(|(i, n)| Some((i, n?.to_string())))
+                .collect();
             patterns.push(Pattern {
                 spec,
                 regex,
-                has_captures,
+                has_captures: !groups.is_empty(),
+                groups,
             });
         }
-        let set = RegexSet::new(patterns.iter().map(|p| p.spec.regex.as_str())).map_err(|e| {
+        let set = set_regex(patterns.iter().map(|p| p.spec.regex.as_str())).map_err(|e| {
             PackError::Invalid {
                 path: PathBuf::from("<pack>"),
                 name: "*".into(),
-                message: e.to_string(),
+                message: e,
             }
         })?;
         let prefilter = LinePrefilter::new(patterns.iter().map(|p| p.spec.regex.as_str()));
@@ -189,10 +235,36 @@ impl Pack {
     /// The indexes of the patterns that match `line`. Most lines match nothing: a plain
     /// `is_match` answers those without building the per-pattern match set.
     pub fn matching(&self, line: &[u8]) -> Vec<usize> {
-        if !self.set.is_match(line) {
+        let mut scratch = self.scratch();
+        if !self.matches_into(line, &mut scratch) {
             return Vec::new();
         }
-        self.set.matches(line).into_iter().collect()
+        scratch.hits.iter().map(|p| p.as_usize()).collect()
+    }
+
+    /// Fills `scratch.hits` with the patterns that match `line`, in one pass over it and
+    /// without allocating; returns whether any did.
+    pub fn matches_into(&self, line: &[u8], scratch: &mut MatchScratch) -> bool {
+        scratch.hits.clear();
+        self.set.which_overlapping_matches_with(
+            &mut scratch.cache,
+            &Input::new(line),
+            &mut scratch.hits,
+        );
+        !scratch.hits.is_empty()
+    }
+
+    /// Reusable memory for [`Pack::matches_into`] and the patterns' captures.
+    pub fn scratch(&self) -> MatchScratch {
+        MatchScratch {
+            cache: self.set.create_cache(),
+            hits: PatternSet::new(self.set.pattern_len()),
+            locations: self
+                .patterns
+                .iter()
+                .map(|p| p.regex.capture_locations())
+                .collect(),
+        }
     }
 
     /// The literal prefilter that finds the lines which may match (none when some pattern
