@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use regex::bytes::{CaptureLocations, Regex};
-use regex_automata::{Input, MatchKind, PatternSet, meta, util::syntax};
+use regex::bytes::Regex;
+use regex_automata::util::captures::Captures;
+use regex_automata::{Anchored, Input, MatchKind, PatternSet, meta, util::syntax};
 use serde::{Deserialize, Serialize};
 
 use crate::prefilter::LinePrefilter;
@@ -96,6 +97,75 @@ pub struct Pattern {
     pub has_captures: bool,
     /// Its named groups, in the regex's order, with their indexes.
     pub groups: Vec<(usize, String)>,
+    /// How its captures are found (patterns with named groups only).
+    capture_search: Option<CaptureSearch>,
+}
+
+/// A capturing pattern's own search: the same regex as [`Pattern::regex`] (built as
+/// `regex::bytes::Regex` builds it), and the literal every match starts with, when there is
+/// one. Then the leftmost match starts at the first occurrence of that literal where an
+/// anchored search matches, which spares the forward and reverse scans an unanchored capture
+/// search needs to find the match's bounds.
+#[derive(Debug, Clone)]
+struct CaptureSearch {
+    regex: meta::Regex,
+    prefix: Option<memchr::memmem::Finder<'static>>,
+}
+
+/// The literal every match of `pattern` starts with (its first piece, when that is a
+/// case-sensitive literal).
+fn literal_prefix(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::HirKind;
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    match hir.kind() {
+        HirKind::Concat(children) => match children.first()?.kind() {
+            HirKind::Literal(lit) if !lit.0.is_empty() => Some(lit.0.to_vec()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl CaptureSearch {
+    fn new(pattern: &str) -> Result<CaptureSearch, String> {
+        let regex = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .nfa_size_limit(Some(10 * (1 << 20)))
+                    .hybrid_cache_capacity(2 * (1 << 20))
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .utf8_empty(false),
+            )
+            .syntax(syntax::Config::new().utf8(false))
+            .build(pattern)
+            .map_err(|e| e.to_string())?;
+        let prefix = literal_prefix(pattern).map(|p| memchr::memmem::Finder::new(&p).into_owned());
+        Ok(CaptureSearch { regex, prefix })
+    }
+
+    /// The leftmost-first match of the pattern in `line`, with its groups, into `caps`.
+    fn search(&self, line: &[u8], cache: &mut meta::Cache, caps: &mut Captures) -> bool {
+        let Some(prefix) = &self.prefix else {
+            self.regex
+                .search_captures_with(cache, &Input::new(line), caps);
+            return caps.is_match();
+        };
+        let mut from = 0;
+        while let Some(i) = line.get(from..).and_then(|rest| prefix.find(rest)) {
+            let at = from + i;
+            let input = Input::new(line).range(at..).anchored(Anchored::Yes);
+            self.regex.search_captures_with(cache, &input, caps);
+            if caps.is_match() {
+                return true;
+            }
+            from = at + 1;
+        }
+        false
+    }
 }
 
 impl Pattern {
@@ -146,8 +216,19 @@ pub struct MatchScratch {
     cache: meta::Cache,
     /// The patterns that matched the last line given to [`Pack::matches_into`].
     pub hits: PatternSet,
-    /// Capture positions, one per pattern (index as in [`Pack::patterns`]).
-    pub locations: Vec<CaptureLocations>,
+    /// Capture search memory, one per pattern (index as in [`Pack::patterns`]), for the
+    /// patterns with named groups.
+    captures: Vec<Option<(meta::Cache, Captures)>>,
+}
+
+impl MatchScratch {
+    /// The leftmost-first match of pattern `index` of `pack` in `line` and its groups, when
+    /// the pattern has named groups and matches.
+    pub fn captures(&mut self, pack: &Pack, index: usize, line: &[u8]) -> Option<&Captures> {
+        let search = pack.patterns.get(index)?.capture_search.as_ref()?;
+        let (cache, caps) = self.captures.get_mut(index)?.as_mut()?;
+        search.search(line, cache, caps).then_some(&*caps)
+    }
 }
 
 /// The pack as one regex reporting every matching pattern: configured as
@@ -205,6 +286,17 @@ impl Pack {
                 name: spec.name.clone(),
                 message: e.to_string().replace('\n', " "),
             })?;
+            let capture_search =
+                match regex.capture_names().flatten().next() {
+                    Some(_) => Some(CaptureSearch::new(&spec.regex).map_err(|message| {
+                        PackError::Regex {
+                            path: origin.clone(),
+                            name: spec.name.clone(),
+                            message,
+                        }
+                    })?),
+                    None => None,
+                };
             let groups: Vec<(usize, String)> = regex
                 .capture_names()
                 .enumerate()
@@ -215,6 +307,7 @@ impl Pack {
                 regex,
                 has_captures: !groups.is_empty(),
                 groups,
+                capture_search,
             });
         }
         let set = set_regex(patterns.iter().map(|p| p.spec.regex.as_str())).map_err(|e| {
@@ -259,10 +352,14 @@ impl Pack {
         MatchScratch {
             cache: self.set.create_cache(),
             hits: PatternSet::new(self.set.pattern_len()),
-            locations: self
+            captures: self
                 .patterns
                 .iter()
-                .map(|p| p.regex.capture_locations())
+                .map(|p| {
+                    p.capture_search
+                        .as_ref()
+                        .map(|c| (c.regex.create_cache(), c.regex.create_captures()))
+                })
                 .collect(),
         }
     }
@@ -473,6 +570,43 @@ mod tests {
 
         let err = parse_specs("[[pattern]]\nname = 1\n", Path::new("u.toml")).expect_err("toml");
         assert!(err.to_string().starts_with("u.toml: "), "{err}");
+    }
+
+    #[test]
+    fn captures_are_those_of_the_plain_regex() {
+        let p = builtin();
+        let mut scratch = p.scratch();
+        let lines: [&[u8]; 6] = [
+            b"latency_ms is logged below; latency_ms{stage=\"ws\"} 12.5",
+            b"latency_mslatency_ms=7",
+            b"x latency_ms{stage=\"\"}: 3 and latency_ms=9",
+            b"[SHUTDOWN] Cancelling; [SHUTDOWN] Cancelled 12 orders",
+            b"connect failed; reconnecting in  seconds, connect failed again; retrying in 2.5 seconds",
+            b"Reconnect attempt #4 after backoff 3s",
+        ];
+        for line in lines {
+            let mut compared = 0;
+            for (i, pat) in p.patterns.iter().enumerate() {
+                let plain = pat.regex.captures(line);
+                let ours = scratch.captures(&p, i, line);
+                if !pat.has_captures {
+                    assert!(ours.is_none());
+                    continue;
+                }
+                assert_eq!(plain.is_some(), ours.is_some(), "{}", pat.spec.name);
+                if let (Some(plain), Some(ours)) = (plain, ours) {
+                    compared += 1;
+                    for (group, name) in &pat.groups {
+                        let a = plain.name(name).map(|m| m.range());
+                        let b = ours.get_group(*group).map(|s| s.range());
+                        assert_eq!(a, b, "{} {name} in {:?}", pat.spec.name, line);
+                    }
+                }
+            }
+            assert!(compared >= 1, "{:?}", String::from_utf8_lossy(line));
+        }
+        assert!(literal_prefix(r"latency_ms(?:x)?").is_some());
+        assert!(literal_prefix(r"(?i)reconnect").is_none());
     }
 
     #[test]

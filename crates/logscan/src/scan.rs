@@ -10,6 +10,7 @@ use crate::histogram::Histogram;
 use crate::pattern::{MatchScratch, Pack, Pattern};
 use crate::prefilter::lowercase_into;
 use crate::timestamp::{TimestampParser, UnixTime};
+use regex_automata::util::captures::Captures;
 
 /// Longest line text kept in an event record.
 const MAX_TEXT: usize = 400;
@@ -498,9 +499,7 @@ impl<'p> Scanner<'p> {
             {
                 error_line = true;
             }
-            let locations = &mut self.scratch.locations[i];
-            let captured = p.has_captures && p.regex.captures_read(locations, message).is_some();
-            let captures = captured.then_some(&*locations);
+            let captures = self.scratch.captures(pack, i, message);
             if !self.events && kind != "traceback_start" {
                 let facts = facts_of(p, message, captures);
                 self.stats.account_facts(kind, self.last_time, &facts);
@@ -606,11 +605,7 @@ fn line_end(block: &[u8], pos: usize) -> usize {
 
 /// The figures a match's captures give the summary, read as an event's fields would hold them
 /// (numbers where the text parses as one, text otherwise).
-fn facts_of<'m>(
-    p: &Pattern,
-    message: &'m [u8],
-    captures: Option<&regex::bytes::CaptureLocations>,
-) -> Facts<'m> {
+fn facts_of<'m>(p: &Pattern, message: &'m [u8], captures: Option<&Captures>) -> Facts<'m> {
     let mut facts = Facts {
         latency_ms: None,
         stage: "default".into(),
@@ -636,11 +631,11 @@ fn facts_of<'m>(
 /// characters); borrowed from the line when it needs neither.
 fn group_text<'m>(
     message: &'m [u8],
-    locations: &regex::bytes::CaptureLocations,
+    captures: &Captures,
     group: usize,
 ) -> Option<std::borrow::Cow<'m, str>> {
-    let (start, end) = locations.get(group)?;
-    let bytes = message.get(start..end)?;
+    let span = captures.get_group(group)?;
+    let bytes = message.get(span.range())?;
     match std::str::from_utf8(bytes) {
         Ok(text) if bytes.len() <= MAX_TEXT => Some(std::borrow::Cow::Borrowed(text)),
         _ => Some(std::borrow::Cow::Owned(lossy(bytes))),
