@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use regex::bytes::Regex;
+use regex_automata::nfa::thompson::{self, backtrack, backtrack::BoundedBacktracker};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, MatchKind, PatternSet, meta, util::syntax};
 use serde::{Deserialize, Serialize};
@@ -109,7 +110,17 @@ pub struct Pattern {
 #[derive(Debug, Clone)]
 struct CaptureSearch {
     regex: meta::Regex,
-    prefix: Option<memchr::memmem::Finder<'static>>,
+    /// The literal every match starts with, and a backtracker for the anchored search there
+    /// (no DFA pass first: the rest of a line after the literal is short).
+    prefix: Option<(memchr::memmem::Finder<'static>, BoundedBacktracker)>,
+}
+
+/// Memory for one capturing pattern's search.
+#[derive(Debug, Clone)]
+struct CaptureMemory {
+    cache: meta::Cache,
+    caps: Captures,
+    backtrack: Option<(backtrack::Cache, Captures)>,
 }
 
 /// The literal every match of `pattern` starts with (its first piece, when that is a
@@ -143,28 +154,63 @@ impl CaptureSearch {
             .syntax(syntax::Config::new().utf8(false))
             .build(pattern)
             .map_err(|e| e.to_string())?;
-        let prefix = literal_prefix(pattern).map(|p| memchr::memmem::Finder::new(&p).into_owned());
+        let prefix = match literal_prefix(pattern) {
+            Some(p) => {
+                let backtracker = BoundedBacktracker::builder()
+                    .syntax(syntax::Config::new().utf8(false))
+                    .thompson(thompson::Config::new().utf8(false))
+                    .build(pattern)
+                    .map_err(|e| e.to_string())?;
+                Some((memchr::memmem::Finder::new(&p).into_owned(), backtracker))
+            }
+            None => None,
+        };
         Ok(CaptureSearch { regex, prefix })
     }
 
-    /// The leftmost-first match of the pattern in `line`, with its groups, into `caps`.
-    fn search(&self, line: &[u8], cache: &mut meta::Cache, caps: &mut Captures) -> bool {
-        let Some(prefix) = &self.prefix else {
+    fn memory(&self) -> CaptureMemory {
+        CaptureMemory {
+            cache: self.regex.create_cache(),
+            caps: self.regex.create_captures(),
+            backtrack: self
+                .prefix
+                .as_ref()
+                .map(|(_, b)| (b.create_cache(), b.create_captures())),
+        }
+    }
+
+    /// The leftmost-first match of the pattern in `line`, with its groups.
+    fn search<'m>(&self, line: &[u8], memory: &'m mut CaptureMemory) -> Option<&'m Captures> {
+        let CaptureMemory {
+            cache,
+            caps,
+            backtrack,
+        } = memory;
+        let (Some((prefix, backtracker)), Some((bt_cache, bt_caps))) = (&self.prefix, backtrack)
+        else {
             self.regex
                 .search_captures_with(cache, &Input::new(line), caps);
-            return caps.is_match();
+            return caps.is_match().then_some(&*caps);
         };
         let mut from = 0;
         while let Some(i) = line.get(from..).and_then(|rest| prefix.find(rest)) {
             let at = from + i;
             let input = Input::new(line).range(at..).anchored(Anchored::Yes);
-            self.regex.search_captures_with(cache, &input, caps);
-            if caps.is_match() {
-                return true;
+            // The backtracker gives up on a haystack too long for its memory bound: then
+            // the meta regex searches (same match).
+            if backtracker.try_search(bt_cache, &input, bt_caps).is_ok() {
+                if bt_caps.is_match() {
+                    return Some(&*bt_caps);
+                }
+            } else {
+                self.regex.search_captures_with(cache, &input, caps);
+                if caps.is_match() {
+                    return Some(&*caps);
+                }
             }
             from = at + 1;
         }
-        false
+        None
     }
 }
 
@@ -218,7 +264,7 @@ pub struct MatchScratch {
     pub hits: PatternSet,
     /// Capture search memory, one per pattern (index as in [`Pack::patterns`]), for the
     /// patterns with named groups.
-    captures: Vec<Option<(meta::Cache, Captures)>>,
+    captures: Vec<Option<CaptureMemory>>,
 }
 
 impl MatchScratch {
@@ -226,8 +272,7 @@ impl MatchScratch {
     /// the pattern has named groups and matches.
     pub fn captures(&mut self, pack: &Pack, index: usize, line: &[u8]) -> Option<&Captures> {
         let search = pack.patterns.get(index)?.capture_search.as_ref()?;
-        let (cache, caps) = self.captures.get_mut(index)?.as_mut()?;
-        search.search(line, cache, caps).then_some(&*caps)
+        search.search(line, self.captures.get_mut(index)?.as_mut()?)
     }
 }
 
@@ -355,11 +400,7 @@ impl Pack {
             captures: self
                 .patterns
                 .iter()
-                .map(|p| {
-                    p.capture_search
-                        .as_ref()
-                        .map(|c| (c.regex.create_cache(), c.regex.create_captures()))
-                })
+                .map(|p| p.capture_search.as_ref().map(CaptureSearch::memory))
                 .collect(),
         }
     }
@@ -605,6 +646,14 @@ mod tests {
             }
             assert!(compared >= 1, "{:?}", String::from_utf8_lossy(line));
         }
+        // A line too long for the backtracker's memory bound: the meta regex answers.
+        let mut long = b"latency_ms{stage=\"ws\"} 5 ".to_vec();
+        long.resize(400_000, b'x');
+        let latency = p.patterns.iter().position(|q| q.spec.kind == "latency");
+        let latency = latency.expect("a latency pattern");
+        let caps = scratch.captures(&p, latency, &long).expect("match");
+        let stage = caps.get_group(p.patterns[latency].group("stage").expect("group"));
+        assert_eq!(stage.map(|s| s.range()), Some(18..20));
         assert!(literal_prefix(r"latency_ms(?:x)?").is_some());
         assert!(literal_prefix(r"(?i)reconnect").is_none());
     }
