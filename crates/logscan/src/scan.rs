@@ -212,6 +212,11 @@ pub struct Scanner<'p> {
     max_line: usize,
     /// The block being fed is valid UTF-8 as a whole (so each of its lines is).
     block_valid: bool,
+    /// Lines of the current block that matched some pattern.
+    block_matched: u64,
+    /// The last block was dense (at least 3 in 4 of its lines matched): the literal
+    /// prefilter would let nearly every line through, so the next block skips it.
+    skip_prefilter: bool,
     /// Whether matches become [`Event`]s for `emit` (otherwise only the figures are kept).
     events: bool,
     /// The set regex's cache, the patterns a line matched and their captures, reused.
@@ -237,6 +242,8 @@ impl<'p> Scanner<'p> {
             max_line: usize::MAX,
             events: true,
             block_valid: false,
+            block_matched: 0,
+            skip_prefilter: false,
             scratch: pack.scratch(),
             kinds_seen: Vec::new(),
             stats: Stats::default(),
@@ -354,7 +361,10 @@ impl<'p> Scanner<'p> {
         emit: &mut dyn FnMut(Event),
     ) -> u64 {
         let pack: &'p Pack = self.pack;
-        let prefilter = pack.prefilter().filter(|_| self.json_field.is_none());
+        let prefilter = pack
+            .prefilter()
+            .filter(|_| self.json_field.is_none() && !self.skip_prefilter);
+        self.block_matched = 0;
         let mut lowered = std::mem::take(&mut self.lowered);
         if prefilter.is_some() {
             lowercase_into(block, &mut lowered);
@@ -387,7 +397,11 @@ impl<'p> Scanner<'p> {
         }
         self.lowered = lowered;
         self.block_valid = false;
-        line_no - first_line
+        let lines = line_no - first_line;
+        // Dense logs: when most lines match, finding each line's first literal only to hand
+        // the line on costs more than matching the few others too (the result is the same).
+        self.skip_prefilter = lines >= 64 && self.block_matched * 4 >= lines * 3;
+        lines
     }
 
     /// Accounts for lines that match no pattern (the prefilter said so), with no traceback
@@ -471,6 +485,7 @@ impl<'p> Scanner<'p> {
         if !pack.matches_into(message, &mut self.scratch) {
             return;
         }
+        self.block_matched += 1;
         let (mut error_line, mut fatal) = (false, false);
         let mut kinds_seen = std::mem::take(&mut self.kinds_seen);
         kinds_seen.clear();
@@ -763,6 +778,48 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
             assert_eq!(got.1, expected.1, "stats, blocks of {capacity}");
             assert_eq!(got.0, expected.0, "events, blocks of {capacity}");
         }
+    }
+
+    #[test]
+    fn dense_blocks_skip_the_prefilter_with_the_same_result() {
+        let pack = compile(builtin_specs());
+        // Mostly latency lines, then a sparse stretch, then dense again: the scan switches
+        // the prefilter off and on, and must give what matching line by line gives.
+        let mut log = Vec::new();
+        for i in 0..3000 {
+            let line = match i % 10 {
+                _ if (1000..2000).contains(&i) => {
+                    format!("2025-10-01 12:{:02}:00,000 quiet line {i}\n", i % 60)
+                }
+                0 => format!("2025-10-01 12:{:02}:00,000 book update {i}\n", i % 60),
+                1 => "Traceback (most recent call last):\n  File \"a.py\"\nKeyError: 1\n".into(),
+                _ => format!(
+                    "2025-10-01 12:{:02}:00,000 latency_ms{{stage=\"ws\"}} {i}\n",
+                    i % 60
+                ),
+            };
+            log.extend_from_slice(line.as_bytes());
+        }
+        let expected = line_by_line(&pack, &log);
+        for capacity in [4096, 1 << 16] {
+            assert_eq!(
+                by_blocks(&pack, &log, capacity),
+                expected,
+                "blocks of {capacity}"
+            );
+        }
+        let mut s = Scanner::new(&pack, None, 2025);
+        let mut switched = (false, false);
+        let mut blocks = crate::blocks::LineBlocks::with_capacity(&log[..], 4096);
+        let mut line_no = 0;
+        while let Some(block) = blocks.next_block().expect("read") {
+            line_no += s.feed_block("t.log", line_no + 1, block.lines, &mut |_| {});
+            switched = (
+                switched.0 || s.skip_prefilter,
+                switched.1 || !s.skip_prefilter,
+            );
+        }
+        assert_eq!(switched, (true, true));
     }
 
     #[test]
