@@ -6,9 +6,19 @@ use std::collections::BTreeMap;
 /// Relative width of a bucket: values within 1 % share one.
 const GROWTH: f64 = 1.01;
 
+/// Most buckets held in the flat array (32 KiB): a span of about 4e17 in value; buckets
+/// outside it go to the map.
+const MAX_DENSE: usize = 4096;
+
 /// Counts of positive values in geometric buckets, plus exact count, min, max and sum.
+/// Buckets near the values seen live in a flat array (an update is an index and an add);
+/// outliers beyond [`MAX_DENSE`] buckets from them, in a map.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
+    /// Counts of buckets `lo ..= lo + dense.len() - 1`.
+    dense: Vec<u64>,
+    lo: i32,
+    /// Counts of buckets outside the dense range (never inside it).
     buckets: BTreeMap<i32, u64>,
     zeros: u64,
     count: u64,
@@ -34,9 +44,61 @@ impl Histogram {
         self.sum += v;
         if v == 0.0 {
             self.zeros += 1;
-        } else {
-            *self.buckets.entry(bucket_of(v)).or_insert(0) += 1;
+            return;
         }
+        let b = bucket_of(v);
+        let index = i64::from(b) - i64::from(self.lo);
+        match usize::try_from(index)
+            .ok()
+            .and_then(|i| self.dense.get_mut(i))
+        {
+            Some(n) => *n += 1,
+            None => self.record_outside(b),
+        }
+    }
+
+    /// A bucket outside the flat array: widen the array to it when it stays within
+    /// [`MAX_DENSE`] buckets (taking in the map's buckets it now covers), else count it in
+    /// the map.
+    fn record_outside(&mut self, b: i32) {
+        let (lo, hi) = if self.dense.is_empty() {
+            (b.saturating_sub(64), b.saturating_add(64))
+        } else {
+            let hi = self.lo + self.dense.len() as i32 - 1;
+            (self.lo.min(b), hi.max(b))
+        };
+        let span = (i64::from(hi) - i64::from(lo) + 1) as usize;
+        if span > MAX_DENSE {
+            *self.buckets.entry(b).or_insert(0) += 1;
+            return;
+        }
+        let mut dense = vec![0u64; span];
+        for (i, n) in self.dense.iter().enumerate() {
+            dense[(i64::from(self.lo) - i64::from(lo)) as usize + i] = *n;
+        }
+        let inside: Vec<i32> = self.buckets.range(lo..=hi).map(|(k, _)| *k).collect();
+        for k in inside {
+            if let Some(n) = self.buckets.remove(&k) {
+                dense[(i64::from(k) - i64::from(lo)) as usize] += n;
+            }
+        }
+        dense[(i64::from(b) - i64::from(lo)) as usize] += 1;
+        self.dense = dense;
+        self.lo = lo;
+    }
+
+    /// Every non-empty bucket with its count, in order.
+    fn ordered_buckets(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        let hi = self.lo + self.dense.len() as i32;
+        let dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (self.lo + i as i32, *n));
+        let below = self.buckets.range(..self.lo).map(|(k, n)| (*k, *n));
+        let above = self.buckets.range(hi..).map(|(k, n)| (*k, *n));
+        below.chain(dense).chain(above)
     }
 
     /// How many values were recorded.
@@ -64,7 +126,7 @@ impl Histogram {
             return Some(0.0);
         }
         let mut seen = self.zeros;
-        for (&b, &n) in &self.buckets {
+        for (b, n) in self.ordered_buckets() {
             seen += n;
             if seen >= rank {
                 // The bucket's geometric middle, clamped to the exact extremes.
@@ -113,5 +175,28 @@ mod tests {
         assert_eq!(h.quantile(1.0).map(|v| v.round()), Some(10.0));
         h.record(f64::NAN);
         assert_eq!(h.count(), 3);
+    }
+
+    #[test]
+    fn outliers_far_from_the_rest_keep_their_rank() {
+        let mut h = Histogram::default();
+        let mut values = vec![1e-200, 5e-9, 3.0, 1e250];
+        for v in 1..=96 {
+            values.push(f64::from(v));
+        }
+        values.push(1e12);
+        for v in &values {
+            h.record(*v);
+        }
+        values.sort_by(f64::total_cmp);
+        for q in [0.01, 0.02, 0.03, 0.5, 0.99, 1.0] {
+            let rank = ((q * values.len() as f64).ceil() as usize).max(1);
+            let exact = values[rank - 1];
+            let got = h.quantile(q).expect("data");
+            assert!(
+                (got - exact).abs() / exact <= 0.01,
+                "q{q}: {got} vs {exact}"
+            );
+        }
     }
 }

@@ -195,6 +195,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
     scanner.set_max_line(max_line);
     let mut interrupted = false;
+    // Events nobody reads are never built: a matched line then costs no allocation.
+    scanner.set_events(out.stream);
     let end = match &cli.follow {
         Some(path) => {
             interrupted = follow_file(&cli, path, &mut scanner, &mut out)?
@@ -227,6 +229,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(file) => {
             let mut old = Scanner::new(&pack, cli.json_field.clone(), year);
             old.set_max_line(max_line);
+            old.set_events(false);
             let mut quiet = EventSink {
                 out: JsonlWriter::from_writer(std::io::sink(), "-"),
                 stream: false,

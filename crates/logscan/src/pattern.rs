@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use regex::bytes::{Regex, RegexSet};
+use regex::bytes::Regex;
+use regex_automata::nfa::thompson::{self, backtrack, backtrack::BoundedBacktracker};
+use regex_automata::util::captures::Captures;
+use regex_automata::{Anchored, Input, MatchKind, PatternSet, meta, util::syntax};
 use serde::{Deserialize, Serialize};
 
 use crate::prefilter::LinePrefilter;
@@ -128,6 +131,129 @@ pub struct Pattern {
     pub regex: Regex,
     /// Whether the regex has named capture groups worth extracting.
     pub has_captures: bool,
+    /// Its named groups, in the regex's order, with their indexes.
+    pub groups: Vec<(usize, String)>,
+    /// How its captures are found (patterns with named groups only).
+    capture_search: Option<CaptureSearch>,
+}
+
+/// A capturing pattern's own search: the same regex as [`Pattern::regex`] (built as
+/// `regex::bytes::Regex` builds it), and the literal every match starts with, when there is
+/// one. Then the leftmost match starts at the first occurrence of that literal where an
+/// anchored search matches, which spares the forward and reverse scans an unanchored capture
+/// search needs to find the match's bounds.
+#[derive(Debug, Clone)]
+struct CaptureSearch {
+    regex: meta::Regex,
+    /// The literal every match starts with, and a backtracker for the anchored search there
+    /// (no DFA pass first: the rest of a line after the literal is short).
+    prefix: Option<(memchr::memmem::Finder<'static>, BoundedBacktracker)>,
+}
+
+/// Memory for one capturing pattern's search.
+#[derive(Debug, Clone)]
+struct CaptureMemory {
+    cache: meta::Cache,
+    caps: Captures,
+    backtrack: Option<(backtrack::Cache, Captures)>,
+}
+
+/// The literal every match of `pattern` starts with (its first piece, when that is a
+/// case-sensitive literal).
+fn literal_prefix(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::HirKind;
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    match hir.kind() {
+        HirKind::Concat(children) => match children.first()?.kind() {
+            HirKind::Literal(lit) if !lit.0.is_empty() => Some(lit.0.to_vec()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl CaptureSearch {
+    fn new(pattern: &str) -> Result<CaptureSearch, String> {
+        let regex = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .nfa_size_limit(Some(10 * (1 << 20)))
+                    .hybrid_cache_capacity(2 * (1 << 20))
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .utf8_empty(false),
+            )
+            .syntax(syntax::Config::new().utf8(false))
+            .build(pattern)
+            .map_err(|e| e.to_string())?;
+        let prefix = match literal_prefix(pattern) {
+            Some(p) => {
+                let backtracker = BoundedBacktracker::builder()
+                    .syntax(syntax::Config::new().utf8(false))
+                    .thompson(thompson::Config::new().utf8(false))
+                    .build(pattern)
+                    .map_err(|e| e.to_string())?;
+                Some((memchr::memmem::Finder::new(&p).into_owned(), backtracker))
+            }
+            None => None,
+        };
+        Ok(CaptureSearch { regex, prefix })
+    }
+
+    fn memory(&self) -> CaptureMemory {
+        CaptureMemory {
+            cache: self.regex.create_cache(),
+            caps: self.regex.create_captures(),
+            backtrack: self
+                .prefix
+                .as_ref()
+                .map(|(_, b)| (b.create_cache(), b.create_captures())),
+        }
+    }
+
+    /// The leftmost-first match of the pattern in `line`, with its groups.
+    fn search<'m>(&self, line: &[u8], memory: &'m mut CaptureMemory) -> Option<&'m Captures> {
+        let CaptureMemory {
+            cache,
+            caps,
+            backtrack,
+        } = memory;
+        let (Some((prefix, backtracker)), Some((bt_cache, bt_caps))) = (&self.prefix, backtrack)
+        else {
+            self.regex
+                .search_captures_with(cache, &Input::new(line), caps);
+            return caps.is_match().then_some(&*caps);
+        };
+        let mut from = 0;
+        while let Some(i) = line.get(from..).and_then(|rest| prefix.find(rest)) {
+            let at = from + i;
+            let input = Input::new(line).range(at..).anchored(Anchored::Yes);
+            // The backtracker gives up on a haystack too long for its memory bound: then
+            // the meta regex searches (same match).
+            if backtracker.try_search(bt_cache, &input, bt_caps).is_ok() {
+                if bt_caps.is_match() {
+                    return Some(&*bt_caps);
+                }
+            } else {
+                self.regex.search_captures_with(cache, &input, caps);
+                if caps.is_match() {
+                    return Some(&*caps);
+                }
+            }
+            from = at + 1;
+        }
+        None
+    }
+}
+
+impl Pattern {
+    /// The index of the named group `name`, if the regex has one.
+    pub fn group(&self, name: &str) -> Option<usize> {
+        self.groups.iter().find(|(_, n)| n == name).map(|(i, _)| *i)
+    }
 }
 
 /// A compiled set of patterns.
@@ -135,7 +261,8 @@ pub struct Pattern {
 pub struct Pack {
     /// The patterns, in pack order.
     pub patterns: Vec<Pattern>,
-    set: RegexSet,
+    /// All patterns in one regex that reports every pattern matching anywhere in a line.
+    set: meta::Regex,
     prefilter: Option<LinePrefilter>,
 }
 
@@ -185,6 +312,46 @@ pub fn named_pack_origin(name: &str) -> PathBuf {
     PathBuf::from(format!("<pack {name}>"))
 }
 
+/// Memory a scanner reuses from line to line: the set regex's cache, which patterns matched,
+/// and each pattern's capture positions.
+#[derive(Debug, Clone)]
+pub struct MatchScratch {
+    cache: meta::Cache,
+    /// The patterns that matched the last line given to [`Pack::matches_into`].
+    pub hits: PatternSet,
+    /// Capture search memory, one per pattern (index as in [`Pack::patterns`]), for the
+    /// patterns with named groups.
+    captures: Vec<Option<CaptureMemory>>,
+}
+
+impl MatchScratch {
+    /// The leftmost-first match of pattern `index` of `pack` in `line` and its groups, when
+    /// the pattern has named groups and matches.
+    pub fn captures(&mut self, pack: &Pack, index: usize, line: &[u8]) -> Option<&Captures> {
+        let search = pack.patterns.get(index)?.capture_search.as_ref()?;
+        search.search(line, self.captures.get_mut(index)?.as_mut()?)
+    }
+}
+
+/// The pack as one regex reporting every matching pattern: configured as
+/// `regex::bytes::RegexSet` configures it, so the patterns mean exactly what they mean to the
+/// individual `regex::bytes::Regex`es.
+fn set_regex<'a>(patterns: impl Iterator<Item = &'a str>) -> Result<meta::Regex, String> {
+    let patterns: Vec<&str> = patterns.collect();
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .nfa_size_limit(Some(10 * (1 << 20)))
+                .hybrid_cache_capacity(2 * (1 << 20))
+                .match_kind(MatchKind::All)
+                .utf8_empty(false)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+        )
+        .syntax(syntax::Config::new().utf8(false))
+        .build_many(&patterns)
+        .map_err(|e| e.to_string())
+}
+
 impl Pack {
     /// Compiles specs (each tagged with its origin for error messages). A user pattern with
     /// the name of an earlier one replaces it.
@@ -221,18 +388,35 @@ impl Pack {
                 name: spec.name.clone(),
                 message: e.to_string().replace('\n', " "),
             })?;
-            let has_captures = regex.capture_names().flatten().next().is_some();
+            let capture_search =
+                match regex.capture_names().flatten().next() {
+                    Some(_) => Some(CaptureSearch::new(&spec.regex).map_err(|message| {
+                        PackError::Regex {
+                            path: origin.clone(),
+                            name: spec.name.clone(),
+                            message,
+                        }
+                    })?),
+                    None => None,
+                };
+            let groups: Vec<(usize, String)> = regex
+                .capture_names()
+                .enumerate()
+                .filter_map(|(i, n)| Some((i, n?.to_string())))
+                .collect();
             patterns.push(Pattern {
                 spec,
                 regex,
-                has_captures,
+                has_captures: !groups.is_empty(),
+                groups,
+                capture_search,
             });
         }
-        let set = RegexSet::new(patterns.iter().map(|p| p.spec.regex.as_str())).map_err(|e| {
+        let set = set_regex(patterns.iter().map(|p| p.spec.regex.as_str())).map_err(|e| {
             PackError::Invalid {
                 path: PathBuf::from("<pack>"),
                 name: "*".into(),
-                message: e.to_string(),
+                message: e,
             }
         })?;
         let prefilter = LinePrefilter::new(patterns.iter().map(|p| p.spec.regex.as_str()));
@@ -246,10 +430,36 @@ impl Pack {
     /// The indexes of the patterns that match `line`. Most lines match nothing: a plain
     /// `is_match` answers those without building the per-pattern match set.
     pub fn matching(&self, line: &[u8]) -> Vec<usize> {
-        if !self.set.is_match(line) {
+        let mut scratch = self.scratch();
+        if !self.matches_into(line, &mut scratch) {
             return Vec::new();
         }
-        self.set.matches(line).into_iter().collect()
+        scratch.hits.iter().map(|p| p.as_usize()).collect()
+    }
+
+    /// Fills `scratch.hits` with the patterns that match `line`, in one pass over it and
+    /// without allocating; returns whether any did.
+    pub fn matches_into(&self, line: &[u8], scratch: &mut MatchScratch) -> bool {
+        scratch.hits.clear();
+        self.set.which_overlapping_matches_with(
+            &mut scratch.cache,
+            &Input::new(line),
+            &mut scratch.hits,
+        );
+        !scratch.hits.is_empty()
+    }
+
+    /// Reusable memory for [`Pack::matches_into`] and the patterns' captures.
+    pub fn scratch(&self) -> MatchScratch {
+        MatchScratch {
+            cache: self.set.create_cache(),
+            hits: PatternSet::new(self.set.pattern_len()),
+            captures: self
+                .patterns
+                .iter()
+                .map(|p| p.capture_search.as_ref().map(CaptureSearch::memory))
+                .collect(),
+        }
     }
 
     /// The literal prefilter that finds the lines which may match (none when some pattern
@@ -497,6 +707,51 @@ mod tests {
             named_pack_specs("nope"),
             Err(PackError::UnknownPack { .. })
         ));
+    }
+
+    #[test]
+    fn captures_are_those_of_the_plain_regex() {
+        let p = builtin();
+        let mut scratch = p.scratch();
+        let lines: [&[u8]; 6] = [
+            b"latency_ms is logged below; latency_ms{stage=\"ws\"} 12.5",
+            b"latency_mslatency_ms=7",
+            b"x latency_ms{stage=\"\"}: 3 and latency_ms=9",
+            b"[SHUTDOWN] Cancelling; [SHUTDOWN] Cancelled 12 orders",
+            b"connect failed; reconnecting in  seconds, connect failed again; retrying in 2.5 seconds",
+            b"Reconnect attempt #4 after backoff 3s",
+        ];
+        for line in lines {
+            let mut compared = 0;
+            for (i, pat) in p.patterns.iter().enumerate() {
+                let plain = pat.regex.captures(line);
+                let ours = scratch.captures(&p, i, line);
+                if !pat.has_captures {
+                    assert!(ours.is_none());
+                    continue;
+                }
+                assert_eq!(plain.is_some(), ours.is_some(), "{}", pat.spec.name);
+                if let (Some(plain), Some(ours)) = (plain, ours) {
+                    compared += 1;
+                    for (group, name) in &pat.groups {
+                        let a = plain.name(name).map(|m| m.range());
+                        let b = ours.get_group(*group).map(|s| s.range());
+                        assert_eq!(a, b, "{} {name} in {:?}", pat.spec.name, line);
+                    }
+                }
+            }
+            assert!(compared >= 1, "{:?}", String::from_utf8_lossy(line));
+        }
+        // A line too long for the backtracker's memory bound: the meta regex answers.
+        let mut long = b"latency_ms{stage=\"ws\"} 5 ".to_vec();
+        long.resize(400_000, b'x');
+        let latency = p.patterns.iter().position(|q| q.spec.kind == "latency");
+        let latency = latency.expect("a latency pattern");
+        let caps = scratch.captures(&p, latency, &long).expect("match");
+        let stage = caps.get_group(p.patterns[latency].group("stage").expect("group"));
+        assert_eq!(stage.map(|s| s.range()), Some(18..20));
+        assert!(literal_prefix(r"latency_ms(?:x)?").is_some());
+        assert!(literal_prefix(r"(?i)reconnect").is_none());
     }
 
     #[test]

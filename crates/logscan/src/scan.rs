@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 
 use crate::errors::{ErrorTally, HourWindow};
 use crate::histogram::Histogram;
-use crate::pattern::Pack;
+use crate::pattern::{MatchScratch, Pack, Pattern};
 use crate::prefilter::lowercase_into;
 use crate::timestamp::{TimestampParser, UnixTime};
+use regex_automata::util::captures::Captures;
 
 /// Longest line text kept in an event record.
 const MAX_TEXT: usize = 400;
@@ -128,11 +129,27 @@ impl Stats {
     }
 
     fn account(&mut self, e: &Event) {
-        *self.counts.entry(e.kind.clone()).or_insert(0) += 1;
-        match e.kind.as_str() {
+        let stage = e.fields.get("stage").and_then(Value::as_str);
+        let facts = Facts {
+            latency_ms: e.fields.get("latency_ms").and_then(Value::as_f64),
+            stage: stage.filter(|s| !s.is_empty()).unwrap_or("default").into(),
+            cancelled: e.fields.get("count").and_then(Value::as_u64),
+        };
+        self.account_facts(&e.kind, e.time, &facts);
+    }
+
+    /// Counts one match of `kind` at `time`, with what its captures said.
+    fn account_facts(&mut self, kind: &str, time: Option<UnixTime>, facts: &Facts<'_>) {
+        match self.counts.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(kind.to_string(), 1);
+            }
+        }
+        match kind {
             "heartbeat" => {
                 self.heartbeats += 1;
-                if let Some(t) = e.time {
+                if let Some(t) = time {
                     if let Some(p) = self.last_heartbeat.filter(|p| t > *p) {
                         let gap = t - p;
                         if self.max_heartbeat_gap.is_none_or(|(g, _)| gap > g) {
@@ -143,32 +160,41 @@ impl Stats {
                 }
             }
             "latency" => {
-                if let Some(ms) = e.fields.get("latency_ms").and_then(Value::as_f64) {
-                    let stage = e
-                        .fields
-                        .get("stage")
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or("default");
-                    self.latency
-                        .entry(stage.to_string())
-                        .or_default()
-                        .record(ms);
+                if let Some(ms) = facts.latency_ms {
+                    match self.latency.get_mut(facts.stage.as_ref()) {
+                        Some(h) => h.record(ms),
+                        None => self
+                            .latency
+                            .entry(facts.stage.to_string())
+                            .or_default()
+                            .record(ms),
+                    }
                 }
             }
             "ws_reconnect" => {
-                self.reconnect_window.add(e.time);
+                self.reconnect_window.add(time);
                 self.reconnects_max_in_hour = self.reconnect_window.max;
             }
             "shutdown_start" => self.shutdown_started = true,
             "shutdown_cancelled" => {
-                self.shutdown_cancelled = e.fields.get("count").and_then(Value::as_u64);
+                self.shutdown_cancelled = facts.cancelled;
             }
             "shutdown_complete" => self.shutdown_completed = true,
             "crash" | "oom_kill" if self.shutdown_started => self.crash_after_shutdown = true,
             _ => {}
         }
     }
+}
+
+/// What a match tells the summary beyond its count, read from the same captures an event's
+/// fields are made of (so the figures are the same whether events are built or not).
+struct Facts<'a> {
+    /// `latency_ms`, when it reads as a number.
+    latency_ms: Option<f64>,
+    /// `stage` when it is text and not empty, else `default`.
+    stage: std::borrow::Cow<'a, str>,
+    /// `count` when it is a whole number that is not negative.
+    cancelled: Option<u64>,
 }
 
 /// Scans lines one at a time.
@@ -184,6 +210,19 @@ pub struct Scanner<'p> {
     lowered: Vec<u8>,
     /// Lines longer than this are skipped and counted (`line_too_long`).
     max_line: usize,
+    /// The block being fed is valid UTF-8 as a whole (so each of its lines is).
+    block_valid: bool,
+    /// Lines of the current block that matched some pattern.
+    block_matched: u64,
+    /// The last block was dense (at least 3 in 4 of its lines matched): the literal
+    /// prefilter would let nearly every line through, so the next block skips it.
+    skip_prefilter: bool,
+    /// Whether matches become [`Event`]s for `emit` (otherwise only the figures are kept).
+    events: bool,
+    /// The set regex's cache, the patterns a line matched and their captures, reused.
+    scratch: MatchScratch,
+    /// The kinds the current line has matched (a line counts once per kind), reused.
+    kinds_seen: Vec<&'p str>,
     /// What the scan has accumulated.
     pub stats: Stats,
 }
@@ -201,6 +240,12 @@ impl<'p> Scanner<'p> {
             pending_error: None,
             lowered: Vec::new(),
             max_line: usize::MAX,
+            events: true,
+            block_valid: false,
+            block_matched: 0,
+            skip_prefilter: false,
+            scratch: pack.scratch(),
+            kinds_seen: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -209,6 +254,12 @@ impl<'p> Scanner<'p> {
     /// `line_too_long`, never matched or time-stamped.
     pub fn set_max_line(&mut self, max_line: usize) {
         self.max_line = max_line;
+    }
+
+    /// Whether matches are handed to `emit` as events (the default). Without, a matched line
+    /// costs no allocation: only the figures are kept; tracebacks are still emitted.
+    pub fn set_events(&mut self, events: bool) {
+        self.events = events;
     }
 
     /// Accounts for `n` lines that were too long to be read at all (skipped by the reader).
@@ -226,7 +277,7 @@ impl<'p> Scanner<'p> {
         }
         self.stats.lines += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if std::str::from_utf8(raw).is_err() {
+        if !self.block_valid && std::str::from_utf8(raw).is_err() {
             self.stats.invalid_utf8_lines += 1;
         }
         let (message, time): (std::borrow::Cow<'_, [u8]>, Option<UnixTime>) =
@@ -310,11 +361,17 @@ impl<'p> Scanner<'p> {
         emit: &mut dyn FnMut(Event),
     ) -> u64 {
         let pack: &'p Pack = self.pack;
-        let prefilter = pack.prefilter().filter(|_| self.json_field.is_none());
+        let prefilter = pack
+            .prefilter()
+            .filter(|_| self.json_field.is_none() && !self.skip_prefilter);
+        self.block_matched = 0;
         let mut lowered = std::mem::take(&mut self.lowered);
         if prefilter.is_some() {
             lowercase_into(block, &mut lowered);
         }
+        // `\n` never occurs inside a UTF-8 sequence: the block is valid iff every line is, and
+        // one vectorised check of the whole block spares one per line.
+        self.block_valid = std::str::from_utf8(block).is_ok();
         let mut line_no = first_line;
         let mut pos = 0;
         while pos < block.len() {
@@ -339,7 +396,12 @@ impl<'p> Scanner<'p> {
             pos = end + 1;
         }
         self.lowered = lowered;
-        line_no - first_line
+        self.block_valid = false;
+        let lines = line_no - first_line;
+        // Dense logs: when most lines match, finding each line's first literal only to hand
+        // the line on costs more than matching the few others too (the result is the same).
+        self.skip_prefilter = lines >= 64 && self.block_matched * 4 >= lines * 3;
+        lines
     }
 
     /// Accounts for lines that match no pattern (the prefilter said so), with no traceback
@@ -350,7 +412,7 @@ impl<'p> Scanner<'p> {
         }
         self.commit_pending_error();
         // `\n` never occurs inside a UTF-8 sequence: the block is valid iff every line is.
-        let all_valid = std::str::from_utf8(lines).is_ok();
+        let all_valid = self.block_valid || std::str::from_utf8(lines).is_ok();
         let mut count = 0;
         let mut pos = 0;
         while pos < lines.len() {
@@ -419,19 +481,31 @@ impl<'p> Scanner<'p> {
         exception_line: bool,
         emit: &mut dyn FnMut(Event),
     ) {
+        let pack: &'p Pack = self.pack;
+        if !pack.matches_into(message, &mut self.scratch) {
+            return;
+        }
+        self.block_matched += 1;
         let (mut error_line, mut fatal) = (false, false);
-        let mut kinds_seen: Vec<&str> = Vec::new();
-        for i in self.pack.matching(message) {
-            let p = &self.pack.patterns[i];
-            if exception_line && p.spec.kind == "traceback_start" {
+        let mut kinds_seen = std::mem::take(&mut self.kinds_seen);
+        kinds_seen.clear();
+        for (i, p) in pack.patterns.iter().enumerate() {
+            if !self
+                .scratch
+                .hits
+                .contains(regex_automata::PatternID::new_unchecked(i))
+            {
+                continue;
+            }
+            let kind = p.spec.kind.as_str();
+            if exception_line && kind == "traceback_start" {
                 continue;
             }
             // A line counts once per kind, however many patterns of that kind it matches.
-            if kinds_seen.contains(&p.spec.kind.as_str()) {
+            if kinds_seen.contains(&kind) {
                 continue;
             }
-            kinds_seen.push(p.spec.kind.as_str());
-            let kind = p.spec.kind.as_str();
+            kinds_seen.push(kind);
             if FATAL_KINDS.contains(&kind) {
                 fatal = true;
             } else if kind != "traceback_start"
@@ -440,19 +514,19 @@ impl<'p> Scanner<'p> {
             {
                 error_line = true;
             }
+            let captures = self.scratch.captures(pack, i, message);
+            if !self.events && kind != "traceback_start" {
+                let facts = facts_of(p, message, captures);
+                self.stats.account_facts(kind, self.last_time, &facts);
+                continue;
+            }
             let mut fields = Map::new();
-            if p.has_captures {
-                if let Some(caps) = p.regex.captures(message) {
-                    for name in p.regex.capture_names().flatten() {
-                        if let Some(m) = caps.name(name) {
-                            let text = lossy(m.as_bytes());
-                            let value = text
-                                .parse::<f64>()
-                                .ok()
-                                .filter(|v| v.is_finite())
-                                .map_or_else(|| Value::from(text.clone()), number);
-                            fields.insert(name.to_string(), value);
-                        }
+            if let Some(locations) = captures {
+                for (group, name) in &p.groups {
+                    if let Some(text) = group_text(message, locations, *group) {
+                        let value = parse_number(&text)
+                            .map_or_else(|| Value::from(text.into_owned()), number);
+                        fields.insert(name.clone(), value);
                     }
                 }
             }
@@ -466,7 +540,7 @@ impl<'p> Scanner<'p> {
                 text: lossy(message),
                 fields,
             };
-            if p.spec.kind == "traceback_start" {
+            if kind == "traceback_start" {
                 // Reported once, as a logged error, when the traceback ends.
                 self.close_traceback(emit);
                 let mut event = event;
@@ -486,6 +560,7 @@ impl<'p> Scanner<'p> {
             self.stats.account(&event);
             emit(event);
         }
+        self.kinds_seen = kinds_seen;
         // A line inside a traceback is part of that traceback's error.
         if error_line && !fatal && !exception_line {
             self.commit_pending_error();
@@ -541,6 +616,50 @@ fn has_traceback_header(line: &[u8]) -> bool {
 /// Where the line holding `pos` ends: its `\n`, or the end of the block.
 fn line_end(block: &[u8], pos: usize) -> usize {
     memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i)
+}
+
+/// The figures a match's captures give the summary, read as an event's fields would hold them
+/// (numbers where the text parses as one, text otherwise).
+fn facts_of<'m>(p: &Pattern, message: &'m [u8], captures: Option<&Captures>) -> Facts<'m> {
+    let mut facts = Facts {
+        latency_ms: None,
+        stage: "default".into(),
+        cancelled: None,
+    };
+    let Some(locations) = captures else {
+        return facts;
+    };
+    let text_of = |name: &str| group_text(message, locations, p.group(name)?);
+    facts.latency_ms = text_of("latency_ms").and_then(|t| parse_number(&t));
+    if let Some(stage) = text_of("stage") {
+        if !stage.is_empty() && parse_number(&stage).is_none() {
+            facts.stage = stage;
+        }
+    }
+    facts.cancelled = text_of("count")
+        .and_then(|t| parse_number(&t))
+        .and_then(|v| number(v).as_u64());
+    facts
+}
+
+/// A capture group's text as an event field holds it (lossily decoded, cut to 400
+/// characters); borrowed from the line when it needs neither.
+fn group_text<'m>(
+    message: &'m [u8],
+    captures: &Captures,
+    group: usize,
+) -> Option<std::borrow::Cow<'m, str>> {
+    let span = captures.get_group(group)?;
+    let bytes = message.get(span.range())?;
+    match std::str::from_utf8(bytes) {
+        Ok(text) if bytes.len() <= MAX_TEXT => Some(std::borrow::Cow::Borrowed(text)),
+        _ => Some(std::borrow::Cow::Owned(lossy(bytes))),
+    }
+}
+
+/// A field's text as a number, when it is a finite one.
+fn parse_number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 fn number(v: f64) -> Value {
@@ -659,6 +778,87 @@ Traceback (most recent call last):\n  File \"b.py\"\nRuntimeError: database is l
             assert_eq!(got.1, expected.1, "stats, blocks of {capacity}");
             assert_eq!(got.0, expected.0, "events, blocks of {capacity}");
         }
+    }
+
+    #[test]
+    fn dense_blocks_skip_the_prefilter_with_the_same_result() {
+        let pack = compile(builtin_specs());
+        // Mostly latency lines, then a sparse stretch, then dense again: the scan switches
+        // the prefilter off and on, and must give what matching line by line gives.
+        let mut log = Vec::new();
+        for i in 0..3000 {
+            let line = match i % 10 {
+                _ if (1000..2000).contains(&i) => {
+                    format!("2025-10-01 12:{:02}:00,000 quiet line {i}\n", i % 60)
+                }
+                0 => format!("2025-10-01 12:{:02}:00,000 book update {i}\n", i % 60),
+                1 => "Traceback (most recent call last):\n  File \"a.py\"\nKeyError: 1\n".into(),
+                _ => format!(
+                    "2025-10-01 12:{:02}:00,000 latency_ms{{stage=\"ws\"}} {i}\n",
+                    i % 60
+                ),
+            };
+            log.extend_from_slice(line.as_bytes());
+        }
+        let expected = line_by_line(&pack, &log);
+        for capacity in [4096, 1 << 16] {
+            assert_eq!(
+                by_blocks(&pack, &log, capacity),
+                expected,
+                "blocks of {capacity}"
+            );
+        }
+        let mut s = Scanner::new(&pack, None, 2025);
+        let mut switched = (false, false);
+        let mut blocks = crate::blocks::LineBlocks::with_capacity(&log[..], 4096);
+        let mut line_no = 0;
+        while let Some(block) = blocks.next_block().expect("read") {
+            line_no += s.feed_block("t.log", line_no + 1, block.lines, &mut |_| {});
+            switched = (
+                switched.0 || s.skip_prefilter,
+                switched.1 || !s.skip_prefilter,
+            );
+        }
+        assert_eq!(switched, (true, true));
+    }
+
+    #[test]
+    fn figures_are_the_same_whether_events_are_built_or_not() {
+        let pack = compile(builtin_specs());
+        let mut log = mixed_log();
+        // Captures that are not plain text: a numeric stage, an empty one, a count with
+        // leading zeros.
+        log.extend_from_slice(
+            b"\n2025-10-01 13:00:01,000 latency_ms{stage=\"7\"} 12\n\
+2025-10-01 13:00:02,000 latency_ms{stage=\"\"} 13.5\n\
+[SHUTDOWN] Cancelled 0003 orders\n",
+        );
+        // A stage longer than an event field keeps: cut the same way in both.
+        log.extend_from_slice(
+            format!("latency_ms{{stage=\"{}\"}} 14\n", "w".repeat(450)).as_bytes(),
+        );
+        let (with_events, stats) = by_blocks(&pack, &log, 1000);
+        let mut s = Scanner::new(&pack, None, 2025);
+        s.set_events(false);
+        let mut quiet = Vec::new();
+        let mut blocks = crate::blocks::LineBlocks::with_capacity(&log[..], 1000);
+        let mut line_no = 0;
+        while let Some(block) = blocks.next_block().expect("read") {
+            line_no += s.feed_block("t.log", line_no + 1, block.lines, &mut |e| quiet.push(e));
+        }
+        s.finish(&mut |e| quiet.push(e));
+        assert_eq!(format!("{:?}", s.stats), stats);
+        let long = format!("{}…", "w".repeat(400));
+        assert!(
+            s.stats.latency.contains_key(&long),
+            "{:?}",
+            s.stats.latency.keys()
+        );
+        assert!(s.stats.latency.contains_key("default"));
+        assert_eq!(s.stats.shutdown_cancelled, Some(3));
+        // Only tracebacks (which need their lines) are still built as events.
+        assert!(quiet.iter().all(|e| e.kind == "traceback"));
+        assert!(with_events.iter().filter(|e| e.kind != "traceback").count() > 100);
     }
 
     #[test]
