@@ -196,7 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     scanner.set_max_line(max_line);
     let mut interrupted = false;
     // Events nobody reads are never built: a matched line then costs no allocation.
-    scanner.set_events(out.stream);
+    scanner.set_events(out.stream || cli.html.is_some());
     let end = match &cli.follow {
         Some(path) => {
             interrupted = follow_file(&cli, path, &mut scanner, &mut out)?
