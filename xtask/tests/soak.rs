@@ -524,21 +524,26 @@ fn without_a_database_the_audit_reads_seccheck_s_cache_and_fails_closed_when_emp
         assert!(ok.success(), "git {args:?}");
     }
 
+    // A short offline soak of the zola project with `cache`: only the security row fails.
+    let soak_with_cache = |cache: &Path| {
+        let out = tempfile::tempdir().expect("tmp");
+        let status = soak_cmd(out.path())
+            .args(["--duration", "5s", "--offline", "--project"])
+            .arg(&zola)
+            .arg("--advisory-cache")
+            .arg(cache)
+            .args(["--", "sleep", "60"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run");
+        let s = summary(out.path());
+        assert_eq!(failing(&s), vec!["Security issues".to_string()], "{s:#}");
+        assert_eq!(status.code(), Some(1));
+        s
+    };
+
     // An empty cache, offline: the row fails, and says how to fill it.
-    let empty = work.path().join("empty-cache");
-    let out = tempfile::tempdir().expect("tmp");
-    let status = soak_cmd(out.path())
-        .args(["--duration", "5s", "--offline", "--project"])
-        .arg(&zola)
-        .arg("--advisory-cache")
-        .arg(&empty)
-        .args(["--", "sleep", "60"])
-        .stdout(Stdio::null())
-        .status()
-        .expect("run");
-    let s = summary(out.path());
-    assert_eq!(failing(&s), vec!["Security issues".to_string()], "{s:#}");
-    assert_eq!(status.code(), Some(1));
+    let s = soak_with_cache(&work.path().join("empty-cache"));
     let detail = row(&s, "Security issues")["detail"].to_string();
     assert!(detail.contains("seccheck db update"), "{detail}");
 
@@ -553,19 +558,7 @@ fn without_a_database_the_audit_reads_seccheck_s_cache_and_fails_closed_when_emp
         .status()
         .expect("seccheck db update");
     assert!(filled.success());
-    let out = tempfile::tempdir().expect("tmp");
-    let status = soak_cmd(out.path())
-        .args(["--duration", "5s", "--offline", "--project"])
-        .arg(&zola)
-        .arg("--advisory-cache")
-        .arg(&cache)
-        .args(["--", "sleep", "60"])
-        .stdout(Stdio::null())
-        .status()
-        .expect("run");
-    let s = summary(out.path());
-    assert_eq!(failing(&s), vec!["Security issues".to_string()], "{s:#}");
-    assert_eq!(status.code(), Some(1));
+    let s = soak_with_cache(&cache);
     let security = row(&s, "Security issues");
     assert_ne!(security["value"], "0", "{security}");
     assert!(
