@@ -274,7 +274,6 @@ impl JsonlWriter {
     /// with `\n` (a writer killed mid-line) gets one first, so the torn line stays alone on
     /// its line. With `fsync`, every line is synced to disk before `write` returns.
     pub fn append_file(path: &Path, fsync: bool) -> Result<Self, CoreError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let write_err = |source| CoreError::Write {
             path: path.to_path_buf(),
             source,
@@ -283,13 +282,7 @@ impl JsonlWriter {
             std::fs::create_dir_all(parent).map_err(write_err)?;
         }
         // Never through a symlink planted at the output's name (it could point anywhere).
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(write_err)?;
+        let file = open_append_no_follow(path).map_err(write_err)?;
         let len = file.metadata().map_err(write_err)?.len();
         let mut sink = AppendFile { file, len, fsync };
         if len > 0 && !ends_with_newline(&sink.file, len).map_err(write_err)? {
@@ -319,11 +312,60 @@ impl JsonlWriter {
     }
 }
 
+/// Opens `path` for appending (created if missing), refusing a symlink at that name.
+#[cfg(unix)]
+fn open_append_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens `path` for appending (created if missing), refusing a symlink or junction at that
+/// name: the reparse point itself is opened, never its target, and then rejected.
+#[cfg(windows)]
+fn open_append_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)?;
+    if file.metadata()?.file_type().is_symlink() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a symbolic link; refusing to write through it",
+        ));
+    }
+    Ok(file)
+}
+
 fn ends_with_newline(file: &File, len: u64) -> io::Result<bool> {
-    use std::os::unix::fs::FileExt;
     let mut last = [0u8; 1];
-    file.read_exact_at(&mut last, len - 1)?;
+    read_byte_at(file, &mut last, len - 1)?;
     Ok(last[0] == b'\n')
+}
+
+#[cfg(unix)]
+fn read_byte_at(file: &File, byte: &mut [u8; 1], at: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(byte, at)
+}
+
+/// Windows reads at an offset through `seek_read`; the writes that follow are appends, so
+/// the moved file position does not matter.
+#[cfg(windows)]
+fn read_byte_at(file: &File, byte: &mut [u8; 1], at: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    match file.seek_read(byte, at)? {
+        1 => Ok(()),
+        _ => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@
 //! - [`output`]: `--format jsonl|json|table|markdown|csv` and the terminal/pipe default;
 //! - [`exit`]: the exit-code convention and the `main` wrapper that applies it;
 //! - [`gha`]: GitHub Actions annotations and step summaries;
-//! - [`proc`]: Linux /proc process trees and PID-reuse-safe process identities;
-//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP.
+//! - `proc` (Linux only): /proc process trees and PID-reuse-safe process identities;
+//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows).
+//!
+//! Everything but `proc` builds and is tested on Linux, Windows and macOS.
 
 pub mod error;
 pub mod exit;
@@ -17,6 +19,7 @@ pub mod input;
 pub mod jsonl;
 pub mod output;
 pub mod pathtext;
+#[cfg(target_os = "linux")]
 pub mod proc;
 pub mod record;
 pub mod signals;
