@@ -347,25 +347,8 @@ fn open_append_no_follow(path: &Path) -> io::Result<File> {
 
 fn ends_with_newline(file: &File, len: u64) -> io::Result<bool> {
     let mut last = [0u8; 1];
-    read_byte_at(file, &mut last, len - 1)?;
+    crate::fileinfo::read_exact_at(file, &mut last, len - 1)?;
     Ok(last[0] == b'\n')
-}
-
-#[cfg(unix)]
-fn read_byte_at(file: &File, byte: &mut [u8; 1], at: u64) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    file.read_exact_at(byte, at)
-}
-
-/// Windows reads at an offset through `seek_read`; the writes that follow are appends, so
-/// the moved file position does not matter.
-#[cfg(windows)]
-fn read_byte_at(file: &File, byte: &mut [u8; 1], at: u64) -> io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    match file.seek_read(byte, at)? {
-        1 => Ok(()),
-        _ => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
-    }
 }
 
 #[cfg(test)]
