@@ -387,6 +387,20 @@ mod tests {
     }
 
     #[test]
+    fn crlf_lines_read_like_lf_lines() {
+        // As a Windows editor or `type a b > c` leaves a recording.
+        let input = b"{\"a\":1}\r\n{\"a\":2}\r\n\r\n{\"a\":3}\r\n" as &[u8];
+        let mut r = JsonlReader::new(Cursor::new(input), "t");
+        let mut got = Vec::new();
+        while let Some(v) = r.next_as::<serde_json::Value>().expect("read") {
+            got.push(v["a"].as_i64());
+        }
+        assert_eq!(got, [Some(1), Some(2), Some(3)]);
+        assert_eq!(r.skipped().get(SkipReason::Blank), 1);
+        assert_eq!(r.skipped().total(), 1);
+    }
+
+    #[test]
     fn append_file_writes_whole_lines_and_repairs_a_torn_tail() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sub/dir/out.jsonl");
