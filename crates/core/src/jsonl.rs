@@ -275,7 +275,6 @@ impl JsonlWriter {
     /// with `\n` (a writer killed mid-line) gets one first, so the torn line stays alone on
     /// its line. With `fsync`, every line is synced to disk before `write` returns.
     pub fn append_file(path: &Path, fsync: bool) -> Result<Self, CoreError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let write_err = |source| CoreError::Write {
             path: path.to_path_buf(),
             source,
@@ -284,13 +283,7 @@ impl JsonlWriter {
             std::fs::create_dir_all(parent).map_err(write_err)?;
         }
         // Never through a symlink planted at the output's name (it could point anywhere).
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(write_err)?;
+        let file = open_append_no_follow(path).map_err(write_err)?;
         let len = file.metadata().map_err(write_err)?.len();
         let mut sink = AppendFile { file, len, fsync };
         if len > 0 && !ends_with_newline(&sink.file, len).map_err(write_err)? {
@@ -320,10 +313,42 @@ impl JsonlWriter {
     }
 }
 
+/// Opens `path` for appending (created if missing), refusing a symlink at that name.
+#[cfg(unix)]
+fn open_append_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens `path` for appending (created if missing), refusing a symlink or junction at that
+/// name: the reparse point itself is opened, never its target, and then rejected.
+#[cfg(windows)]
+fn open_append_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)?;
+    if file.metadata()?.file_type().is_symlink() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a symbolic link; refusing to write through it",
+        ));
+    }
+    Ok(file)
+}
+
 fn ends_with_newline(file: &File, len: u64) -> io::Result<bool> {
-    use std::os::unix::fs::FileExt;
     let mut last = [0u8; 1];
-    file.read_exact_at(&mut last, len - 1)?;
+    crate::fileinfo::read_exact_at(file, &mut last, len - 1)?;
     Ok(last[0] == b'\n')
 }
 
@@ -360,6 +385,20 @@ mod tests {
         let mut r = JsonlReader::new(Cursor::new(&b"{\"a\":1}"[..]), "t");
         assert!(r.next_record().expect("read").is_some());
         assert_eq!(r.skipped().total(), 0);
+    }
+
+    #[test]
+    fn crlf_lines_read_like_lf_lines() {
+        // As a Windows editor or `type a b > c` leaves a recording.
+        let input = b"{\"a\":1}\r\n{\"a\":2}\r\n\r\n{\"a\":3}\r\n" as &[u8];
+        let mut r = JsonlReader::new(Cursor::new(input), "t");
+        let mut got = Vec::new();
+        while let Some(v) = r.next_as::<serde_json::Value>().expect("read") {
+            got.push(v["a"].as_i64());
+        }
+        assert_eq!(got, [Some(1), Some(2), Some(3)]);
+        assert_eq!(r.skipped().get(SkipReason::Blank), 1);
+        assert_eq!(r.skipped().total(), 1);
     }
 
     #[test]

@@ -7,16 +7,23 @@
 //! - [`output`]: `--format jsonl|json|table|markdown|csv` and the terminal/pipe default;
 //! - [`exit`]: the exit-code convention and the `main` wrapper that applies it;
 //! - [`gha`]: GitHub Actions annotations and step summaries;
-//! - [`proc`]: Linux /proc process trees and PID-reuse-safe process identities;
-//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP.
+//! - [`fileinfo`]: file identities, positional reads and device checks on every OS;
+//! - [`alive`]: whether a PID is still running, on every OS;
+//! - `proc` (Linux only): /proc process trees and PID-reuse-safe process identities;
+//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows).
+//!
+//! Everything but `proc` builds and is tested on Linux, Windows and macOS.
 
+pub mod alive;
 pub mod error;
 pub mod exit;
+pub mod fileinfo;
 pub mod gha;
 pub mod input;
 pub mod jsonl;
 pub mod output;
 pub mod pathtext;
+#[cfg(target_os = "linux")]
 pub mod proc;
 pub mod record;
 pub mod signals;

@@ -15,8 +15,9 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use soak_core::fileinfo::FileId;
 
 /// How many trailing bytes identify the read position's content.
 const SIGNATURE: usize = 64;
@@ -27,7 +28,7 @@ pub const POLL_QUOTA: u64 = 16 << 20;
 pub struct Follower {
     path: PathBuf,
     file: Option<File>,
-    inode: Option<(u64, u64)>,
+    inode: Option<FileId>,
     offset: u64,
     partial: Vec<u8>,
     /// The last bytes read (up to [`SIGNATURE`]), to recognise a file rewritten in place.
@@ -86,9 +87,8 @@ impl Follower {
             // Not at the end yet: rotation is judged once the open file is drained.
             return Ok(read);
         }
-        match std::fs::metadata(&self.path) {
-            Ok(meta) => {
-                let id = (meta.dev(), meta.ino());
+        match FileId::at(&self.path) {
+            Ok((id, meta)) => {
                 if Some(id) != self.inode {
                     // Renamed away: the old file was drained above; start on the new one.
                     self.flush_partial(on_line);
@@ -129,7 +129,6 @@ impl Follower {
     }
 
     fn signature_still_there(&self) -> io::Result<bool> {
-        use std::os::unix::fs::FileExt;
         let Some(file) = &self.file else {
             return Ok(true);
         };
@@ -138,7 +137,7 @@ impl Follower {
         }
         let mut now = vec![0u8; self.signature.len()];
         let at = self.offset - self.signature.len() as u64;
-        match file.read_exact_at(&mut now, at) {
+        match soak_core::fileinfo::read_exact_at(file, &mut now, at) {
             Ok(()) => Ok(now == self.signature),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
             Err(e) => Err(e),
@@ -160,8 +159,7 @@ impl Follower {
     fn open(&mut self) -> io::Result<bool> {
         match File::open(&self.path) {
             Ok(f) => {
-                let meta = f.metadata()?;
-                self.inode = Some((meta.dev(), meta.ino()));
+                self.inode = Some(FileId::of(&f)?);
                 self.file = Some(f);
                 self.offset = 0;
                 self.signature.clear();

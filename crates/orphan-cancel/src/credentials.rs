@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// A secret string whose `Debug` and `Display` never show the value.
@@ -158,17 +157,24 @@ pub fn from_env(key_var: &str, secret_var: &str) -> Result<Credentials, Credenti
 }
 
 /// Loads credentials from a file with mode 0600 (or stricter): either `key=...` / `secret=...`
-/// lines (`#` comments allowed) or a JSON object with `key` and `secret`.
+/// lines (`#` comments allowed) or a JSON object with `key` and `secret`. Windows has no mode
+/// bits (access is an ACL there) and the mode check is Unix-only.
 pub fn from_file(path: &Path) -> Result<Credentials, CredentialError> {
     let name = path.display().to_string();
     let meta = fs::metadata(path).map_err(|source| CredentialError::Unreadable {
         path: name.clone(),
         source,
     })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(CredentialError::TooOpen { path: name, mode });
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(CredentialError::TooOpen { path: name, mode });
+        }
     }
+    #[cfg(not(unix))]
+    let _ = &meta;
     let text = fs::read_to_string(path).map_err(|source| CredentialError::Unreadable {
         path: name.clone(),
         source,
@@ -241,11 +247,15 @@ mod tests {
         let path = dir.path().join("creds");
         let mut f = fs::File::create(&path).expect("create");
         writeln!(f, "# bybit testnet\nkey = abc123\nsecret = s3cr3t-value").expect("write");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = from_file(&path).expect_err("0644 refused");
-        assert!(err.to_string().contains("must be 0600"), "{err}");
-        assert!(!err.to_string().contains("s3cr3t"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+            let err = from_file(&path).expect_err("0644 refused");
+            assert!(err.to_string().contains("must be 0600"), "{err}");
+            assert!(!err.to_string().contains("s3cr3t"));
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
         let c = from_file(&path).expect("0600 accepted");
         assert_eq!(
             (c.key.expose(), c.secret.expose()),

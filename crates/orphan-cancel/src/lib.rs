@@ -861,7 +861,7 @@ fn dead_man_cmd(
         return Err(usage("--timeout must be at least 1s (0 disarms)"));
     }
     if let Some(p) = pid
-        && soak_core::proc::read_stat(p).is_err()
+        && !soak_core::alive::is_running(p)
     {
         return Err(usage(format!("--pid {p}: no such process")));
     }
@@ -871,7 +871,7 @@ fn dead_man_cmd(
     let mut out = soak_core::jsonl::JsonlWriter::stdout();
     loop {
         if let Some(p) = pid
-            && soak_core::proc::read_stat(p).map_or(true, |s| s.state == 'Z')
+            && !soak_core::alive::is_running(p)
         {
             out.write(&dead_man_event(name, "target_exited", None))?;
             out.write(

@@ -293,18 +293,15 @@ pub fn follow(
             interrupted: term.requested().is_some_and(Termination::is_interrupt),
         });
     };
-    let kind = file
+    let meta = file
         .metadata()
-        .map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?
-        .file_type();
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
-            return Err(soak_core::exit::usage(format!(
-                "{}: a device or socket, not a recording (follow a file or a FIFO)",
-                path.display()
-            )));
-        }
+        .map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?;
+    let kind = meta.file_type();
+    if soak_core::fileinfo::is_device_or_socket(&meta) {
+        return Err(soak_core::exit::usage(format!(
+            "{}: a device or socket, not a recording (follow a file or a FIFO)",
+            path.display()
+        )));
     }
     // A FIFO cannot be truncated or rewound: its end is the writer closing it.
     let regular = kind.is_file();

@@ -218,11 +218,9 @@ impl Cli {
 /// A device (`/dev/zero`, `/dev/urandom`, a disk) never ends or is not a recording: refused
 /// before reading (exit 2). Regular files, pipes, FIFOs and stdin are read.
 fn refuse_devices(src: &soak_core::input::InputSource) -> anyhow::Result<()> {
-    use std::os::unix::fs::FileTypeExt;
     if let soak_core::input::InputSource::File(path) = src {
         if let Ok(meta) = std::fs::metadata(path) {
-            let t = meta.file_type();
-            if t.is_char_device() || t.is_block_device() || t.is_socket() {
+            if soak_core::fileinfo::is_device_or_socket(&meta) {
                 return Err(usage(format!(
                     "{}: a device or socket, not a recording (give a file, a FIFO or -)",
                     path.display()

@@ -5,7 +5,6 @@
 //! file.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Why a file could not be written.
@@ -46,7 +45,12 @@ pub fn replace_with<E: std::fmt::Display>(
         .tempfile_in(dir)
         .map_err(fail)?;
     fill(tmp.path()).map_err(|e| fail(std::io::Error::other(e.to_string())))?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
+    }
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
@@ -61,7 +65,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), OutError> {
     })
 }
 
-#[cfg(test)]
+/// Unix only: creating a symlink on Windows needs a privilege a test cannot assume.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
