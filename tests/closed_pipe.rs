@@ -78,3 +78,46 @@ fn seccheck_keeps_its_verdict_when_the_reader_closes_the_pipe() {
     one.args(["secrets", "--format", "jsonl"]).arg(dir.path());
     assert_eq!(status_after_one_line(&mut one), Some(1));
 }
+
+/// A follower streams only: once its reader has gone (`logscan --follow F | head -1`), it
+/// ends at its next event, as `tail -f | head` does, instead of following forever.
+#[test]
+fn logscan_follow_ends_when_its_reader_has_gone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("service.log");
+    std::fs::write(&log, "2026-12-06 10:00:00,000 INFO [HB] alive\n").expect("log");
+    let mut child = Command::new(tool("logscan"))
+        .args(["--follow"])
+        .arg(&log)
+        .args(["--poll", "50ms", "--format", "jsonl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read");
+    assert!(first.contains("heartbeat"), "{first}");
+    // The reader is gone; more events come.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("append");
+    let status = loop {
+        writeln!(f, "2026-12-06 10:00:01,000 INFO [HB] alive").expect("write");
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("logscan --follow went on following with nobody reading");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        status.code().is_some(),
+        "it ended by itself, not by a signal: {status:?}"
+    );
+}

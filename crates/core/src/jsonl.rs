@@ -206,6 +206,25 @@ fn trim_ascii(bytes: &[u8]) -> &[u8] {
 /// A destination for whole lines.
 trait LineSink: Send {
     fn write_line(&mut self, line: &[u8]) -> io::Result<()>;
+
+    /// True once the reader has gone (standard output whose pipe was closed).
+    fn closed(&self) -> bool {
+        false
+    }
+}
+
+/// Standard output that absorbs a closed pipe (see [`crate::stdout`]).
+struct StdoutSink(crate::stdout::Stdout);
+
+impl LineSink for StdoutSink {
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.0.write_all(line)?;
+        self.0.flush()
+    }
+
+    fn closed(&self) -> bool {
+        self.0.closed()
+    }
 }
 
 struct FlushingWriter<W>(W);
@@ -259,7 +278,17 @@ impl JsonlWriter {
     /// Writes to standard output; a reader that closes it early does not end the tool (see
     /// [`crate::stdout`]).
     pub fn stdout() -> Self {
-        JsonlWriter::from_writer(crate::stdout::stdout(), "-")
+        JsonlWriter {
+            sink: Box::new(StdoutSink(crate::stdout::stdout())),
+            name: PathBuf::from("-"),
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// True once the reader of standard output has closed the pipe: what is written since
+    /// is dropped. A tool that only streams (a follower) ends then, as `tail -f | head` does.
+    pub fn closed(&self) -> bool {
+        self.sink.closed()
     }
 
     /// Writes to any writer (flushed after every line); `name` is used in errors.

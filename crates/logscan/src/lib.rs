@@ -390,6 +390,11 @@ fn follow_file(
         if let Some(err) = out.error.take() {
             return Err(err.into());
         }
+        // `logscan --follow F | head`: nobody reads the events any more.
+        if out.out.closed() {
+            scanner.finish(&mut |e| out.emit(e));
+            return Ok(None);
+        }
         if scanner.stats.heartbeats != beats {
             beats = scanner.stats.heartbeats;
             last_beat = Instant::now();

@@ -536,7 +536,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     let out = match &cli.output {
         Some(path) => open_output(path, cli.fsync)?,
-        None => JsonlWriter::stdout(),
+        // A recorder whose reader has gone stops (`resmon | head`), so it needs the closed
+        // pipe's error, not core's stdout that absorbs it for the checking tools.
+        None => JsonlWriter::from_writer(std::io::stdout(), "-"),
     };
     let disk = disk_path(&cli);
     let (latest, listen_addr) = match &cli.listen {
