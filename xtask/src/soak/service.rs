@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use soak_core::alive::is_running;
+
 use super::procs::Proc;
 
 /// An already running service.
@@ -69,7 +71,7 @@ impl Attach {
     /// Refuses a target that is not there before anything starts.
     pub fn check(&self) -> Result<()> {
         if let Attach::Pid(pid) = self
-            && !pid_alive(*pid)
+            && !is_running(*pid)
         {
             bail!("--attach-pid {pid}: no such running process");
         }
@@ -92,15 +94,6 @@ impl Attach {
             }
         }
     }
-}
-
-/// True while `pid` names a process that has not ended (a zombie has ended).
-pub fn pid_alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')')
-            .next()
-            .is_some_and(|rest| !rest.trim_start().starts_with(['Z', 'X']))
-    })
 }
 
 /// The service of this run.
@@ -144,7 +137,7 @@ impl Service {
             Service::Attached {
                 target: Attach::Pid(pid),
                 ..
-            } => pid_alive(*pid),
+            } => is_running(*pid),
             Service::Attached { .. } => true,
         }
     }
@@ -184,10 +177,10 @@ fn stop_attached_target(target: &Attach, grace: Duration) {
             libc::kill(*pid, libc::SIGTERM);
         }
         let deadline = Instant::now() + grace;
-        while pid_alive(*pid) && Instant::now() < deadline {
+        while is_running(*pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        if pid_alive(*pid) {
+        if is_running(*pid) {
             eprintln!("soak: PID {pid} did not stop within the grace period; SIGKILL");
             // SAFETY: as above.
             unsafe {
@@ -223,7 +216,7 @@ mod tests {
 
     #[test]
     fn our_own_pid_is_alive_and_a_missing_one_is_refused() {
-        assert!(pid_alive(std::process::id() as i32));
+        assert!(is_running(std::process::id() as i32));
         assert!(Attach::Pid(i32::MAX).check().is_err());
     }
 }
