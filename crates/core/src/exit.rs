@@ -48,6 +48,17 @@ impl ExitCode {
         }
     }
 
+    /// The status of a tool that stopped because it was asked to by `signal`: 130 for an
+    /// interrupt (SIGINT, Ctrl-C), 0 for a requested stop (SIGTERM, SIGHUP; Windows' close and
+    /// shutdown events) — a monitor told to stop has ended its work cleanly.
+    pub fn from_signal(signal: i32) -> Self {
+        if crate::signals::Termination::is_interrupt(signal) {
+            ExitCode::Interrupted
+        } else {
+            ExitCode::Success
+        }
+    }
+
     /// 0 when `ok`, else 1: the verdict of a run whose checks were evaluated.
     pub fn from_checks(ok: bool) -> Self {
         if ok {
@@ -210,5 +221,12 @@ mod tests {
     fn child_status_passes_through() {
         assert_eq!(ExitCode::Child(137).code(), 137);
         assert_eq!(ExitCode::from_checks(false).code(), 1);
+    }
+
+    #[test]
+    fn an_interrupt_is_130_and_a_requested_stop_is_clean() {
+        use crate::signals::{SIGINT, SIGTERM};
+        assert_eq!(ExitCode::from_signal(SIGINT).code(), 130);
+        assert_eq!(ExitCode::from_signal(SIGTERM).code(), 0);
     }
 }

@@ -15,17 +15,20 @@
 //! Everything but `proc` builds and is tested on Linux, Windows and macOS.
 
 pub mod alive;
+pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod fileinfo;
 pub mod gha;
 pub mod input;
 pub mod jsonl;
+pub mod outfile;
 pub mod output;
 pub mod pathtext;
 #[cfg(target_os = "linux")]
 pub mod proc;
 pub mod record;
+pub mod report;
 pub mod signals;
 pub mod stdout;
 pub mod units;

@@ -20,6 +20,8 @@ pub enum Format {
     Markdown,
     /// Comma-separated values with a header row.
     Csv,
+    /// SARIF 2.1.0, for code-scanning uploads (only where a tool says it writes it).
+    Sarif,
 }
 
 impl Format {
@@ -34,6 +36,29 @@ impl Format {
             }
         })
     }
+}
+
+impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Table => "table",
+            Format::Markdown => "markdown",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+        }
+    }
+}
+
+/// The error a writer returns for a format it does not write ([`std::io::ErrorKind::Unsupported`]);
+/// [`crate::report::Report::finish`] turns it into a usage error naming `--format`.
+pub fn unsupported(format: Format) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!("--format {} is not written here", format.name()),
+    )
 }
 
 /// Renders a JSON value as a table cell: strings bare, floats with at most 3 decimals,
@@ -117,7 +142,7 @@ impl Table {
     }
 
     /// Writes an aligned text table (numbers right-aligned).
-    pub fn write_text<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
+    pub fn write_text<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
         let widths = self.widths();
         let numeric: Vec<bool> = (0..self.headers.len())
             .map(|i| {
@@ -149,7 +174,7 @@ impl Table {
     }
 
     /// Writes a GitHub-flavoured Markdown table (pipes in cells escaped).
-    pub fn write_markdown<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
+    pub fn write_markdown<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
         let esc = |s: &String| s.replace('|', "\\|").replace('\n', " ");
         let head: Vec<String> = self.headers.iter().map(esc).collect();
         writeln!(out, "| {} |", head.join(" | "))?;
@@ -162,7 +187,7 @@ impl Table {
     }
 
     /// Writes CSV with a header row.
-    pub fn write_csv<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
+    pub fn write_csv<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(&self.headers)
             .map_err(std::io::Error::other)?;
@@ -205,6 +230,7 @@ pub fn write_records<W: Write>(
         Format::Table => Table::from_records(records, columns).write_text(out),
         Format::Markdown => Table::from_records(records, columns).write_markdown(out),
         Format::Csv => Table::from_records(records, columns).write_csv(out),
+        Format::Sarif => Err(unsupported(Format::Sarif)),
     }
 }
 

@@ -284,6 +284,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut stdout, &summary)?;
             writeln!(stdout)?;
         }
+        Format::Sarif => {
+            return Err(soak_core::exit::usage(
+                "--format sarif: logscan does not write SARIF",
+            ));
+        }
         Format::Table | Format::Markdown | Format::Csv => {
             let mut stdout = soak_core::stdout::stdout();
             write_human(&mut stdout, format, &summary, &checks)?;

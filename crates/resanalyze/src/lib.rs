@@ -9,7 +9,6 @@ pub mod cycles;
 pub mod fastscan;
 pub mod follow;
 pub mod html;
-pub mod outfile;
 pub mod plot;
 pub mod promrules;
 pub mod reader;
@@ -387,7 +386,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &cli.write_analysis {
         let text = serde_json::to_string_pretty(&doc)?;
-        outfile::write(path, (text + "\n").as_bytes())
+        soak_core::outfile::write(path, (text + "\n").as_bytes())
             .map_err(|e| soak_core::exit::environment(e.to_string()))?;
     }
     let format = cli.format.unwrap_or_else(|| match Format::resolve(None) {
@@ -398,6 +397,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
         Format::Markdown => report::markdown(&doc),
         Format::Table | Format::Csv => report::table(&doc),
+        Format::Sarif => {
+            return Err(soak_core::exit::usage(
+                "--format sarif: resanalyze does not write SARIF",
+            ));
+        }
         Format::Jsonl => records(&doc)
             .iter()
             .map(|rec| rec.to_line() + "\n")

@@ -261,9 +261,9 @@ pub fn plot(acc: &Accumulator, doc: &Value, path: &Path) -> Result<(), PlotError
             ));
             let at = svg.rfind("</svg>").unwrap_or(svg.len());
             svg.insert_str(at, &text);
-            crate::outfile::write(path, svg.as_bytes()).map_err(|e| err(e.source.to_string()))
+            soak_core::outfile::write(path, svg.as_bytes()).map_err(|e| err(e.source.to_string()))
         }
-        "png" => crate::outfile::replace_with(path, |tmp| {
+        "png" => soak_core::outfile::replace_with(path, |tmp| {
             let root = BitMapBackend::new(tmp, (W, height)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
             for (area, p) in root.split_evenly((ps.len(), 1)).iter().zip(&ps) {

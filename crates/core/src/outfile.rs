@@ -1,4 +1,4 @@
-//! Files resanalyze writes (`--write-analysis`, `--plot`): made as a temporary file created
+//! Files a tool writes on request (`--output`, `--write-analysis`, `--plot`): made as a temporary file created
 //! exclusively (`O_CREAT|O_EXCL`, so never through a symbolic link or into an existing file)
 //! with a random name in the target's own directory, then renamed over the target. A link
 //! planted at the target's name is replaced, never written through; a reader never sees half a
