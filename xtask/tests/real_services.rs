@@ -40,61 +40,10 @@ fn installed(program: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
-/// A Python interpreter that can import `module`: `$SOAKKIT_PYTHON` (the venv `.ci/run`
-/// makes), the system's `python3`, or a venv made here with pip; else a printed reason.
+/// A Python interpreter that can import `module` (see `soak_testkit::python_with`).
 fn python_with(module: &str) -> Option<PathBuf> {
-    static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let imports = |py: &Path| {
-        Command::new(py)
-            .args(["-c", &format!("import {module}")])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let mut candidates: Vec<PathBuf> = std::env::var_os("SOAKKIT_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    candidates.push(PathBuf::from("python3"));
-    if let Some(py) = candidates.iter().find(|p| imports(p)) {
-        return Some(py.clone());
-    }
-    let _one_pip_at_a_time = VENV.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyvenv-real-services");
-    let py = venv.join("bin/python3");
-    if !py.is_file() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !made {
-            eprintln!(
-                "skipped: python3 -m venv failed; pip install {module} or set SOAKKIT_PYTHON"
-            );
-            return None;
-        }
-    }
-    if !imports(&py) {
-        let ok = Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                module,
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok || !imports(&py) {
-            eprintln!(
-                "skipped: pip install {module} failed; set SOAKKIT_PYTHON to a Python that has it"
-            );
-            return None;
-        }
-    }
-    Some(py)
+    soak_testkit::python_with(module, module, &venv)
 }
 
 /// Writes `text` to `dir/name` and returns its path.

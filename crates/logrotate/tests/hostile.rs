@@ -252,28 +252,8 @@ impl Run {
     }
 }
 
-/// Waits for `child`, returning its status and peak RSS: VmHWM read from /proc while it runs
-/// (the high-water mark only grows, so the last reading before it exits is its peak to
-/// within one poll; `wait4`'s ru_maxrss is no use here, it inherits the test process's own
-/// peak across the spawn). A guard kills it after `guard` (a hang is a failure, reported as
-/// such; no assertion is made on speed).
-fn reap(mut child: std::process::Child, guard: Duration) -> (ExitStatus, u64) {
-    let start = Instant::now();
-    let mut peak = 0;
-    loop {
-        if let Some(kib) = soak_core::proc::peak_rss_kib(child.id() as i32) {
-            peak = peak.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return (status, peak);
-        }
-        if start.elapsed() > guard {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("logrotate hung (killed after {guard:?})");
-        }
-        std::thread::sleep(Duration::from_millis(3));
-    }
+fn reap(child: std::process::Child, guard: Duration) -> (ExitStatus, u64) {
+    soak_testkit::wait_with_peak_rss(child, guard, "logrotate")
 }
 
 fn run_in(args: &[&OsStr], dir: &Path) -> Run {

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use soak_testkit::{python_importing, which};
 
 /// A child process stopped and reaped when dropped, so no test leaves one behind: SIGTERM
 /// first (nginx's master then stops its workers), SIGKILL if it is still there after 10 s.
@@ -124,48 +125,10 @@ fn assert_times_within(summary: &Value, from: f64, to: f64) {
     );
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    })
-}
-
-fn python_imports(python: &Path, module: &str) -> bool {
-    Command::new(python)
-        .args(["-c", &format!("import {module}")])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A Python with the `websockets` library (14 or later: its asyncio client reconnects):
-/// `$SOAKKIT_PYTHON` (the venv `.ci/run` makes), `python3`, or a venv made for the tests with pip.
+/// A Python with the `websockets` library (14 or later: its asyncio client reconnects).
 fn python_with_websockets() -> Option<PathBuf> {
-    let module = "websockets.asyncio.client";
-    if let Some(p) = python_importing(module) {
-        return Some(p);
-    }
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-ws");
-    let python = venv.join("bin/python");
-    if !python_imports(&python, module) {
-        let made = Command::new(which("python3")?)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "websockets"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !made {
-            eprintln!("SKIP: pip install websockets failed; no Python with the websockets library");
-            return None;
-        }
-    }
-    Some(python)
+    soak_testkit::python_with("websockets.asyncio.client", "websockets", &venv)
 }
 
 #[test]
@@ -522,17 +485,6 @@ http {{\n  access_log {r}/access.log combined;\n  client_body_temp_path {r}/body
         "{sum}"
     );
     assert_times_within(&sum, started, now());
-}
-
-/// A Python that imports `module` without installing anything: `$SOAKKIT_PYTHON` (the venv
-/// `.ci/run` makes) or `python3`.
-fn python_importing(module: &str) -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("SOAKKIT_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    candidates.extend(which("python3"));
-    candidates.into_iter().find(|p| python_imports(p, module))
 }
 
 /// freqtrade's own exchange retrier, from the installed package, logs its retry, backoff and

@@ -16,31 +16,11 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_resmon");
 
 fn resmon(args: &[&OsStr]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run resmon")
+    soak_testkit::run(BIN, args)
 }
 
 fn resmon_str(args: &[&str]) -> Output {
-    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    resmon(&args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn one_line_error(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert_eq!(e.lines().count(), 1, "one line: {e}");
-    assert!(e.contains(needle), "names {needle}: {e}");
-    assert!(
-        e.matches("os error").count() <= 1,
-        "the OS error said once: {e}"
-    );
-    assert!(!e.contains("panicked"), "{e}");
+    soak_testkit::run(BIN, args)
 }
 
 fn records(path: &Path) -> Vec<Value> {
@@ -51,25 +31,8 @@ fn records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Waits for `child`, reading its peak RSS (VmHWM) from /proc while it runs; kills it after
-/// `guard` (a hang is a failure; nothing is asserted about speed).
-fn finish(mut child: Child, guard: Duration) -> (std::process::ExitStatus, u64) {
-    let start = Instant::now();
-    let mut peak = 0;
-    loop {
-        if let Some(kib) = soak_core::proc::peak_rss_kib(child.id() as i32) {
-            peak = peak.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return (status, peak);
-        }
-        if start.elapsed() > guard {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("resmon did not end (killed after {guard:?})");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn finish(child: Child, guard: Duration) -> (std::process::ExitStatus, u64) {
+    soak_testkit::wait_with_peak_rss(child, guard, "resmon")
 }
 
 #[test]
@@ -92,8 +55,17 @@ fn issue_listen_notanaddr_is_exit_2_before_any_output() {
             OsStr::new("-o"),
             out.as_os_str(),
         ]);
-        assert_eq!(o.status.code(), Some(2), "{addr:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("--listen"), "{}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{addr:?}: {}",
+            soak_testkit::stderr(&o)
+        );
+        assert!(
+            soak_testkit::stderr(&o).contains("--listen"),
+            "{}",
+            soak_testkit::stderr(&o)
+        );
         assert!(!out.exists(), "nothing written for {addr:?}");
     }
 }
@@ -103,8 +75,8 @@ fn listen_on_a_busy_port_is_exit_3() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = busy.local_addr().expect("addr").to_string();
     let o = resmon_str(&["--listen", &addr, "-n", "1", "-i", "100ms"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    one_line_error(&o, &addr);
+    assert_eq!(o.status.code(), Some(3), "{}", soak_testkit::stderr(&o));
+    soak_testkit::assert_one_line_error(&o, &addr);
 }
 
 #[test]
@@ -120,7 +92,12 @@ fn zero_and_negative_intervals_and_durations_are_exit_2() {
         &["--pss-every", "0"][..],
     ] {
         let o = resmon_str(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            soak_testkit::stderr(&o)
+        );
         assert!(o.stdout.is_empty(), "{args:?}");
     }
 }
@@ -239,7 +216,7 @@ fn non_utf8_arguments_and_paths_never_panic_and_are_kept_byte_for_byte() {
         OsStr::new("-o"),
         out.as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", soak_testkit::stderr(&o));
     let recs = records(&out);
     let start = recs.iter().find(|r| r["event"] == "start").expect("start");
     let text = start.to_string();
@@ -266,8 +243,8 @@ fn a_missing_non_utf8_pid_file_is_exit_2_named_byte_for_byte() {
         OsStr::new("-n"),
         OsStr::new("1"),
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    one_line_error(&o, r"svc\xff.pid");
+    assert_eq!(o.status.code(), Some(2), "{}", soak_testkit::stderr(&o));
+    soak_testkit::assert_one_line_error(&o, r"svc\xff.pid");
 }
 
 #[test]
@@ -307,8 +284,8 @@ fn an_output_planted_as_a_symlink_is_refused_and_its_target_untouched() {
         OsStr::new("-o"),
         out.as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    one_line_error(&o, "res.jsonl");
+    assert_eq!(o.status.code(), Some(3), "{}", soak_testkit::stderr(&o));
+    soak_testkit::assert_one_line_error(&o, "res.jsonl");
     assert_eq!(std::fs::read(&victim).expect("victim"), b"precious\n");
 }
 
@@ -324,9 +301,14 @@ fn an_unwritable_output_says_the_os_error_once() {
         OsStr::new("-o"),
         out.as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    one_line_error(&o, "res.jsonl");
-    assert_eq!(stderr(&o).matches("os error").count(), 1, "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", soak_testkit::stderr(&o));
+    soak_testkit::assert_one_line_error(&o, "res.jsonl");
+    assert_eq!(
+        soak_testkit::stderr(&o).matches("os error").count(),
+        1,
+        "{}",
+        soak_testkit::stderr(&o)
+    );
 }
 
 #[test]
@@ -346,7 +328,7 @@ fn a_textfile_planted_as_a_symlink_is_replaced_never_written_through() {
         OsStr::new("-o"),
         d.path().join("res.jsonl").as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", soak_testkit::stderr(&o));
     assert_eq!(std::fs::read(&victim).expect("victim"), b"precious\n");
     let meta = textfile.symlink_metadata().expect("textfile");
     assert!(

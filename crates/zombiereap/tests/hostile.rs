@@ -16,20 +16,11 @@ use soak_core::proc::{ProcessTable, read_stat};
 const BIN: &str = env!("CARGO_BIN_EXE_zombiereap");
 
 fn zr(args: &[&OsStr]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run zombiereap")
+    soak_testkit::run(BIN, args)
 }
 
 fn zr_str(args: &[&str]) -> Output {
-    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    zr(&args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    soak_testkit::run(BIN, args)
 }
 
 fn records(o: &Output) -> Vec<Value> {
@@ -84,16 +75,6 @@ impl Drop for ZombieParent {
     }
 }
 
-fn one_line_error(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert_eq!(e.lines().count(), 1, "one line: {e}");
-    assert!(e.contains(needle), "names {needle}: {e}");
-    assert!(
-        e.matches("os error").count() <= 1,
-        "the OS error said once: {e}"
-    );
-}
-
 #[test]
 fn issue_reap_dry_run_with_live_zombies_exits_1_like_its_summary() {
     let z = ZombieParent::start();
@@ -143,8 +124,13 @@ fn scan_with_a_closed_stdout_still_exits_1_when_zombies_exist() {
 fn scan_and_reap_of_a_tree_that_does_not_exist_are_exit_2_naming_the_pid() {
     for sub in ["scan", "reap"] {
         let o = zr_str(&[sub, "--tree", "999999999"]);
-        assert_eq!(o.status.code(), Some(2), "{sub}: {}", stderr(&o));
-        one_line_error(&o, "999999999");
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{sub}: {}",
+            soak_testkit::stderr(&o)
+        );
+        soak_testkit::assert_one_line_error(&o, "999999999");
     }
 }
 
@@ -152,8 +138,13 @@ fn scan_and_reap_of_a_tree_that_does_not_exist_are_exit_2_naming_the_pid() {
 fn kill_tree_refuses_bad_pids_with_exit_2() {
     for pid in ["999999999", "1", "0"] {
         let o = zr_str(&["kill-tree", pid, "--timeout", "1s"]);
-        assert_eq!(o.status.code(), Some(2), "{pid}: {}", stderr(&o));
-        one_line_error(&o, pid);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{pid}: {}",
+            soak_testkit::stderr(&o)
+        );
+        soak_testkit::assert_one_line_error(&o, pid);
     }
     for args in [
         &["kill-tree", "-5"][..],
@@ -163,7 +154,12 @@ fn kill_tree_refuses_bad_pids_with_exit_2() {
         &["scan", "--min-age=-1s"][..],
     ] {
         let o = zr_str(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            soak_testkit::stderr(&o)
+        );
     }
 }
 
@@ -171,7 +167,7 @@ fn kill_tree_refuses_bad_pids_with_exit_2() {
 fn kill_tree_dry_run_signals_nothing() {
     let z = ZombieParent::start();
     let o = zr_str(&["kill-tree", &z.pid(), "--dry-run", "--format", "jsonl"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", soak_testkit::stderr(&o));
     let state = read_stat(z.parent.id() as i32).expect("parent alive");
     assert!(!state.is_zombie(), "the parent was not killed");
 }
@@ -180,7 +176,7 @@ fn kill_tree_dry_run_signals_nothing() {
 fn run_with_a_missing_command_is_exit_2_said_once() {
     let o = zr_str(&["run", "--", "/nonexistent/command-x"]);
     assert_eq!(o.status.code(), Some(2));
-    one_line_error(&o, "/nonexistent/command-x");
+    soak_testkit::assert_one_line_error(&o, "/nonexistent/command-x");
 }
 
 #[test]
@@ -198,8 +194,8 @@ fn events_under_a_regular_file_is_exit_3_said_once_and_the_command_never_runs() 
         OsStr::new("touch"),
         marker.as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    one_line_error(&o, "events.jsonl");
+    assert_eq!(o.status.code(), Some(3), "{}", soak_testkit::stderr(&o));
+    soak_testkit::assert_one_line_error(&o, "events.jsonl");
     assert!(!marker.exists(), "the command was not started");
 }
 
@@ -217,8 +213,8 @@ fn events_at_a_symlink_is_refused_and_the_target_is_untouched() {
         OsStr::new("--"),
         OsStr::new("true"),
     ]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    one_line_error(&o, "events.jsonl");
+    assert_eq!(o.status.code(), Some(3), "{}", soak_testkit::stderr(&o));
+    soak_testkit::assert_one_line_error(&o, "events.jsonl");
     assert_eq!(std::fs::read(&victim).expect("victim"), b"precious\n");
 }
 
@@ -268,7 +264,7 @@ fn events_at_a_non_utf8_path_is_written_there_and_named_without_loss() {
         o.status.code(),
         Some(7),
         "the command's status: {}",
-        stderr(&o)
+        soak_testkit::stderr(&o)
     );
     let text = std::fs::read_to_string(&events).expect("events written at the exact name");
     assert!(
@@ -286,7 +282,7 @@ fn events_at_a_non_utf8_path_is_written_there_and_named_without_loss() {
         OsStr::new("true"),
     ]);
     assert_eq!(o.status.code(), Some(3));
-    one_line_error(&o, r"no\xffdir");
+    soak_testkit::assert_one_line_error(&o, r"no\xffdir");
 }
 
 #[test]
@@ -344,5 +340,9 @@ fn a_non_utf8_argument_is_a_usage_error_not_a_panic() {
         OsStr::from_bytes(b"\xff"),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(
+        !soak_testkit::stderr(&o).contains("panicked"),
+        "{}",
+        soak_testkit::stderr(&o)
+    );
 }
