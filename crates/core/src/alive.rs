@@ -7,16 +7,7 @@ pub fn is_running(pid: i32) -> bool {
     #[cfg(target_os = "linux")]
     return crate::proc::read_stat(pid).is_ok_and(|s| s.state != 'Z');
     #[cfg(all(unix, not(target_os = "linux")))]
-    {
-        if pid <= 0 {
-            return false;
-        }
-        // SAFETY: signal 0 only checks that the PID exists and may be signalled.
-        if unsafe { libc::kill(pid, 0) } == 0 {
-            return true;
-        }
-        std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
+    return crate::sys::pid_exists(pid);
     #[cfg(windows)]
     windows::is_running(pid)
 }

@@ -31,6 +31,8 @@ pub mod record;
 pub mod report;
 pub mod signals;
 pub mod stdout;
+#[cfg(unix)]
+pub mod sys;
 pub mod units;
 
 pub use error::CoreError;

@@ -1,0 +1,105 @@
+//! Safe wrappers over the Unix system calls the tools share, through `rustix`: a handle on a
+//! process that its PID's reuse cannot redirect (a pidfd, Linux), signals by PID or process
+//! group, whether a PID exists, and a filesystem's free space. One copy here instead of an
+//! `unsafe` block in each tool.
+
+use std::io;
+use std::path::Path;
+
+use rustix::process::{Pid, Signal};
+
+fn pid_of(pid: i32) -> io::Result<Pid> {
+    Pid::from_raw(pid)
+        .filter(|_| pid > 0)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("PID {pid}")))
+}
+
+fn signal_of(signal: i32) -> io::Result<Signal> {
+    Signal::from_named_raw(signal)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("signal {signal}")))
+}
+
+/// A pidfd for `pid`: signals sent through it reach that very process even if the PID is
+/// reused after it exits. `None` when the process is gone or the kernel predates pidfds (5.3).
+#[cfg(target_os = "linux")]
+pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    rustix::process::pidfd_open(pid_of(pid).ok()?, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// Sends `signal` to the process behind a pidfd (`ESRCH` once it has exited).
+#[cfg(target_os = "linux")]
+pub fn pidfd_signal(pidfd: std::os::fd::BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+    rustix::process::pidfd_send_signal(pidfd, signal_of(signal)?).map_err(io::Error::from)
+}
+
+/// Sends `signal` to the process `pid` (`kill(2)`).
+pub fn signal_pid(pid: i32, signal: i32) -> io::Result<()> {
+    rustix::process::kill_process(pid_of(pid)?, signal_of(signal)?).map_err(io::Error::from)
+}
+
+/// Sends `signal` to every process of the group `pgid` (`kill(2)` with `-pgid`).
+pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
+    rustix::process::kill_process_group(pid_of(pgid)?, signal_of(signal)?).map_err(io::Error::from)
+}
+
+/// True when a process `pid` exists (signal 0), including one this user may not signal.
+pub fn pid_exists(pid: i32) -> bool {
+    match pid_of(pid) {
+        Ok(p) => match rustix::process::test_kill_process(p) {
+            Ok(()) => true,
+            Err(e) => e == rustix::io::Errno::PERM,
+        },
+        Err(_) => false,
+    }
+}
+
+/// The bytes an unprivileged writer can still put on the filesystem holding `path`
+/// (`statvfs`: available blocks × fragment size); `None` when it cannot be read.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    #[test]
+    fn signals_reach_a_real_child_and_bad_values_are_refused() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("sleep");
+        let pid = i32::try_from(child.id()).expect("pid");
+        assert!(pid_exists(pid));
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsFd;
+            let fd = pidfd_open(pid).expect("pidfd");
+            pidfd_signal(fd.as_fd(), 15).expect("SIGTERM through the pidfd");
+        }
+        #[cfg(not(target_os = "linux"))]
+        signal_pid(pid, 15).expect("SIGTERM");
+        let status = child.wait().expect("wait");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(15));
+        assert!(!pid_exists(pid), "reaped");
+        assert_eq!(
+            signal_pid(0, 15).expect_err("PID 0").kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            signal_pid(pid, 999).expect_err("no such signal").kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn free_space_of_a_real_filesystem() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
+        assert_eq!(free_bytes(&dir.path().join("missing")), None);
+    }
+}
