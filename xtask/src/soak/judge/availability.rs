@@ -6,6 +6,7 @@ use super::super::health::HealthStats;
 use super::super::verdict::Row;
 use super::Inputs;
 
+/// Availability: 2xx answers of the health endpoint from its first healthy one.
 pub fn availability_row(i: &Inputs<'_>) -> Row {
     const METRIC: &str = "Availability";
     let threshold = format!(">= {}%", i.args.min_availability);

@@ -45,6 +45,7 @@ fn clean_stop(run: &RunSummary) -> bool {
         || matches!(run.exit_code.or(run.exit_status), Some(0 | 130 | 143))
 }
 
+/// Crashes: an end of the service the soak did not ask for, an OOM kill or a restart.
 pub fn crashes_row(
     i: &Inputs<'_>,
     run: &RunSummary,

@@ -7,6 +7,7 @@ use super::super::records::LogSummary;
 use super::super::verdict::Row;
 use super::Inputs;
 
+/// WebSocket reconnections: the most in any hour of the log.
 pub fn reconnects_row(i: &Inputs<'_>, log: Option<&LogSummary>) -> Row {
     let threshold = format!("< {} per hour", i.args.max_reconnects_per_hour);
     match log.and_then(|l| l.ws_reconnects_max_in_any_hour.map(|n| (n, l))) {
@@ -30,6 +31,7 @@ pub fn reconnects_row(i: &Inputs<'_>, log: Option<&LogSummary>) -> Row {
     }
 }
 
+/// Errors the service logged and survived: the most in any hour, and the most frequent.
 pub fn errors_row(i: &Inputs<'_>, log: Option<&LogSummary>) -> Row {
     const METRIC: &str = "Logged errors";
     let threshold = format!("<= {} per hour", i.args.max_errors_per_hour);
@@ -63,6 +65,7 @@ pub fn errors_row(i: &Inputs<'_>, log: Option<&LogSummary>) -> Row {
     )
 }
 
+/// The heartbeat gap: the log's heartbeat rule, or else the health endpoint's silence.
 pub fn hang_row(i: &Inputs<'_>, log: Option<&LogSummary>) -> Row {
     const METRIC: &str = "Heartbeat gap (hang)";
     let threshold = format!("<= {}", format_duration(i.gap));

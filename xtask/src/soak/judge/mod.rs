@@ -104,6 +104,7 @@ pub fn judge(i: &Inputs<'_>) -> Verdict {
     }
 }
 
+/// Duration: the run reached `--duration`.
 fn duration_row(i: &Inputs<'_>) -> Row {
     let ran = i.ran_for.as_secs_f64();
     Row::measured(

@@ -77,6 +77,7 @@ impl ResourceFacts {
     }
 }
 
+/// Memory growth: resanalyze's `memory_growth` check (against the memory limit, under one).
 pub fn memory_row(analysis: Option<&Analysis>) -> Row {
     const METRIC: &str = "Memory growth";
     let Some(c) = analysis.and_then(|a| a.check("memory_growth")) else {
@@ -174,6 +175,7 @@ fn walk_bytes(dir: &Path) -> std::io::Result<u64> {
     Ok(total)
 }
 
+/// Disk: the run directory's artifacts against `--max-total`.
 pub fn disk_row(i: &Inputs<'_>) -> Row {
     let used = walk_bytes(i.dir).unwrap_or(0);
     Row::measured(
