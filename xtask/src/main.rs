@@ -3,7 +3,7 @@
 
 use std::process::{Command, ExitCode};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 pub mod bench;
@@ -22,7 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Run exactly what CI runs: the test suite, clippy with warnings denied, rustfmt check.
+    /// Run exactly what CI runs: `.ci/run` (installs the reference tools the tests drive,
+    /// actionlint, the test suite, clippy with warnings denied, rustfmt check); its exit status
+    /// is passed through.
     Ci,
     /// The whole soak workflow: `soak --demo`, or `soak [OPTIONS] -- CMD ARGS...`.
     Soak(Box<soak::SoakArgs>),
@@ -61,7 +63,7 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Ci => ci(),
+        Task::Ci => return ci(),
         Task::Soak(args) => match soak::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
@@ -111,32 +113,34 @@ fn dist_exit(result: Result<()>) -> ExitCode {
     }
 }
 
-/// The README's test command, then the lint gates, each as its own cargo process.
-fn ci() -> Result<()> {
-    cargo(&["test", "--workspace", "--all-targets"])?;
-    cargo(&["test", "--workspace", "--doc"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&["fmt", "--all", "--check"])
+/// `.ci/run`, the one CI entry point, run from the workspace root with its exit status passed
+/// through (a signal's death as 128 + N, as a shell reports it).
+fn ci() -> ExitCode {
+    let script = match workspace_root() {
+        Ok(root) => root.join(".ci/run"),
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            return ExitCode::from(3);
+        }
+    };
+    eprintln!("xtask: bash {}", script.display());
+    match Command::new("bash").arg(&script).status() {
+        Ok(status) => ExitCode::from(exit_byte(status)),
+        Err(e) => {
+            eprintln!("xtask: error: cannot start bash {}: {e}", script.display());
+            ExitCode::from(3)
+        }
+    }
 }
 
-fn cargo(args: &[&str]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .status()
-        .with_context(|| format!("cannot start {cargo}"))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
-    }
-    Ok(())
+/// A child's status as this process's exit status: its code, or 128 + the signal that ended it.
+fn exit_byte(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|n| 128 + n))
+        .unwrap_or(1);
+    u8::try_from(code).unwrap_or(1)
 }
 
 /// The workspace root (xtask's manifest is one level below it).
@@ -146,4 +150,24 @@ pub fn workspace_root() -> Result<std::path::PathBuf> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .context("xtask has no parent directory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_byte;
+    use std::process::Command;
+
+    fn sh(script: &str) -> std::process::ExitStatus {
+        Command::new("sh")
+            .args(["-c", script])
+            .status()
+            .expect("sh runs")
+    }
+
+    #[test]
+    fn a_child_s_status_passes_through_and_a_signal_reads_as_128_plus_n() {
+        assert_eq!(exit_byte(sh("exit 0")), 0);
+        assert_eq!(exit_byte(sh("exit 3")), 3);
+        assert_eq!(exit_byte(sh("kill -TERM $$")), 128 + 15);
+    }
 }

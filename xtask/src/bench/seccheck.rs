@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::logscan::{generate, pinned, which};
 use super::measure::{measure, measure_status, median, release_build};
@@ -141,10 +141,27 @@ fn detect_secrets() -> Option<PathBuf> {
         .or_else(|| which("detect-secrets"))
 }
 
+/// The `corpus score` example's line: how a tool's findings measure against the corpus.
+#[derive(Debug, Deserialize)]
+struct CorpusScore {
+    /// Planted secrets with a finding on one of their lines.
+    found: u64,
+    /// Planted secrets.
+    planted: u64,
+    /// Recall, 0..=1.
+    recall: f64,
+    /// Precision, 0..=1.
+    precision: f64,
+    /// Findings elsewhere.
+    false_findings: u64,
+    /// What was missed (`file:line what`).
+    missed: Vec<String>,
+}
+
 /// One row of the corpus table: a tool's score (from the `corpus score` example) and time.
 struct Row {
     tool: String,
-    score: Value,
+    score: CorpusScore,
     wall_s: f64,
 }
 
@@ -250,7 +267,7 @@ fn bench_corpus(bin: &Path) -> Result<()> {
         }
         None => println!("{NO_DETECT_SECRETS}"),
     }
-    let planted = rows[0].score["planted"].as_u64().unwrap_or(0);
+    let planted = rows[0].score.planted;
     println!(
         "labelled corpus (seed 22: 5 soak artifacts, {planted} planted secrets, decoys; line-level truth):"
     );
@@ -260,15 +277,19 @@ fn bench_corpus(bin: &Path) -> Result<()> {
         println!(
             "| {} | {}/{planted} | {:.0} % | {:.2} | {} | {:.2} s |",
             r.tool,
-            r.score["found"],
-            r.score["recall"].as_f64().unwrap_or(0.0) * 100.0,
-            r.score["precision"].as_f64().unwrap_or(0.0),
-            r.score["false_findings"],
+            r.score.found,
+            r.score.recall * 100.0,
+            r.score.precision,
+            r.score.false_findings,
             r.wall_s
         );
     }
     for r in &rows {
-        println!("{} missed: {}", r.tool, r.score["missed"]);
+        println!(
+            "{} missed: {}",
+            r.tool,
+            serde_json::to_string(&r.score.missed)?
+        );
     }
     let _ = std::fs::remove_dir_all(&base);
     Ok(())
@@ -357,53 +378,104 @@ fn bench_deps(bin: &Path, db: Option<&Path>, lock: &Path, reps: usize) -> Result
 /// (advisory id, package, version) of every vulnerability and informational warning.
 type Ids = BTreeSet<(String, String, String)>;
 
-fn cargo_audit_ids(v: &Value) -> Result<(Ids, Ids)> {
-    let triple = |e: &Value| {
+/// The parts of `cargo audit --json`'s report the comparison reads.
+#[derive(Debug, Deserialize)]
+struct CargoAuditReport {
+    vulnerabilities: Option<CargoAuditVulnerabilities>,
+    /// Informational warnings by kind (`unmaintained`, `unsound`, `yanked`, ...).
+    #[serde(default)]
+    warnings: std::collections::BTreeMap<String, Vec<CargoAuditEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CargoAuditVulnerabilities {
+    list: Option<Vec<CargoAuditEntry>>,
+}
+
+/// A vulnerability or warning: its advisory (a `yanked` warning has none) and package.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CargoAuditEntry {
+    advisory: Option<CargoAuditAdvisory>,
+    package: CargoAuditPackage,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CargoAuditAdvisory {
+    id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CargoAuditPackage {
+    name: String,
+    version: String,
+}
+
+fn cargo_audit_ids(report: &CargoAuditReport) -> Result<(Ids, Ids)> {
+    let triple = |e: &CargoAuditEntry| {
         (
-            e["advisory"]["id"].as_str().unwrap_or_default().to_string(),
-            e["package"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            e["package"]["version"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            e.advisory
+                .as_ref()
+                .map(|a| a.id.clone())
+                .unwrap_or_default(),
+            e.package.name.clone(),
+            e.package.version.clone(),
         )
     };
-    let vulns = v["vulnerabilities"]["list"]
-        .as_array()
+    let vulns = report
+        .vulnerabilities
+        .as_ref()
+        .and_then(|v| v.list.as_ref())
         .context("cargo-audit JSON has no vulnerabilities.list")?
         .iter()
         .map(triple)
         .collect();
-    let mut warnings = Ids::new();
-    if let Some(w) = v["warnings"].as_object() {
-        for entries in w.values() {
-            for e in entries.as_array().into_iter().flatten() {
-                if e["advisory"].is_object() {
-                    warnings.insert(triple(e));
-                }
-            }
-        }
-    }
+    let warnings = report
+        .warnings
+        .values()
+        .flatten()
+        .filter(|e| e.advisory.is_some())
+        .map(triple)
+        .collect();
     Ok((vulns, warnings))
+}
+
+/// A line of `seccheck deps --format jsonl`: a vulnerability finding or a warning event.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct DepsLine {
+    finding: Option<String>,
+    event: Option<String>,
+    warning: Option<String>,
+    id: Option<String>,
+    package: Option<String>,
+    version: Option<String>,
 }
 
 fn seccheck_ids(jsonl: &str) -> Result<(Ids, Ids)> {
     let (mut vulns, mut warnings) = (Ids::new(), Ids::new());
-    for line in jsonl.lines() {
-        let r: Value = serde_json::from_str(line).context("seccheck printed a non-JSON line")?;
+    let mut reader = soak_core::jsonl::JsonlReader::new(jsonl.as_bytes(), "seccheck deps");
+    while let Some(r) = reader.next_as::<DepsLine>()? {
         let t = (
-            r["id"].as_str().unwrap_or_default().to_string(),
-            r["package"].as_str().unwrap_or_default().to_string(),
-            r["version"].as_str().unwrap_or_default().to_string(),
+            r.id.unwrap_or_default(),
+            r.package.unwrap_or_default(),
+            r.version.unwrap_or_default(),
         );
-        if r["finding"] == "vulnerable_dependency" {
+        if r.finding.as_deref() == Some("vulnerable_dependency") {
             vulns.insert(t);
-        } else if r["event"] == "warning" && r["warning"] != "broken_advisory" {
+        } else if r.event.as_deref() == Some("warning")
+            && r.warning.as_deref() != Some("broken_advisory")
+        {
             warnings.insert(t);
         }
+    }
+    if reader.skipped().total() > 0 {
+        bail!(
+            "seccheck printed {} line(s) that are not its records",
+            reader.skipped().total()
+        );
     }
     Ok((vulns, warnings))
 }
@@ -433,7 +505,7 @@ fn compare_main(args: &[String]) -> Result<()> {
     let ca_out = cargo_audit_cmd(&ca, &db, &lock, false)
         .output()
         .context("running cargo-audit")?;
-    let ca_json: Value = serde_json::from_slice(&ca_out.stdout).with_context(|| {
+    let ca_json: CargoAuditReport = serde_json::from_slice(&ca_out.stdout).with_context(|| {
         format!(
             "cargo-audit printed no JSON report: {}",
             String::from_utf8_lossy(&ca_out.stderr).trim()
@@ -483,4 +555,54 @@ fn compare_main(args: &[String]) -> Result<()> {
         db.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// seccheck as `cargo test --workspace` built it, next to this test's `deps/`.
+    fn built_seccheck() -> PathBuf {
+        let exe = std::env::current_exe().expect("exe");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("profile dir")
+            .to_path_buf();
+        assert!(
+            dir.join("seccheck").is_file(),
+            "seccheck is not built in {}: run `cargo test --workspace`",
+            dir.display()
+        );
+        dir
+    }
+
+    #[test]
+    fn cargo_audit_s_report_and_seccheck_s_records_give_the_same_ids_on_the_fixture() {
+        let root = crate::workspace_root().expect("root");
+        let report =
+            std::fs::read(root.join("fixtures/seccheck/reports/cargo-audit-zola-0.16.0.json"))
+                .expect("cargo-audit's report of the zola fixture");
+        let report: CargoAuditReport = serde_json::from_slice(&report).expect("typed report");
+        let (ca_v, ca_w) = cargo_audit_ids(&report).expect("ids");
+        let out = seccheck_cmd(
+            &built_seccheck(),
+            &root.join("fixtures/seccheck/advisory-db"),
+            &default_lock().expect("lock"),
+            false,
+        )
+        .output()
+        .expect("seccheck runs");
+        assert_eq!(out.status.code(), Some(1), "vulnerable: {out:?}");
+        let (sc_v, sc_w) = seccheck_ids(&String::from_utf8_lossy(&out.stdout)).expect("records");
+        assert_eq!(ca_v.len(), 3);
+        assert!(ca_v.contains(&(
+            "RUSTSEC-2023-0001".to_string(),
+            "tokio".to_string(),
+            "1.20.0".to_string()
+        )));
+        assert_eq!(ca_w.len(), 2, "the unmaintained and unsound atty");
+        assert_eq!((ca_v, ca_w), (sc_v, sc_w));
+        assert!(seccheck_ids("{\"type\":\"summary\"}\nnot json\n").is_err());
+    }
 }

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
-use soak_core::units::parse_duration;
+use anyhow::{Result, bail};
+use soak_core::units::{parse_duration, parse_size};
+
+use super::service::Attach;
 
 /// Options of `cargo xtask soak`.
 #[derive(Debug, Clone, clap::Args)]
@@ -168,6 +170,96 @@ pub struct SoakArgs {
     pub command: Vec<String>,
 }
 
+/// The options checked and typed: what the soak needs to know about them after it starts.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The already running service, with `--attach-*`.
+    pub attach: Option<Attach>,
+    /// How long the service runs.
+    pub duration: Duration,
+    /// Longest silence allowed.
+    pub gap: Duration,
+    /// Time the service gets to stop.
+    pub shutdown: Duration,
+    /// Health poll period.
+    pub health_every: Duration,
+    /// One health poll's limit.
+    pub health_timeout: Duration,
+    /// Health answers may start this late.
+    pub startup_grace: Duration,
+    /// Kraken's cancel-all-after timeout.
+    pub dead_man_timeout: Duration,
+    /// Disk budget.
+    pub max_total: u64,
+}
+
+impl Settings {
+    /// Checks every value before anything is built or started: one mode, flags that go
+    /// together, durations, sizes and regexes as the tools will read them.
+    pub fn check(args: &SoakArgs) -> Result<Settings> {
+        let attach = match (&args.attach_pid, &args.attach_container, &args.attach_unit) {
+            (Some(pid), _, _) => Some(Attach::Pid(*pid)),
+            (_, Some(name), _) => Some(Attach::Container(name.clone())),
+            (_, _, Some(name)) => Some(Attach::Unit(name.clone())),
+            _ => None,
+        };
+        let modes = usize::from(args.demo)
+            + usize::from(!args.command.is_empty())
+            + usize::from(attach.is_some());
+        if modes != 1 {
+            bail!(
+                "give one of --demo, a command after `--` (cargo xtask soak -- python3 bot.py), or \
+                 --attach-pid/--attach-container/--attach-unit"
+            );
+        }
+        if attach.is_none() && (args.log_file.is_some() || args.log_cmd.is_some() || args.stop) {
+            bail!(
+                "--log-file, --log-cmd and --stop go with --attach-pid/--attach-container/--attach-unit"
+            );
+        }
+        if let Some(a) = &attach {
+            a.check()?;
+        }
+        let duration = dur(
+            "duration",
+            args.duration
+                .as_deref()
+                .unwrap_or(if args.demo { "3m" } else { "24h" }),
+        )?;
+        let gap = dur(
+            "max-heartbeat-gap",
+            args.max_heartbeat_gap
+                .as_deref()
+                .unwrap_or(if args.demo { "10s" } else { "5m" }),
+        )?;
+        let shutdown = dur("shutdown-timeout", &args.shutdown_timeout)?;
+        let health_every = dur("health-every", &args.health_every)?;
+        let health_timeout = dur("health-timeout", &args.health_timeout)?;
+        let startup_grace = dur("startup-grace", &args.startup_grace)?;
+        let max_total =
+            parse_size(&args.max_total).map_err(|e| anyhow::anyhow!("--max-total: {e}"))?;
+        dur("interval", &args.interval)?;
+        dur("fault-after", &args.fault_after)?;
+        let dead_man_timeout = dur("dead-man-timeout", &args.dead_man_timeout)?;
+        parse_size(&args.max_log_size).map_err(|e| anyhow::anyhow!("--max-log-size: {e}"))?;
+        for re in &args.heartbeat_regex {
+            regex_check(re)?;
+        }
+        Ok(Settings {
+            attach,
+            duration,
+            gap,
+            shutdown,
+            health_every,
+            health_timeout,
+            startup_grace,
+            dead_man_timeout,
+            max_total,
+        })
+    }
+}
+
+/// A duration flag's value, or an error naming the flag.
 pub fn dur(flag: &str, v: &str) -> Result<Duration> {
     parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))
 }

@@ -1,11 +1,11 @@
 //! How the run's states read in its messages: the progress line's leak estimate, exit
 //! statuses, the service's command.
 
-use serde_json::Value;
+use super::records::EarlyRecord;
 
 /// The progress line's leak estimate from resanalyze's `estimate` event.
-pub fn estimate_text(e: &Value) -> String {
-    match (e["leak_verdict"].as_str(), e["slope_mb_per_hour"].as_f64()) {
+pub fn estimate_text(e: &EarlyRecord) -> String {
+    match (e.leak_verdict.as_deref(), e.slope_mb_per_hour) {
         (Some("insufficient_data") | None, _) => "leak: too little data yet".into(),
         (Some(verdict), Some(slope)) => {
             format!("leak est. {slope:+.1} MB/h ({})", verdict.replace('_', " "))
@@ -39,6 +39,7 @@ pub fn shell_words(words: &[String]) -> String {
         .join(" ")
 }
 
+/// How a process's end reads: `exit status 1`, `signal 9`, `still running`.
 pub fn status_text(s: Option<std::process::ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
     match s {

@@ -1,44 +1,9 @@
 //! The parts of the tools' JSONL the soak reads, as typed records: what a field means is
-//! written once here, not as string-key lookups scattered through the verdict. Every field is
-//! optional (`#[serde(default)]`): a tool that wrote less is judged on what it wrote.
-
-use std::path::Path;
+//! written once here, not as string-key lookups scattered through the stages. Every field is
+//! optional (`#[serde(default)]`): a tool that wrote less is judged on what it wrote. They are
+//! read through [`super::artifacts`] (streamed, `.gz` transparently) and [`super::tail`].
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-
-use super::verdict::read_artifact;
-
-/// Every line of a JSONL artifact (compressed or not) that parses as `T`; others are skipped.
-pub fn read_all<T: DeserializeOwned>(path: &Path) -> Vec<T> {
-    read_artifact(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<T>(l).ok())
-        .collect()
-}
-
-/// A record's envelope: which kind and which tool.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Envelope {
-    /// `sample`, `event`, `finding`, `action`, `summary`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The tool that wrote it.
-    #[serde(default)]
-    pub tool: String,
-}
-
-/// The last `summary` record of `tool` in a JSONL artifact, as `T`.
-pub fn last_summary_of<T: DeserializeOwned>(path: &Path, tool: &str) -> Option<T> {
-    let text = read_artifact(path)?;
-    text.lines().rev().find_map(|l| {
-        let env: Envelope = serde_json::from_str(l).ok()?;
-        (env.kind == "summary" && env.tool == tool)
-            .then(|| serde_json::from_str(l).ok())
-            .flatten()
-    })
-}
 
 /// One resmon sample, the fields the soak judges.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,7 +85,7 @@ pub struct AnalysisCheck {
     /// `memory_growth`, `cpu_average`, ...
     pub name: String,
     /// The threshold.
-    pub threshold: serde_json::Value,
+    pub threshold: Threshold,
     /// The judged value.
     pub value: Option<f64>,
     /// Within the threshold.
@@ -196,4 +161,108 @@ pub struct SecretsSummary {
     pub secrets: Option<u64>,
     /// Files scanned.
     pub files: Option<u64>,
+}
+
+/// A check's threshold as resanalyze wrote it: a number (shown as JSON shows it, `10.0`), a
+/// word, or nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Threshold {
+    /// A number.
+    Number(serde_json::Number),
+    /// A word.
+    Text(String),
+    /// Null, absent, or of another shape (read and ignored).
+    Other(serde::de::IgnoredAny),
+}
+
+impl Default for Threshold {
+    fn default() -> Self {
+        Threshold::Other(serde::de::IgnoredAny)
+    }
+}
+
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threshold::Number(n) => write!(f, "{n}"),
+            Threshold::Text(t) => write!(f, "{t:?}"),
+            Threshold::Other(_) => f.write_str("null"),
+        }
+    }
+}
+
+/// exchange-sim's first line: where it listens.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SimListening {
+    /// Its base URL.
+    pub url: String,
+}
+
+/// A line of `logscan --follow`, the watchdog: a `hang` finding stops the run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WatchdogRecord {
+    /// `event`, `finding`, ...
+    #[serde(rename = "type")]
+    pub record: String,
+    /// The finding's kind (`hang`).
+    pub kind: Option<String>,
+    /// What it says.
+    pub message: Option<String>,
+}
+
+/// A line of `resanalyze --follow`: its `estimate` events and its early findings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EarlyRecord {
+    /// `event` or `finding`.
+    #[serde(rename = "type")]
+    pub record: String,
+    /// The event's name (`estimate`).
+    pub event: Option<String>,
+    /// The finding's kind.
+    pub kind: Option<String>,
+    /// The finding's message.
+    pub message: Option<String>,
+    /// The estimate's leak verdict so far (`insufficient_data`, `no_leak`, `leak`).
+    pub leak_verdict: Option<String>,
+    /// The estimate's slope.
+    pub slope_mb_per_hour: Option<f64>,
+}
+
+/// `orphan-cancel reconcile`'s summary.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ReconcileSummary {
+    /// Open on the exchange and unknown to the bot.
+    pub orphans: u64,
+    /// Open on the exchange and tracked by the bot.
+    pub matched: u64,
+    /// Tracked by the bot and not open on the exchange.
+    pub ghosts: u64,
+}
+
+/// `seccheck deps`' summary.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DepsSummary {
+    /// No finding at or above the failing severity.
+    pub ok: bool,
+    /// Findings at or above it.
+    pub failing: u64,
+    /// Packages read.
+    pub packages: u64,
+    /// The lockfiles read.
+    pub lockfiles: Vec<String>,
+    /// Findings by severity (ignored ones not counted).
+    pub critical: u64,
+    /// High.
+    pub high: u64,
+    /// Medium.
+    pub medium: u64,
+    /// Low.
+    pub low: u64,
+    /// Warnings (unmaintained, yanked, ...).
+    pub warnings: u64,
 }

@@ -1,11 +1,12 @@
 //! Reading the JSONL files other tools are still writing: only the new complete lines, from
-//! where the last read stopped.
+//! where the last read stopped, each through core's tolerant reader into a typed record.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use soak_core::jsonl::JsonlReader;
 
 /// A position in a growing JSONL file.
 pub struct Tail {
@@ -24,8 +25,9 @@ impl Tail {
         }
     }
 
-    /// The JSON objects in the lines completed since the last call.
-    pub fn read_new(&mut self) -> Vec<Value> {
+    /// The records in the lines completed since the last call (lines that do not read as `T`
+    /// are skipped).
+    pub fn read_new<T: DeserializeOwned>(&mut self) -> Vec<T> {
         let Ok(mut f) = File::open(&self.path) else {
             return Vec::new();
         };
@@ -42,11 +44,12 @@ impl Tail {
             return Vec::new();
         };
         let complete: Vec<u8> = self.partial.drain(..=last_nl).collect();
-        complete
-            .split(|b| *b == b'\n')
-            .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
+        let mut reader = JsonlReader::new(&complete[..], self.path.display().to_string());
+        let mut records = Vec::new();
+        while let Ok(Some(record)) = reader.next_as::<T>() {
+            records.push(record);
+        }
+        records
     }
 }
 
@@ -55,18 +58,23 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    #[derive(Debug, serde::Deserialize)]
+    struct A {
+        a: u64,
+    }
+
     #[test]
     fn reads_only_complete_new_lines() {
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("a.jsonl");
         let mut t = Tail::new(p.clone());
-        assert!(t.read_new().is_empty(), "missing file");
+        assert!(t.read_new::<A>().is_empty(), "missing file");
         let mut f = File::create(&p).expect("create");
         write!(f, "{{\"a\":1}}\n{{\"a\":").expect("write");
-        assert_eq!(t.read_new().len(), 1);
+        assert_eq!(t.read_new::<A>().len(), 1);
         write!(f, "2}}\nnot json\n").expect("write");
-        let v = t.read_new();
+        let v = t.read_new::<A>();
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0]["a"], 2);
+        assert_eq!(v[0].a, 2);
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// A row's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,36 @@ impl Row {
     }
 }
 
+/// `summary.json`: the verdict, its rows in the seed's order.
+#[derive(Debug, Serialize)]
+pub struct SummaryJson<'a> {
+    /// No row failed.
+    pub ok: bool,
+    /// Why the run ended.
+    pub stopped_because: &'a str,
+    /// The run directory.
+    pub run_dir: &'a str,
+    /// Early warnings seen while the run went on.
+    pub early_warnings: &'a [String],
+    /// The rows.
+    pub rows: Vec<RowJson<'a>>,
+}
+
+/// One row of `summary.json`.
+#[derive(Debug, Serialize)]
+pub struct RowJson<'a> {
+    /// The seed's name for it.
+    pub metric: &'a str,
+    /// The threshold, in words.
+    pub threshold: &'a str,
+    /// What was measured.
+    pub value: &'a str,
+    /// `pass`, `fail` or `skip`.
+    pub status: String,
+    /// Where the figure comes from, or why it is skipped.
+    pub detail: &'a str,
+}
+
 /// The whole verdict.
 #[derive(Debug, Clone)]
 pub struct Verdict {
@@ -92,20 +122,24 @@ impl Verdict {
     }
 
     /// `summary.json`'s content.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "ok": self.ok(),
-            "stopped_because": self.stopped_because,
-            "run_dir": self.run_dir,
-            "early_warnings": self.warnings,
-            "rows": self.rows.iter().map(|r| json!({
-                "metric": r.metric,
-                "threshold": r.threshold,
-                "value": r.value,
-                "status": r.status.as_str().to_ascii_lowercase(),
-                "detail": r.detail,
-            })).collect::<Vec<_>>(),
-        })
+    pub fn to_json(&self) -> SummaryJson<'_> {
+        SummaryJson {
+            ok: self.ok(),
+            stopped_because: &self.stopped_because,
+            run_dir: &self.run_dir,
+            early_warnings: &self.warnings,
+            rows: self
+                .rows
+                .iter()
+                .map(|r| RowJson {
+                    metric: r.metric,
+                    threshold: &r.threshold,
+                    value: &r.value,
+                    status: r.status.as_str().to_ascii_lowercase(),
+                    detail: &r.detail,
+                })
+                .collect(),
+        }
     }
 
     /// A Markdown table (the job summary).
@@ -229,41 +263,6 @@ impl Verdict {
     }
 }
 
-/// A run directory's file as text, or its `.gz` once the final pass has compressed it.
-pub fn read_artifact(path: &Path) -> Option<String> {
-    use std::io::Read;
-    if let Ok(t) = std::fs::read_to_string(path) {
-        return Some(t);
-    }
-    let mut gz = path.as_os_str().to_os_string();
-    gz.push(".gz");
-    let raw = std::fs::read(gz).ok()?;
-    let mut t = String::new();
-    flate2::read::MultiGzDecoder::new(&raw[..])
-        .read_to_string(&mut t)
-        .ok()?;
-    Some(t)
-}
-
-/// Every JSON object line of a JSONL file, compressed or not (others skipped; a missing file
-/// is empty).
-pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    read_artifact(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(Value::is_object)
-        .collect()
-}
-
-/// The last `summary` record of `tool` in `records`.
-pub fn last_summary<'a>(records: &'a [Value], tool: &str) -> Option<&'a Value> {
-    records
-        .iter()
-        .rev()
-        .find(|r| r["type"] == "summary" && r["tool"] == tool)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +309,11 @@ mod tests {
             md.contains("`r/report.html`"),
             "the summary links the report: {md}"
         );
-        assert_eq!(v.to_json()["rows"][2]["status"], "fail");
+        assert_eq!(v.to_json().rows[2].status, "fail");
+        let json = serde_json::to_string(&v.to_json()).expect("json");
+        assert!(
+            json.starts_with("{\"ok\":false,\"stopped_because\":\"duration reached\",\"run_dir\":\"r\",\"early_warnings\":[\"early warning: memory rising\"],\"rows\":[{\"metric\":\"Memory growth\",\"threshold\":\"< 10 MB/h\",\"value\":\"1.2 MB/h\",\"status\":\"pass\",\"detail\":\"resanalyze\"}"),
+            "summary.json keeps its field order: {json}"
+        );
     }
 }
