@@ -40,16 +40,3 @@ pub fn wait_for_file(path: &Path, timeout: Duration) -> Option<String> {
     }
     None
 }
-
-pub fn free_bytes(dir: &Path) -> Option<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
-    let mut s = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: statvfs succeeded.
-    let s = unsafe { s.assume_init() };
-    Some(s.f_bavail * s.f_frsize)
-}

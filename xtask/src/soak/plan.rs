@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use super::args::{Settings, SoakArgs};
-use super::files::free_bytes;
+use soak_core::sys::free_bytes;
 
 /// The binaries a soak runs, built in release mode unless `--bin-dir` names them.
 const TOOLS: [&str; 9] = [

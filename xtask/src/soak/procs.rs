@@ -50,10 +50,8 @@ impl Proc {
     /// Sends `signal` to the process (not its group).
     pub fn signal(&self, signal: i32) {
         if self.status.is_none() {
-            // SAFETY: kill(2) on our own child's PID, which we have not reaped yet.
-            unsafe {
-                libc::kill(self.pid(), signal);
-            }
+            // Our own child, not reaped yet: its PID cannot have been reused.
+            let _ = soak_core::sys::signal_pid(self.pid(), signal);
         }
     }
 
@@ -84,10 +82,8 @@ impl Proc {
     }
 
     fn kill_group(&mut self) {
-        // SAFETY: kill(2) of the process group we created for this child.
-        unsafe {
-            libc::kill(-self.pid(), libc::SIGKILL);
-        }
+        // The process group we created for this child.
+        let _ = soak_core::sys::signal_group(self.pid(), libc::SIGKILL);
     }
 }
 

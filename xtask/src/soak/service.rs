@@ -172,20 +172,14 @@ impl Service {
 fn stop_attached_target(target: &Attach, grace: Duration) {
     if let Attach::Pid(pid) = target {
         eprintln!("soak: --stop: SIGTERM to PID {pid}");
-        // SAFETY: kill(2) with a plain PID the user named; no memory is involved.
-        unsafe {
-            libc::kill(*pid, libc::SIGTERM);
-        }
+        let _ = soak_core::sys::signal_pid(*pid, libc::SIGTERM);
         let deadline = Instant::now() + grace;
         while is_running(*pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         if is_running(*pid) {
             eprintln!("soak: PID {pid} did not stop within the grace period; SIGKILL");
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(*pid, libc::SIGKILL);
-            }
+            let _ = soak_core::sys::signal_pid(*pid, libc::SIGKILL);
         }
     } else if let Some(mut c) = target.stop_command() {
         eprintln!("soak: --stop: {:?}", c);

@@ -3,27 +3,12 @@
 
 use std::time::Duration;
 
+use soak_core::sys::signal_name;
 use soak_core::units::format_duration;
 
 use super::super::records::{LogSummary, MonitorEvent, RunSummary};
 use super::super::verdict::Row;
 use super::{Ending, Inputs};
-
-/// A signal's name: `SIGKILL` for 9.
-fn signal_name(n: i32) -> String {
-    match n {
-        libc::SIGHUP => "SIGHUP".into(),
-        libc::SIGINT => "SIGINT".into(),
-        libc::SIGQUIT => "SIGQUIT".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGKILL => "SIGKILL".into(),
-        libc::SIGSEGV => "SIGSEGV".into(),
-        libc::SIGPIPE => "SIGPIPE".into(),
-        libc::SIGTERM => "SIGTERM".into(),
-        libc::SIGBUS => "SIGBUS".into(),
-        n => format!("signal {n}"),
-    }
-}
 
 /// How the service's end reads: `exit status 1`, `SIGKILL (signal 9)`.
 fn end_text(run: &RunSummary) -> String {
