@@ -7,7 +7,9 @@
 //! target's end is noticed at the next tick.
 
 use std::io::{self, Read};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+#[cfg(target_os = "linux")]
+use std::os::fd::FromRawFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -32,7 +34,15 @@ pub struct Waiter {
     pidfds: Vec<(i32, OwnedFd)>,
 }
 
+/// A pidfd for `pid`, or `None` where the kernel has no `pidfd_open` or the process is gone
+/// (always on macOS: a target's end is noticed at the next tick there).
+#[cfg(not(target_os = "linux"))]
+pub fn pidfd_open(_pid: i32) -> Option<OwnedFd> {
+    None
+}
+
 /// A pidfd for `pid`, or `None` where the kernel has no `pidfd_open` or the process is gone.
+#[cfg(target_os = "linux")]
 pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
