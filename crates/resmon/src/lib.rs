@@ -12,7 +12,10 @@
 //! - [`prom`]: OpenMetrics endpoint and node_exporter textfile;
 //! - [`watch`]: sizes of watched files and directories;
 //! - [`cgroup`], [`cgtarget`], [`resolve`]: a cgroup's own accounting (`--cgroup`,
-//!   `--container`, `--unit`), its OOM kills and restarts.
+//!   `--container`, `--unit`), its OOM kills and restarts;
+//! - `portable` (Windows, macOS): the system, tree, target and self readers through sysinfo;
+//!   `windows`: a launched command's Ctrl+Break, the wait on process handles, CPU times and
+//!   volume sizes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
