@@ -171,3 +171,27 @@ fn name_attaches_to_the_matching_service() {
     let start = event(&recs, "start");
     assert_eq!(start["pid"].as_u64(), Some(u64::from(svc.id())), "{start}");
 }
+
+#[test]
+fn a_command_outliving_the_recording_is_stopped() {
+    let (code, recs) = record(&[
+        "--interval",
+        "100ms",
+        "--count",
+        "2",
+        "--",
+        "ping",
+        "-n",
+        "120",
+        "127.0.0.1",
+    ]);
+    assert_eq!(code, Some(0), "the count ended the run, not the command");
+    assert_eq!(of_type(&recs, "sample").len(), 2);
+    let stop = event(&recs, "stop");
+    assert_eq!(stop["reason"], "count");
+    // Stopped (Ctrl+Break, or TerminateProcess where no console carries it) before resmon
+    // exited: its exit is recorded, never left running.
+    let exit = event(&recs, "target_exit");
+    assert_eq!(exit["pid"], event(&recs, "start")["pid"]);
+    assert!(exit["exit_code"].as_i64().is_some_and(|c| c != 0), "{exit}");
+}

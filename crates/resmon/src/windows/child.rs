@@ -18,14 +18,15 @@ pub fn own_process_group(cmd: &mut Command) {
 }
 
 /// Asks `child` to stop (any signal but SIGKILL: Ctrl+Break to its group), or ends it
-/// (SIGKILL). A program without a console, or one that ignores Ctrl+Break, is ended by the
-/// SIGKILL that follows the grace period.
+/// (SIGKILL). When Ctrl+Break cannot be delivered at all (no console shared with it, as
+/// under wine run from a pipe) there is nothing to wait for: it is ended at once. One that
+/// ignores Ctrl+Break is ended by the SIGKILL that follows the grace period.
 pub fn signal(child: &Child, signal: i32) {
-    if signal == crate::target::SIGKILL {
+    // SAFETY: plain call; the group ID is the child's PID (it leads its own group).
+    let asked = signal != crate::target::SIGKILL
+        && unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, child.id()) } != 0;
+    if !asked {
         // SAFETY: the handle belongs to `child`, which is alive for this call.
         unsafe { TerminateProcess(child.as_raw_handle(), TERMINATED) };
-    } else {
-        // SAFETY: plain call; the group ID is the child's PID (it leads its own group).
-        unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, child.id()) };
     }
 }
