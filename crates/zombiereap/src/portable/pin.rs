@@ -45,9 +45,18 @@ mod unix_impl {
         start: u64,
     }
 
+    /// Its start time and whether it is a zombie, from a reading of that process alone.
     fn start_of(pid: i32) -> Option<(u64, bool)> {
-        let snap = super::super::procs::Snapshot::take().ok()?;
-        snap.get(pid).map(|i| (i.start, i.zombie))
+        use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
+        let p = sysinfo::Pid::from_u32(u32::try_from(pid).ok()?);
+        let mut s = System::new().ok()?;
+        s.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[p]),
+            true,
+            ProcessRefreshKind::nothing(),
+        );
+        s.process(p)
+            .map(|p| (p.start_time(), p.status() == ProcessStatus::Zombie))
     }
 
     /// `pid` if it still is the process that started at `start`.
