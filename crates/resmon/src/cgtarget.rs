@@ -78,7 +78,7 @@ fn resolve(source: &Source) -> Result<Option<Resolved>, ResolveError> {
 }
 
 fn alive(pid: i32) -> bool {
-    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    soak_core::alive::is_running(pid)
 }
 
 impl CgroupTarget {

@@ -12,7 +12,10 @@
 //! - [`prom`]: OpenMetrics endpoint and node_exporter textfile;
 //! - [`watch`]: sizes of watched files and directories;
 //! - [`cgroup`], [`cgtarget`], [`resolve`]: a cgroup's own accounting (`--cgroup`,
-//!   `--container`, `--unit`), its OOM kills and restarts.
+//!   `--container`, `--unit`), its OOM kills and restarts;
+//! - `portable` (Windows, macOS): the system, tree, target and self readers through sysinfo;
+//!   `windows`: a launched command's Ctrl+Break, the wait on process handles, CPU times and
+//!   volume sizes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +32,8 @@ use soak_core::signals::Termination;
 
 pub mod cgroup;
 pub mod cgtarget;
+#[cfg(not(target_os = "linux"))]
+pub mod portable;
 pub mod procfile;
 pub mod prom;
 pub mod resolve;
@@ -37,8 +42,13 @@ pub mod schedule;
 pub mod system;
 pub mod target;
 pub mod tree;
+#[cfg(unix)]
 pub mod waiter;
 pub mod watch;
+#[cfg(windows)]
+pub mod windows;
+#[cfg(windows)]
+pub use windows::waiter;
 
 use cgtarget::{CgroupEvent, CgroupTarget, Source, TargetSetupError};
 use sample::{Host, Parts, SelfReader, TOOL};
@@ -245,8 +255,7 @@ fn disk_path(cli: &Cli) -> PathBuf {
 }
 
 fn exit_status_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
+    match (status.code(), target::signal_of(status)) {
         (Some(c), _) => u8::try_from(c & 0xff).unwrap_or(1),
         (None, Some(s)) => u8::try_from((128 + s).min(255)).unwrap_or(255),
         _ => 1,
@@ -444,7 +453,7 @@ fn end_child(
     let mut killed = false;
     while targets.child_status().is_none() {
         if !killed && Instant::now() >= deadline {
-            targets.forward_signal(libc::SIGKILL);
+            targets.forward_signal(target::SIGKILL);
             killed = true;
         }
         waiter.wait(Duration::from_millis(50));
@@ -455,6 +464,9 @@ fn end_child(
 }
 
 fn signal_name(sig: i32) -> String {
+    #[cfg(windows)]
+    return soak_core::signals::Termination::name(sig).to_string();
+    #[cfg(unix)]
     nix::sys::signal::Signal::try_from(sig)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|_| format!("SIG{sig}"))
@@ -644,17 +656,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(reason) => reason,
         Err(e) => {
             // The output failed: stop a launched command rather than orphan it.
-            let _ = end_child(&mut m, &mut targets, &mut waiter, libc::SIGTERM);
+            let _ = end_child(
+                &mut m,
+                &mut targets,
+                &mut waiter,
+                soak_core::signals::SIGTERM,
+            );
             return Err(e);
         }
     };
 
     // A command that outlives the recording (duration, count) is stopped like `timeout`
     // stops it; its own status is passed through only when it ended by itself.
-    end_child(&mut m, &mut targets, &mut waiter, libc::SIGTERM)?;
+    end_child(
+        &mut m,
+        &mut targets,
+        &mut waiter,
+        soak_core::signals::SIGTERM,
+    )?;
     let code = match (reason, targets.child_status()) {
         ("target_exit", Some(status)) => ExitCode::Child(exit_status_code(status)),
-        ("signal", _) if term.requested() == Some(libc::SIGINT) => ExitCode::Interrupted,
+        ("signal", _) if term.requested() == Some(soak_core::signals::SIGINT) => {
+            ExitCode::Interrupted
+        }
         _ => ExitCode::Success,
     };
     let stop = m

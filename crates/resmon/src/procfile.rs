@@ -8,7 +8,10 @@
 
 use std::fs::File;
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::FileExt;
+#[cfg(windows)]
+use std::os::windows::fs::FileExt;
 use std::path::Path;
 
 /// A read of a seq file shorter than this (and than the buffer) was its last.
@@ -52,7 +55,12 @@ impl ProcFile {
                 // Grown once per file to its natural size, then reused without zeroing.
                 self.buf.resize(self.buf.len() * 2, 0);
             }
+            #[cfg(unix)]
             let n = self.file.read_at(&mut self.buf[filled..], filled as u64)?;
+            #[cfg(windows)]
+            let n = self
+                .file
+                .seek_read(&mut self.buf[filled..], filled as u64)?;
             if n == 0 {
                 break;
             }
@@ -74,6 +82,7 @@ impl ProcFile {
 }
 
 /// True when an error means "the process is gone" rather than a real failure.
+#[cfg(unix)]
 pub fn is_gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
 }
@@ -91,6 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn rereads_a_generated_file_in_place() {
         let mut f = ProcFile::open("/proc/self/stat").expect("open");
         let first = f.read().expect("read").to_string();
@@ -113,6 +123,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn a_dead_process_file_reads_as_gone() {
         let mut child = std::process::Command::new("sleep")
             .arg("30")

@@ -559,20 +559,23 @@ pub fn write_textfile(path: &Path, text: &str) -> Result<(), PromError> {
 /// mode 0644 for node_exporter): a path planted under that name, a symlink above all, is never
 /// opened or followed; the rename then replaces the textfile's own directory entry only.
 fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> std::io::Result<(PathBuf, std::fs::File)> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
     for _ in 0..16 {
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".{:016x}.tmp", rand::random::<u64>()));
         let tmp = dir.join(tmp_name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Windows: CREATE_NEW already fails on any existing entry, a symlink included.
+        #[cfg(unix)]
         {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        match options.open(&tmp) {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
             Err(e) => return Err(e),

@@ -6,9 +6,14 @@ use serde_json::Value;
 use soak_core::record::{Record, RecordType, Timestamp};
 
 use crate::cgroup::CgroupSample;
+#[cfg(target_os = "linux")]
 use crate::procfile::ProcFile;
 use crate::system::{Metric, SystemSample};
+#[cfg(target_os = "linux")]
 use std::time::Instant;
+
+#[cfg(not(target_os = "linux"))]
+pub use crate::portable::own::SelfReader;
 
 use crate::tree::TreeSample;
 
@@ -24,6 +29,7 @@ pub struct Host {
     pub platform: String,
 }
 
+#[cfg(target_os = "linux")]
 impl Host {
     /// Reads the host's name and kernel release.
     pub fn read() -> Host {
@@ -44,6 +50,7 @@ impl Host {
 /// resmon's own CPU % (from `getrusage`, microsecond precision: its cost per sample is far
 /// below one clock tick) and RSS (from `/proc/self/statm`, kept open: far cheaper to
 /// generate than `stat`).
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 pub struct SelfReader {
     stat: Metric<ProcFile>,
@@ -51,6 +58,7 @@ pub struct SelfReader {
     page_size: u64,
 }
 
+#[cfg(target_os = "linux")]
 impl Default for SelfReader {
     fn default() -> Self {
         Self::new()
@@ -58,6 +66,7 @@ impl Default for SelfReader {
 }
 
 /// CPU seconds (user + system) this process has used, all threads included.
+#[cfg(unix)]
 pub fn own_cpu_seconds() -> Option<f64> {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
@@ -71,6 +80,7 @@ pub fn own_cpu_seconds() -> Option<f64> {
     Some(secs(ru.ru_utime) + secs(ru.ru_stime))
 }
 
+#[cfg(target_os = "linux")]
 impl SelfReader {
     /// Opens `/proc/self/stat`.
     pub fn new() -> Self {

@@ -7,8 +7,12 @@
 //! (total - available) / total`, `disk_percent = used / (used + free for non-root)`, CPU busy =
 //! everything but `idle` and `iowait`. Network counters sum every interface but loopback.
 
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+#[cfg(target_os = "linux")]
+use std::path::PathBuf;
 
+#[cfg(target_os = "linux")]
 use crate::procfile::ProcFile;
 
 const MB: f64 = 1024.0 * 1024.0;
@@ -45,6 +49,23 @@ pub struct Disk {
     pub free: u64,
     /// `used / (used + free) * 100`, as `df` and psutil compute it.
     pub percent: f64,
+}
+
+impl Disk {
+    /// A filesystem's figures from its total, used and (unprivileged) free bytes.
+    pub fn new(total: u64, used: u64, free: u64) -> Disk {
+        let percent = if used + free > 0 {
+            used as f64 / (used + free) as f64 * 100.0
+        } else {
+            0.0
+        };
+        Disk {
+            total,
+            used,
+            free,
+            percent,
+        }
+    }
 }
 
 /// One reading of the system.
@@ -117,6 +138,7 @@ impl CpuTimes {
 }
 
 /// Reads the system's metrics; keeps its files open between samples.
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 pub struct SystemReader {
     stat: Metric<ProcFile>,
@@ -133,8 +155,10 @@ pub struct SystemReader {
 
 /// `/proc/cpuinfo` is costly to generate (a formatted block per CPU, a third of a sample's
 /// cost at 10 Hz): it is read at most this often, the value reused in between.
+#[cfg(target_os = "linux")]
 const CPUINFO_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 enum FreqSource {
     Sysfs(Vec<ProcFile>),
@@ -142,14 +166,17 @@ enum FreqSource {
     None(String),
 }
 
+#[cfg(target_os = "linux")]
 fn open(path: &str) -> Metric<ProcFile> {
     ProcFile::open(path).map_err(|e| format!("{path}: {e}"))
 }
 
+#[cfg(target_os = "linux")]
 fn open_single(path: &str) -> Metric<ProcFile> {
     ProcFile::open_single(path).map_err(|e| format!("{path}: {e}"))
 }
 
+#[cfg(target_os = "linux")]
 impl SystemReader {
     /// A reader watching the filesystem that holds `disk_path`.
     pub fn new(disk_path: &Path) -> Self {
@@ -353,25 +380,25 @@ pub fn parse_net_dev(text: &str) -> (u64, u64) {
 }
 
 /// Size of the filesystem holding `path` (psutil's `disk_usage`).
+#[cfg(unix)]
 pub fn disk_usage(path: &Path) -> Metric<Disk> {
     let st = nix::sys::statvfs::statvfs(path)
         .map_err(|e| format!("{}: {e}", soak_core::pathtext::shown(path)))?;
-    let frsize = st.fragment_size();
-    let total = st.blocks() * frsize;
-    let free = st.blocks_available() * frsize;
-    let used = (st.blocks() - st.blocks_free()) * frsize;
-    let percent = if used + free > 0 {
-        used as f64 / (used + free) as f64 * 100.0
-    } else {
-        0.0
-    };
-    Ok(Disk {
-        total,
-        used,
-        free,
-        percent,
-    })
+    // Block counts are 32-bit on macOS, 64-bit on Linux.
+    fn bytes(blocks: impl Into<u64>, size: impl Into<u64>) -> u64 {
+        blocks.into() * size.into()
+    }
+    let blocks = |n| bytes(n, st.fragment_size());
+    let total = blocks(st.blocks());
+    let free = blocks(st.blocks_available());
+    let used = blocks(st.blocks()).saturating_sub(blocks(st.blocks_free()));
+    Ok(Disk::new(total, used, free))
 }
+
+#[cfg(not(target_os = "linux"))]
+pub use crate::portable::system::SystemReader;
+#[cfg(windows)]
+pub use crate::windows::disk::disk_usage;
 
 #[cfg(test)]
 mod tests {
@@ -409,6 +436,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn reads_this_machine() {
         let mut r = SystemReader::new(Path::new("/"));
         r.prime();

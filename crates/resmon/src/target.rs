@@ -14,6 +14,23 @@ use serde_json::{Value, json};
 use crate::procfile::ProcFile;
 use crate::tree::parse_stat;
 
+#[cfg(not(target_os = "linux"))]
+use crate::portable::procs::{matching, parent_of, running_start};
+
+/// SIGKILL's number: forwarded as itself on Unix, as `TerminateProcess` on Windows.
+pub const SIGKILL: i32 = 9;
+
+/// The signal that ended a process, where the OS has signals (never on Windows).
+pub fn signal_of(status: ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    return std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
+}
+
 /// How the target was named on the command line.
 #[derive(Debug)]
 pub enum Spec {
@@ -90,12 +107,14 @@ pub struct Targets {
 }
 
 /// The start time of a running (not zombie) `pid`.
+#[cfg(target_os = "linux")]
 fn running_start(pid: i32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let r = parse_stat(pid, &text, 1)?;
     (r.state != 'Z' && r.state != 'X').then_some(r.start_ticks)
 }
 
+#[cfg(target_os = "linux")]
 fn parent_of(pid: i32) -> Option<i32> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &text[text.rfind(')')? + 1..];
@@ -115,6 +134,7 @@ fn self_and_ancestors() -> Vec<i32> {
 }
 
 /// The command line of `pid` joined by spaces (empty for kernel threads).
+#[cfg(target_os = "linux")]
 fn cmdline(pid: i32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let s = String::from_utf8_lossy(&raw).replace('\0', " ");
@@ -125,7 +145,20 @@ fn cmdline(pid: i32) -> Option<String> {
 /// threads, resmon and its ancestors excluded), the oldest one whose parent does not match
 /// too (the root of the service's tree, not one of its workers).
 pub fn find_by_name(re: &Regex, excluded: &[i32]) -> Option<i32> {
-    let mut matches: Vec<(u64, i32)> = Vec::new();
+    let matches = matching(re, excluded)?;
+    let pids: Vec<i32> = matches.iter().map(|m| m.1).collect();
+    matches
+        .iter()
+        .filter(|(_, _, parent)| parent.is_none_or(|pp| !pids.contains(&pp)))
+        .min()
+        .map(|m| m.1)
+}
+
+/// The running processes whose command line matches `re`, as (start time, PID, parent PID),
+/// from /proc.
+#[cfg(target_os = "linux")]
+fn matching(re: &Regex, excluded: &[i32]) -> Option<Vec<(u64, i32, Option<i32>)>> {
+    let mut matches = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -142,16 +175,11 @@ pub fn find_by_name(re: &Regex, excluded: &[i32]) -> Option<i32> {
         };
         if re.is_match(&line) {
             if let Some(start) = running_start(pid) {
-                matches.push((start, pid));
+                matches.push((start, pid, parent_of(pid)));
             }
         }
     }
-    let pids: Vec<i32> = matches.iter().map(|m| m.1).collect();
-    matches
-        .iter()
-        .filter(|(_, pid)| parent_of(*pid).is_none_or(|pp| !pids.contains(&pp)))
-        .min()
-        .map(|m| m.1)
+    Some(matches)
 }
 
 fn read_pid_file(path: &Path) -> Result<i32, TargetError> {
@@ -163,11 +191,14 @@ fn read_pid_file(path: &Path) -> Result<i32, TargetError> {
     // as /dev/zero (which never ends) or a huge file is refused or read no further than 4 KiB.
     let text = (|| -> std::io::Result<String> {
         use std::io::Read;
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NONBLOCK | libc::O_CLOEXEC,
+        );
+        let file = options.open(path)?;
         if !file.metadata()?.is_file() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -235,12 +266,18 @@ impl Targets {
                 let mut cmd = Command::new(program);
                 cmd.args(args);
                 if stdout_is_ours {
-                    if let Ok(fd) =
-                        std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()
-                    {
-                        cmd.stdout(Stdio::from(fd));
+                    #[cfg(unix)]
+                    let ours = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned();
+                    #[cfg(windows)]
+                    let ours = std::os::windows::io::AsHandle::as_handle(&std::io::stderr())
+                        .try_clone_to_owned();
+                    if let Ok(stderr) = ours {
+                        cmd.stdout(Stdio::from(stderr));
                     }
                 }
+                // Its own console process group, so it can be stopped by Ctrl+Break alone.
+                #[cfg(windows)]
+                crate::windows::child::own_process_group(&mut cmd);
                 let child = cmd.spawn().map_err(|source| TargetError::Spawn {
                     command: program.clone(),
                     source,
@@ -295,12 +332,11 @@ impl Targets {
         if let Some(child) = &mut self.child {
             if self.child_status.is_none() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    use std::os::unix::process::ExitStatusExt;
                     self.child_status = Some(status);
                     changes.push(Change::Exited {
                         pid: child.id() as i32,
                         exit_code: status.code(),
-                        signal: status.signal(),
+                        signal: signal_of(status),
                     });
                     self.current.clear();
                 }
@@ -352,12 +388,17 @@ impl Targets {
         changes
     }
 
-    /// Sends `signal` to a launched command (forwarding resmon's SIGTERM/SIGINT/SIGHUP).
+    /// Sends `signal` to a launched command (forwarding resmon's SIGTERM/SIGINT/SIGHUP; on
+    /// Windows Ctrl+Break, and [`SIGKILL`] as `TerminateProcess`).
     pub fn forward_signal(&self, signal: i32) {
-        if let (Some(pid), None) = (self.child_pid(), self.child_status) {
+        if let (Some(child), None) = (&self.child, self.child_status) {
+            #[cfg(unix)]
             if let Ok(sig) = nix::sys::signal::Signal::try_from(signal) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+                let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::kill(pid, sig);
             }
+            #[cfg(windows)]
+            crate::windows::child::signal(child, signal);
         }
     }
 
@@ -414,6 +455,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn name_finds_the_oldest_root_and_never_itself() {
         let marker = format!("resmon-unit-{}", std::process::id());
         let mut child = Command::new("bash")

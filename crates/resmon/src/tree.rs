@@ -14,17 +14,23 @@
 //! sample counts in full when it was born after that sample, and from the next sample on
 //! otherwise (its earlier CPU time was not spent in the tree's interval).
 
+#[cfg(target_os = "linux")]
 use std::collections::{HashMap, HashSet, VecDeque};
+#[cfg(target_os = "linux")]
 use std::fs::File;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
 use soak_core::proc::descendants;
 
+#[cfg(target_os = "linux")]
 use crate::procfile::{ProcFile, field_u64, is_gone};
 use crate::system::Metric;
 
 /// Beyond this many processes, per-process files are opened for each read instead of being
 /// kept open, so a huge tree cannot exhaust the descriptor limit.
+#[cfg(target_os = "linux")]
 const MAX_CACHED: usize = 256;
 
 /// What one read of one process gave.
@@ -34,9 +40,9 @@ pub struct ProcReading {
     pub pid: i32,
     /// State letter (`Z` = zombie).
     pub state: char,
-    /// Start time in ticks after boot.
+    /// Start time in ticks after boot (off Linux: seconds since the epoch).
     pub start_ticks: u64,
-    /// utime + stime in ticks.
+    /// utime + stime in ticks (off Linux: milliseconds).
     pub cpu_ticks: u64,
     /// Threads.
     pub threads: u64,
@@ -78,6 +84,41 @@ pub struct TreeTotals {
     pub pss_uss: Option<Metric<(u64, u64)>>,
 }
 
+impl TreeTotals {
+    /// Nothing counted yet; `pss_uss` is the PSS/USS reading when this sample asks for it.
+    pub fn new(pss_uss: Option<Metric<(u64, u64)>>) -> TreeTotals {
+        TreeTotals {
+            count: 0,
+            rss_bytes: 0,
+            cpu_percent: 0.0,
+            threads: 0,
+            fds: Ok(0),
+            zombies: 0,
+            io: Ok((0, 0)),
+            pss_uss,
+        }
+    }
+
+    /// Counts one member: its reading and its CPU % (0 without a baseline yet).
+    pub fn add(&mut self, r: &ProcReading, cpu: &Metric<f64>) {
+        self.count += 1;
+        self.rss_bytes += r.rss_bytes;
+        self.threads += r.threads;
+        self.cpu_percent += cpu.as_ref().copied().unwrap_or(0.0);
+        if r.state == 'Z' {
+            self.zombies += 1;
+        }
+        self.fds = match (&self.fds, &r.fds) {
+            (Ok(a), Ok(b)) => Ok(a + b),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        };
+        self.io = match (&self.io, &r.io) {
+            (Ok(a), Ok(b)) => Ok((a.0 + b.0, a.1 + b.1)),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        };
+    }
+}
+
 /// One reading of the targets' trees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TreeSample {
@@ -88,6 +129,7 @@ pub struct TreeSample {
 }
 
 /// Reads trees; keeps per-process files open and the previous CPU ticks for the deltas.
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 pub struct TreeReader {
     handles: HashMap<i32, Handle>,
@@ -100,6 +142,7 @@ pub struct TreeReader {
 }
 
 /// Seconds since boot on the clock that process start times use (CLOCK_BOOTTIME).
+#[cfg(target_os = "linux")]
 pub fn boot_clock_s() -> f64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
         .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
@@ -129,6 +172,7 @@ pub fn parse_stat(pid: i32, text: &str, page_size: u64) -> Option<ProcReading> {
     })
 }
 
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 struct Handle {
     pid: i32,
@@ -144,6 +188,7 @@ struct Handle {
 }
 
 /// The last full reading of a process and its run time then.
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 struct Cached {
     runtime_ns: u64,
@@ -158,8 +203,10 @@ struct Cached {
 /// (reclaim), and a subreaper can adopt orphans: both are caught by a full re-read at least
 /// this often. At intervals of a second or more every sample is a full read; the shortcut
 /// only pays at high rates (10 Hz), where it turns 4 reads of an idle process into 1.
+#[cfg(target_os = "linux")]
 const REFRESH: Duration = Duration::from_secs(1);
 
+#[cfg(target_os = "linux")]
 fn count_fds(pid: i32, dir: &Result<File, String>) -> Metric<u64> {
     let dir = dir.as_ref().map_err(Clone::clone)?;
     let n = dir
@@ -176,6 +223,7 @@ fn count_fds(pid: i32, dir: &Result<File, String>) -> Metric<u64> {
         .count() as u64)
 }
 
+#[cfg(target_os = "linux")]
 fn parse_io(text: &str) -> Option<(u64, u64)> {
     Some((
         field_u64(text, "read_bytes")?,
@@ -183,6 +231,7 @@ fn parse_io(text: &str) -> Option<(u64, u64)> {
     ))
 }
 
+#[cfg(target_os = "linux")]
 impl Handle {
     fn open(pid: i32) -> Result<Handle, std::io::Error> {
         let stat = ProcFile::open_single(format!("/proc/{pid}/stat"))?;
@@ -291,6 +340,7 @@ impl Handle {
 }
 
 /// PSS and USS of `pid` in bytes, from `smaps_rollup` (costly: walks every mapping).
+#[cfg(target_os = "linux")]
 pub fn pss_uss(pid: i32) -> Metric<(u64, u64)> {
     let path = format!("/proc/{pid}/smaps_rollup");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -301,6 +351,7 @@ pub fn pss_uss(pid: i32) -> Metric<(u64, u64)> {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl TreeReader {
     /// A reader; `follow_tree` false restricts the totals to the targets themselves.
     pub fn new(follow_tree: bool) -> Self {
@@ -412,16 +463,7 @@ impl TreeReader {
         };
         let members = self.walk(roots);
         let mut primary: Metric<ProcessFigures> = Err(format!("PID {primary_pid}: not running"));
-        let mut t = TreeTotals {
-            count: 0,
-            rss_bytes: 0,
-            cpu_percent: 0.0,
-            threads: 0,
-            fds: Ok(0),
-            zombies: 0,
-            io: Ok((0, 0)),
-            pss_uss: pss.then_some(Ok((0, 0))),
-        };
+        let mut t = TreeTotals::new(pss.then_some(Ok((0, 0))));
         let mut alive = Vec::with_capacity(members.len());
         for r in members {
             let pid = r.pid;
@@ -443,21 +485,7 @@ impl TreeReader {
                 }
                 _ => Err("no CPU baseline yet (process just attached)".to_string()),
             };
-            t.count += 1;
-            t.rss_bytes += r.rss_bytes;
-            t.threads += r.threads;
-            t.cpu_percent += cpu.as_ref().copied().unwrap_or(0.0);
-            if r.state == 'Z' {
-                t.zombies += 1;
-            }
-            t.fds = match (&t.fds, &r.fds) {
-                (Ok(a), Ok(b)) => Ok(a + b),
-                (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-            };
-            t.io = match (&t.io, &r.io) {
-                (Ok(a), Ok(b)) => Ok((a.0 + b.0, a.1 + b.1)),
-                (Err(e), _) | (_, Err(e)) => Err(e.clone()),
-            };
+            t.add(&r, &cpu);
             alive.push(pid);
             if pid == primary_pid {
                 primary = Ok(ProcessFigures {
@@ -490,6 +518,7 @@ impl TreeReader {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,3 +591,6 @@ mod tests {
         assert!(p.cpu_percent.is_ok(), "baseline taken by prime");
     }
 }
+
+#[cfg(not(target_os = "linux"))]
+pub use crate::portable::tree::TreeReader;

@@ -3,11 +3,14 @@
 //! Signals (SIGINT, SIGTERM, SIGHUP) write to a socket pair; each target has a pidfd
 //! (`pidfd_open(2)`, Linux ≥ 5.3) that becomes readable when it exits, whether or not it is
 //! resmon's child. One `poll(2)` waits on all of them, so a target's end is seen at once
-//! instead of at the next tick (which may be a minute away). Without pidfd support the
-//! target's end is noticed at the next tick.
+//! instead of at the next tick (which may be a minute away). On macOS a kqueue watching the
+//! process for `NOTE_EXIT` stands in for the pidfd. Without either the target's end is
+//! noticed at the next tick.
 
 use std::io::{self, Read};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+use std::os::fd::FromRawFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -32,7 +35,45 @@ pub struct Waiter {
     pidfds: Vec<(i32, OwnedFd)>,
 }
 
+/// macOS's counterpart of a pidfd: a kqueue watching `pid` for its exit
+/// (`EVFILT_PROC`/`NOTE_EXIT`), readable once it has exited; `None` when it is gone.
+#[cfg(target_os = "macos")]
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: kqueue takes nothing and returns a new descriptor or -1.
+    let kq = unsafe { libc::kqueue() };
+    if kq < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    let kq = unsafe { OwnedFd::from_raw_fd(kq) };
+    // SAFETY: an all-zero kevent is valid; its fields are then set.
+    let mut change: libc::kevent = unsafe { std::mem::zeroed() };
+    change.ident = usize::try_from(pid).ok()?;
+    change.filter = libc::EVFILT_PROC;
+    change.flags = libc::EV_ADD | libc::EV_ONESHOT;
+    change.fflags = libc::NOTE_EXIT;
+    // SAFETY: one change in, no events out, no timeout; the descriptor is open.
+    let rc = unsafe {
+        libc::kevent(
+            std::os::fd::AsRawFd::as_raw_fd(&kq),
+            &change,
+            1,
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    (rc == 0).then_some(kq)
+}
+
+/// Where there is neither a pidfd nor a kqueue: a target's end is noticed at the next tick.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub fn pidfd_open(_pid: i32) -> Option<OwnedFd> {
+    None
+}
+
 /// A pidfd for `pid`, or `None` where the kernel has no `pidfd_open` or the process is gone.
+#[cfg(target_os = "linux")]
 pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

@@ -2,6 +2,7 @@
 //! every cgroup file of v1 and v2 parsed to its exact figure, an unlimited limit, missing
 //! controllers named in `unavailable`, the Prometheus names, and the errors for a missing
 //! cgroup, a container and a unit that cannot be resolved on this machine.
+#![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! resmon against real processes, files and sockets. No timed assertions: every wait polls
 //! with a generous deadline, and rates are checked with wide tolerances, so the tests hold
 //! on a loaded 2-core machine.
+#![cfg(target_os = "linux")]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

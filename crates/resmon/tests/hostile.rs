@@ -3,6 +3,7 @@
 //! as symlinks, a closed stdout with a launched command, and bounded memory. Each case runs
 //! the real binary and asserts the exit code, the one-line error, and that nothing outside the
 //! test's directory changed.
+#![cfg(target_os = "linux")]
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};

@@ -16,18 +16,26 @@
 //! Every member is a [`Target`] (PID + start time, pidfd where available), so a PID recycled
 //! during all this is never signalled.
 
+#[cfg(target_os = "linux")]
 use std::collections::BTreeMap;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
 use nix::sys::signal::Signal;
+#[cfg(target_os = "linux")]
 use soak_core::proc::{ProcError, ProcStat, ProcessTable, read_stat};
+#[cfg(target_os = "linux")]
 use soak_core::record::{Record, RecordType};
 
+#[cfg(target_os = "linux")]
 use crate::target::{SignalError, Target};
 
 /// How often the wait loop looks at the tree.
+#[cfg(target_os = "linux")]
 const POLL: Duration = Duration::from_millis(10);
 /// How often it looks for newly forked members.
+#[cfg(target_os = "linux")]
 const RESCAN: Duration = Duration::from_millis(100);
 
 /// What happened to one member of the tree.
@@ -62,6 +70,7 @@ impl Fate {
 }
 
 /// Options of a tree kill.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Clone, Copy)]
 pub struct KillOptions {
     /// The graceful signal.
@@ -73,6 +82,7 @@ pub struct KillOptions {
 }
 
 /// One member's outcome.
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 pub struct Outcome {
     /// The member.
@@ -84,6 +94,7 @@ pub struct Outcome {
 }
 
 /// Collects the tree of `root` from a fresh snapshot: root first, parents before children.
+#[cfg(target_os = "linux")]
 fn members(
     root: i32,
     group: Option<i32>,
@@ -108,6 +119,7 @@ fn members(
         .collect())
 }
 
+#[cfg(target_os = "linux")]
 fn capture_new(
     root: i32,
     group: Option<i32>,
@@ -135,6 +147,7 @@ fn capture_new(
 }
 
 /// Kills the tree of `root`; returns each member's outcome, root first.
+#[cfg(target_os = "linux")]
 pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError> {
     let root_stat = read_stat(root)?;
     // The root's process group, when it leads one: its members belong to the tree even after
@@ -249,6 +262,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
 }
 
 /// Terminates one process (not its tree): the graceful signal, then SIGKILL after the timeout.
+#[cfg(target_os = "linux")]
 pub fn kill_one(stat: &ProcStat, opts: KillOptions) -> Fate {
     let Ok(t) = Target::capture(stat) else {
         return Fate::AlreadyGone;
@@ -272,6 +286,7 @@ pub fn kill_one(stat: &ProcStat, opts: KillOptions) -> Fate {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn order(root: i32, mut known: BTreeMap<i32, Target>) -> Vec<Target> {
     let mut out = Vec::with_capacity(known.len());
     if let Some(r) = known.remove(&root) {
@@ -282,6 +297,7 @@ fn order(root: i32, mut known: BTreeMap<i32, Target>) -> Vec<Target> {
 }
 
 /// The `action` record of one member's outcome.
+#[cfg(target_os = "linux")]
 pub fn action(o: &Outcome, opts: &KillOptions) -> Record {
     let signals: &[&str] = match o.fate {
         Fate::Exited => &[opts.signal.as_str()],

@@ -4,27 +4,44 @@
 //! - [`scan`]: zombies and their parents;
 //! - [`killtree`]: freeze, collect, ask, wait, force;
 //! - [`supervise`]: `run -- CMD`, tini's job plus leftover cleanup and JSONL events;
-//! - [`target`]: PID + start time (+ pidfd) process handles.
+//! - [`target`]: PID + start time (+ pidfd) process handles;
+//! - `portable` (Windows, macOS): the same commands through sysinfo, Job Objects (Windows)
+//!   and process groups (macOS).
 
 pub mod killtree;
+#[cfg(not(target_os = "linux"))]
+pub mod portable;
+#[cfg(target_os = "linux")]
 pub mod reap;
 pub mod scan;
 pub mod supervise;
+#[cfg(target_os = "linux")]
 pub mod target;
+#[cfg(windows)]
+pub mod windows;
 
 use std::path::PathBuf;
+#[cfg(unix)]
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+#[cfg(unix)]
 use nix::sys::signal::Signal;
-use soak_core::exit::{ExitCode, environment, usage};
+use soak_core::exit::ExitCode;
+#[cfg(target_os = "linux")]
+use soak_core::exit::{environment, usage};
+#[cfg(target_os = "linux")]
 use soak_core::jsonl::JsonlWriter;
 use soak_core::output::{Format, write_records};
+#[cfg(target_os = "linux")]
 use soak_core::proc::{ProcError, ProcessTable};
 use soak_core::record::Record;
 use soak_core::units::clap_duration;
+#[cfg(windows)]
+pub use windows::console::{Signal, parse_signal};
 
+#[cfg(target_os = "linux")]
 use killtree::{Fate, KillOptions};
 
 /// Command line of `zombiereap`.
@@ -123,6 +140,7 @@ pub enum Cmd {
 }
 
 /// Parses `TERM`, `SIGTERM` or `15`.
+#[cfg(unix)]
 pub fn parse_signal(s: &str) -> Result<Signal, String> {
     let up = s.trim().to_ascii_uppercase();
     if let Ok(n) = up.parse::<i32>() {
@@ -138,11 +156,14 @@ pub fn parse_signal(s: &str) -> Result<Signal, String> {
 
 /// Runs zombiereap.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if !cfg!(target_os = "linux") {
-        return Err(environment(
-            "zombiereap needs Linux /proc and prctl; this system is not supported",
-        ));
-    }
+    #[cfg(target_os = "linux")]
+    return run_linux(cli);
+    #[cfg(not(target_os = "linux"))]
+    portable::run(cli)
+}
+
+#[cfg(target_os = "linux")]
+fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Scan {
             tree,
@@ -221,6 +242,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn proc_error(e: ProcError) -> anyhow::Error {
     match e {
         ProcError::Gone(pid) => usage(format!("PID {pid}: no such process")),
@@ -240,6 +262,7 @@ fn emit_all(format: Format, records: &[Record], columns: &[&str]) -> anyhow::Res
     }
 }
 
+#[cfg(target_os = "linux")]
 fn scan_cmd(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Result<ExitCode> {
     let table = ProcessTable::snapshot().map_err(proc_error)?;
     if let Some(root) = tree {
@@ -276,6 +299,7 @@ fn scan_cmd(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Res
     Ok(ExitCode::from_checks(zombies.is_empty()))
 }
 
+#[cfg(target_os = "linux")]
 fn kill_tree_cmd(pid: i32, opts: KillOptions, format: Format) -> anyhow::Result<ExitCode> {
     let me = std::process::id() as i32;
     if pid <= 1 || pid == me {
@@ -325,7 +349,7 @@ fn kill_tree_cmd(pid: i32, opts: KillOptions, format: Format) -> anyhow::Result<
     Ok(ExitCode::from_checks(survived == 0 && denied == 0))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -1,10 +1,14 @@
 //! `zombiereap scan`: every zombie on the machine (or in one tree), with its parent.
 
 use std::collections::BTreeMap;
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
 use soak_core::proc::{ProcStat, ProcessTable, cmdline, start_time_unix};
-use soak_core::record::{Record, RecordType, Timestamp};
+#[cfg(target_os = "linux")]
+use soak_core::record::Timestamp;
+use soak_core::record::{Record, RecordType};
 
 /// One zombie and what is known of its parent.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +31,7 @@ pub struct Zombie {
 
 /// The zombies in `table`, restricted to `root` and its descendants when given, and to those at
 /// least `min_age` old.
+#[cfg(target_os = "linux")]
 pub fn find_zombies(table: &ProcessTable, root: Option<i32>, min_age: Duration) -> Vec<Zombie> {
     let in_scope: Option<Vec<i32>> = root.map(|r| {
         let mut v = table.descendants(r);
@@ -43,6 +48,7 @@ pub fn find_zombies(table: &ProcessTable, root: Option<i32>, min_age: Duration) 
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 fn zombie_of(table: &ProcessTable, s: &ProcStat, now: f64) -> Zombie {
     let parent = table.get(s.ppid);
     Zombie {

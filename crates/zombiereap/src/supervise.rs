@@ -8,20 +8,29 @@
 //! kills every descendant left, gracefully with `--grace`, then by force. Its exit status is the
 //! command's, or 128 + N when a signal N ended it, as tini's is.
 
+#[cfg(target_os = "linux")]
 use std::process::Command;
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
 use nix::sys::signal::{Signal, kill};
+#[cfg(target_os = "linux")]
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+#[cfg(target_os = "linux")]
 use nix::unistd::Pid;
+#[cfg(target_os = "linux")]
 use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+#[cfg(target_os = "linux")]
 use signal_hook::iterator::Signals;
+#[cfg(target_os = "linux")]
 use soak_core::proc::ProcessTable;
 use soak_core::record::{Record, RecordType};
 
+#[cfg(target_os = "linux")]
 use crate::killtree::{self, Fate, KillOptions};
 
 /// Signals passed on to the command.
+#[cfg(target_os = "linux")]
 pub const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
 /// How `run` behaves.
@@ -103,11 +112,13 @@ impl RunReport {
     }
 }
 
-fn event(name: &str) -> Record {
+/// An `event` record of a supervised run.
+pub(crate) fn event(name: &str) -> Record {
     Record::new(RecordType::Event, "zombiereap").with("event", name)
 }
 
 /// Runs `argv` under supervision; every event is passed to `emit`.
+#[cfg(target_os = "linux")]
 pub fn run(
     argv: &[String],
     opts: &RunOptions,
@@ -207,6 +218,7 @@ pub fn run(
 }
 
 /// Reaps every exited child; notes the command's own status.
+#[cfg(target_os = "linux")]
 fn reap(pid: i32, report: &mut RunReport, emit: &mut dyn FnMut(Record)) {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -240,6 +252,7 @@ fn reap(pid: i32, report: &mut RunReport, emit: &mut dyn FnMut(Record)) {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn kill_tree_of(
     root: i32,
     grace: Duration,
@@ -263,6 +276,7 @@ fn kill_tree_of(
 }
 
 /// Kills whatever descendants are left (all re-parented to us by now) and reaps them.
+#[cfg(target_os = "linux")]
 fn cleanup(grace: Duration, report: &mut RunReport, emit: &mut dyn FnMut(Record)) {
     let me = std::process::id() as i32;
     for _round in 0..5 {

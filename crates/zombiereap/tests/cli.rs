@@ -1,4 +1,5 @@
 //! zombiereap against real processes: real zombies, real trees, real signals.
+#![cfg(target_os = "linux")]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

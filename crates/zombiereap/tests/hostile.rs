@@ -3,6 +3,7 @@
 //! paths (symlinks, FIFOs, non-UTF-8 names, a file where a directory should be) and signals
 //! mid-run. Each case runs the real binary on real processes and files and asserts the exit
 //! code, the one-line error, and that nothing outside the test's directory changed.
+#![cfg(target_os = "linux")]
 
 use std::ffi::OsStr;
 use std::io::Read;

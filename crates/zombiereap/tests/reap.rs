@@ -1,6 +1,7 @@
 //! `zombiereap reap` against real parents holding real zombies. This test process makes itself
 //! a child subreaper, so zombies whose parent is terminated are re-parented to it (not to a
 //! PID 1 that may not reap in a container) and it reaps them, as init would.
+#![cfg(target_os = "linux")]
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

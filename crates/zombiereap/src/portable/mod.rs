@@ -1,0 +1,225 @@
+//! zombiereap off Linux (Windows, macOS): the same subcommands and records, through one
+//! sysinfo listing of every process ([`procs`]) instead of /proc.
+//!
+//! - `scan`: Windows has no zombies (an exited process is gone once the last handle to it
+//!   closes; only its exit status stays with those handles), so `scan` says so and passes;
+//!   macOS zombies are reported as on Linux.
+//! - `kill-tree`: [`killtree`], children terminated first, the grace period honoured through
+//!   Ctrl+Break on Windows.
+//! - `run`: a kill-on-close Job Object on Windows (`crate::windows::job`), the command's
+//!   process group on macOS ([`group_run`]).
+//! - `reap`: nothing to reap on Windows (passes); Linux only on macOS.
+
+#[cfg(unix)]
+pub mod group_run;
+pub mod killtree;
+pub mod leftovers;
+pub mod pin;
+pub mod procs;
+
+use std::time::Duration;
+
+use soak_core::exit::{ExitCode, environment, usage};
+use soak_core::jsonl::JsonlWriter;
+use soak_core::output::Format;
+use soak_core::record::{Record, RecordType, Timestamp};
+
+use crate::scan::{Zombie, finding, summary as scan_summary};
+use crate::supervise::{self, RunError, RunOptions};
+use crate::{Cli, Cmd, emit_all};
+use procs::Snapshot;
+
+/// Why Windows reports no zombies, in its summaries.
+#[cfg(windows)]
+const NO_ZOMBIES: Option<&str> = Some(
+    "Windows has no zombie processes: an exited process is gone once the last handle to it \
+     closes",
+);
+#[cfg(not(windows))]
+const NO_ZOMBIES: Option<&str> = None;
+
+/// Runs a subcommand off Linux.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Scan {
+            tree,
+            min_age,
+            format,
+        } => scan(tree, min_age, Format::resolve(format)),
+        Cmd::KillTree {
+            pid,
+            signal,
+            timeout,
+            dry_run,
+            format,
+        } => kill_tree(pid, signal, timeout, dry_run, Format::resolve(format)),
+        Cmd::Reap {
+            tree,
+            dry_run,
+            format,
+            ..
+        } => reap(tree, dry_run, Format::resolve(format)),
+        Cmd::Run {
+            timeout,
+            grace,
+            group,
+            events,
+            command,
+        } => {
+            let mut out = match &events {
+                Some(path) => JsonlWriter::append_file(path, false)?,
+                None => JsonlWriter::from_writer(std::io::stderr(), "stderr"),
+            };
+            let opts = RunOptions {
+                timeout,
+                grace,
+                group,
+            };
+            let mut emit = |r: Record| {
+                let _ = out.write(&r);
+            };
+            #[cfg(windows)]
+            let report = crate::windows::job::run(&command, &opts, &mut emit);
+            #[cfg(unix)]
+            let report = group_run::run(&command, &opts, &mut emit);
+            let report = report.map_err(|e| match e {
+                RunError::Spawn { .. } => usage(e),
+                RunError::System { .. } => environment(e),
+            })?;
+            emit(supervise::summary(&report));
+            Ok(ExitCode::Child(report.status()))
+        }
+    }
+}
+
+/// Writes `records` and, as data (JSONL, JSON), the summary after them; for people, a table
+/// of `columns` without it. True when the table was written (the caller may add a line).
+fn emit_with_summary(
+    format: Format,
+    mut records: Vec<Record>,
+    summary: Record,
+    columns: &[&str],
+) -> anyhow::Result<bool> {
+    if matches!(format, Format::Jsonl | Format::Json) {
+        records.push(summary);
+        emit_all(format, &records, &[])?;
+        return Ok(false);
+    }
+    emit_all(format, &records, columns)?;
+    Ok(true)
+}
+
+fn snapshot_with(tree: Option<i32>) -> anyhow::Result<Snapshot> {
+    let snap = Snapshot::take().map_err(environment)?;
+    if let Some(root) = tree {
+        if snap.get(root).is_none() {
+            return Err(usage(format!("--tree {root}: no such process")));
+        }
+    }
+    Ok(snap)
+}
+
+/// The zombies of `snap` (in `tree` when given) at least `min_age` old.
+fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie> {
+    let scope: Option<Vec<i32>> = tree.map(|r| snap.tree(r).iter().map(|p| p.pid).collect());
+    let now = Timestamp::now().unix();
+    snap.iter()
+        .filter(|p| p.zombie)
+        .filter(|p| scope.as_ref().is_none_or(|s| s.contains(&p.pid)))
+        .map(|p| {
+            let parent = p.ppid.and_then(|pp| snap.get(pp));
+            Zombie {
+                pid: p.pid,
+                name: p.name.clone(),
+                ppid: p.ppid.unwrap_or(0),
+                parent_name: parent.map(|pp| pp.name.clone()),
+                parent_state: parent.map(|pp| if pp.zombie { 'Z' } else { 'S' }),
+                parent_cmdline: None,
+                age_s: Some(((now - p.start as f64).max(0.0) * 10.0).round() / 10.0),
+            }
+        })
+        .filter(|z| z.age_s.is_none_or(|a| a >= min_age.as_secs_f64()))
+        .collect()
+}
+
+fn scan(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Result<ExitCode> {
+    let snap = snapshot_with(tree)?;
+    let found = zombies(&snap, tree, min_age);
+    let records: Vec<Record> = found.iter().map(finding).collect();
+    let summary = scan_summary(&found, snap.len()).with("note", NO_ZOMBIES);
+    let columns = [
+        "pid",
+        "name",
+        "ppid",
+        "parent_name",
+        "parent_state",
+        "age_s",
+    ];
+    if emit_with_summary(format, records, summary, &columns)? {
+        eprintln!(
+            "zombiereap: {} zombie(s) among {} processes{}",
+            found.len(),
+            snap.len(),
+            NO_ZOMBIES.map(|n| format!(" ({n})")).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::from_checks(found.is_empty()))
+}
+
+fn reap(tree: Option<i32>, dry_run: bool, format: Format) -> anyhow::Result<ExitCode> {
+    if !cfg!(windows) {
+        return Err(environment(
+            "reap works on Linux only (it needs /proc); `zombiereap scan` reports zombies here",
+        ));
+    }
+    let snap = snapshot_with(tree)?;
+    let summary = Record::new(RecordType::Summary, "zombiereap")
+        .with("command", "reap")
+        .with("dry_run", dry_run)
+        .with("zombies_before", 0)
+        .with("zombies_after", 0)
+        .with("processes_scanned", snap.len())
+        .with("note", NO_ZOMBIES)
+        .with("ok", true);
+    emit_all(format, &[summary], &["command", "zombies_after", "ok"])?;
+    Ok(ExitCode::Success)
+}
+
+/// PIDs never killed: the system's own (0 and 4 on Windows, 0 and 1 elsewhere) and
+/// zombiereap itself.
+fn refused(pid: i32) -> bool {
+    let system = if cfg!(windows) { pid == 4 } else { pid == 1 };
+    pid <= 0 || system || pid == std::process::id() as i32
+}
+
+fn kill_tree(
+    pid: i32,
+    signal: crate::Signal,
+    timeout: Duration,
+    dry_run: bool,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    if refused(pid) {
+        return Err(usage(format!(
+            "PID {pid}: refusing to kill the system's process or zombiereap itself"
+        )));
+    }
+    let outcome = killtree::kill_tree(pid, signal, timeout, dry_run)
+        .map_err(environment)?
+        .ok_or_else(|| usage(format!("PID {pid}: no such process")))?;
+    let records: Vec<Record> = outcome
+        .members
+        .iter()
+        .map(|m| killtree::action(m, &outcome.asked, dry_run))
+        .collect();
+    let summary = killtree::summary(pid, &outcome, dry_run);
+    let columns = ["pid", "ppid", "name", "fate", "signals", "exit_after_s"];
+    emit_with_summary(format, records, summary, &columns)?;
+    let denied = outcome.count(crate::killtree::Fate::PermissionDenied);
+    if denied > 0 && denied == outcome.members.len() {
+        return Err(environment(format!(
+            "PID {pid}: permission denied for every process in the tree"
+        )));
+    }
+    Ok(ExitCode::from_checks(outcome.ok()))
+}
