@@ -8,7 +8,7 @@
 //! noticed at the next tick.
 
 use std::io::{self, Read};
-#[cfg(any(target_os = "linux", target_os = "macos"))]
+#[cfg(target_os = "macos")]
 use std::os::fd::FromRawFd;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -74,13 +74,7 @@ pub fn pidfd_open(_pid: i32) -> Option<OwnedFd> {
 
 /// A pidfd for `pid`, or `None` where the kernel has no `pidfd_open` or the process is gone.
 #[cfg(target_os = "linux")]
-pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
-    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
-}
+pub use soak_core::sys::pidfd_open;
 
 impl Waiter {
     /// Routes SIGINT/SIGTERM/SIGHUP to the wake pipe (call after `Termination::install`).

@@ -5,7 +5,7 @@
 //! on the fd names that very process and signals go through it. Without pidfds the start time
 //! is re-checked right before each `kill(2)`, which leaves only a microseconds-wide window.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sys::signal::Signal;
 use soak_core::proc::{ProcError, ProcStat, ProcessIdentity, read_stat};
@@ -41,19 +41,11 @@ pub struct Target {
     pidfd: Option<OwnedFd>,
 }
 
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is shared.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
-    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 impl Target {
     /// Pins the process described by `stat`. Fails with `Gone` when it has already exited or
     /// its PID was reused since `stat` was read.
     pub fn capture(stat: &ProcStat) -> Result<Target, ProcError> {
-        let pidfd = pidfd_open(stat.pid);
+        let pidfd = soak_core::sys::pidfd_open(stat.pid);
         let now = read_stat(stat.pid)?;
         if now.start_ticks != stat.start_ticks {
             return Err(ProcError::Gone(stat.pid));
@@ -88,22 +80,10 @@ impl Target {
     pub fn signal(&self, signal: Signal) -> Result<(), SignalError> {
         let pid = self.identity.pid;
         let errno = match &self.pidfd {
-            Some(fd) => {
-                // SAFETY: a valid pidfd, a signal number, a null siginfo and zero flags.
-                let rc = unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        fd.as_raw_fd(),
-                        signal as i32,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    )
-                };
-                if rc == 0 {
-                    return Ok(());
-                }
-                nix::errno::Errno::last()
-            }
+            Some(fd) => match soak_core::sys::pidfd_signal(fd.as_fd(), signal as i32) {
+                Ok(()) => return Ok(()),
+                Err(e) => nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            },
             None => {
                 if !self.identity.is_alive() {
                     return Err(SignalError::Gone(pid));
