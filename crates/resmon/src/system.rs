@@ -196,10 +196,11 @@ impl SystemReader {
                 Err(e) => FreqSource::None(format!("/proc/cpuinfo: {e}")),
             }
         };
-        // SAFETY: sysconf has no preconditions.
-        let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-        let cpu_count = u64::try_from(online)
+        let online = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN);
+        let cpu_count = online
             .ok()
+            .flatten()
+            .and_then(|n| u64::try_from(n).ok())
             .filter(|&n| n > 0)
             .ok_or_else(|| "sysconf(_SC_NPROCESSORS_ONLN) failed".to_string());
         SystemReader {
