@@ -16,16 +16,16 @@ pub mod order;
 pub mod reconcile;
 pub mod signing;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use soak_core::cli::OutputArgs;
 use soak_core::exit::{ExitCode, environment, usage};
 use soak_core::input::InputSource;
-use soak_core::output::{Format, write_records};
 use soak_core::record::{Record, RecordType};
+use soak_core::report::{RecordBody, Report};
 use soak_core::signals::Termination;
 use soak_core::units::{Rate, clap_count_rate, clap_duration};
 
@@ -47,12 +47,12 @@ const TOOL: &str = "orphan-cancel";
     about = "Reconcile a bot's orders with the exchange and cancel what was left behind, safely",
     after_help = "Examples:
   # what differs between the bot's state and Bybit testnet (exit 1 on orphans or ghosts)
-  orphan-cancel reconcile --exchange bybit-testnet --state active_orders.json
-  # the same, offline, against a saved listing
-  orphan-cancel reconcile --exchange file:open_orders.json --state active_orders.json
+  orphan-cancel reconcile --exchange bybit-testnet --state-file active_orders.json
+  # the same, offline, against a saved listing, with a Markdown step summary
+  orphan-cancel reconcile --exchange file:open_orders.json --state-file active_orders.json --summary-md summary.md
   # dry-run, then cancel only the bot's own orphans, at most 50
-  orphan-cancel reconcile --exchange bybit-testnet --state s.json | orphan-cancel cancel --exchange bybit-testnet --client-id-prefix BOT_ --max-orders 50
-  orphan-cancel cancel --exchange bybit-testnet --state s.json --client-id-prefix BOT_ --execute
+  orphan-cancel reconcile --exchange bybit-testnet --state-file s.json | orphan-cancel cancel --exchange bybit-testnet --client-id-prefix BOT_ --max-orders 50
+  orphan-cancel cancel --exchange bybit-testnet --state-file s.json --client-id-prefix BOT_ --execute -o cancelled.jsonl
   # the emergency stop, mainnet
   orphan-cancel cancel-all --exchange bybit --category linear --settle-coin USDT --execute --live
   # keep Kraken's dead-man switch armed while the bot (PID 4242) lives
@@ -62,7 +62,8 @@ Credentials come from BYBIT_API_KEY/BYBIT_API_SECRET or KRAKEN_API_KEY/KRAKEN_AP
 --credentials-file (mode 0600, lines key=... and secret=...), never from the command line.
 
 Exit status: 0 clean; 1 orphans/ghosts found, or an order still open after cancelling;
-2 bad usage, state file or credentials; 3 exchange unreachable or refused."
+2 bad usage, state file or credentials; 3 exchange unreachable or refused; 130 dead-man
+stopped by SIGINT (SIGTERM: 0)."
 )]
 pub struct Cli {
     /// What to do.
@@ -76,9 +77,10 @@ pub struct ExchangeArgs {
     /// `bybit`, `bybit-testnet`, `kraken`, or `file:PATH` (a saved listing; read-only).
     #[arg(long, value_name = "EXCHANGE")]
     pub exchange: String,
-    /// Override the REST base URL (a simulator, a regional mirror).
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
+    /// Override the exchange's REST base URL (a simulator, a regional mirror). Formerly
+    /// `--base-url` (still accepted).
+    #[arg(long, alias = "base-url", value_name = "URL")]
+    pub exchange_url: Option<String>,
     /// Read the key and secret from this file (mode 0600) instead of the environment.
     #[arg(long, value_name = "FILE")]
     pub credentials_file: Option<PathBuf>,
@@ -110,13 +112,14 @@ pub struct ExchangeArgs {
 /// The bot's own state.
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
-    /// The bot's orders: JSON, JSONL or SQLite (by extension, or --state-format).
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    /// Format of --state.
+    /// The bot's orders: JSON, JSONL or SQLite (by extension, or --state-format). Formerly
+    /// `--state` (still accepted).
+    #[arg(long, alias = "state", value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
+    /// Format of --state-file.
     #[arg(long, value_enum)]
     pub state_format: Option<StateFormat>,
-    /// SQL for a SQLite --state (read-only).
+    /// SQL for a SQLite --state-file (read-only).
     #[arg(long, default_value = "SELECT * FROM orders")]
     pub query: String,
     /// Map an order field to the state's own name: FIELD=NAME, FIELD one of id, client_id,
@@ -140,9 +143,6 @@ pub struct ActArgs {
     /// Required with --execute on a mainnet exchange.
     #[arg(long)]
     pub live: bool,
-    /// Output format (default: jsonl when piped, table on a terminal).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
 }
 
 /// The subcommands.
@@ -153,15 +153,15 @@ pub enum Cmd {
         /// The exchange.
         #[command(flatten)]
         exchange: ExchangeArgs,
-        /// The bot's state (--state is required here).
+        /// The bot's state (--state-file is required here).
         #[command(flatten)]
         state: StateArgs,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Output options.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Cancel orphans: from `reconcile`'s JSONL on stdin (or --findings), or computed from
-    /// --state. Dry-run unless --execute.
+    /// --state-file. Dry-run unless --execute.
     Cancel {
         /// The exchange.
         #[command(flatten)]
@@ -178,18 +178,24 @@ pub enum Cmd {
         /// Refuse to act when more orders than this match (blast-radius limit).
         #[arg(long, value_name = "N")]
         max_orders: Option<usize>,
-        /// Execution switches and output.
+        /// Execution switches.
         #[command(flatten)]
         act: ActArgs,
+        /// Output options.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Emergency stop: the exchange's cancel-all for the scope, then verify nothing is open.
     CancelAll {
         /// The exchange.
         #[command(flatten)]
         exchange: ExchangeArgs,
-        /// Execution switches and output.
+        /// Execution switches.
         #[command(flatten)]
         act: ActArgs,
+        /// Output options.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Keep the exchange's cancel-all-after switch armed; disarm on SIGINT/SIGTERM.
     DeadMan {
@@ -215,8 +221,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Reconcile {
             exchange,
             state,
-            format,
-        } => reconcile_cmd(&exchange, &state, Format::resolve(format)),
+            output,
+        } => reconcile_cmd(&exchange, &state)?.finish(&output),
         Cmd::Cancel {
             exchange,
             state,
@@ -224,15 +230,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             client_id_prefix,
             max_orders,
             act,
+            output,
         } => {
             let filters = cancel::Filters {
                 symbol: exchange.symbol.clone(),
                 category: Some(exchange.category.clone()),
                 client_id_prefix,
             };
-            cancel_cmd(&exchange, &state, findings, &filters, max_orders, &act)
+            cancel_cmd(&exchange, &state, findings, &filters, max_orders, &act)?.finish(&output)
         }
-        Cmd::CancelAll { exchange, act } => cancel_all_cmd(&exchange, &act),
+        Cmd::CancelAll {
+            exchange,
+            act,
+            output,
+        } => cancel_all_cmd(&exchange, &act)?.finish(&output),
         Cmd::DeadMan {
             exchange,
             timeout,
@@ -342,10 +353,10 @@ fn load_credentials(
     Ok(creds)
 }
 
-/// Checks `--base-url` before anything is sent: `http` or `https`, a host, and nothing but a
+/// Checks `--exchange-url` before anything is sent: `http` or `https`, a host, and nothing but a
 /// path after it (no credentials, query or fragment).
 pub fn check_base_url(url: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("--base-url {url:?}: {why}"));
+    let bad = |why: &str| Err(format!("--exchange-url {url:?}: {why}"));
     let Ok(uri) = url.parse::<ureq::http::Uri>() else {
         return bad("not a URL (expected e.g. http://127.0.0.1:8080 or https://api.bybit.com)");
     };
@@ -384,7 +395,7 @@ fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
             "--request-timeout must be longer than 0s (every request would time out)",
         ));
     }
-    if let Some(url) = &args.base_url {
+    if let Some(url) = &args.exchange_url {
         check_base_url(url).map_err(usage)?;
     }
     let backoff = Backoff {
@@ -405,7 +416,10 @@ fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
             } else {
                 exchange::bybit::MAINNET
             };
-            let base = args.base_url.clone().unwrap_or_else(|| default.to_string());
+            let base = args
+                .exchange_url
+                .clone()
+                .unwrap_or_else(|| default.to_string());
             let creds = load_credentials(args, "BYBIT_API_KEY", "BYBIT_API_SECRET", false)?;
             let http = Http::new(&base, args.request_timeout, rate);
             Connection {
@@ -417,7 +431,7 @@ fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
         }
         Venue::Kraken => {
             let base = args
-                .base_url
+                .exchange_url
                 .clone()
                 .unwrap_or_else(|| exchange::kraken::MAINNET.to_string());
             let creds = load_credentials(args, "KRAKEN_API_KEY", "KRAKEN_API_SECRET", true)?;
@@ -452,9 +466,9 @@ fn scope_of(args: &ExchangeArgs) -> Scope {
 
 fn load_state(state: &StateArgs) -> anyhow::Result<Vec<Order>> {
     let path = state
-        .state
+        .state_file
         .as_ref()
-        .ok_or_else(|| usage("--state FILE is required (the bot's own orders)"))?;
+        .ok_or_else(|| usage("--state-file FILE is required (the bot's own orders)"))?;
     let map = FieldMap::default()
         .with_overrides(&state.fields)
         .map_err(usage)?;
@@ -462,61 +476,6 @@ fn load_state(state: &StateArgs) -> anyhow::Result<Vec<Order>> {
         .state_format
         .unwrap_or_else(|| StateFormat::from_path(path));
     local_state::load(path, format, &state.query, &map).map_err(usage)
-}
-
-/// A reader that went away (`reconcile | head -1`) does not change the verdict: the rest of
-/// the output is dropped and the exit code is the one the complete output would have had.
-fn closed_stdout_is_fine(written: std::io::Result<()>) -> anyhow::Result<()> {
-    let Err(e) = written else {
-        return Ok(());
-    };
-    let e = anyhow::Error::new(e);
-    if soak_core::exit::is_broken_pipe(&e) || e.chain().any(is_closed_pipe) {
-        return Ok(());
-    }
-    Err(e.context("writing to stdout"))
-}
-
-/// A closed pipe, also when a writer (the CSV one) wrapped the I/O error in its own.
-fn is_closed_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
-    cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
-        e.kind() == std::io::ErrorKind::BrokenPipe
-            || e.get_ref()
-                .is_some_and(|inner| inner.to_string().contains("Broken pipe"))
-    })
-}
-
-fn emit(format: Format, records: &[Record], columns: &[&str]) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let cols = (!matches!(format, Format::Jsonl | Format::Json)).then_some(columns);
-    closed_stdout_is_fine(write_records(&mut out, format, records, cols))
-}
-
-fn emit_with_summary(
-    format: Format,
-    mut records: Vec<Record>,
-    summary: Record,
-    columns: &[&str],
-) -> anyhow::Result<()> {
-    if matches!(format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        emit(format, &records, columns)
-    } else {
-        emit(format, &records, columns)?;
-        let line: Vec<String> = summary
-            .fields()
-            .iter()
-            .filter(|(k, _)| {
-                !matches!(
-                    k.as_str(),
-                    "type" | "tool" | "timestamp_utc" | "timestamp_unix"
-                )
-            })
-            .map(|(k, v)| format!("{k}={}", soak_core::output::cell(v)))
-            .collect();
-        let mut out = std::io::stdout().lock();
-        closed_stdout_is_fine(writeln!(out, "{}", line.join(" ")).and_then(|()| out.flush()))
-    }
 }
 
 const FINDING_COLUMNS: [&str; 9] = [
@@ -540,11 +499,19 @@ const ACTION_COLUMNS: [&str; 7] = [
     "dry_run",
 ];
 
-fn reconcile_cmd(
-    args: &ExchangeArgs,
-    state: &StateArgs,
-    format: Format,
-) -> anyhow::Result<ExitCode> {
+/// Why each kind of finding fails `reconcile`, as its annotation says it.
+fn failing_kind(kind: FindingKind) -> Option<&'static str> {
+    match kind {
+        FindingKind::Orphan => Some("open on the exchange, not in the bot's state"),
+        FindingKind::Ghost => Some("open in the bot's state, absent on the exchange"),
+        FindingKind::Quarantine => {
+            Some("absent on the exchange for longer than --quarantine-after")
+        }
+        FindingKind::Stale => None,
+    }
+}
+
+fn reconcile_cmd(args: &ExchangeArgs, state: &StateArgs) -> anyhow::Result<Report> {
     let local = load_state(state)?;
     let mut conn = connect(args)?;
     let scope = scope_of(args);
@@ -569,13 +536,21 @@ fn reconcile_cmd(
         .iter()
         .map(|f| reconcile::finding_record(f, name, now))
         .collect();
-    emit_with_summary(
-        format,
-        records,
-        reconcile::summary_record(&result, name),
-        &FINDING_COLUMNS,
-    )?;
-    Ok(ExitCode::from_checks(result.ok()))
+    let body = RecordBody::new(records, &FINDING_COLUMNS)
+        .summary(reconcile::summary_record(&result, name));
+    let mut report = Report::new(TOOL, body).heading("reconcile");
+    for kind in [
+        FindingKind::Orphan,
+        FindingKind::Ghost,
+        FindingKind::Quarantine,
+    ] {
+        let n = result.count(kind);
+        if let Some(why) = failing_kind(kind).filter(|_| n > 0) {
+            report = report.fail(format!("{n} {} order(s) on {name}: {why}", kind.as_str()));
+        }
+    }
+    debug_assert_eq!(report.exit_code(), ExitCode::from_checks(result.ok()));
+    Ok(report)
 }
 
 /// Longest line `cancel` reads from findings: a finding is a few hundred bytes.
@@ -674,10 +649,10 @@ fn cancel_cmd(
     filters: &cancel::Filters,
     max_orders: Option<usize>,
     act: &ActArgs,
-) -> anyhow::Result<ExitCode> {
-    let (execute, live, format) = (act.execute, act.live, Format::resolve(act.format));
+) -> anyhow::Result<Report> {
+    let (execute, live) = (act.execute, act.live);
     let venue = Venue::parse(&args.exchange).map_err(usage)?;
-    let local = match &state.state {
+    let local = match &state.state_file {
         Some(_) => Some(load_state(state)?),
         None => None,
     };
@@ -734,8 +709,7 @@ fn cancel_cmd(
             .with("targeted", live_targets.len())
             .with("already_gone", gone.len())
             .with("ok", true);
-        emit_with_summary(format, records, summary, &ACTION_COLUMNS)?;
-        return Ok(ExitCode::Success);
+        return Ok(actions_report("cancel", records, summary));
     }
     let report = cancel::execute(conn.exchange.as_mut(), &scope, live_targets, &mut |r| {
         records.push(r)
@@ -754,8 +728,45 @@ fn cancel_cmd(
         .with("requests", report.requests)
         .with("elapsed_s", (report.elapsed_s * 1000.0).round() / 1000.0)
         .with("ok", ok);
-    emit_with_summary(format, records, summary, &ACTION_COLUMNS)?;
-    Ok(ExitCode::from_checks(ok))
+    let verdict = actions_report("cancel", records, summary);
+    Ok(cancel_failures(
+        verdict,
+        name,
+        &report.still_open,
+        report.failed,
+    ))
+}
+
+/// The report of a command that cancels: its `action` (and `still_open`) records and summary.
+fn actions_report(command: &str, records: Vec<Record>, summary: Record) -> Report {
+    Report::new(
+        TOOL,
+        RecordBody::new(records, &ACTION_COLUMNS).summary(summary),
+    )
+    .heading(command)
+}
+
+/// Fails `report` for each order still open after cancelling and for cancels that failed.
+fn cancel_failures(
+    mut report: Report,
+    exchange: &str,
+    still_open: &[Order],
+    failed: usize,
+) -> Report {
+    for o in still_open {
+        report = report.fail(format!(
+            "order {} ({}{}) still open on {exchange} after cancelling",
+            o.id,
+            o.symbol,
+            o.client_id
+                .as_deref()
+                .map_or_else(String::new, |c| format!(", client id {c}"))
+        ));
+    }
+    if failed > 0 {
+        report = report.fail(format!("{failed} cancel(s) failed on {exchange}"));
+    }
+    report
 }
 
 fn summary_base(command: &str, exchange: &str, dry_run: bool) -> Record {
@@ -775,8 +786,8 @@ fn still_open_record(exchange: &str, o: &Order) -> Record {
         .with("reason", "still open on the exchange after cancelling")
 }
 
-fn cancel_all_cmd(args: &ExchangeArgs, act: &ActArgs) -> anyhow::Result<ExitCode> {
-    let (execute, live, format) = (act.execute, act.live, Format::resolve(act.format));
+fn cancel_all_cmd(args: &ExchangeArgs, act: &ActArgs) -> anyhow::Result<Report> {
+    let (execute, live) = (act.execute, act.live);
     let mut conn = connect(args)?;
     refuse_mainnet(&conn, execute, live)?;
     let scope = scope_of(args);
@@ -791,8 +802,7 @@ fn cancel_all_cmd(args: &ExchangeArgs, act: &ActArgs) -> anyhow::Result<ExitCode
         let summary = summary_base("cancel-all", name, true)
             .with("open", open.len())
             .with("ok", true);
-        emit_with_summary(format, records, summary, &ACTION_COLUMNS)?;
-        return Ok(ExitCode::Success);
+        return Ok(actions_report("cancel-all", records, summary));
     }
     let reported = conn.exchange.cancel_all(&scope).map_err(|e| conn.fail(e))?;
     let (cancelled, failed, still_open) = match reported {
@@ -828,8 +838,8 @@ fn cancel_all_cmd(args: &ExchangeArgs, act: &ActArgs) -> anyhow::Result<ExitCode
         .with("still_open", still_open.len())
         .with("requests", conn.exchange.requests())
         .with("ok", ok);
-    emit_with_summary(format, records, summary, &ACTION_COLUMNS)?;
-    Ok(ExitCode::from_checks(ok))
+    let verdict = actions_report("cancel-all", records, summary);
+    Ok(cancel_failures(verdict, name, &still_open, failed))
 }
 
 fn dead_man_event(name: &str, event: &str, trigger: Option<&str>) -> Record {
@@ -916,11 +926,7 @@ fn dead_man_cmd(
                     )
                     .with("ok", true),
             )?;
-            return Ok(if Termination::name(sig) == "SIGINT" {
-                ExitCode::Interrupted
-            } else {
-                ExitCode::Success
-            });
+            return Ok(ExitCode::from_signal(sig));
         }
     }
 }
@@ -968,7 +974,7 @@ mod tests {
             "http://h :80",
         ] {
             let e = check_base_url(bad).expect_err(bad);
-            assert!(e.starts_with("--base-url "), "{e}");
+            assert!(e.starts_with("--exchange-url "), "{e}");
         }
     }
 }
