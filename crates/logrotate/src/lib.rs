@@ -574,7 +574,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // cut it short (130 for SIGINT).
             let report = pass_report(&done);
             let report = match term.requested() {
-                Some(sig) => report.exit(stopped_by(sig)),
+                Some(sig) => report.exit(ExitCode::from_cut_short(sig)),
                 None => report,
             };
             return report.finish(&cli.output);
@@ -605,14 +605,5 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             return report.finish(&last);
         }
-    }
-}
-
-/// The exit status of a single pass stopped by `signal`: 130 for SIGINT, else 128 + N as for
-/// a process ended by it.
-fn stopped_by(signal: i32) -> ExitCode {
-    match ExitCode::from_signal(signal) {
-        ExitCode::Interrupted => ExitCode::Interrupted,
-        _ => ExitCode::Child(u8::try_from(128 + signal).unwrap_or(255)),
     }
 }
