@@ -59,6 +59,17 @@ impl ExitCode {
         }
     }
 
+    /// The status of a check that `signal` cut short before its verdict: 130 for an interrupt
+    /// (SIGINT), else 128 + N as for a process ended by signal N. Unlike
+    /// [`ExitCode::from_signal`], a requested stop is never 0: a scan that did not finish has
+    /// not passed.
+    pub fn from_cut_short(signal: i32) -> Self {
+        match Self::from_signal(signal) {
+            ExitCode::Interrupted => ExitCode::Interrupted,
+            _ => ExitCode::Child(u8::try_from(128 + signal.clamp(0, 127)).unwrap_or(255)),
+        }
+    }
+
     /// 0 when `ok`, else 1: the verdict of a run whose checks were evaluated.
     pub fn from_checks(ok: bool) -> Self {
         if ok {
@@ -228,5 +239,7 @@ mod tests {
         use crate::signals::{SIGINT, SIGTERM};
         assert_eq!(ExitCode::from_signal(SIGINT).code(), 130);
         assert_eq!(ExitCode::from_signal(SIGTERM).code(), 0);
+        assert_eq!(ExitCode::from_cut_short(SIGINT).code(), 130);
+        assert_eq!(ExitCode::from_cut_short(SIGTERM).code(), 128 + 15);
     }
 }

@@ -325,6 +325,17 @@ impl JsonlWriter {
         })
     }
 
+    /// Writes one line rendered elsewhere (a CSV row, with its `\n`) with the same
+    /// guarantees as a record: whole, flushed, cut back off a file when it fails part-way.
+    pub fn write_line(&mut self, line: &[u8]) -> Result<(), CoreError> {
+        self.sink
+            .write_line(line)
+            .map_err(|source| CoreError::Write {
+                path: self.name.clone(),
+                source,
+            })
+    }
+
     /// Writes one record as one line.
     pub fn write<T: Serialize + ?Sized>(&mut self, record: &T) -> Result<(), CoreError> {
         self.buf.clear();
@@ -333,12 +344,10 @@ impl JsonlWriter {
             source: io::Error::new(io::ErrorKind::InvalidData, e),
         })?;
         self.buf.push(b'\n');
-        self.sink
-            .write_line(&self.buf)
-            .map_err(|source| CoreError::Write {
-                path: self.name.clone(),
-                source,
-            })
+        let line = std::mem::take(&mut self.buf);
+        let written = self.write_line(&line);
+        self.buf = line;
+        written
     }
 }
 

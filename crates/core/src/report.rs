@@ -153,6 +153,7 @@ pub struct Report {
     body: Box<dyn Body>,
     annotations: Vec<Annotation>,
     exit: ExitCode,
+    step_summary: bool,
 }
 
 impl Report {
@@ -164,6 +165,7 @@ impl Report {
             body: Box::new(body),
             annotations: Vec::new(),
             exit: ExitCode::Success,
+            step_summary: true,
         }
     }
 
@@ -202,6 +204,14 @@ impl Report {
         self
     }
 
+    /// Writes the body only: no step summary and no annotations. A loop that reports every
+    /// pass (`--watch`) uses it for all passes but its last, so a long run does not append a
+    /// summary per pass.
+    pub fn body_only(mut self) -> Self {
+        self.step_summary = false;
+        self
+    }
+
     /// The exit code [`Report::finish`] will return.
     pub fn exit_code(&self) -> ExitCode {
         self.exit
@@ -214,6 +224,16 @@ impl Report {
     /// A format the body does not write is a usage error (exit 2) naming `--format`, found
     /// before anything is written. A reader that closes stdout early does not change the code.
     pub fn finish(self, args: &OutputArgs) -> anyhow::Result<ExitCode> {
+        self.finish_with(args, &mut crate::stdout::stdout())
+    }
+
+    /// [`Report::finish`] writing to `out`, whose [`crate::stdout::Stdout::closed`] then tells
+    /// a loop that the reader has gone (`tool --watch | head -1`).
+    pub fn finish_with(
+        self,
+        args: &OutputArgs,
+        out: &mut crate::stdout::Stdout,
+    ) -> anyhow::Result<ExitCode> {
         let format = args.resolved_format();
         let mut rendered = Vec::new();
         self.body
@@ -222,9 +242,11 @@ impl Report {
         if let Some(path) = &args.output {
             crate::outfile::write(path, &rendered)?;
         } else if !args.quiet {
-            let mut out = crate::stdout::stdout();
             out.write_all(&rendered)?;
             out.flush()?;
+        }
+        if !self.step_summary {
+            return Ok(self.exit);
         }
         if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
             let heading = match &self.heading {
@@ -341,6 +363,25 @@ mod tests {
         assert!(text.starts_with("kind    pid\n"), "{text}");
         let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
         assert!(md.starts_with("## t scan\n\n| kind | pid |"), "{md}");
+    }
+
+    #[test]
+    fn body_only_writes_no_step_summary() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let args = OutputArgs {
+            format: Some(Format::Jsonl),
+            output: Some(dir.path().join("out.jsonl")),
+            summary_md: Some(dir.path().join("summary.md")),
+            quiet: false,
+        };
+        let code = Report::new("t", body())
+            .fail("1 zombie")
+            .body_only()
+            .finish(&args)
+            .expect("finish");
+        assert_eq!(code, ExitCode::CheckFailed);
+        assert!(dir.path().join("out.jsonl").exists());
+        assert!(!dir.path().join("summary.md").exists());
     }
 
     #[test]

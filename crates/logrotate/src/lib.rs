@@ -19,10 +19,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Parser;
-use soak_core::exit::{ExitCode, is_broken_pipe, usage};
-use soak_core::output::{Format, write_records};
+use soak_core::cli::OutputArgs;
+use soak_core::exit::{ExitCode, usage};
+use soak_core::output::Format;
 use soak_core::pathtext::shown;
 use soak_core::record::{Record, RecordType};
+use soak_core::report::{Body, RecordBody, Report};
 use soak_core::signals::Termination;
 use soak_core::units::{clap_duration, clap_interval, clap_size, format_bytes};
 
@@ -44,6 +46,11 @@ const TOOL: &str = "logrotate";
   logrotate --max-size 100MB --copytruncate --compress artifacts/soak/   # live logs too
   logrotate --dry-run --top 10 --max-total 2GB artifacts/                  # the plan, nothing changed
   logrotate --watch 5m --max-total 5GB --compress artifacts/               # every 5 minutes until stopped
+  logrotate --max-total 5GB -q --summary-md summary.md artifacts/          # the verdict in a step summary
+
+Output: -f/--format jsonl|json|table|markdown|csv (default: jsonl when piped or into -o FILE,
+a table on a terminal); with --watch, -o FILE holds the latest pass and the step summary and
+annotations are written once, for the last pass.
 
 Exit status: 0 within budget; 1 still over --max-total after cleanup; 2 bad usage or an
 unreadable DIR; 130 SIGINT (128+N for a single pass stopped by signal N; --watch stopped by
@@ -99,9 +106,9 @@ pub struct Cli {
     /// Allow DIR to be `/` or a home directory.
     #[arg(long)]
     pub force: bool,
-    /// Output format (default: jsonl when piped, table on a terminal).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// An `--exclude` glob; a malformed one is a usage error, never a pattern that silently
@@ -352,6 +359,21 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some(s.f_bavail * s.f_frsize)
 }
 
+/// What one pass did to one directory.
+#[derive(Debug, Clone)]
+struct DirPass {
+    /// The `action` records, in order.
+    actions: Vec<Record>,
+    /// The directory's `summary` record.
+    summary: Record,
+    /// The line under the table: sizes before and after, and whether it is still over.
+    line: String,
+    /// The directory as shown.
+    dir: String,
+    /// `--max-total`, when the directory is still over it.
+    over: Option<u64>,
+}
+
 /// One pass over one directory: its records, and whether it ends within budget. A dry run
 /// goes through the same planner and the same executor, which then changes nothing.
 fn pass(
@@ -359,7 +381,7 @@ fn pass(
     cli: &Cli,
     grouping: &Grouping,
     stop: compress::Stop,
-) -> anyhow::Result<(Vec<Record>, bool)> {
+) -> anyhow::Result<DirPass> {
     safefs::Dir::open(dir).map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     let open = inventory::open_for_write();
     let (mut files, unreadable) = inventory::scan(dir, grouping, &open).map_err(usage)?;
@@ -439,65 +461,75 @@ fn pass(
         .map(|(p, s)| serde_json::json!({"path": shown(p), "bytes": s}))
         .collect();
     let over = cli.max_total.is_some_and(|m| total > m);
-    records.push(
-        Record::new(RecordType::Summary, TOOL)
-            .with("dir", shown(dir))
-            .with("dry_run", cli.dry_run)
-            .with("aggressive", aggressive)
-            .with("free_bytes", free)
-            .with("total_bytes_before", before)
-            .with("bytes_freed", freed)
-            .with("total_bytes_after", total)
-            .with("max_total_bytes", cli.max_total)
-            .with("over_budget", over)
-            .with("largest", serde_json::Value::Array(top))
-            .with("ok", !over),
+    let line = format!(
+        "{}: {} → {} ({} freed){}{}",
+        shown(dir),
+        format_bytes(before),
+        format_bytes(total),
+        format_bytes(freed),
+        if over { ", STILL OVER BUDGET" } else { "" },
+        if aggressive {
+            ", aggressive (low free space)"
+        } else {
+            ""
+        },
     );
-    Ok((records, !over))
+    let summary = Record::new(RecordType::Summary, TOOL)
+        .with("dir", shown(dir))
+        .with("dry_run", cli.dry_run)
+        .with("aggressive", aggressive)
+        .with("free_bytes", free)
+        .with("total_bytes_before", before)
+        .with("bytes_freed", freed)
+        .with("total_bytes_after", total)
+        .with("max_total_bytes", cli.max_total)
+        .with("over_budget", over)
+        .with("largest", serde_json::Value::Array(top))
+        .with("ok", !over);
+    Ok(DirPass {
+        actions: records,
+        summary,
+        line,
+        dir: shown(dir),
+        over: cli.max_total.filter(|_| over),
+    })
 }
 
-fn emit(records: &[Record], format: Format) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    if matches!(format, Format::Jsonl | Format::Json) {
-        write_records(&mut out, format, records, None)?;
-    } else {
-        let actions: Vec<Record> = records
-            .iter()
-            .filter(|r| r.kind() == Some(RecordType::Action))
-            .cloned()
-            .collect();
-        write_records(
-            &mut out,
-            format,
-            &actions,
-            Some(&["action", "path", "bytes_before", "bytes_after", "reason"]),
-        )?;
-        use std::io::Write;
-        for s in records
-            .iter()
-            .filter(|r| r.kind() == Some(RecordType::Summary))
-        {
-            writeln!(
-                out,
-                "{}: {} → {} ({} freed){}{}",
-                s.get_str("dir").unwrap_or(""),
-                format_bytes(s.get_f64("total_bytes_before").unwrap_or(0.0) as u64),
-                format_bytes(s.get_f64("total_bytes_after").unwrap_or(0.0) as u64),
-                format_bytes(s.get_f64("bytes_freed").unwrap_or(0.0) as u64),
-                if s.get("over_budget") == Some(&serde_json::Value::Bool(true)) {
-                    ", STILL OVER BUDGET"
-                } else {
-                    ""
-                },
-                if s.get("aggressive") == Some(&serde_json::Value::Bool(true)) {
-                    ", aggressive (low free space)"
-                } else {
-                    ""
-                },
-            )?;
+/// The columns of the human formats.
+const COLUMNS: [&str; 5] = ["action", "path", "bytes_before", "bytes_after", "reason"];
+
+/// A pass over every DIR: each directory's actions, then its summary (a table and its line
+/// in the human formats), one directory after the other.
+struct PassBody(Vec<RecordBody>);
+
+impl Body for PassBody {
+    fn write(&self, format: Format, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.0.iter().try_for_each(|dir| dir.write(format, out))
+    }
+}
+
+/// The report of a pass: the directories' records, and a failed check per directory still
+/// over `--max-total`.
+fn pass_report(dirs: &[DirPass]) -> Report {
+    let body = dirs
+        .iter()
+        .map(|d| {
+            RecordBody::new(d.actions.clone(), &COLUMNS)
+                .summary(d.summary.clone())
+                .note(d.line.clone())
+        })
+        .collect();
+    let mut report = Report::new(TOOL, PassBody(body));
+    for d in dirs {
+        if let Some(max) = d.over {
+            report = report.fail(format!(
+                "{}: still over --max-total {} after cleanup",
+                d.dir,
+                format_bytes(max)
+            ));
         }
     }
-    Ok(())
+    report
 }
 
 /// Runs logrotate.
@@ -525,42 +557,53 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|d| check_dir(d, cli.force))
         .collect::<anyhow::Result<_>>()?;
-    let format = Format::resolve(cli.format);
     // Signals are caught in every mode: a pass asked to stop leaves what it has not done as it
     // was (a compression in progress is abandoned within one block, its temporary removed).
     let term = Termination::install().context("installing signal handlers")?;
     let stop = || term.requested().is_some();
     loop {
-        let mut ok = true;
-        // A closed stdout (`| head -1`) ends the output, never the pass or its verdict.
-        let mut stdout_open = true;
+        let mut done = Vec::with_capacity(dirs.len());
         for d in &dirs {
-            let (records, within) = pass(d, &cli, &grouping, &stop)?;
-            ok &= within;
-            if stdout_open && let Err(e) = emit(&records, format) {
-                if !is_broken_pipe(&e) {
-                    return Err(e);
-                }
-                stdout_open = false;
-            }
+            done.push(pass(d, &cli, &grouping, &stop)?);
             if stop() {
                 break;
             }
         }
-        let signal = match (cli.watch, stdout_open) {
-            (Some(every), true) => term.sleep(every),
-            _ => term.requested(),
+        let Some(every) = cli.watch else {
+            // A single pass: its verdict, or the status of a process ended by the signal that
+            // cut it short (130 for SIGINT).
+            let report = pass_report(&done);
+            let report = match term.requested() {
+                Some(sig) => report.exit(ExitCode::from_cut_short(sig)),
+                None => report,
+            };
+            return report.finish(&cli.output);
         };
-        match (signal, cli.watch) {
-            (Some(libc::SIGINT), _) => return Ok(ExitCode::Interrupted),
-            // `--watch` stopped by SIGTERM/SIGHUP: the verdict of the last pass.
-            (Some(_), Some(_)) => return Ok(ExitCode::from_checks(ok)),
-            // A single pass cut short: the status of a process ended by that signal.
-            (Some(sig), None) => {
-                return Ok(ExitCode::Child(u8::try_from(128 + sig).unwrap_or(255)));
-            }
-            (None, Some(_)) if stdout_open => {}
-            (None, _) => return Ok(ExitCode::from_checks(ok)),
+        // A closed stdout (`| head -1`) ends the watch after the pass, never the pass or its
+        // verdict.
+        let mut out = soak_core::stdout::stdout();
+        pass_report(&done)
+            .body_only()
+            .finish_with(&cli.output, &mut out)?;
+        let signal = if out.closed() {
+            term.requested()
+        } else {
+            term.sleep(every)
+        };
+        if signal.is_some() || out.closed() {
+            // `--watch` stopped by SIGTERM/SIGHUP or a closed stdout: the verdict of the last
+            // pass, whose step summary and annotations are written now; SIGINT: 130.
+            let last = OutputArgs {
+                output: None,
+                quiet: true,
+                ..cli.output.clone()
+            };
+            let report = pass_report(&done);
+            let report = match signal.map(ExitCode::from_signal) {
+                Some(ExitCode::Interrupted) => report.exit(ExitCode::Interrupted),
+                _ => report,
+            };
+            return report.finish(&last);
         }
     }
 }

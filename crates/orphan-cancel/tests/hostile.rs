@@ -114,7 +114,7 @@ fn malformed_base_urls_are_exit_2_before_any_request() {
                 .arg("--state")
                 .arg(&state));
             assert_eq!(code, Some(2), "{url:?}: {err}");
-            one_line_naming(&err, &["--base-url"]);
+            one_line_naming(&err, &["--exchange-url"]);
         }
     }
     assert_eq!(sim.stats().by_path.len(), 0, "nothing reached the exchange");

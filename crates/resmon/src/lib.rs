@@ -13,6 +13,8 @@
 //! - [`watch`]: sizes of watched files and directories;
 //! - [`cgroup`], [`cgtarget`], [`resolve`]: a cgroup's own accounting (`--cgroup`,
 //!   `--container`, `--unit`), its OOM kills and restarts;
+//! - [`stream`]: the output stream, JSONL or CSV (`--format`);
+//! - [`summary`]: the Markdown summary of a run (`--summary-md`);
 //! - `portable` (Windows, macOS): the system, tree, target and self readers through sysinfo;
 //!   `windows`: a launched command's Ctrl+Break, the wait on process handles, CPU times and
 //!   volume sizes.
@@ -24,10 +26,13 @@ use anyhow::Context;
 use clap::Parser;
 use regex::Regex;
 use serde_json::{Value, json};
+use soak_core::cli::OutputArgs;
 use soak_core::exit::{ExitCode, environment, usage};
 use soak_core::jsonl::JsonlWriter;
+use soak_core::output::Format;
 use soak_core::pathtext::shown;
 use soak_core::record::{Record, RecordType};
+use soak_core::report::Report;
 use soak_core::signals::Termination;
 
 pub mod cgroup;
@@ -39,6 +44,8 @@ pub mod prom;
 pub mod resolve;
 pub mod sample;
 pub mod schedule;
+pub mod stream;
+pub mod summary;
 pub mod system;
 pub mod target;
 pub mod tree;
@@ -53,6 +60,8 @@ pub use windows::waiter;
 use cgtarget::{CgroupEvent, CgroupTarget, Source, TargetSetupError};
 use sample::{Host, Parts, SelfReader, TOOL};
 use schedule::Schedule;
+use stream::Stream;
+use summary::RunSummary;
 use system::SystemReader;
 use target::{Change, Spec, TargetError, Targets};
 use tree::TreeReader;
@@ -80,11 +89,15 @@ Examples:
   # 10 Hz for 10 minutes on a PID, PSS every 50th sample, Prometheus scrape endpoint
   resmon --pid 4242 --interval 100ms --duration 10m --pss-every 50 --listen 127.0.0.1:9464
 
+  # The samples as CSV for a spreadsheet, and a Markdown summary of the run (peaks, events)
+  resmon --pid 4242 -i 10s -d 1h -f csv -o res.csv --summary-md summary.md
+
 Every sample holds the seed monitor's fields (cpu_percent, memory_used_mb, process_memory_mb,
 ...) plus tree totals (tree_memory_mb, tree_fds, ...), elapsed_s and resmon's own overhead.
 A metric that cannot be read is null and named in `unavailable`.
 Exit codes: 0 done (duration, count, SIGTERM, target gone, stdout closed); 2 bad flag, zero
-interval, bad --listen address or missing PID; 3 unwritable output or port in use; 130 SIGINT;
+interval, bad --listen address, a --format other than jsonl or csv, or missing PID; 3
+unwritable output or port in use; 130 SIGINT;
 with a command: the command's own status (128+N for signal N).";
 
 /// Command-line interface of `resmon`.
@@ -93,7 +106,24 @@ with a command: the command's own status (128+N for signal N).";
     name = "resmon",
     version,
     about = "Record a service's resources (system, process tree, own overhead) to JSONL",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    mut_arg("format", |a| a.hide_possible_values(true).help(
+        "Stream format: jsonl (every record; the default, also on a terminal) or csv (the \
+         samples, one row each under a header of the first sample's fields)"
+    )),
+    mut_arg("output", |a| a.help(
+        "Append the stream here (parent directories created, never through a symbolic \
+         link; a CSV header only into an empty file); stdout when absent"
+    )),
+    mut_arg("summary_md", |a| a.help(
+        "At the end, append a Markdown summary here: samples, duration, why it ended, the \
+         target's peak RSS and CPU, the events (default under GitHub Actions: \
+         $GITHUB_STEP_SUMMARY)"
+    )),
+    mut_arg("quiet", |a| a.help(
+        "Write no samples on stdout (with --listen or --prom-textfile alone); --output \
+         and --summary-md still get theirs"
+    )),
 )]
 pub struct Cli {
     /// Time between samples (sub-second allowed: 100ms).
@@ -108,9 +138,10 @@ pub struct Cli {
     #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Append JSONL here (parent directories created); stdout when absent.
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
+    /// The stream's format and destination, the run's summary, quiet (`-f`, `-o`,
+    /// `--summary-md`, `-q`).
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// fsync every line (power-loss safety; costs a disk flush per sample).
     #[arg(long)]
@@ -246,11 +277,12 @@ fn disk_path(cli: &Cli) -> PathBuf {
         return p.clone();
     }
     cli.output
+        .output
         .as_deref()
         .and_then(Path::parent)
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
-        .or_else(|| cli.output.as_ref().map(|_| PathBuf::from(".")))
+        .or_else(|| cli.output.output.as_ref().map(|_| PathBuf::from(".")))
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
@@ -264,7 +296,8 @@ fn exit_status_code(status: std::process::ExitStatus) -> u8 {
 
 /// Everything the loop writes to and reads from.
 struct Monitor {
-    out: JsonlWriter,
+    out: Stream,
+    summary: RunSummary,
     started: Instant,
     host: Host,
     system: SystemReader,
@@ -290,6 +323,7 @@ impl Monitor {
     }
 
     fn write(&mut self, rec: &Record) -> anyhow::Result<()> {
+        self.summary.observe(rec);
         if self.out_closed {
             return Ok(());
         }
@@ -539,6 +573,9 @@ fn record(
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let spec = target_spec(&cli)?;
+    // A recorder streams: JSONL unless told, also on a terminal.
+    let format = cli.output.format.unwrap_or(Format::Jsonl);
+    stream::check_format(format).map_err(usage)?;
     if let Some(addr) = &cli.listen {
         check_listen(addr)?;
     }
@@ -546,12 +583,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let term = Termination::install().context("installing signal handlers")?;
     let mut waiter = Waiter::new().context("installing signal handlers")?;
 
-    let out = match &cli.output {
-        Some(path) => open_output(path, cli.fsync)?,
+    let (out, header_due) = match &cli.output.output {
+        Some(path) => {
+            let empty = std::fs::symlink_metadata(path).map_or(true, |m| m.len() == 0);
+            (open_output(path, cli.fsync)?, empty)
+        }
+        None if cli.output.quiet => (JsonlWriter::from_writer(std::io::sink(), "-"), true),
         // A recorder whose reader has gone stops (`resmon | head`), so it needs the closed
         // pipe's error, not core's stdout that absorbs it for the checking tools.
-        None => JsonlWriter::from_writer(std::io::stdout(), "-"),
+        None => (JsonlWriter::from_writer(std::io::stdout(), "-"), true),
     };
+    let out = match format {
+        Format::Csv => Stream::csv(out, header_due),
+        _ => Stream::jsonl(out),
+    };
+    let stdout_is_ours = cli.output.output.is_none() && !cli.output.quiet;
     let disk = disk_path(&cli);
     let (latest, listen_addr) = match &cli.listen {
         Some(addr) => {
@@ -560,7 +606,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         None => (None, None),
     };
-    let mut targets = Targets::start(spec, cli.output.is_none()).map_err(|e| match &e {
+    let mut targets = Targets::start(spec, stdout_is_ours).map_err(|e| match &e {
         TargetError::Spawn { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
             environment(e)
         }
@@ -578,6 +624,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let watches = watch::watches(&cli.watch_paths);
     let mut m = Monitor {
         out,
+        summary: RunSummary::default(),
         started,
         host: Host::read(),
         system: SystemReader::new(&disk),
@@ -613,7 +660,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_or(Value::Null, CgroupTarget::describe),
         )
         .with("pss_every", cli.pss_every)
-        .with("output", cli.output.as_deref().map(shown))
+        .with("output", cli.output.output.as_deref().map(shown))
         .with("disk_path", shown(&disk))
         .with("watch_paths", Value::Object(watch_map))
         .with("listen", listen_addr)
@@ -676,9 +723,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     )?;
     let code = match (reason, targets.child_status()) {
         ("target_exit", Some(status)) => ExitCode::Child(exit_status_code(status)),
-        ("signal", _) if term.requested() == Some(soak_core::signals::SIGINT) => {
-            ExitCode::Interrupted
-        }
+        // 130 for SIGINT, 0 for a requested stop (SIGTERM, SIGHUP).
+        ("signal", _) => term
+            .requested()
+            .map_or(ExitCode::Success, ExitCode::from_signal),
         _ => ExitCode::Success,
     };
     let stop = m
@@ -689,5 +737,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with("missed_samples", m.missed_total)
         .with("exit_code", code.code());
     m.write(&stop)?;
-    Ok(code)
+    // The stream is written; the Markdown summary goes only to --summary-md (or the step
+    // summary), never to stdout.
+    let summary_only = OutputArgs {
+        format: Some(Format::Markdown),
+        output: None,
+        quiet: true,
+        summary_md: cli.output.summary_md.clone(),
+    };
+    Report::new(TOOL, m.summary)
+        .exit(code)
+        .finish(&summary_only)
 }

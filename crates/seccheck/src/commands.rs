@@ -4,12 +4,13 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use soak_core::exit::{ExitCode, environment, usage};
-use soak_core::gha;
+use soak_core::cli::OutputArgs;
+use soak_core::exit::{environment, usage};
 use soak_core::record::{Record, RecordType};
+use soak_core::report::Report;
 
 use crate::audit::{self, Outcome};
-use crate::report::{self, DepsFormat, Extra};
+use crate::report::{AuditBody, Extra};
 use crate::severity::Severity;
 use crate::{db, dbage, dbupdate, ignore, ingest, lockfile};
 
@@ -28,13 +29,9 @@ pub struct GateArgs {
     /// Ignore file (default: `.seccheck.toml` in the current directory, when present).
     #[arg(long)]
     pub ignore_file: Option<PathBuf>,
-    /// Output format (default: jsonl when piped, table on a terminal).
-    #[arg(long, value_enum)]
-    pub format: Option<DepsFormat>,
-    /// Also append the Markdown report here (default under GitHub Actions:
-    /// $GITHUB_STEP_SUMMARY).
-    #[arg(long, value_name = "PATH")]
-    pub summary_md: Option<PathBuf>,
+    /// Output options (`--format sarif` for code scanning; no CSV).
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 fn load_ignores(args: &GateArgs) -> anyhow::Result<(Vec<ignore::Ignore>, Option<PathBuf>)> {
@@ -69,13 +66,10 @@ fn severity_counts(o: &Outcome, mut summary: Record) -> Record {
     summary
 }
 
-fn finish(
-    o: &Outcome,
-    args: &GateArgs,
-    mut extra: Extra,
-    extra_ok: bool,
-) -> anyhow::Result<ExitCode> {
-    let ok = o.passes(args.fail_on) && extra_ok;
+/// The gate's report: the summary's counts and verdict, a note, and a failed check per
+/// failing finding, expired ignore and `stale` (a stale database's message).
+fn finish(o: Outcome, args: &GateArgs, mut extra: Extra, stale: &[String]) -> Report {
+    let ok = o.passes(args.fail_on) && stale.is_empty();
     let failing = o.findings.iter().filter(|f| f.fails(args.fail_on)).count();
     let ignored = o
         .findings
@@ -83,7 +77,7 @@ fn finish(
         .chain(&o.warnings)
         .filter(|f| f.ignored.is_some())
         .count();
-    extra.summary = severity_counts(o, extra.summary)
+    extra.summary = severity_counts(&o, extra.summary)
         .with("vulnerabilities", o.findings.len())
         .with("failing", failing)
         .with("ignored", ignored)
@@ -100,28 +94,23 @@ fn finish(
         o.warnings.len(),
         if ok { "gate passed" } else { "gate FAILED" }
     ));
-    if gha::in_github_actions() {
-        for f in o.findings.iter().filter(|f| f.fails(args.fail_on)) {
-            gha::annotate(
-                gha::Level::Error,
-                &format!(
-                    "{} {} {}: {} ({})",
-                    f.package,
-                    f.version,
-                    f.id,
-                    f.title,
-                    f.severity.as_str()
-                ),
-            );
-        }
-        for ig in &o.expired {
-            gha::annotate(
-                gha::Level::Error,
-                &format!("seccheck: ignore of {} expired", ig.id),
-            );
-        }
-    }
+    let mut failed: Vec<String> = o
+        .findings
+        .iter()
+        .filter(|f| f.fails(args.fail_on))
+        .map(|f| {
+            format!(
+                "{} {} {}: {} ({})",
+                f.package,
+                f.version,
+                f.id,
+                f.title,
+                f.severity.as_str()
+            )
+        })
+        .collect();
     for ig in &o.expired {
+        failed.push(format!("seccheck: ignore of {} expired", ig.id));
         eprintln!(
             "seccheck: ignore of {} expired on {} (reason: {}); it no longer applies and fails the gate",
             ig.id,
@@ -129,15 +118,18 @@ fn finish(
             ig.reason
         );
     }
-    let format = DepsFormat::resolve(args.format);
-    let mut out = soak_core::stdout::stdout();
-    report::write(&mut out, format, o, args.fail_on, &extra)?;
-    if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
-        let mut md = format!("## seccheck {}\n\n", extra.summary_command()).into_bytes();
-        report::write(&mut md, DepsFormat::Markdown, o, args.fail_on, &extra)?;
-        gha::append_step_summary(&path, &String::from_utf8_lossy(&md))?;
-    }
-    Ok(ExitCode::from_checks(ok))
+    failed.extend(stale.iter().cloned());
+    let heading = extra.summary_command().to_string();
+    let body = AuditBody {
+        outcome: o,
+        fail_on: args.fail_on,
+        extra,
+    };
+    let report = failed
+        .into_iter()
+        .fold(Report::new(TOOL, body).heading(heading), Report::fail);
+    debug_assert_eq!(report.exit_code(), soak_core::ExitCode::from_checks(ok));
+    report
 }
 
 /// Which databases `deps` reads: the `--db` directories, else the cache.
@@ -158,7 +150,7 @@ pub fn deps(
     max_db_age: Option<Duration>,
     strict: bool,
     args: &GateArgs,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
     let (ignores, ignore_path) = load_ignores(args)?;
     let inv = lockfile::read_all(paths).map_err(usage)?;
@@ -228,7 +220,7 @@ pub fn deps(
                 .with("reason", s.reason.as_str()),
         );
     }
-    let mut db_ok = true;
+    let mut stale = Vec::new();
     let mut notes = Vec::new();
     if let Some(max) = max_db_age {
         for d in &db_dirs {
@@ -249,7 +241,6 @@ pub fn deps(
             let age = stamp.age(now);
             let fresh = age <= max;
             if !fresh {
-                db_ok = false;
                 let msg = format!(
                     "advisory database {} is {} old ({}), older than --max-db-age {}",
                     dir.display(),
@@ -258,7 +249,8 @@ pub fn deps(
                     soak_core::units::format_duration(max)
                 );
                 eprintln!("seccheck: {msg}");
-                notes.push(msg);
+                notes.push(msg.clone());
+                stale.push(msg);
                 records.push(
                     Record::new(RecordType::Finding, TOOL)
                         .with("finding", "stale_database")
@@ -304,7 +296,7 @@ pub fn deps(
         .with("advisories_read", database.files_read)
         .with("advisories_broken", database.broken.len())
         .with("advisories_withdrawn", database.withdrawn)
-        .with("database_ok", db_ok)
+        .with("database_ok", stale.is_empty())
         .with(
             "databases",
             dbs.iter()
@@ -314,20 +306,20 @@ pub fn deps(
         .with("database_source", if from_cache { "cache" } else { "db" })
         .with("ignore_file", ignore_path.map(|p| p.display().to_string()))
         .with("elapsed_ms", started.elapsed().as_millis() as u64);
-    finish(
-        &outcome,
+    Ok(finish(
+        outcome,
         args,
         Extra {
             records,
             summary,
             notes,
         },
-        db_ok,
-    )
+        &stale,
+    ))
 }
 
 /// `seccheck ingest`.
-pub fn ingest(files: &[PathBuf], args: &GateArgs) -> anyhow::Result<ExitCode> {
+pub fn ingest(files: &[PathBuf], args: &GateArgs) -> anyhow::Result<Report> {
     let (ignores, ignore_path) = load_ignores(args)?;
     let mut outcome = Outcome::default();
     let mut kinds = Vec::new();
@@ -371,14 +363,14 @@ pub fn ingest(files: &[PathBuf], args: &GateArgs) -> anyhow::Result<ExitCode> {
         files.len(),
         records.len()
     )];
-    finish(
-        &outcome,
+    Ok(finish(
+        outcome,
         args,
         Extra {
             records,
             summary,
             notes,
         },
-        true,
-    )
+        &[],
+    ))
 }

@@ -9,9 +9,10 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use soak_core::cli::OutputArgs;
 use soak_core::exit::{ExitCode, environment, usage};
-use soak_core::output::{Format, write_records};
 use soak_core::record::{Record, RecordType};
+use soak_core::report::{RecordBody, Report};
 use soak_core::units::format_duration;
 
 use crate::cache::{self, Cache, CacheError, Kind, SourceNote};
@@ -200,8 +201,9 @@ pub fn update_one(cache: &Cache, kind: Kind, src: &SourceArgs) -> Result<Updated
     Ok(Updated { kind, note, git })
 }
 
-/// `seccheck db update`.
-pub fn update(src: &SourceArgs, only: &[Kind], format: Format) -> anyhow::Result<ExitCode> {
+/// `seccheck db update`: writes its report as `output` asks, then fails (exit 3) naming the
+/// last database that could not be updated.
+pub fn update(src: &SourceArgs, only: &[Kind], output: &OutputArgs) -> anyhow::Result<ExitCode> {
     src.check()?;
     let cache = Cache::locate(src.cache_dir.as_deref()).map_err(cache_err)?;
     cache.create().map_err(cache_err)?;
@@ -241,17 +243,25 @@ pub fn update(src: &SourceArgs, only: &[Kind], format: Format) -> anyhow::Result
             }
         }
     }
-    records.push(
-        Record::new(RecordType::Summary, TOOL)
-            .with("command", "db update")
-            .with("cache_dir", cache.dir.display().to_string())
-            .with("updated", kinds.len() - failures.len())
-            .with("failed", failures.len())
-            .with("ok", failures.is_empty()),
-    );
-    write_db_records(format, records, UPDATE_COLUMNS)?;
+    let updated = kinds.len() - failures.len();
+    let summary = Record::new(RecordType::Summary, TOOL)
+        .with("command", "db update")
+        .with("cache_dir", cache.dir.display().to_string())
+        .with("updated", updated)
+        .with("failed", failures.len())
+        .with("ok", failures.is_empty());
+    let body = RecordBody::new(records, UPDATE_COLUMNS)
+        .summary(summary)
+        .note(format!(
+            "{updated} of {} database(s) updated in {}",
+            kinds.len(),
+            cache.dir.display()
+        ));
+    let code = Report::new(TOOL, body)
+        .heading("db update")
+        .finish(output)?;
     let Some((last, earlier)) = failures.split_last() else {
-        return Ok(ExitCode::Success);
+        return Ok(code);
     };
     for msg in earlier {
         eprintln!("seccheck: {msg}");
@@ -278,23 +288,6 @@ const STATUS_COLUMNS: &[&str] = &[
     "url",
     "path",
 ];
-
-/// JSONL/JSON: every record; a table: the per-database records in `columns` (the verdict
-/// is the exit status and the message).
-fn write_db_records(
-    format: Format,
-    mut records: Vec<Record>,
-    columns: &[&str],
-) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    if matches!(format, Format::Jsonl | Format::Json) {
-        write_records(&mut out, format, &records, None)?;
-    } else {
-        records.retain(|r| r.kind() != Some(RecordType::Summary));
-        write_records(&mut out, format, &records, Some(columns))?;
-    }
-    Ok(())
-}
 
 /// The status of one cached database.
 fn status_record(cache: &Cache, kind: Kind, now: SystemTime) -> Result<Record, CacheError> {
@@ -330,28 +323,41 @@ fn rfc3339_time(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// `seccheck db status`: exit 0 when every database is cached, 1 when one is missing.
-pub fn status(cache_dir: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+/// `seccheck db status`: exit 0 when every database is cached, 1 (a failed check per missing
+/// one) when one is missing.
+pub fn status(cache_dir: Option<&Path>) -> anyhow::Result<Report> {
     let cache = Cache::locate(cache_dir).map_err(cache_err)?;
     let now = SystemTime::now();
     let mut records = Vec::new();
     for kind in Kind::ALL {
         records.push(status_record(&cache, kind, now).map_err(cache_err)?);
     }
-    let present = records
+    let missing: Vec<&str> = Kind::ALL
         .iter()
-        .filter(|r| r.get("present").and_then(|v| v.as_bool()) == Some(true))
-        .count();
-    records.push(
-        Record::new(RecordType::Summary, TOOL)
-            .with("command", "db status")
-            .with("cache_dir", cache.dir.display().to_string())
-            .with("present", present)
-            .with("missing", Kind::ALL.len() - present)
-            .with("ok", present == Kind::ALL.len()),
-    );
-    write_db_records(format, records, STATUS_COLUMNS)?;
-    Ok(ExitCode::from_checks(present == Kind::ALL.len()))
+        .zip(&records)
+        .filter(|(_, r)| r.get("present").and_then(|v| v.as_bool()) != Some(true))
+        .map(|(k, _)| k.name())
+        .collect();
+    let present = Kind::ALL.len() - missing.len();
+    let summary = Record::new(RecordType::Summary, TOOL)
+        .with("command", "db status")
+        .with("cache_dir", cache.dir.display().to_string())
+        .with("present", present)
+        .with("missing", missing.len())
+        .with("ok", missing.is_empty());
+    let body = RecordBody::new(records, STATUS_COLUMNS)
+        .summary(summary)
+        .note(format!(
+            "{present} of {} database(s) cached in {}",
+            Kind::ALL.len(),
+            cache.dir.display()
+        ));
+    let report = Report::new(TOOL, body).heading("db status");
+    Ok(missing.iter().fold(report, |r, name| {
+        r.fail(format!(
+            "seccheck: the {name} advisory database is not cached (run `seccheck db update`)"
+        ))
+    }))
 }
 
 /// A database directory `deps` reads, with the time its age is told from when known.

@@ -44,8 +44,8 @@ pub mod watched;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use soak_core::cli::OutputArgs;
 use soak_core::exit::ExitCode;
-use soak_core::output::Format;
 
 /// Command line of `seccheck`.
 #[derive(Debug, Parser)]
@@ -110,9 +110,9 @@ pub enum Cmd {
         /// Entropy (bits per character) a token next to key/secret/token/password needs.
         #[arg(long, default_value_t = 3.5)]
         min_entropy: f64,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Output options (no SARIF).
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Audit lockfiles against local advisory databases (RustSec, OSV JSON/YAML).
     Deps {
@@ -173,9 +173,9 @@ pub enum DbCmd {
         /// Update only this database (repeatable).
         #[arg(long, value_enum)]
         only: Vec<cache::Kind>,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Output options (no SARIF).
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// What is cached, how old (git HEAD time / download time), where.
     Status {
@@ -183,9 +183,9 @@ pub enum DbCmd {
         /// ~/.cache/soakkit).
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Output options (no SARIF).
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -198,15 +198,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_missing_env,
             redact,
             min_entropy,
-            format,
+            output,
         } => secrets::run(&secrets::SecretsArgs {
             paths,
             env,
             allow_missing_env,
             redact,
             min_entropy,
-            format: Format::resolve(format),
-        }),
+        })?
+        .finish(&output),
         Cmd::Deps {
             paths,
             db,
@@ -225,18 +225,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_db_age,
             strict,
             &gate,
-        ),
+        )?
+        .finish(&gate.output),
         Cmd::Db {
             command:
                 DbCmd::Update {
                     source,
                     only,
-                    format,
+                    output,
                 },
-        } => dbupdate::update(&source, &only, Format::resolve(format)),
+        } => dbupdate::update(&source, &only, &output),
         Cmd::Db {
-            command: DbCmd::Status { cache_dir, format },
-        } => dbupdate::status(cache_dir.as_deref(), Format::resolve(format)),
-        Cmd::Ingest { files, gate } => commands::ingest(&files, &gate),
+            command: DbCmd::Status { cache_dir, output },
+        } => dbupdate::status(cache_dir.as_deref())?.finish(&output),
+        Cmd::Ingest { files, gate } => commands::ingest(&files, &gate)?.finish(&gate.output),
     }
 }

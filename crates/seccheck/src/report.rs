@@ -1,38 +1,16 @@
-//! Output of the dependency audit: JSONL/JSON records, a table or Markdown, or SARIF 2.1.0.
+//! Output of the dependency audit: JSONL/JSON records, a table or Markdown, or SARIF 2.1.0
+//! (not CSV: the findings and warnings are two tables), as a [`Body`] that core's
+//! [`soak_core::report::Report`] writes.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use serde_json::{Value, json};
-use soak_core::output::{Format, Table, write_records};
+use soak_core::output::{Format, Table, unsupported, write_records};
 use soak_core::record::{Record, RecordType};
+use soak_core::report::Body;
 
 use crate::audit::{Finding, Outcome};
 use crate::severity::Severity;
-
-/// The output formats of `deps` and `ingest`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DepsFormat {
-    /// An aligned text table.
-    Table,
-    /// Markdown tables (a job summary).
-    Markdown,
-    /// One pretty-printed JSON array of the records.
-    Json,
-    /// One JSON record per line.
-    Jsonl,
-    /// SARIF 2.1.0 (GitHub code scanning).
-    Sarif,
-}
-
-impl DepsFormat {
-    /// The format asked for, else JSONL when piped and a table on a terminal.
-    pub fn resolve(requested: Option<DepsFormat>) -> DepsFormat {
-        requested.unwrap_or(match Format::resolve(None) {
-            Format::Table => DepsFormat::Table,
-            _ => DepsFormat::Jsonl,
-        })
-    }
-}
 
 const TOOL: &str = "seccheck";
 
@@ -111,28 +89,42 @@ const COLUMNS: &[&str] = &[
 ];
 const WARNING_COLUMNS: &[&str] = &["warning", "id", "package", "version", "fixed", "lockfile"];
 
-/// Writes the report.
+/// The report of `deps` and `ingest`: the audit's outcome, the gate and everything else
+/// printed.
+#[derive(Debug)]
+pub struct AuditBody {
+    /// What the audit found.
+    pub outcome: Outcome,
+    /// The lowest severity that fails the gate.
+    pub fail_on: Severity,
+    /// Further records, the summary and the notes.
+    pub extra: Extra,
+}
+
+impl Body for AuditBody {
+    fn write(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
+        write(out, format, &self.outcome, self.fail_on, &self.extra)
+    }
+}
+
+/// Writes the report in `format`; CSV is [`unsupported`].
 pub fn write(
-    out: &mut impl Write,
-    format: DepsFormat,
+    mut out: &mut dyn Write,
+    format: Format,
     o: &Outcome,
     fail_on: Severity,
     extra: &Extra,
-) -> anyhow::Result<()> {
+) -> io::Result<()> {
     match format {
-        DepsFormat::Jsonl | DepsFormat::Json => {
+        Format::Jsonl | Format::Json => {
             let mut recs = outcome_records(o, fail_on);
             recs.extend(extra.records.iter().cloned());
             recs.push(extra.summary.clone());
-            let f = if format == DepsFormat::Json {
-                Format::Json
-            } else {
-                Format::Jsonl
-            };
-            write_records(out, f, &recs, None)?;
+            write_records(&mut out, format, &recs, None)?;
         }
-        DepsFormat::Table | DepsFormat::Markdown => {
-            let md = format == DepsFormat::Markdown;
+        Format::Csv => return Err(unsupported(format)),
+        Format::Table | Format::Markdown => {
+            let md = format == Format::Markdown;
             let table = |items: &[Finding], columns: &[&str]| {
                 let recs: Vec<Record> = items.iter().map(|f| finding_record(f, fail_on)).collect();
                 Table::from_records(&recs, Some(columns))
@@ -172,8 +164,9 @@ pub fn write(
                 writeln!(out, "{}{n}", if md { "- " } else { "" })?;
             }
         }
-        DepsFormat::Sarif => {
-            serde_json::to_writer_pretty(&mut *out, &sarif(o, fail_on))?;
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &sarif(o, fail_on))
+                .map_err(io::Error::other)?;
             writeln!(out)?;
         }
     }

@@ -3,13 +3,13 @@
 //! silently: every input that is not scanned is a record with its reason, and a failure on one
 //! input never hides the others' findings.
 
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use soak_core::exit::{ExitCode, usage};
-use soak_core::output::{Format, write_records};
+use soak_core::gha::{Annotation, Level};
 use soak_core::record::{Record, RecordType};
+use soak_core::report::{RecordBody, Report};
 
 use crate::detect::Detector;
 use crate::inputs::{Input, Inputs};
@@ -32,8 +32,6 @@ pub struct SecretsArgs {
     pub redact: bool,
     /// Entropy a keyword's token needs.
     pub min_entropy: f64,
-    /// The output format.
-    pub format: Format,
 }
 
 /// The watched variables' values. A variable that is unset or shorter than
@@ -95,8 +93,25 @@ fn event(kind: &str, path: &Path) -> Record {
         .with("file", shown(path))
 }
 
+/// The columns of the human formats.
+const COLUMNS: [&str; 8] = [
+    "type", "kind", "file", "line", "end_line", "masked", "reason", "message",
+];
+
+/// The annotation of a secret found: its kind, pinned to its file and line (never its value).
+fn secret_annotation(finding: &Record) -> Option<Annotation> {
+    if finding.kind() != Some(RecordType::Finding) {
+        return None;
+    }
+    let kind = finding.get_str("kind").unwrap_or("secret");
+    let mut a = Annotation::new(Level::Error, format!("seccheck: a {kind} secret"));
+    a.file = finding.get_str("file").map(str::to_string);
+    a.line = finding.get("line").and_then(serde_json::Value::as_u64);
+    Some(a)
+}
+
 /// Runs `seccheck secrets`.
-pub fn run(args: &SecretsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &SecretsArgs) -> anyhow::Result<Report> {
     let (values, missing) = env_values(&args.env, args.allow_missing_env)?;
     let watched_count = values.len();
     let detector =
@@ -158,33 +173,23 @@ pub fn run(args: &SecretsArgs) -> anyhow::Result<ExitCode> {
         .with("secrets", t.found)
         .with("redacted", t.redacted)
         .with("ok", ok);
-    let mut out = soak_core::stdout::stdout();
-    if matches!(args.format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        write_records(&mut out, args.format, &records, None)?;
-    } else {
-        write_records(
-            &mut out,
-            args.format,
-            &records,
-            Some(&[
-                "type", "kind", "file", "line", "end_line", "masked", "reason", "message",
-            ]),
-        )?;
-        writeln!(
-            out,
+    let annotations: Vec<Annotation> = records.iter().filter_map(secret_annotation).collect();
+    let body = RecordBody::new(records, &COLUMNS)
+        .summary(summary)
+        .note(format!(
             "{} secret(s) in {} file(s) ({} scanned, {} skipped, {} failed), {} bytes scanned",
             t.found, t.files, t.scanned, t.skipped, t.failed, t.bytes
-        )?;
-    }
-    out.flush()?;
-    Ok(if t.environment_error {
+        ));
+    let report = annotations
+        .into_iter()
+        .fold(Report::new(TOOL, body).heading("secrets"), Report::annotate);
+    Ok(report.exit(if t.environment_error {
         ExitCode::Environment
     } else if t.input_error {
         ExitCode::Usage
     } else {
         ExitCode::from_checks(ok)
-    })
+    }))
 }
 
 fn open_input(input: &Input) -> std::io::Result<Box<dyn std::io::Read>> {
