@@ -61,10 +61,11 @@ impl Plan {
         }
     }
 
-    /// A tool of the toolkit, its standard input closed.
+    /// A tool of the toolkit, its standard input closed. The soak's step summary is its
+    /// verdict alone: the tools it runs do not add sections of their own to it.
     pub fn tool(&self, name: &str) -> Command {
         let mut c = Command::new(self.bin.join(name));
-        c.stdin(Stdio::null());
+        c.stdin(Stdio::null()).env_remove("GITHUB_STEP_SUMMARY");
         c
     }
 

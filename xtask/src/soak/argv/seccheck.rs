@@ -48,7 +48,6 @@ pub fn deps(plan: &Plan, args: &SoakArgs, dbs: &[PathBuf], project: &Path) -> Re
     }
     cmd.args(["--format", "jsonl"])
         .arg(project)
-        .env_remove("GITHUB_STEP_SUMMARY")
         .stdout(plan.out("deps.jsonl")?)
         .stderr(plan.out("deps.stderr")?);
     Ok(cmd)
