@@ -63,11 +63,11 @@ supervised +cmd:
 
 # What the bot left open on the exchange: just reconcile bybit-testnet artifacts/active_orders.json
 reconcile exchange state:
-    cargo run -q --release -p orphan-cancel -- reconcile --exchange {{exchange}} --state {{state}}
+    cargo run -q --release -p orphan-cancel -- reconcile --exchange {{exchange}} --state-file {{state}}
 
 # Plan (dry run) the cancel of the bot's own orphans; add --execute to do it
 cancel-orphans exchange state prefix="BOT_" *flags:
-    cargo run -q --release -p orphan-cancel -- cancel --exchange {{exchange}} --state {{state}} --client-id-prefix {{prefix}} {{flags}}
+    cargo run -q --release -p orphan-cancel -- cancel --exchange {{exchange}} --state-file {{state}} --client-id-prefix {{prefix}} {{flags}}
 
 # A local exchange simulator seeded with the fixture orders (credentials from the environment)
 exchange-sim *flags:

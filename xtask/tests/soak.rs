@@ -417,7 +417,7 @@ fn a_kraken_soak_keeps_the_dead_man_switch_armed_and_it_fires_when_the_service_d
             "--exchange-url",
             &url,
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .args([
             "--dead-man-timeout",

@@ -155,12 +155,12 @@ fn reconcile_reports_every_orphan_across_pages_and_the_ghost() {
             "reconcile",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--format",
             "jsonl",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("run");
@@ -199,12 +199,12 @@ fn dry_run_touches_nothing_then_execute_cancels_only_the_bots_orphans_and_verifi
             "reconcile",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--format",
             "jsonl",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("reconcile")
@@ -215,7 +215,7 @@ fn dry_run_touches_nothing_then_execute_cancels_only_the_bots_orphans_and_verifi
             "cancel",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--symbol",
             "BTCUSDT",
@@ -242,7 +242,7 @@ fn dry_run_touches_nothing_then_execute_cancels_only_the_bots_orphans_and_verifi
             "cancel",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--symbol",
             "BTCUSDT",
@@ -289,7 +289,7 @@ fn cancel_everything_under(setup: Setup, extra: &[&str]) -> Running {
             "cancel",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--client-id-prefix",
             "BOT_",
@@ -300,7 +300,7 @@ fn cancel_everything_under(setup: Setup, extra: &[&str]) -> Running {
             "8",
         ])
         .args(extra)
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("run");
@@ -409,7 +409,7 @@ fn an_interrupted_run_can_simply_be_run_again() {
             "cancel",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--client-id-prefix",
             "BOT_",
@@ -417,7 +417,7 @@ fn an_interrupted_run_can_simply_be_run_again() {
             "--format",
             "jsonl",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .env("BYBIT_API_KEY", BYBIT_KEY)
         .env("BYBIT_API_SECRET", BYBIT_SECRET)
@@ -446,7 +446,7 @@ fn an_interrupted_run_can_simply_be_run_again() {
             "cancel",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--client-id-prefix",
             "BOT_",
@@ -454,7 +454,7 @@ fn an_interrupted_run_can_simply_be_run_again() {
             "--format",
             "jsonl",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("rerun");
@@ -493,7 +493,7 @@ fn kraken_reconcile_cancel_and_cancel_all() {
             "cancel",
             "--exchange",
             "kraken",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--symbol",
             "XBTUSD",
@@ -503,7 +503,7 @@ fn kraken_reconcile_cancel_and_cancel_all() {
             "--format",
             "jsonl",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("cancel");
@@ -524,7 +524,7 @@ fn kraken_reconcile_cancel_and_cancel_all() {
             "cancel-all",
             "--exchange",
             "kraken",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--execute",
             "--format",
@@ -550,7 +550,7 @@ fn kraken_dead_man_fires_when_the_bot_dies_and_disarms_on_sigterm() {
             "dead-man",
             "--exchange",
             "kraken",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--timeout",
             "2s",
@@ -602,7 +602,7 @@ fn kraken_dead_man_fires_when_the_bot_dies_and_disarms_on_sigterm() {
             "dead-man",
             "--exchange",
             "kraken",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--timeout",
             "2s",
@@ -664,13 +664,13 @@ fn mainnet_needs_live_and_limits_refuse_before_any_cancel() {
             "cancel",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &sim.url,
             "--execute",
             "--max-orders",
             "10",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("run");
@@ -699,7 +699,7 @@ fn credentials_errors_name_the_variable_and_never_show_secrets() {
     let out = oc()
         .env_remove("BYBIT_API_SECRET")
         .args(["reconcile", "--exchange", "bybit-testnet"])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("run");
@@ -709,8 +709,14 @@ fn credentials_errors_name_the_variable_and_never_show_secrets() {
     let sim = sim_with(bybit_book(), Setup::default());
     let out = oc()
         .env("BYBIT_API_SECRET", "a-wrong-secret-value-XYZ")
-        .args(["reconcile", "--exchange", "bybit", "--base-url", &sim.url])
-        .arg("--state")
+        .args([
+            "reconcile",
+            "--exchange",
+            "bybit",
+            "--exchange-url",
+            &sim.url,
+        ])
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("run");
@@ -738,12 +744,12 @@ fn unreachable_exchange_and_malformed_state_get_their_exit_codes() {
             "reconcile",
             "--exchange",
             "bybit",
-            "--base-url",
+            "--exchange-url",
             &format!("http://127.0.0.1:{port}"),
             "--attempts",
             "2",
         ])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .output()
         .expect("run");
@@ -758,7 +764,7 @@ fn unreachable_exchange_and_malformed_state_get_their_exit_codes() {
     std::fs::write(&bad, "{\"orderId\": \"1\"}\n{\"orderId\": \n").expect("write");
     let out = oc()
         .args(["reconcile", "--exchange", "file:/nonexistent.json"])
-        .arg("--state")
+        .arg("--state-file")
         .arg(&bad)
         .output()
         .expect("run");
@@ -791,7 +797,7 @@ fn offline_reconciliation_against_a_saved_bybit_listing() {
         .arg("reconcile")
         .arg("--exchange")
         .arg(format!("file:{}", listing.display()))
-        .arg("--state")
+        .arg("--state-file")
         .arg(&state)
         .args(["--format", "jsonl"])
         .output()

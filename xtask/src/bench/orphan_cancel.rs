@@ -114,7 +114,7 @@ pub fn run(args: &[String]) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(1100));
         let cost = measure(
             Command::new(bin.join("orphan-cancel"))
-                .args(["cancel", "--exchange", "bybit", "--base-url", &sim.1])
+                .args(["cancel", "--exchange", "bybit", "--exchange-url", &sim.1])
                 .args([
                     "--client-id-prefix",
                     "BOT_",
@@ -122,7 +122,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     "--format",
                     "jsonl",
                 ])
-                .arg("--state")
+                .arg("--state-file")
                 .arg(&state)
                 .env("BYBIT_API_KEY", KEY)
                 .env("BYBIT_API_SECRET", SECRET),

@@ -47,8 +47,14 @@ pub struct SoakArgs {
     /// and auth errors): freqtrade, hummingbot (`logscan --list-packs`); repeatable.
     #[arg(long, value_name = "NAME")]
     pub log_pack: Vec<String>,
-    /// Time the service gets to stop after SIGTERM before its tree is killed.
-    #[arg(long, default_value = "10s")]
+    /// Time the service gets to stop after SIGTERM before its tree is killed (`--grace`, as in
+    /// zombiereap; `--shutdown-timeout` is its former name).
+    #[arg(
+        long = "grace",
+        alias = "shutdown-timeout",
+        value_name = "DURATION",
+        default_value = "10s"
+    )]
     pub shutdown_timeout: String,
     /// Poll this URL (e.g. http://127.0.0.1:8080/health/live) for availability.
     #[arg(long)]
@@ -93,8 +99,9 @@ pub struct SoakArgs {
     /// The exchange's base URL (override).
     #[arg(long)]
     pub exchange_url: Option<String>,
-    /// The service's order state file (its active_orders.json), for the orphan check.
-    #[arg(long)]
+    /// The service's order state file (its active_orders.json), for the orphan check
+    /// (`--state-file`, as in orphan-cancel and the demo bot; `--state` is its former name).
+    #[arg(long = "state-file", alias = "state", value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Only the service's own orders (client-id prefix) are cancelled with --cancel-orphans.
     #[arg(long, default_value = "BOT_")]
@@ -232,7 +239,7 @@ impl Settings {
                 .as_deref()
                 .unwrap_or(if args.demo { "10s" } else { "5m" }),
         )?;
-        let shutdown = dur("shutdown-timeout", &args.shutdown_timeout)?;
+        let shutdown = dur("grace", &args.shutdown_timeout)?;
         let health_every = dur("health-every", &args.health_every)?;
         let health_timeout = dur("health-timeout", &args.health_timeout)?;
         let startup_grace = dur("startup-grace", &args.startup_grace)?;

@@ -19,7 +19,7 @@ fn exchange_args(exchange: &Exchange, args: &SoakArgs) -> Vec<String> {
         v.extend(["--kraken-nonce-unit".into(), args.kraken_nonce_unit.clone()]);
     }
     if let Some(u) = &exchange.url {
-        v.extend(["--base-url".into(), u.clone()]);
+        v.extend(["--exchange-url".into(), u.clone()]);
     }
     v
 }
@@ -61,7 +61,7 @@ pub fn reconcile(
     let mut c = plan.tool("orphan-cancel");
     c.arg("reconcile")
         .args(exchange_args(exchange, args))
-        .arg("--state")
+        .arg("--state-file")
         .arg(state)
         .args(["--format", "jsonl"]);
     pass_credentials(creds, &mut c);

@@ -79,7 +79,7 @@ pub fn crashes_row(
         Ending::StoppedBySoak if run.timed_out => (
             false,
             format!(
-                "stopped by the soak; it did not stop within --shutdown-timeout {} and was killed",
+                "stopped by the soak; it did not stop within --grace {} and was killed",
                 i.args.shutdown_timeout
             ),
         ),

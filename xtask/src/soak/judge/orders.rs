@@ -10,7 +10,7 @@ pub fn orders_row(i: &Inputs<'_>) -> Row {
         None => Row::skipped(
             "Orphan orders",
             "0".into(),
-            "no exchange configured (--exchange, --state)",
+            "no exchange configured (--exchange, --state-file)",
         ),
         Some(Orders::Unchecked(why)) => {
             Row::measured("Orphan orders", "0".into(), "-".into(), false, why.clone())
