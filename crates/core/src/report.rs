@@ -125,7 +125,10 @@ impl Body for RecordBody {
                 writeln!(out)?;
             }
             Format::Table => {
-                self.table().write_text(out)?;
+                // A body that is only a summary (a server's end) shows just its line.
+                if !(self.records.is_empty() && self.columns.is_empty()) {
+                    self.table().write_text(out)?;
+                }
                 for line in self.human_tail() {
                     writeln!(out, "{line}")?;
                 }
@@ -305,6 +308,10 @@ mod tests {
             "notes never enter CSV"
         );
         assert!(render(&noted, Format::Markdown).contains("| zombie | 7 |"));
+        let t = Timestamp::from_unix(0.0).expect("epoch");
+        let only_summary = RecordBody::new(Vec::new(), &[])
+            .summary(Record::at(RecordType::Summary, "t", t).with("ok", true));
+        assert_eq!(render(&only_summary, Format::Table), "ok=true\n");
     }
 
     #[test]
