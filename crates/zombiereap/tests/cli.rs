@@ -430,3 +430,57 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         })
         .ok_or(())
 }
+
+#[test]
+fn kill_tree_takes_grace_and_writes_its_report_and_step_summary_where_told() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sleeper = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let pid = sleeper.id().to_string();
+    let (report, summary) = (dir.path().join("kill.md"), dir.path().join("summary.md"));
+    let out = zombiereap()
+        .args(["kill-tree", &pid, "--grace", "5s", "-f", "markdown", "-q"])
+        .arg("-o")
+        .arg(&report)
+        .arg("--summary-md")
+        .arg(&summary)
+        .output()
+        .expect("kill-tree");
+    let _ = sleeper.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "-q prints nothing on stdout");
+    assert!(!running(sleeper.id() as i32));
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(
+        text.starts_with("| pid | ppid | name | fate | signals | exit_after_s |"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("| {pid} |")) && text.contains("| exited |"),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(&summary).expect("step summary");
+    assert!(md.starts_with("## zombiereap kill-tree\n\n| pid |"), "{md}");
+
+    // The report file is made anew: a symbolic link planted at its name is not written through.
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, "keep").expect("write");
+    let link = dir.path().join("scan.jsonl");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let mut clean = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let scan = zombiereap()
+        .args(["scan", "--tree", &clean.id().to_string(), "-o"])
+        .arg(&link)
+        .output()
+        .expect("scan");
+    clean.kill().expect("kill");
+    clean.wait().expect("wait");
+    assert_eq!(scan.status.code(), Some(0), "{scan:?}");
+    assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep");
+    let written = std::fs::read_to_string(&link).expect("the new file");
+    assert!(written.contains(r#""zombie_count":0"#), "{written}");
+}
