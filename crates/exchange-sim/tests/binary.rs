@@ -102,6 +102,29 @@ fn a_clock_skew_beyond_a_year_or_a_broken_key_flag_is_refused_with_exit_2() {
     assert!(err.contains("SOAKKIT_UNSET_KEY_VAR"), "{err}");
 }
 
+/// Starts the simulator with `args`; its URL from the first line.
+fn serving(args: &[&str]) -> (Killed, String) {
+    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
+    let mut child = Killed(
+        Command::new(bin)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let first: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
+    (child, first["url"].as_str().expect("url").to_string())
+}
+
+/// The answer of Kraken's `/0/public/Time`.
+fn kraken_time(url: &str) -> serde_json::Value {
+    let time = get(url, "/0/public/Time", "");
+    let body = time.split("\r\n\r\n").nth(1).expect("body");
+    serde_json::from_str(body).expect("json")
+}
+
 /// Kills the simulator when the test ends, also when it fails (its stderr is the test's).
 struct Killed(std::process::Child);
 
@@ -114,22 +137,9 @@ impl Drop for Killed {
 
 #[test]
 fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
-    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
-    let mut child = Killed(
-        Command::new(bin)
-            .args(["--skew-ms", "-31622400000"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
-    let first: serde_json::Value =
-        serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
-    let url = first["url"].as_str().expect("url").to_string();
+    let (mut child, url) = serving(&["--skew-ms", "-31622400000"]);
     // A year of skew either way still gives a positive, sane clock.
-    let time = get(&url, "/0/public/Time", "");
-    let body = time.split("\r\n\r\n").nth(1).expect("body");
-    let v: serde_json::Value = serde_json::from_str(body).expect("json");
+    let v = kraken_time(&url);
     assert!(
         v["result"]["unixtime"].as_i64() > Some(1_600_000_000),
         "{v}"
@@ -195,4 +205,39 @@ fn sigint_ends_it_with_130_and_its_summary() {
             .is_some_and(|l| l.contains("\"reason\":\"SIGINT\"")),
         "{rest:?}"
     );
+}
+
+/// The server's Kraken clock (whole seconds) with `args`, and the real time read just before
+/// the request.
+fn served_unixtime(args: &[&str]) -> (i64, i64) {
+    let (_child, url) = serving(args);
+    let real = exchange_sim::real_now_ms() / 1000;
+    let v = kraken_time(&url);
+    (v["result"]["unixtime"].as_i64().expect("unixtime"), real)
+}
+
+#[test]
+fn skew_takes_a_signed_duration_and_the_old_milliseconds_spelling_still_works() {
+    // Two hours behind, as a duration and as the old `--skew-ms` milliseconds: the served clock
+    // is shifted by exactly that, give or take the second the request takes.
+    for args in [&["--skew", "-2h"][..], &["--skew-ms", "-7200000"][..]] {
+        let (served, real) = served_unixtime(args);
+        let offset = served - real;
+        assert!(
+            (-7201..=-7199).contains(&offset),
+            "{args:?}: offset {offset} s"
+        );
+    }
+    let (served, real) = served_unixtime(&["--skew", "1h30m"]);
+    assert!(
+        (5399..=5401).contains(&(served - real)),
+        "{}",
+        served - real
+    );
+    for skew in ["2y", "400d", "-367d", "--", "soon"] {
+        let err = sim_refuses(&["--skew", skew]);
+        assert!(err.contains("--skew"), "{skew}: {err}");
+    }
+    let err = sim_refuses(&["--skew", "1s", "--skew-ms", "1000"]);
+    assert!(err.contains("cannot be used with"), "{err}");
 }
