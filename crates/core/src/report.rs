@@ -153,6 +153,7 @@ impl Body for RecordBody {
 pub struct Report {
     tool: String,
     heading: Option<String>,
+    title: Option<String>,
     body: Box<dyn Body>,
     annotations: Vec<Annotation>,
     exit: ExitCode,
@@ -164,6 +165,7 @@ impl Report {
         Report {
             tool: tool.to_string(),
             heading: None,
+            title: None,
             body: Box::new(body),
             annotations: Vec::new(),
             exit: ExitCode::Success,
@@ -173,6 +175,13 @@ impl Report {
     /// What follows the tool's name in the step summary's heading (e.g. the subcommand).
     pub fn heading(mut self, heading: impl Into<String>) -> Self {
         self.heading = Some(heading.into());
+        self
+    }
+
+    /// The step summary's heading in full, in place of the tool's name and
+    /// [`Report::heading`] (a verdict in the title: `resanalyze: checks FAILED`).
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
         self
     }
 
@@ -230,9 +239,10 @@ impl Report {
             out.flush()?;
         }
         if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
-            let heading = match &self.heading {
-                Some(h) => format!("## {} {h}\n\n", self.tool),
-                None => format!("## {}\n\n", self.tool),
+            let heading = match (&self.title, &self.heading) {
+                (Some(t), _) => format!("## {t}\n\n"),
+                (None, Some(h)) => format!("## {} {h}\n\n", self.tool),
+                (None, None) => format!("## {}\n\n", self.tool),
             };
             let md = self
                 .body
@@ -348,6 +358,13 @@ mod tests {
         assert!(text.starts_with("kind    pid\n"), "{text}");
         let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
         assert!(md.starts_with("## t scan\n\n| kind | pid |"), "{md}");
+        Report::new("t", body())
+            .heading("scan")
+            .title("t: 1 zombie")
+            .finish(&args)
+            .expect("finish");
+        let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
+        assert!(md.contains("\n## t: 1 zombie\n\n| kind | pid |"), "{md}");
     }
 
     #[test]
