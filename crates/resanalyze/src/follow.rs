@@ -123,18 +123,18 @@ impl LineCutter {
 
 /// The `estimate` event of one evaluation: the memory verdict so far and its current slope.
 pub fn estimate(doc: &Analysis, samples_seen: u64, elapsed_hours: f64) -> Record {
-    let leak = &doc.leak;
+    let leak = &doc.leak.trend;
     Record::new(RecordType::Event, "resanalyze")
         .with("event", "estimate")
         .with("samples_seen", samples_seen)
         .with("elapsed_hours", elapsed_hours)
         .with("series", leak.series.as_str())
         .with("leak_verdict", leak.verdict.as_str())
-        .with("slope_mb_per_hour", leak.slope_mb_per_hour)
-        .with("ci_low_mb_per_hour", leak.ci_low_mb_per_hour)
-        .with("ci_high_mb_per_hour", leak.ci_high_mb_per_hour)
+        .with("slope_mb_per_hour", leak.slope_per_hour)
+        .with("ci_low_mb_per_hour", leak.ci_low_per_hour)
+        .with("ci_high_mb_per_hour", leak.ci_high_per_hour)
         .with("basis", leak.basis.as_str())
-        .with("decided_by", leak.decided_by.as_str())
+        .with("decided_by", doc.leak.decided_by.as_str())
         .with("window_start_s", leak.window_start_s)
         .with("window_end_s", leak.window_end_s)
 }
@@ -190,10 +190,10 @@ fn fields<T: serde::Serialize>(block: &T) -> Value {
 /// Findings due for the analysis `doc` (kind, message, fields).
 pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
-    if doc.leak.verdict == "leak" {
+    if doc.leak.trend.verdict == "leak" {
         out.push((
             "memory_leak".to_string(),
-            doc.leak.reason.clone(),
+            doc.leak.trend.reason.clone(),
             fields(&doc.leak),
         ));
     }

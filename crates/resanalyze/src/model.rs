@@ -15,7 +15,7 @@
 //! ))
 //! .unwrap();
 //! let analysis: Analysis = serde_json::from_str(&text).unwrap();
-//! assert_eq!(analysis.leak.verdict, "no_leak");
+//! assert_eq!(analysis.leak.trend.verdict, "no_leak");
 //! assert_eq!(serde_json::to_string_pretty(&analysis).unwrap() + "\n", text);
 //! ```
 
@@ -187,43 +187,15 @@ pub struct SeriesBlock {
     pub network_sent_bytes_per_s: Option<SeriesStats>,
 }
 
-/// The memory leak verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The memory leak verdict: the judged series' [`Trend`] (unit `mb`) and the figures only
+/// the memory verdict has, written among the trend's own (`slope_mb_per_hour`, ...,
+/// `seed_ols_memory_used_mb_per_hour`, the window, ..., `plateau_mb`, `threshold_mb_per_hour`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Leak {
-    /// The series judged (`cgroup_memory_mb`, `tree_memory_mb`, ...).
-    pub series: String,
-    /// `leak`, `no_leak` or `insufficient_data`.
-    pub verdict: String,
-    /// `rising`, `flat`, `falling` or `unknown`.
-    pub trend: String,
-    /// The method, in words.
-    pub method: String,
-    /// Theil-Sen slope over the judged window, MB/h.
-    pub slope_mb_per_hour: Option<f64>,
-    /// Lower bound of its confidence interval.
-    pub ci_low_mb_per_hour: Option<f64>,
-    /// Upper bound.
-    pub ci_high_mb_per_hour: Option<f64>,
-    /// Confidence level of the interval.
-    pub confidence: f64,
-    /// Mann-Kendall p-value for a rise.
-    pub p_value: Option<f64>,
-    /// Least-squares slope over the whole run, MB/h.
-    pub ols_mb_per_hour: Option<f64>,
+    /// The verdict on the judged series (`cgroup_memory_mb`, `tree_memory_mb`, ...).
+    pub trend: Trend,
     /// The seed's least-squares slope of `memory_used_mb`, MB/h.
     pub seed_ols_memory_used_mb_per_hour: Option<f64>,
-    /// Start of the judged window, s.
-    pub window_start_s: Option<f64>,
-    /// End of the judged window, s.
-    pub window_end_s: Option<f64>,
-    /// Why the window starts where it does.
-    pub window_reason: String,
-    /// `whole_series` or `cycle_floor`.
-    pub basis: String,
-    /// Period of the detected cycles, s.
-    pub cycle_period_s: Option<f64>,
-    /// Points the slope was fitted to.
-    pub points_judged: u64,
     /// Rise over the judged window, MB.
     pub growth_mb: Option<f64>,
     /// The rule that decided.
@@ -232,10 +204,6 @@ pub struct Leak {
     pub effective_threshold_mb_per_hour: Option<f64>,
     /// Mean of the judged series over the last quarter of the run, MB.
     pub plateau_mb: Option<f64>,
-    /// `--leak-threshold`, MB/h.
-    pub threshold_mb_per_hour: f64,
-    /// The reason, in words.
-    pub reason: String,
 }
 
 /// A count's or size's trend verdict (fds, threads, watched paths); its rates are named after
@@ -599,58 +567,117 @@ fn unit_of(m: &Map<String, Value>, prefix: &str, suffix: &str) -> Option<String>
     })
 }
 
-impl Serialize for Trend {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let rate = |name: &str| format!("{name}_{}_per_hour", self.unit);
-        let mut m = s.serialize_map(Some(18))?;
+impl Trend {
+    fn rate(&self, name: &str) -> String {
+        format!("{name}_{}_per_hour", self.unit)
+    }
+
+    /// `series` to the least-squares slope.
+    fn write_head<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         m.serialize_entry("series", &self.series)?;
         m.serialize_entry("verdict", &self.verdict)?;
         m.serialize_entry("trend", &self.trend)?;
         m.serialize_entry("method", &self.method)?;
-        m.serialize_entry(&rate("slope"), &self.slope_per_hour)?;
-        m.serialize_entry(&rate("ci_low"), &self.ci_low_per_hour)?;
-        m.serialize_entry(&rate("ci_high"), &self.ci_high_per_hour)?;
+        m.serialize_entry(&self.rate("slope"), &self.slope_per_hour)?;
+        m.serialize_entry(&self.rate("ci_low"), &self.ci_low_per_hour)?;
+        m.serialize_entry(&self.rate("ci_high"), &self.ci_high_per_hour)?;
         m.serialize_entry("confidence", &self.confidence)?;
         m.serialize_entry("p_value", &self.p_value)?;
-        m.serialize_entry(&rate("ols"), &self.ols_per_hour)?;
+        m.serialize_entry(&self.rate("ols"), &self.ols_per_hour)
+    }
+
+    /// The judged window to the points judged.
+    fn write_window<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         m.serialize_entry("window_start_s", &self.window_start_s)?;
         m.serialize_entry("window_end_s", &self.window_end_s)?;
         m.serialize_entry("window_reason", &self.window_reason)?;
         m.serialize_entry("basis", &self.basis)?;
         m.serialize_entry("cycle_period_s", &self.cycle_period_s)?;
-        m.serialize_entry("points_judged", &self.points_judged)?;
-        m.serialize_entry(&rate("threshold"), &self.threshold_per_hour)?;
-        m.serialize_entry("reason", &self.reason)?;
+        m.serialize_entry("points_judged", &self.points_judged)
+    }
+
+    /// The threshold and the reason.
+    fn write_tail<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        m.serialize_entry(&self.rate("threshold"), &self.threshold_per_hour)?;
+        m.serialize_entry("reason", &self.reason)
+    }
+
+    /// Reads a trend's fields out of `m` (the rest is left there).
+    fn take_from<E: de::Error>(m: &mut Map<String, Value>) -> Result<Self, E> {
+        let unit = unit_of(m, "slope_", "_per_hour")
+            .ok_or_else(|| E::missing_field("slope_UNIT_per_hour"))?;
+        let rate = |name: &str| format!("{name}_{unit}_per_hour");
+        Ok(Trend {
+            series: take(m, "series")?,
+            verdict: take(m, "verdict")?,
+            trend: take(m, "trend")?,
+            method: take(m, "method")?,
+            slope_per_hour: take(m, &rate("slope"))?,
+            ci_low_per_hour: take(m, &rate("ci_low"))?,
+            ci_high_per_hour: take(m, &rate("ci_high"))?,
+            confidence: take(m, "confidence")?,
+            p_value: take(m, "p_value")?,
+            ols_per_hour: take(m, &rate("ols"))?,
+            window_start_s: take(m, "window_start_s")?,
+            window_end_s: take(m, "window_end_s")?,
+            window_reason: take(m, "window_reason")?,
+            basis: take(m, "basis")?,
+            cycle_period_s: take(m, "cycle_period_s")?,
+            points_judged: take(m, "points_judged")?,
+            threshold_per_hour: take(m, &rate("threshold"))?,
+            reason: take(m, "reason")?,
+            unit,
+        })
+    }
+}
+
+impl Serialize for Trend {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(18))?;
+        self.write_head(&mut m)?;
+        self.write_window(&mut m)?;
+        self.write_tail(&mut m)?;
         m.end()
     }
 }
 
 impl<'de> Deserialize<'de> for Trend {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Trend::take_from(&mut Map::<String, Value>::deserialize(d)?)
+    }
+}
+
+impl Serialize for Leak {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(23))?;
+        self.trend.write_head(&mut m)?;
+        m.serialize_entry(
+            "seed_ols_memory_used_mb_per_hour",
+            &self.seed_ols_memory_used_mb_per_hour,
+        )?;
+        self.trend.write_window(&mut m)?;
+        m.serialize_entry("growth_mb", &self.growth_mb)?;
+        m.serialize_entry("decided_by", &self.decided_by)?;
+        m.serialize_entry(
+            "effective_threshold_mb_per_hour",
+            &self.effective_threshold_mb_per_hour,
+        )?;
+        m.serialize_entry("plateau_mb", &self.plateau_mb)?;
+        self.trend.write_tail(&mut m)?;
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Leak {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut m = Map::<String, Value>::deserialize(d)?;
-        let unit = unit_of(&m, "slope_", "_per_hour")
-            .ok_or_else(|| de::Error::missing_field("slope_UNIT_per_hour"))?;
-        let rate = |name: &str| format!("{name}_{unit}_per_hour");
-        Ok(Trend {
-            series: take(&mut m, "series")?,
-            verdict: take(&mut m, "verdict")?,
-            trend: take(&mut m, "trend")?,
-            method: take(&mut m, "method")?,
-            slope_per_hour: take(&mut m, &rate("slope"))?,
-            ci_low_per_hour: take(&mut m, &rate("ci_low"))?,
-            ci_high_per_hour: take(&mut m, &rate("ci_high"))?,
-            confidence: take(&mut m, "confidence")?,
-            p_value: take(&mut m, "p_value")?,
-            ols_per_hour: take(&mut m, &rate("ols"))?,
-            window_start_s: take(&mut m, "window_start_s")?,
-            window_end_s: take(&mut m, "window_end_s")?,
-            window_reason: take(&mut m, "window_reason")?,
-            basis: take(&mut m, "basis")?,
-            cycle_period_s: take(&mut m, "cycle_period_s")?,
-            points_judged: take(&mut m, "points_judged")?,
-            threshold_per_hour: take(&mut m, &rate("threshold"))?,
-            reason: take(&mut m, "reason")?,
-            unit,
+        Ok(Leak {
+            seed_ols_memory_used_mb_per_hour: take(&mut m, "seed_ols_memory_used_mb_per_hour")?,
+            growth_mb: take(&mut m, "growth_mb")?,
+            decided_by: take(&mut m, "decided_by")?,
+            effective_threshold_mb_per_hour: take(&mut m, "effective_threshold_mb_per_hour")?,
+            plateau_mb: take(&mut m, "plateau_mb")?,
+            trend: Trend::take_from(&mut m)?,
         })
     }
 }

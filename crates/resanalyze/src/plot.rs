@@ -55,14 +55,12 @@ fn json(x: Option<f64>) -> String {
 fn panels(acc: &Accumulator, doc: &Analysis) -> Vec<Panel> {
     let tl = &acc.timeline;
     let (ch, name) = judged_memory(acc);
-    let leak = &doc.leak;
+    let leak = &doc.leak.trend;
     let mut fit = None;
     let mut windows = Vec::new();
-    if let (Some(a), Some(b), Some(slope)) = (
-        leak.window_start_s,
-        leak.window_end_s,
-        leak.slope_mb_per_hour,
-    ) {
+    if let (Some(a), Some(b), Some(slope)) =
+        (leak.window_start_s, leak.window_end_s, leak.slope_per_hour)
+    {
         windows.push((a, b));
         let pts: Vec<Point> = tl
             .points(ch)
@@ -98,7 +96,7 @@ fn panels(acc: &Accumulator, doc: &Analysis) -> Vec<Panel> {
             title: format!(
                 "{name} (MB): {} {} MB/h{}, judged window shaded",
                 leak.verdict,
-                json(leak.slope_mb_per_hour),
+                json(leak.slope_per_hour),
                 if leak.basis == "cycle_floor" {
                     " on the cycle floors"
                 } else {

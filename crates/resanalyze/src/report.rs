@@ -17,7 +17,7 @@ fn fig<T: Into<Value>>(x: T) -> String {
 
 /// `change_point 3.20..16.00 h`: why the judged window starts where it does, and its bounds.
 fn window_text(doc: &Analysis) -> String {
-    let leak = &doc.leak;
+    let leak = &doc.leak.trend;
     match (leak.window_start_s, leak.window_end_s) {
         (Some(a), Some(b)) => format!(
             "{} {:.2}..{:.2} h",
@@ -31,23 +31,23 @@ fn window_text(doc: &Analysis) -> String {
 
 /// Key/value rows of the headline results.
 fn headline(doc: &Analysis) -> Table {
-    let leak = &doc.leak;
+    let leak = &doc.leak.trend;
     let mut t = Table::new(["metric", "value"]);
     let rows: [(&str, String); 16] = [
         ("samples", fig(doc.snapshot_count)),
         ("duration (h)", fig(doc.duration_hours)),
         ("leak verdict", leak.verdict.clone()),
         ("judged series", leak.series.clone()),
-        ("memory slope (MB/h)", fig(leak.slope_mb_per_hour)),
-        ("CI low (MB/h)", fig(leak.ci_low_mb_per_hour)),
-        ("CI high (MB/h)", fig(leak.ci_high_mb_per_hour)),
+        ("memory slope (MB/h)", fig(leak.slope_per_hour)),
+        ("CI low (MB/h)", fig(leak.ci_low_per_hour)),
+        ("CI high (MB/h)", fig(leak.ci_high_per_hour)),
         ("p-value", fig(leak.p_value)),
-        ("OLS slope (MB/h)", fig(leak.ols_mb_per_hour)),
+        ("OLS slope (MB/h)", fig(leak.ols_per_hour)),
         ("judged window", window_text(doc)),
         ("judged basis", leak.basis.clone()),
         (
             "rate to beat (MB/h)",
-            fig(leak.effective_threshold_mb_per_hour),
+            fig(doc.leak.effective_threshold_mb_per_hour),
         ),
         ("CPU avg (%)", fig(doc.cpu.avg_percent)),
         ("disk growth (GB/h)", fig(doc.disk.growth_gb_per_hour)),
@@ -140,8 +140,8 @@ pub fn summary(doc: &Analysis) -> Record {
         .with("ok", doc.ok)
         .with("snapshot_count", doc.snapshot_count)
         .with("duration_hours", doc.duration_hours)
-        .with("leak_verdict", doc.leak.verdict.as_str())
-        .with("leak_mb_per_hour", doc.leak.slope_mb_per_hour)
+        .with("leak_verdict", doc.leak.trend.verdict.as_str())
+        .with("leak_mb_per_hour", doc.leak.trend.slope_per_hour)
         .with("analysis", serde_json::to_value(doc).unwrap_or(Value::Null))
 }
 
