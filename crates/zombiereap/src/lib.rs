@@ -24,6 +24,7 @@ use soak_core::jsonl::JsonlWriter;
 use soak_core::proc::{ProcError, ProcessTable};
 use soak_core::record::Record;
 use soak_core::report::{RecordBody, Report};
+use soak_core::signals::Termination;
 use soak_core::units::clap_duration;
 
 use killtree::{Fate, KillOptions};
@@ -152,7 +153,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tree,
             min_age,
             output,
-        } => scan_cmd(tree, min_age)?.finish(&output),
+        } => {
+            let term = interruptible()?;
+            let report = scan_cmd(tree, min_age)?;
+            interrupted(report, &term).finish(&output)
+        }
         Cmd::KillTree {
             pid,
             signal,
@@ -160,6 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
             output,
         } => {
+            let term = interruptible()?;
             let (report, all_denied) = kill_tree_cmd(
                 pid,
                 KillOptions {
@@ -168,7 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     dry_run,
                 },
             )?;
-            let code = report.finish(&output)?;
+            let code = interrupted(report, &term).finish(&output)?;
             if all_denied {
                 return Err(environment(format!(
                     "PID {pid}: permission denied for every process in the tree"
@@ -182,13 +188,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grace,
             dry_run,
             output,
-        } => reap_cmd(reap::ReapOptions {
-            tree,
-            kill_parents,
-            grace,
-            dry_run,
-        })?
-        .finish(&output),
+        } => {
+            let term = interruptible()?;
+            let report = reap_cmd(reap::ReapOptions {
+                tree,
+                kill_parents,
+                grace,
+                dry_run,
+            })?;
+            interrupted(report, &term).finish(&output)
+        }
         Cmd::Run {
             timeout,
             grace,
@@ -223,6 +232,20 @@ fn proc_error(e: ProcError) -> anyhow::Error {
         ProcError::Gone(pid) => usage(format!("PID {pid}: no such process")),
         ProcError::PermissionDenied(_) => environment(e),
         ProcError::Other { .. } => environment(e),
+    }
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP for a command that must not stop half-way: a tree
+/// frozen with SIGSTOP is always killed or let go, never left stopped.
+fn interruptible() -> anyhow::Result<Termination> {
+    Termination::install().map_err(|e| environment(format!("installing signal handlers: {e}")))
+}
+
+/// The report, ending with 130 when SIGINT arrived while the command ran (its work done).
+fn interrupted(report: Report, term: &Termination) -> Report {
+    match term.requested().map(ExitCode::from_signal) {
+        Some(code) if code != ExitCode::Success => report.exit(code),
+        _ => report,
     }
 }
 
