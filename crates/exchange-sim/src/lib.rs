@@ -49,7 +49,7 @@ use conditions::{Fault, FaultKind, Limiter};
     about = "Serve the Bybit v5 and Kraken order endpoints on loopback, with real signature checks, rate limits and faults",
     after_help = "Examples:
   BYBIT_API_KEY=k BYBIT_API_SECRET=s exchange-sim --orders fixtures/exchange-sim/orders.json
-  exchange-sim --rate-limit 10 --fault 5xx:4 --fault partial-batch:3 --skew 8s
+  exchange-sim --rate-limit 10/s --fault 5xx:4 --fault partial-batch:3 --skew 8s
 
 Credentials the simulator accepts come from the same variables the clients use:
 BYBIT_API_KEY/BYBIT_API_SECRET and KRAKEN_API_KEY/KRAKEN_API_SECRET (base64 secret).
@@ -63,8 +63,9 @@ pub struct Cli {
     /// price, created_ms}.
     #[arg(long, value_name = "FILE")]
     pub orders: Option<PathBuf>,
-    /// Private requests allowed per second per exchange (0: unlimited).
-    #[arg(long, default_value_t = 0)]
+    /// Private requests allowed per exchange, in whole requests per second (`10/s`, `600/min`,
+    /// or a bare number per second; 0: unlimited).
+    #[arg(long, default_value = "0", value_name = "RATE", value_parser = parse_rate_limit)]
     pub rate_limit: u32,
     /// Inject a fault on every N-th private request: timeout, 5xx, 429, drop, partial-batch
     /// (`KIND:N`, repeatable).
@@ -262,6 +263,21 @@ fn parse_skew(s: &str) -> Result<i64, String> {
     let d = soak_core::cli::clap_duration(magnitude)?;
     let ms = i64::try_from(d.as_millis()).map_err(|_| too_much_skew(i64::MAX))?;
     within_a_year(sign * ms)
+}
+
+/// `--rate-limit`: a count rate (`10/s`, `600/min`) or a bare number per second, which must
+/// come to whole requests per second (the simulator counts them in one-second windows).
+fn parse_rate_limit(s: &str) -> Result<u32, String> {
+    let per_s = match s.trim().parse::<u32>() {
+        Ok(n) => return Ok(n),
+        Err(_) => soak_core::cli::clap_count_rate(s)?.as_per_second(),
+    };
+    if per_s.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&per_s) {
+        return Err(format!(
+            "{s:?} is {per_s} requests per second; the simulator limits whole requests per second (e.g. 10/s, 600/min)"
+        ));
+    }
+    Ok(per_s as u32)
 }
 
 /// `--skew-ms`: whole milliseconds (the old spelling of `--skew`).

@@ -102,8 +102,8 @@ fn a_clock_skew_beyond_a_year_or_a_broken_key_flag_is_refused_with_exit_2() {
     assert!(err.contains("SOAKKIT_UNSET_KEY_VAR"), "{err}");
 }
 
-/// Starts the simulator with `args`; its URL from the first line.
-fn serving(args: &[&str]) -> (Killed, String) {
+/// Starts the simulator with `args`; its first line (the `listening` event).
+fn serving_event(args: &[&str]) -> (Killed, serde_json::Value) {
     let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
     let mut child = Killed(
         Command::new(bin)
@@ -115,6 +115,12 @@ fn serving(args: &[&str]) -> (Killed, String) {
     let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
     let first: serde_json::Value =
         serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
+    (child, first)
+}
+
+/// Starts the simulator with `args`; its URL from the first line.
+fn serving(args: &[&str]) -> (Killed, String) {
+    let (child, first) = serving_event(args);
     (child, first["url"].as_str().expect("url").to_string())
 }
 
@@ -240,4 +246,16 @@ fn skew_takes_a_signed_duration_and_the_old_milliseconds_spelling_still_works() 
     }
     let err = sim_refuses(&["--skew", "1s", "--skew-ms", "1000"]);
     assert!(err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn rate_limit_takes_a_rate_or_a_bare_number_per_second() {
+    for (arg, per_s) in [("10", 10), ("10/s", 10), ("600/min", 10), ("0", 0)] {
+        let (_sim, first) = serving_event(&["--rate-limit", arg]);
+        assert_eq!(first["rate_limit_per_s"], per_s, "--rate-limit {arg}");
+    }
+    for bad in ["5/min", "1.5/s", "-3/s", "fast"] {
+        let err = sim_refuses(&[&format!("--rate-limit={bad}")]);
+        assert!(err.contains("--rate-limit"), "{bad}: {err}");
+    }
 }
