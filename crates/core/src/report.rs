@@ -154,6 +154,7 @@ pub struct Report {
     tool: String,
     heading: Option<String>,
     title: Option<String>,
+    summary_by_default: bool,
     body: Box<dyn Body>,
     annotations: Vec<Annotation>,
     exit: ExitCode,
@@ -166,6 +167,7 @@ impl Report {
             tool: tool.to_string(),
             heading: None,
             title: None,
+            summary_by_default: true,
             body: Box::new(body),
             annotations: Vec::new(),
             exit: ExitCode::Success,
@@ -182,6 +184,14 @@ impl Report {
     /// [`Report::heading`] (a verdict in the title: `resanalyze: checks FAILED`).
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
+        self
+    }
+
+    /// Writes the step summary only to a `--summary-md` given, not by default to
+    /// `$GITHUB_STEP_SUMMARY`: for a tool that checks nothing (a simulator serving tests), whose
+    /// runs would otherwise fill the job's summary.
+    pub fn summary_only_when_asked(mut self) -> Self {
+        self.summary_by_default = false;
         self
     }
 
@@ -238,7 +248,12 @@ impl Report {
             out.write_all(&rendered)?;
             out.flush()?;
         }
-        if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
+        let summary_path = if self.summary_by_default {
+            gha::step_summary_path(args.summary_md.as_deref())
+        } else {
+            args.summary_md.clone()
+        };
+        if let Some(path) = summary_path {
             let heading = match (&self.title, &self.heading) {
                 (Some(t), _) => format!("## {t}\n\n"),
                 (None, Some(h)) => format!("## {} {h}\n\n", self.tool),

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn get(url: &str, path: &str, headers: &str) -> String {
@@ -104,14 +105,18 @@ fn a_clock_skew_beyond_a_year_or_a_broken_key_flag_is_refused_with_exit_2() {
 
 /// Starts the simulator with `args`; its first line (the `listening` event).
 fn serving_event(args: &[&str]) -> (Killed, serde_json::Value) {
+    serving_event_with(args, &[])
+}
+
+/// Starts the simulator with `args` and `env`; its first line (the `listening` event).
+fn serving_event_with(args: &[&str], env: &[(&str, &Path)]) -> (Killed, serde_json::Value) {
     let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
-    let mut child = Killed(
-        Command::new(bin)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
+    let mut cmd = Command::new(bin);
+    cmd.args(args).stdout(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().expect("spawn"));
     let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
     let first: serde_json::Value =
         serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
@@ -133,6 +138,17 @@ fn kraken_time(url: &str) -> serde_json::Value {
 
 /// Kills the simulator when the test ends, also when it fails (its stderr is the test's).
 struct Killed(std::process::Child);
+
+impl Killed {
+    /// Sends SIGTERM (the ordinary stop) and waits for the exit.
+    fn stop_with_sigterm(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        self.0.wait().expect("wait")
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -181,11 +197,7 @@ fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
         answer.ends_with("{\"error\":[\"EGeneral:Unknown method\"]}"),
         "{answer}"
     );
-    Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(child.0.wait().expect("wait").success());
+    assert!(child.stop_with_sigterm().success());
 }
 
 #[test]
@@ -258,4 +270,30 @@ fn rate_limit_takes_a_rate_or_a_bare_number_per_second() {
         let err = sim_refuses(&[&format!("--rate-limit={bad}")]);
         assert!(err.contains("--rate-limit"), "{bad}: {err}");
     }
+}
+
+/// Starts the simulator with `GITHUB_STEP_SUMMARY` set and `args`, stops it with SIGTERM.
+fn stopped_under_actions(step_summary: &Path, args: &[&str]) {
+    let (mut child, first) = serving_event_with(args, &[("GITHUB_STEP_SUMMARY", step_summary)]);
+    assert_eq!(first["event"], "listening");
+    assert!(child.stop_with_sigterm().success());
+}
+
+#[test]
+fn the_step_summary_is_written_only_when_asked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let job = dir.path().join("job-summary.md");
+    stopped_under_actions(&job, &[]);
+    assert!(
+        !job.exists(),
+        "a simulator's runs stay out of the job's summary"
+    );
+    let asked = dir.path().join("asked.md");
+    stopped_under_actions(&job, &["--summary-md", asked.to_str().expect("utf-8")]);
+    let md = std::fs::read_to_string(&asked).expect("--summary-md written");
+    assert!(
+        md.starts_with("## exchange-sim\n\n") && md.contains("reason=SIGTERM"),
+        "{md}"
+    );
+    assert!(!job.exists());
 }
