@@ -125,7 +125,10 @@ impl Body for RecordBody {
                 writeln!(out)?;
             }
             Format::Table => {
-                self.table().write_text(out)?;
+                // A body that is only a summary (a server's end) shows just its line.
+                if !(self.records.is_empty() && self.columns.is_empty()) {
+                    self.table().write_text(out)?;
+                }
                 for line in self.human_tail() {
                     writeln!(out, "{line}")?;
                 }
@@ -150,6 +153,8 @@ impl Body for RecordBody {
 pub struct Report {
     tool: String,
     heading: Option<String>,
+    title: Option<String>,
+    summary_by_default: bool,
     body: Box<dyn Body>,
     annotations: Vec<Annotation>,
     exit: ExitCode,
@@ -162,6 +167,8 @@ impl Report {
         Report {
             tool: tool.to_string(),
             heading: None,
+            title: None,
+            summary_by_default: true,
             body: Box::new(body),
             annotations: Vec::new(),
             exit: ExitCode::Success,
@@ -172,6 +179,21 @@ impl Report {
     /// What follows the tool's name in the step summary's heading (e.g. the subcommand).
     pub fn heading(mut self, heading: impl Into<String>) -> Self {
         self.heading = Some(heading.into());
+        self
+    }
+
+    /// The step summary's heading in full, in place of the tool's name and
+    /// [`Report::heading`] (a verdict in the title: `resanalyze: checks FAILED`).
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Writes the step summary only to a `--summary-md` given, not by default to
+    /// `$GITHUB_STEP_SUMMARY`: for a tool that checks nothing (a simulator serving tests), whose
+    /// runs would otherwise fill the job's summary.
+    pub fn summary_only_when_asked(mut self) -> Self {
+        self.summary_by_default = false;
         self
     }
 
@@ -248,10 +270,16 @@ impl Report {
         if !self.step_summary {
             return Ok(self.exit);
         }
-        if let Some(path) = gha::step_summary_path(args.summary_md.as_deref()) {
-            let heading = match &self.heading {
-                Some(h) => format!("## {} {h}\n\n", self.tool),
-                None => format!("## {}\n\n", self.tool),
+        let summary_path = if self.summary_by_default {
+            gha::step_summary_path(args.summary_md.as_deref())
+        } else {
+            args.summary_md.clone()
+        };
+        if let Some(path) = summary_path {
+            let heading = match (&self.title, &self.heading) {
+                (Some(t), _) => format!("## {t}\n\n"),
+                (None, Some(h)) => format!("## {} {h}\n\n", self.tool),
+                (None, None) => format!("## {}\n\n", self.tool),
             };
             let md = self
                 .body
@@ -327,6 +355,10 @@ mod tests {
             "notes never enter CSV"
         );
         assert!(render(&noted, Format::Markdown).contains("| zombie | 7 |"));
+        let t = Timestamp::from_unix(0.0).expect("epoch");
+        let only_summary = RecordBody::new(Vec::new(), &[])
+            .summary(Record::at(RecordType::Summary, "t", t).with("ok", true));
+        assert_eq!(render(&only_summary, Format::Table), "ok=true\n");
     }
 
     #[test]
@@ -363,6 +395,13 @@ mod tests {
         assert!(text.starts_with("kind    pid\n"), "{text}");
         let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
         assert!(md.starts_with("## t scan\n\n| kind | pid |"), "{md}");
+        Report::new("t", body())
+            .heading("scan")
+            .title("t: 1 zombie")
+            .finish(&args)
+            .expect("finish");
+        let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
+        assert!(md.contains("\n## t: 1 zombie\n\n| kind | pid |"), "{md}");
     }
 
     #[test]

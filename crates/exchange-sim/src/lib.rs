@@ -32,8 +32,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Parser;
 use serde_json::{Value, json};
+use soak_core::cli::OutputArgs;
 use soak_core::exit::{ExitCode, usage};
 use soak_core::record::{Record, RecordType};
+use soak_core::report::{RecordBody, Report};
 use soak_core::signals::Termination;
 
 use book::{Book, SimOrder, Venue};
@@ -47,7 +49,7 @@ use conditions::{Fault, FaultKind, Limiter};
     about = "Serve the Bybit v5 and Kraken order endpoints on loopback, with real signature checks, rate limits and faults",
     after_help = "Examples:
   BYBIT_API_KEY=k BYBIT_API_SECRET=s exchange-sim --orders fixtures/exchange-sim/orders.json
-  exchange-sim --rate-limit 10 --fault 5xx:4 --fault partial-batch:3 --skew-ms 8000
+  exchange-sim --rate-limit 10/s --fault 5xx:4 --fault partial-batch:3 --skew 8s
 
 Credentials the simulator accepts come from the same variables the clients use:
 BYBIT_API_KEY/BYBIT_API_SECRET and KRAKEN_API_KEY/KRAKEN_API_SECRET (base64 secret).
@@ -61,8 +63,9 @@ pub struct Cli {
     /// price, created_ms}.
     #[arg(long, value_name = "FILE")]
     pub orders: Option<PathBuf>,
-    /// Private requests allowed per second per exchange (0: unlimited).
-    #[arg(long, default_value_t = 0)]
+    /// Private requests allowed per exchange, in whole requests per second (`10/s`, `600/min`,
+    /// or a bare number per second; 0: unlimited).
+    #[arg(long, default_value = "0", value_name = "RATE", value_parser = parse_rate_limit)]
     pub rate_limit: u32,
     /// Inject a fault on every N-th private request: timeout, 5xx, 429, drop, partial-batch
     /// (`KIND:N`, repeatable).
@@ -71,10 +74,14 @@ pub struct Cli {
     /// How late a `timeout` fault answers, and how long a `drop` holds the request.
     #[arg(long, default_value = "3s", value_parser = soak_core::units::clap_duration)]
     pub fault_delay: Duration,
-    /// Offset of the simulator's clock from the real one (clock-skew fault), milliseconds,
-    /// at most one year either way.
-    #[arg(long, default_value_t = 0, allow_hyphen_values = true, value_parser = parse_skew_ms)]
-    pub skew_ms: i64,
+    /// Offset of the simulator's clock from the real one (clock-skew fault): a duration, `-` for
+    /// a clock behind (`8s`, `-1500ms`), at most one year either way.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_skew)]
+    pub skew: Option<i64>,
+    // `--skew-ms N`, the flag's old spelling: whole milliseconds.
+    #[arg(long, hide = true, conflicts_with = "skew", allow_hyphen_values = true, value_parser = parse_skew_ms)]
+    #[doc(hidden)]
+    pub skew_ms: Option<i64>,
     /// Another Kraken key of the same account, read from the environment variables named
     /// `KEY_VAR:SECRET_VAR` (e.g. a dedicated key for orphan-cancel and the dead-man switch);
     /// each key has its own nonce counter, all share the orders (repeatable).
@@ -87,6 +94,17 @@ pub struct Cli {
     /// Worker threads.
     #[arg(long, default_value_t = 4)]
     pub threads: usize,
+    /// Where and how the summary is written when the simulator stops (the `listening` and
+    /// `dead_man_fired` events are always printed on stdout as they happen, unless --quiet).
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl Cli {
+    /// The clock skew in milliseconds (`--skew`, or its old spelling `--skew-ms`; 0 without).
+    pub fn skew_ms(&self) -> i64 {
+        self.skew.or(self.skew_ms).unwrap_or(0)
+    }
 }
 
 /// One HTTP request, as the handlers see it.
@@ -233,17 +251,52 @@ pub fn real_now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Longest clock skew `--skew-ms` accepts, either way: one year.
+/// Longest clock skew `--skew` accepts, either way: one year.
 pub const MAX_SKEW_MS: i64 = 366 * 86_400_000;
 
+/// `--skew`: a duration with an optional `-` (a clock behind), in whole milliseconds.
+fn parse_skew(s: &str) -> Result<i64, String> {
+    let (sign, magnitude) = match s.trim().strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.trim().strip_prefix('+').unwrap_or(s.trim())),
+    };
+    let d = soak_core::cli::clap_duration(magnitude)?;
+    let ms = i64::try_from(d.as_millis()).map_err(|_| too_much_skew(i64::MAX))?;
+    within_a_year(sign * ms)
+}
+
+/// `--rate-limit`: a count rate (`10/s`, `600/min`) or a bare number per second, which must
+/// come to whole requests per second (the simulator counts them in one-second windows).
+fn parse_rate_limit(s: &str) -> Result<u32, String> {
+    let per_s = match s.trim().parse::<u32>() {
+        Ok(n) => return Ok(n),
+        Err(_) => soak_core::cli::clap_count_rate(s)?.as_per_second(),
+    };
+    if per_s.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&per_s) {
+        return Err(format!(
+            "{s:?} is {per_s} requests per second; the simulator limits whole requests per second (e.g. 10/s, 600/min)"
+        ));
+    }
+    Ok(per_s as u32)
+}
+
+/// `--skew-ms`: whole milliseconds (the old spelling of `--skew`).
 fn parse_skew_ms(s: &str) -> Result<i64, String> {
     let v: i64 = s
         .parse()
         .map_err(|e| format!("{s:?} is not a whole number of milliseconds: {e}"))?;
+    within_a_year(v)
+}
+
+fn too_much_skew(v: i64) -> String {
+    format!(
+        "{v} ms is more than a year ({MAX_SKEW_MS} ms) either way: the simulator's clock would leave the range exchanges can answer"
+    )
+}
+
+fn within_a_year(v: i64) -> Result<i64, String> {
     if v.checked_abs().is_none_or(|a| a > MAX_SKEW_MS) {
-        return Err(format!(
-            "{v} ms is more than a year ({MAX_SKEW_MS} ms) either way: the simulator's clock would leave the range exchanges can answer"
-        ));
+        return Err(too_much_skew(v));
     }
     Ok(v)
 }
@@ -522,7 +575,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         rate_limit: cli.rate_limit,
         faults: cli.faults.clone(),
         fault_delay: cli.fault_delay,
-        skew_ms: cli.skew_ms,
+        skew_ms: cli.skew_ms(),
         threads: cli.threads,
         bybit_keys: keys_from_env("BYBIT_API_KEY", "BYBIT_API_SECRET"),
         kraken_keys,
@@ -534,11 +587,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with("url", running.url.as_str())
         .with("orders", running.orders().len())
         .with("rate_limit_per_s", cli.rate_limit);
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", started.to_line())?;
-        out.flush()?;
-    }
+    let quiet = cli.output.quiet;
+    print_event(&started, quiet)?;
     let signal = loop {
         if let Some(sig) = term.sleep(Duration::from_millis(200)) {
             break sig;
@@ -548,7 +598,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with("event", "dead_man_fired")
                 .with("exchange", "kraken")
                 .with("cancelled", n);
-            println!("{}", e.to_line());
+            // Whoever reads the events may be gone: the simulator keeps serving.
+            let _ = print_event(&e, quiet);
         }
     };
     let stats = running.stats();
@@ -562,12 +613,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )
         .with("reason", Termination::name(signal))
         .with("ok", true);
-    // Whoever read the URL may be gone by now: a closed stdout is not an error.
-    let _ = writeln!(std::io::stdout(), "{}", summary.to_line());
     // SIGTERM is the ordinary way to stop it; SIGINT (Ctrl-C) ends with 130 like every tool.
-    Ok(if Termination::name(signal) == "SIGINT" {
-        ExitCode::Interrupted
-    } else {
-        ExitCode::Success
-    })
+    let report = Report::new(
+        "exchange-sim",
+        RecordBody::new(Vec::new(), &[]).summary(summary),
+    )
+    .exit(ExitCode::from_signal(signal))
+    // A simulator checks nothing: its summary goes to a step summary only when asked.
+    .summary_only_when_asked();
+    // Whoever read the URL may be gone by now: a closed stdout is not an error (`finish`
+    // tolerates it).
+    report.finish(&cli.output)
+}
+
+/// Prints a live event on stdout at once (unless `quiet`): the first carries the URL to
+/// connect to.
+fn print_event(record: &Record, quiet: bool) -> std::io::Result<()> {
+    if quiet {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", record.to_line())?;
+    out.flush()
 }

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn get(url: &str, path: &str, headers: &str) -> String {
@@ -102,8 +103,52 @@ fn a_clock_skew_beyond_a_year_or_a_broken_key_flag_is_refused_with_exit_2() {
     assert!(err.contains("SOAKKIT_UNSET_KEY_VAR"), "{err}");
 }
 
+/// Starts the simulator with `args`; its first line (the `listening` event).
+fn serving_event(args: &[&str]) -> (Killed, serde_json::Value) {
+    serving_event_with(args, &[])
+}
+
+/// Starts the simulator with `args` and `env`; its first line (the `listening` event).
+fn serving_event_with(args: &[&str], env: &[(&str, &Path)]) -> (Killed, serde_json::Value) {
+    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
+    let mut cmd = Command::new(bin);
+    cmd.args(args).stdout(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().expect("spawn"));
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let first: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
+    (child, first)
+}
+
+/// Starts the simulator with `args`; its URL from the first line.
+fn serving(args: &[&str]) -> (Killed, String) {
+    let (child, first) = serving_event(args);
+    (child, first["url"].as_str().expect("url").to_string())
+}
+
+/// The answer of Kraken's `/0/public/Time`.
+fn kraken_time(url: &str) -> serde_json::Value {
+    let time = get(url, "/0/public/Time", "");
+    let body = time.split("\r\n\r\n").nth(1).expect("body");
+    serde_json::from_str(body).expect("json")
+}
+
 /// Kills the simulator when the test ends, also when it fails (its stderr is the test's).
 struct Killed(std::process::Child);
+
+impl Killed {
+    /// Sends SIGTERM (the ordinary stop) and waits for the exit.
+    fn stop_with_sigterm(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        self.0.wait().expect("wait")
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -114,22 +159,9 @@ impl Drop for Killed {
 
 #[test]
 fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
-    let bin = assert_cmd::cargo::cargo_bin("exchange-sim");
-    let mut child = Killed(
-        Command::new(bin)
-            .args(["--skew-ms", "-31622400000"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
-    let first: serde_json::Value =
-        serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
-    let url = first["url"].as_str().expect("url").to_string();
+    let (mut child, url) = serving(&["--skew-ms", "-31622400000"]);
     // A year of skew either way still gives a positive, sane clock.
-    let time = get(&url, "/0/public/Time", "");
-    let body = time.split("\r\n\r\n").nth(1).expect("body");
-    let v: serde_json::Value = serde_json::from_str(body).expect("json");
+    let v = kraken_time(&url);
     assert!(
         v["result"]["unixtime"].as_i64() > Some(1_600_000_000),
         "{v}"
@@ -165,11 +197,7 @@ fn unknown_paths_get_the_exchanges_error_bodies_never_an_empty_404() {
         answer.ends_with("{\"error\":[\"EGeneral:Unknown method\"]}"),
         "{answer}"
     );
-    Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(child.0.wait().expect("wait").success());
+    assert!(child.stop_with_sigterm().success());
 }
 
 #[test]
@@ -195,4 +223,77 @@ fn sigint_ends_it_with_130_and_its_summary() {
             .is_some_and(|l| l.contains("\"reason\":\"SIGINT\"")),
         "{rest:?}"
     );
+}
+
+/// The server's Kraken clock (whole seconds) with `args`, and the real time read just before
+/// the request.
+fn served_unixtime(args: &[&str]) -> (i64, i64) {
+    let (_child, url) = serving(args);
+    let real = exchange_sim::real_now_ms() / 1000;
+    let v = kraken_time(&url);
+    (v["result"]["unixtime"].as_i64().expect("unixtime"), real)
+}
+
+#[test]
+fn skew_takes_a_signed_duration_and_the_old_milliseconds_spelling_still_works() {
+    // Two hours behind, as a duration and as the old `--skew-ms` milliseconds: the served clock
+    // is shifted by exactly that, give or take the second the request takes.
+    for args in [&["--skew", "-2h"][..], &["--skew-ms", "-7200000"][..]] {
+        let (served, real) = served_unixtime(args);
+        let offset = served - real;
+        assert!(
+            (-7201..=-7199).contains(&offset),
+            "{args:?}: offset {offset} s"
+        );
+    }
+    let (served, real) = served_unixtime(&["--skew", "1h30m"]);
+    assert!(
+        (5399..=5401).contains(&(served - real)),
+        "{}",
+        served - real
+    );
+    for skew in ["2y", "400d", "-367d", "--", "soon"] {
+        let err = sim_refuses(&["--skew", skew]);
+        assert!(err.contains("--skew"), "{skew}: {err}");
+    }
+    let err = sim_refuses(&["--skew", "1s", "--skew-ms", "1000"]);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn rate_limit_takes_a_rate_or_a_bare_number_per_second() {
+    for (arg, per_s) in [("10", 10), ("10/s", 10), ("600/min", 10), ("0", 0)] {
+        let (_sim, first) = serving_event(&["--rate-limit", arg]);
+        assert_eq!(first["rate_limit_per_s"], per_s, "--rate-limit {arg}");
+    }
+    for bad in ["5/min", "1.5/s", "-3/s", "fast"] {
+        let err = sim_refuses(&[&format!("--rate-limit={bad}")]);
+        assert!(err.contains("--rate-limit"), "{bad}: {err}");
+    }
+}
+
+/// Starts the simulator with `GITHUB_STEP_SUMMARY` set and `args`, stops it with SIGTERM.
+fn stopped_under_actions(step_summary: &Path, args: &[&str]) {
+    let (mut child, first) = serving_event_with(args, &[("GITHUB_STEP_SUMMARY", step_summary)]);
+    assert_eq!(first["event"], "listening");
+    assert!(child.stop_with_sigterm().success());
+}
+
+#[test]
+fn the_step_summary_is_written_only_when_asked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let job = dir.path().join("job-summary.md");
+    stopped_under_actions(&job, &[]);
+    assert!(
+        !job.exists(),
+        "a simulator's runs stay out of the job's summary"
+    );
+    let asked = dir.path().join("asked.md");
+    stopped_under_actions(&job, &["--summary-md", asked.to_str().expect("utf-8")]);
+    let md = std::fs::read_to_string(&asked).expect("--summary-md written");
+    assert!(
+        md.starts_with("## exchange-sim\n\n") && md.contains("reason=SIGTERM"),
+        "{md}"
+    );
+    assert!(!job.exists());
 }

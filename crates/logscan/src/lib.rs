@@ -23,19 +23,21 @@ use anyhow::Context;
 use chrono::Datelike;
 use clap::Parser;
 use soak_core::ExitCode;
+use soak_core::cli::OutputArgs;
 use soak_core::exit::usage;
 use soak_core::gha;
 use soak_core::input::expand_inputs;
 use soak_core::jsonl::JsonlWriter;
-use soak_core::output::{Format, Table, cell};
+use soak_core::output::Format;
 use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::report::Report;
 use soak_core::signals::Termination;
 use soak_core::units::{clap_duration, clap_size};
 
 use blocks::LineBlocks;
 use follow::Follower;
 use pattern::{Pack, PatternSpec, builtin_specs, read_specs};
-use report::{Check, Limits, Outcome};
+use report::{Limits, Outcome};
 use scan::{Event, Scanner};
 
 /// Command line of `logscan`.
@@ -58,9 +60,6 @@ Exit status: 0 every check passed, 1 a check failed, 2 bad input or pattern file
 pub struct Cli {
     /// Log files (plain, .gz, globs) in time order; `-` or none for stdin.
     pub files: Vec<String>,
-    /// Output format (default: jsonl when piped, table on a terminal).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
     /// For JSON-lines logs: the field holding the message.
     #[arg(long, value_name = "FIELD")]
     pub json_field: Option<String>,
@@ -140,10 +139,11 @@ pub struct Cli {
     /// HANDLER_TIMEOUT=90%; repeatable.
     #[arg(long, value_name = "KIND=PERCENT", value_parser = baseline::parse_reduction, requires = "baseline")]
     pub expect_reduction: Vec<baseline::Reduction>,
-    /// Also write the Markdown summary here (default under GitHub Actions:
-    /// $GITHUB_STEP_SUMMARY).
-    #[arg(long, value_name = "PATH")]
-    pub summary_md: Option<PathBuf>,
+    /// Where and how the result is written (JSONL streams the `event` records on stdout as
+    /// they are found, then the findings and the summary; with --output or --quiet only the
+    /// findings and the summary are written, to the file).
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 const HEARTBEAT_GAP_DEFAULT: Duration = Duration::from_secs(300);
@@ -184,23 +184,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )));
         }
     }
-    let format = Format::resolve(cli.format);
+    let format = cli.output.resolved_format();
+    // Events are streamed as they are found, so only to a stdout that shows JSONL.
+    let on_stdout = cli.output.output.is_none() && !cli.output.quiet;
     let mut out = EventSink {
         out: JsonlWriter::stdout(),
-        stream: format == Format::Jsonl && !cli.no_events,
+        stream: format == Format::Jsonl && on_stdout && !cli.no_events,
         error: None,
         marks: cli.html.as_ref().map(|_| Vec::new()),
     };
     let year = cli.year.unwrap_or_else(|| chrono::Utc::now().year());
     let mut scanner = Scanner::new(&pack, cli.json_field.clone(), year);
     scanner.set_max_line(max_line);
-    let mut interrupted = false;
+    let mut stopped_by = None;
     // Events nobody reads are never built: a matched line then costs no allocation.
     scanner.set_events(out.stream || cli.html.is_some());
     let end = match &cli.follow {
         Some(path) => {
-            interrupted = follow_file(&cli, path, &mut scanner, &mut out)?
-                .is_some_and(Termination::is_interrupt);
+            stopped_by = follow_file(&cli, path, &mut scanner, &mut out)?;
             end
         }
         None => {
@@ -212,7 +213,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Err(err.into());
     }
     let marks = out.marks.take().unwrap_or_default();
-    let mut out = out.out;
     let stats = &scanner.stats;
     let limits = Limits {
         max_reconnects_per_hour: cli.max_reconnects_per_hour,
@@ -265,57 +265,35 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.files.clone()
         };
         let span = stats.first_time.zip(stats.last_time);
-        html::write(path, &inputs, marks, span, &checks, figures(&summary))?;
+        html::write(
+            path,
+            &inputs,
+            marks,
+            span,
+            &checks,
+            report::figures(&summary),
+        )?;
     }
-    let failed: Vec<&Check> = checks
+    let failures: Vec<String> = checks
         .iter()
         .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| {
+            let message = report::finding_for(c)
+                .get_str("message")
+                .map_or_else(|| c.name.clone(), str::to_string);
+            format!("logscan: {message}")
+        })
         .collect();
-
-    match format {
-        Format::Jsonl => {
-            for c in &failed {
-                out.write(&report::finding_for(c))?;
-            }
-            out.write(&summary)?;
-        }
-        Format::Json => {
-            let mut stdout = soak_core::stdout::stdout();
-            serde_json::to_writer_pretty(&mut stdout, &summary)?;
-            writeln!(stdout)?;
-        }
-        Format::Sarif => {
-            return Err(soak_core::exit::usage(
-                "--format sarif: logscan does not write SARIF",
-            ));
-        }
-        Format::Table | Format::Markdown | Format::Csv => {
-            let mut stdout = soak_core::stdout::stdout();
-            write_human(&mut stdout, format, &summary, &checks)?;
-        }
+    let mut report = Report::new("logscan", report::ScanBody::new(summary, checks));
+    // Ctrl-C ends a follow with its summary, and with 130 as every tool does (set first: a
+    // failed check does not soften it); SIGTERM ends it with the checks' verdict.
+    if let Some(signal) = stopped_by {
+        report = report.exit(ExitCode::from_signal(signal));
     }
-    if let Some(path) = gha::step_summary_path(cli.summary_md.as_deref()) {
-        let mut md = Vec::new();
-        md.extend_from_slice(b"## logscan\n\n");
-        write_human(&mut md, Format::Markdown, &summary, &checks)?;
-        gha::append_step_summary(&path, &String::from_utf8_lossy(&md))?;
+    for message in failures {
+        report = report.fail(message);
     }
-    if gha::in_github_actions() {
-        for c in &failed {
-            gha::annotate(
-                gha::Level::Error,
-                &format!(
-                    "logscan: {}",
-                    report::finding_for(c).get_str("message").unwrap_or(&c.name)
-                ),
-            );
-        }
-    }
-    // Ctrl-C ends a follow with its summary, and with 130 as every tool does.
-    if interrupted {
-        return Ok(ExitCode::Interrupted);
-    }
-    Ok(ExitCode::from_checks(failed.is_empty()))
+    report.finish(&cli.output)
 }
 
 /// Writes event records as they are found (when streaming), remembering a write error.
@@ -551,64 +529,4 @@ pub fn event_record(e: &Event) -> Record {
         r.insert(k, v.clone());
     }
     r.with("text", e.text.clone())
-}
-
-/// The summary's figures a person reads (name, value): not the envelope, the checks or the
-/// kinds that never occurred.
-fn figures(summary: &Record) -> Vec<(String, String)> {
-    summary
-        .fields()
-        .iter()
-        .filter(|(k, v)| {
-            let skip = matches!(
-                k.as_str(),
-                "type" | "tool" | "timestamp_utc" | "timestamp_unix" | "failed_checks"
-            ) || k.starts_with("check_")
-                || (k.ends_with("_count") && v.as_u64() == Some(0) && *k != "crash_count")
-                || (k.ends_with("_per_hour")
-                    && summary
-                        .get(&k.replace("_per_hour", "_count"))
-                        .is_none_or(|c| c.as_u64() == Some(0)));
-            !skip
-        })
-        .map(|(k, v)| (k.clone(), cell(v)))
-        .collect()
-}
-
-fn write_human<W: Write>(
-    out: &mut W,
-    format: Format,
-    summary: &Record,
-    checks: &[Check],
-) -> std::io::Result<()> {
-    let mut figures_table = Table::new(["metric", "value"]);
-    for (k, v) in figures(summary) {
-        figures_table.push_row([k, v]);
-    }
-    let figures = figures_table;
-    let mut table = Table::new(["check", "threshold", "measured", "result"]);
-    for c in checks {
-        table.push_row([
-            c.name.clone(),
-            c.threshold.clone(),
-            cell(&c.measured),
-            c.outcome.as_str().to_string(),
-        ]);
-    }
-    match format {
-        Format::Markdown => {
-            table.write_markdown(out)?;
-            writeln!(out)?;
-            figures.write_markdown(out)
-        }
-        Format::Csv => {
-            let row = Table::from_records(std::slice::from_ref(summary), None);
-            row.write_csv(out)
-        }
-        _ => {
-            table.write_text(out)?;
-            writeln!(out)?;
-            figures.write_text(out)
-        }
-    }
 }

@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use std::io::Write;
+
 use serde_json::Value;
+use soak_core::output::{Format, Table, cell};
 use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::report::Body;
 
 use crate::heartbeat::{self, HeartbeatRule};
 use crate::scan::Stats;
@@ -266,4 +270,101 @@ pub fn finding_for(check: &Check) -> Record {
                 check.threshold
             ),
         )
+}
+
+/// The summary's figures a person reads (name, value): not the envelope, the checks or the
+/// kinds that never occurred.
+pub fn figures(summary: &Record) -> Vec<(String, String)> {
+    summary
+        .fields()
+        .iter()
+        .filter(|(k, v)| {
+            let skip = matches!(
+                k.as_str(),
+                "type" | "tool" | "timestamp_utc" | "timestamp_unix" | "failed_checks"
+            ) || k.starts_with("check_")
+                || (k.ends_with("_count") && v.as_u64() == Some(0) && *k != "crash_count")
+                || (k.ends_with("_per_hour")
+                    && summary
+                        .get(&k.replace("_per_hour", "_count"))
+                        .is_none_or(|c| c.as_u64() == Some(0)));
+            !skip
+        })
+        .map(|(k, v)| (k.clone(), cell(v)))
+        .collect()
+}
+
+fn write_human(
+    out: &mut dyn Write,
+    format: Format,
+    summary: &Record,
+    checks: &[Check],
+) -> std::io::Result<()> {
+    let mut figures_table = Table::new(["metric", "value"]);
+    for (k, v) in figures(summary) {
+        figures_table.push_row([k, v]);
+    }
+    let figures = figures_table;
+    let mut table = Table::new(["check", "threshold", "measured", "result"]);
+    for c in checks {
+        table.push_row([
+            c.name.clone(),
+            c.threshold.clone(),
+            cell(&c.measured),
+            c.outcome.as_str().to_string(),
+        ]);
+    }
+    match format {
+        Format::Markdown => {
+            table.write_markdown(out)?;
+            writeln!(out)?;
+            figures.write_markdown(out)
+        }
+        Format::Csv => {
+            let row = Table::from_records(std::slice::from_ref(summary), None);
+            row.write_csv(out)
+        }
+        _ => {
+            table.write_text(out)?;
+            writeln!(out)?;
+            figures.write_text(out)
+        }
+    }
+}
+
+/// What logscan prints at the end: in JSONL a `finding` per failed check and the summary; in
+/// JSON the summary; in CSV the summary as one row; as a table or Markdown the checks and the
+/// figures.
+pub struct ScanBody {
+    summary: Record,
+    checks: Vec<Check>,
+}
+
+impl ScanBody {
+    /// The body of a scan's `summary` and its checks.
+    pub fn new(summary: Record, checks: Vec<Check>) -> Self {
+        ScanBody { summary, checks }
+    }
+}
+
+impl Body for ScanBody {
+    fn write(&self, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+        match format {
+            Format::Jsonl => {
+                for c in self.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
+                    writeln!(out, "{}", finding_for(c).to_line())?;
+                }
+                writeln!(out, "{}", self.summary.to_line())
+            }
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, &self.summary)
+                    .map_err(std::io::Error::other)?;
+                writeln!(out)
+            }
+            Format::Sarif => Err(soak_core::output::unsupported(format)),
+            Format::Table | Format::Markdown | Format::Csv => {
+                write_human(out, format, &self.summary, &self.checks)
+            }
+        }
+    }
 }

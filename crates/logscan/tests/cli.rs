@@ -580,3 +580,47 @@ fn list_packs_and_unknown_pack() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn output_file_gets_the_findings_and_summary_and_quiet_prints_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (file, md) = (dir.path().join("hang.jsonl"), dir.path().join("summary.md"));
+    let log = fixtures().join("hang.log");
+    let out = logscan()
+        .arg(&log)
+        .arg("-q")
+        .arg("-o")
+        .arg(&file)
+        .arg("--summary-md")
+        .arg(&md)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "the hang fixture fails a check");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = std::fs::read_to_string(&file).expect("output file");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSONL"))
+        .collect();
+    let (last, findings) = records.split_last().expect("records");
+    assert_eq!(last["type"], "summary");
+    assert!(!findings.is_empty() && findings.iter().all(|r| r["type"] == "finding"));
+    // Only the findings and the summary: the streamed events stay on stdout's side.
+    let streamed = logscan().arg(&log).output().expect("run");
+    let on_stdout = String::from_utf8_lossy(&streamed.stdout);
+    let streamed: Vec<Value> = on_stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSONL"))
+        .collect();
+    assert!(streamed.iter().any(|r| r["type"] == "event"));
+    assert_eq!(
+        streamed.last().map(|r| &r["failed_checks"]),
+        Some(&last["failed_checks"])
+    );
+    let summary = std::fs::read_to_string(&md).expect("step summary");
+    assert!(summary.starts_with("## logscan\n\n| check |"), "{summary}");
+}

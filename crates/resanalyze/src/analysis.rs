@@ -2,9 +2,11 @@
 //! richer per-series blocks, the trend verdicts, projections, CPU/disk/network findings and
 //! the checks.
 
-use serde_json::{Map, Value, json};
-
 use crate::accumulate::{Accumulator, Episode};
+use crate::model::{
+    Analysis, CgroupBlock, Check, CpuBlock, DiskBlock, Episodes, Leak, LevelShift, MemoryBlock,
+    MemoryStats, Network, Projections, SeriesBlock, SkippedLines, Trend, number,
+};
 use crate::stats::round3;
 use crate::timeline::{Channel, Point, thin};
 use crate::trend::{TrendConfig, TrendVerdict, judge, ols, theil_sen};
@@ -46,61 +48,53 @@ pub fn judged_memory(acc: &Accumulator) -> (Channel, &'static str) {
     }
 }
 
-fn r(x: Option<f64>) -> Value {
-    x.filter(|v| v.is_finite())
-        .map(round3)
-        .map_or(Value::Null, |v| json!(v))
+/// A figure for the document: rounded to 3 decimals, `None` (null) when missing or not finite.
+fn r(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite()).map(round3)
 }
 
-fn verdict_json(v: &TrendVerdict, unit: &str, series: &str) -> Value {
-    let mut m = Map::new();
-    m.insert("series".into(), json!(series));
-    m.insert("verdict".into(), json!(v.verdict));
-    m.insert("trend".into(), json!(v.trend));
-    m.insert("method".into(), json!(v.method));
-    m.insert(format!("slope_{unit}_per_hour"), r(v.slope_per_hour));
-    m.insert(format!("ci_low_{unit}_per_hour"), r(v.ci_low_per_hour));
-    m.insert(format!("ci_high_{unit}_per_hour"), r(v.ci_high_per_hour));
-    m.insert("confidence".into(), json!(v.confidence));
-    m.insert(
-        "p_value".into(),
-        v.p_value.map_or(Value::Null, |p| json!(p)),
-    );
-    m.insert(format!("ols_{unit}_per_hour"), r(v.ols_per_hour));
-    m.insert("window_start_s".into(), r(v.window_start_s));
-    m.insert("window_end_s".into(), r(v.window_end_s));
-    m.insert("window_reason".into(), json!(v.window_reason));
-    m.insert("basis".into(), json!(v.basis));
-    m.insert("cycle_period_s".into(), r(v.cycle_period_s));
-    m.insert("points_judged".into(), json!(v.points_judged));
-    m.insert(
-        format!("threshold_{unit}_per_hour"),
-        json!(v.threshold_per_hour),
-    );
-    m.insert("reason".into(), json!(v.reason));
-    Value::Object(m)
+fn trend(v: &TrendVerdict, unit: &str, series: &str) -> Trend {
+    Trend {
+        unit: unit.to_string(),
+        series: series.to_string(),
+        verdict: v.verdict.clone(),
+        trend: v.trend.clone(),
+        method: v.method.clone(),
+        slope_per_hour: r(v.slope_per_hour),
+        ci_low_per_hour: r(v.ci_low_per_hour),
+        ci_high_per_hour: r(v.ci_high_per_hour),
+        confidence: v.confidence,
+        p_value: v.p_value,
+        ols_per_hour: r(v.ols_per_hour),
+        window_start_s: r(v.window_start_s),
+        window_end_s: r(v.window_end_s),
+        window_reason: v.window_reason.clone(),
+        basis: v.basis.clone(),
+        cycle_period_s: r(v.cycle_period_s),
+        points_judged: v.points_judged as u64,
+        threshold_per_hour: v.threshold_per_hour,
+        reason: v.reason.clone(),
+    }
 }
 
-fn episodes(list: &[Episode], total: u64, peak_name: Option<&str>) -> Value {
-    let items: Vec<Value> = list
-        .iter()
-        .map(|e| {
-            let mut m = Map::new();
-            m.insert("start_s".into(), r(Some(e.start_s)));
-            m.insert("start_hours".into(), r(Some(e.start_s / 3600.0)));
-            m.insert("duration_s".into(), r(Some(e.duration_s)));
-            if let Some(p) = peak_name {
-                m.insert(p.into(), r(Some(e.peak)));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    json!({"count": total, "episodes": items})
+fn episodes(list: &[Episode], total: u64, with_peak: bool) -> Episodes {
+    Episodes {
+        count: total,
+        episodes: list
+            .iter()
+            .map(|e| crate::model::Episode {
+                start_s: r(Some(e.start_s)),
+                start_hours: r(Some(e.start_s / 3600.0)),
+                duration_s: r(Some(e.duration_s)),
+                peak_percent: with_peak.then(|| r(Some(e.peak))),
+            })
+            .collect(),
+    }
 }
 
 /// CPU level shifts by binary segmentation of the bucket means: a split is kept when the mean
 /// changes by at least `min_shift` points and each side holds 5 % of the points.
-pub fn level_shifts(points: &[Point], min_shift: f64) -> Vec<Value> {
+pub fn level_shifts(points: &[Point], min_shift: f64) -> Vec<LevelShift> {
     let pts = thin(points, 2000);
     let mut cuts = vec![0, pts.len()];
     let min_len = (pts.len() / 20).max(3);
@@ -152,20 +146,20 @@ pub fn level_shifts(points: &[Point], min_shift: f64) -> Vec<Value> {
         } else {
             end_t
         };
-        out.push(json!({
-            "start_s": round3(pts[k].t),
-            "start_hours": round3(pts[k].t / 3600.0),
-            "duration_s": round3(end - pts[k].t),
-            "from_percent": round3(mean(a, k)),
-            "to_percent": round3(mean(k, b)),
-        }));
+        out.push(LevelShift {
+            start_s: round3(pts[k].t),
+            start_hours: round3(pts[k].t / 3600.0),
+            duration_s: round3(end - pts[k].t),
+            from_percent: round3(mean(a, k)),
+            to_percent: round3(mean(k, b)),
+        });
     }
     out
 }
 
-/// One check row.
-fn check(name: &str, ok: bool, value: Value, threshold: Value, detail: String) -> Value {
-    json!({"name": name, "ok": ok, "status": if ok {"pass"} else {"fail"}, "value": value, "threshold": threshold, "detail": detail})
+/// One check row of float figures.
+fn check(name: &str, ok: bool, value: Option<f64>, threshold: f64, detail: String) -> Check {
+    Check::new(name, ok, number(r(value)), number(Some(threshold)), detail)
 }
 
 /// The `memory_growth` check: `value` is the slope the verdict judged (on the cycle floors when
@@ -173,52 +167,53 @@ fn check(name: &str, ok: bool, value: Value, threshold: Value, detail: String) -
 /// had to beat on that window (the `--leak-threshold`, or more when the window is so short that
 /// the threshold's rise would stay under the `--min-growth` noise floor), and the window and
 /// method are named, so a row showing `value` against `threshold` agrees with `ok`.
-fn memory_check(v: &TrendVerdict, series: &str, min_growth_mb: f64) -> Value {
-    let mut row = check(
-        "memory_growth",
-        v.verdict != "leak",
-        r(v.slope_per_hour),
-        json!(round3(v.effective_threshold_per_hour)),
-        // The deciding rule first: a slope above the threshold that passes because it is not
-        // significant says so before its figures.
-        format!(
-            "{} ({}) on {series}: {}",
-            v.verdict,
-            v.decided_by.replace('_', " "),
-            v.reason
-        ),
-    );
-    if let Some(m) = row.as_object_mut() {
-        m.insert("unit".into(), json!("MB/h"));
-        m.insert("method".into(), json!(v.method_short()));
-        m.insert("basis".into(), json!(v.basis));
-        m.insert("decided_by".into(), json!(v.decided_by));
-        m.insert("window_start_s".into(), r(v.window_start_s));
-        m.insert("window_end_s".into(), r(v.window_end_s));
-        m.insert("window_reason".into(), json!(v.window_reason));
-        m.insert("growth_mb".into(), r(v.growth));
-        m.insert(
-            "leak_threshold_mb_per_hour".into(),
-            json!(v.threshold_per_hour),
-        );
-        m.insert("noise_floor_mb".into(), json!(min_growth_mb));
-        m.insert("cycle_period_s".into(), r(v.cycle_period_s));
-        m.insert("series".into(), json!(series));
+fn memory_check(v: &TrendVerdict, series: &str, min_growth_mb: f64) -> Check {
+    Check {
+        unit: Some("MB/h".into()),
+        method: Some(v.method_short().into()),
+        basis: Some(v.basis.clone()),
+        decided_by: Some(v.decided_by.clone()),
+        window_start_s: Some(r(v.window_start_s)),
+        window_end_s: Some(r(v.window_end_s)),
+        window_reason: Some(v.window_reason.clone()),
+        growth_mb: Some(r(v.growth)),
+        leak_threshold_mb_per_hour: Some(v.threshold_per_hour),
+        noise_floor_mb: Some(min_growth_mb),
+        cycle_period_s: Some(r(v.cycle_period_s)),
+        series: Some(series.to_string()),
+        ..Check::new(
+            "memory_growth",
+            v.verdict != "leak",
+            number(r(v.slope_per_hour)),
+            number(Some(round3(v.effective_threshold_per_hour))),
+            // The deciding rule first: a slope above the threshold that passes because it is
+            // not significant says so before its figures.
+            format!(
+                "{} ({}) on {series}: {}",
+                v.verdict,
+                v.decided_by.replace('_', " "),
+                v.reason
+            ),
+        )
     }
-    row
 }
 
-/// Skipped lines by reason, with `line_too_long` (resanalyze's own reason) beside core's.
-fn skipped_lines(acc: &Accumulator) -> Value {
-    let mut v = serde_json::to_value(&acc.skipped).unwrap_or(Value::Null);
-    if let Some(m) = v.as_object_mut() {
-        m.insert("line_too_long".into(), json!(acc.lines_too_long));
-    }
-    v
+/// Skipped lines by reason, with `line_too_long` (resanalyze's own reason) after core's.
+fn skipped_lines(acc: &Accumulator) -> SkippedLines {
+    // Core's counts write themselves as a map of reason to count, in its reasons' order.
+    let mut counts: Vec<(String, u64)> = match serde_json::to_value(&acc.skipped) {
+        Ok(serde_json::Value::Object(m)) => m
+            .into_iter()
+            .map(|(reason, n)| (reason, n.as_u64().unwrap_or(0)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    counts.push(("line_too_long".into(), acc.lines_too_long));
+    SkippedLines(counts)
 }
 
 /// Builds the analysis document.
-pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
+pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Analysis {
     let span = acc.span_s();
     let hours = span / 3600.0;
     let tl = &acc.timeline;
@@ -321,8 +316,8 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         checks.push(check(
             "fd_growth",
             v.verdict != "leak",
-            r(v.slope_per_hour),
-            json!(v.threshold_per_hour),
+            v.slope_per_hour,
+            v.threshold_per_hour,
             v.reason.clone(),
         ));
     }
@@ -330,8 +325,8 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         checks.push(check(
             "thread_growth",
             v.verdict != "leak",
-            r(v.slope_per_hour),
-            json!(v.threshold_per_hour),
+            v.slope_per_hour,
+            v.threshold_per_hour,
             v.reason.clone(),
         ));
     }
@@ -339,8 +334,8 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         checks.push(check(
             "cpu_average",
             avg < cfg.max_cpu_avg,
-            r(Some(avg)),
-            json!(cfg.max_cpu_avg),
+            Some(avg),
+            cfg.max_cpu_avg,
             format!("average CPU {avg:.1} %"),
         ));
     }
@@ -348,163 +343,155 @@ pub fn analyze(acc: &Accumulator, cfg: &AnalysisConfig) -> Value {
         checks.push(check(
             "disk_growth",
             g < cfg.max_disk_growth_gb,
-            r(Some(g)),
-            json!(cfg.max_disk_growth_gb),
+            Some(g),
+            cfg.max_disk_growth_gb,
             format!("disk grew {g:.3} GB"),
         ));
     }
     if let (Some(l), Some((peak, at))) = (limit, acc.cgroup_peak_percent) {
-        let mut row = check(
-            "memory_limit",
-            peak < cfg.max_limit_percent,
-            r(Some(peak)),
-            json!(cfg.max_limit_percent),
-            format!(
-                "cgroup memory peaked at {peak:.1} % of its {l:.0} MB limit at {:.2} h",
-                at / 3600.0
-            ),
-        );
-        if let Some(m) = row.as_object_mut() {
-            m.insert("unit".into(), json!("percent"));
-            m.insert("limit_mb".into(), r(Some(l)));
-            m.insert("at_s".into(), r(Some(at)));
-        }
-        checks.push(row);
-    }
-    if acc.cgroup_oom_seen {
-        let mut row = check(
-            "oom_kills",
-            acc.oom_kills == 0,
-            json!(acc.oom_kills),
-            json!(0),
-            match acc.first_oom_s {
-                Some(at) => format!(
-                    "{} process(es) OOM-killed in the cgroup, the first at {:.2} h",
-                    acc.oom_kills,
+        checks.push(Check {
+            unit: Some("percent".into()),
+            limit_mb: Some(r(Some(l))),
+            at_s: Some(r(Some(at))),
+            ..check(
+                "memory_limit",
+                peak < cfg.max_limit_percent,
+                Some(peak),
+                cfg.max_limit_percent,
+                format!(
+                    "cgroup memory peaked at {peak:.1} % of its {l:.0} MB limit at {:.2} h",
                     at / 3600.0
                 ),
-                None => "no OOM kill in the cgroup".to_string(),
-            },
-        );
-        if let Some(m) = row.as_object_mut() {
-            m.insert("first_at_s".into(), r(acc.first_oom_s));
-        }
-        checks.push(row);
+            )
+        });
+    }
+    if acc.cgroup_oom_seen {
+        checks.push(Check {
+            first_at_s: Some(r(acc.first_oom_s)),
+            ..Check::new(
+                "oom_kills",
+                acc.oom_kills == 0,
+                Some(acc.oom_kills.into()),
+                Some(0.into()),
+                match acc.first_oom_s {
+                    Some(at) => format!(
+                        "{} process(es) OOM-killed in the cgroup, the first at {:.2} h",
+                        acc.oom_kills,
+                        at / 3600.0
+                    ),
+                    None => "no OOM kill in the cgroup".to_string(),
+                },
+            )
+        });
     }
     checks.push(check(
         "duration",
         span >= cfg.min_duration_s,
-        r(Some(hours)),
-        json!(round3(cfg.min_duration_s / 3600.0)),
+        Some(hours),
+        round3(cfg.min_duration_s / 3600.0),
         format!("ran {hours:.2} h"),
     ));
-    let ok = checks.iter().all(|c| c["ok"] == json!(true));
+    let ok = checks.iter().all(|c| c.ok);
 
     let (spikes, spike_count) = acc.cpu_spikes();
     let (stalls, stall_count) = acc.net_stalls();
-    json!({
-        "snapshot_count": acc.samples,
-        "duration_hours": round3(hours),
-        "time_axis": if acc.uses_elapsed == Some(true) { "elapsed_s" } else { "timestamp_unix" },
-        "memory": {
-            "min_mb": r(acc.memory_used.min()),
-            "max_mb": r(acc.memory_used.max()),
-            "avg_mb": r(acc.memory_used.mean()),
-            "leak_mb_per_hour": r(slope),
-            "leak_detected": leak,
-            "series": mem_name,
+    Analysis {
+        snapshot_count: acc.samples,
+        duration_hours: round3(hours),
+        time_axis: if acc.uses_elapsed == Some(true) {
+            "elapsed_s"
+        } else {
+            "timestamp_unix"
+        }
+        .to_string(),
+        memory: MemoryBlock {
+            min_mb: r(acc.memory_used.min()),
+            max_mb: r(acc.memory_used.max()),
+            avg_mb: r(acc.memory_used.mean()),
+            leak_mb_per_hour: r(slope),
+            leak_detected: leak,
+            series: mem_name.to_string(),
         },
-        "cpu": {
-            "min_percent": r(acc.cpu.min()),
-            "max_percent": r(acc.cpu.max()),
-            "avg_percent": r(acc.cpu.mean()),
-            "spike_threshold_percent": cfg.cpu_threshold,
-            "sustained_spikes": episodes(spikes, spike_count, Some("peak_percent")),
-            "level_shifts": level_shifts(&tl.points(Channel::Cpu), cfg.level_shift_min),
+        cpu: CpuBlock {
+            min_percent: r(acc.cpu.min()),
+            max_percent: r(acc.cpu.max()),
+            avg_percent: r(acc.cpu.mean()),
+            spike_threshold_percent: cfg.cpu_threshold,
+            sustained_spikes: episodes(spikes, spike_count, true),
+            level_shifts: level_shifts(&tl.points(Channel::Cpu), cfg.level_shift_min),
         },
-        "disk": {
-            "min_gb": r(acc.disk_used.min()),
-            "max_gb": r(acc.disk_used.max()),
-            "growth_gb": r(disk_growth),
-            "growth_gb_per_hour": r(disk_rate),
-            "watched_gb": r(acc.watched.last()),
-            "watched_growth_gb_per_hour": r(watched_v.as_ref().and_then(|v| v.slope_per_hour)),
-            "watched_trend": watched_v.as_ref().map(|v| verdict_json(v, "gb", "watched_gb")),
+        disk: DiskBlock {
+            min_gb: r(acc.disk_used.min()),
+            max_gb: r(acc.disk_used.max()),
+            growth_gb: r(disk_growth),
+            growth_gb_per_hour: r(disk_rate),
+            watched_gb: r(acc.watched.last()),
+            watched_growth_gb_per_hour: r(watched_v.as_ref().and_then(|v| v.slope_per_hour)),
+            watched_trend: watched_v.as_ref().map(|v| trend(v, "gb", "watched_gb")),
         },
-        "cgroup": {
-            "memory_limit_mb": r(acc.cgroup_limit_mb),
-            "peak_limit_percent": r(acc.cgroup_peak_percent.map(|p| p.0)),
-            "peak_at_s": r(acc.cgroup_peak_percent.map(|p| p.1)),
-            "oom_kills": acc.cgroup_oom_seen.then_some(acc.oom_kills),
-            "first_oom_at_s": r(acc.first_oom_s),
+        cgroup: CgroupBlock {
+            memory_limit_mb: r(acc.cgroup_limit_mb),
+            peak_limit_percent: r(acc.cgroup_peak_percent.map(|p| p.0)),
+            peak_at_s: r(acc.cgroup_peak_percent.map(|p| p.1)),
+            oom_kills: acc.cgroup_oom_seen.then_some(acc.oom_kills),
+            first_oom_at_s: r(acc.first_oom_s),
         },
-        "memory_leak_detected": leak,
-        "memory_growth_mb_per_hour": r(slope),
-        "memory_stats": {
-            "rss_start_mb": r(mem_stats.first()),
-            "rss_end_mb": r(mem_stats.last()),
-            "rss_max_mb": r(mem_stats.max()),
+        memory_leak_detected: leak,
+        memory_growth_mb_per_hour: r(slope),
+        memory_stats: MemoryStats {
+            rss_start_mb: r(mem_stats.first()),
+            rss_end_mb: r(mem_stats.last()),
+            rss_max_mb: r(mem_stats.max()),
         },
-        "series": {
-            "memory_used_mb": acc.memory_used.to_json("mb"),
-            "memory_available_mb": acc.memory_available.to_json("mb"),
-            "process_memory_mb": acc.process_memory.to_json("mb"),
-            "tree_memory_mb": acc.tree_memory.to_json("mb"),
-            "cgroup_memory_mb": acc.cgroup_memory.to_json("mb"),
-            "cpu_percent": acc.cpu.to_json("percent"),
-            "process_cpu_percent": acc.process_cpu.to_json("percent"),
-            "threads": acc.threads.to_json(""),
-            "fds": acc.fds.to_json(""),
-            "disk_used_gb": acc.disk_used.to_json("gb"),
-            "network_recv_bytes_per_s": acc.net_recv_rate.to_json(""),
-            "network_sent_bytes_per_s": acc.net_sent_rate.to_json(""),
+        series: SeriesBlock {
+            memory_used_mb: acc.memory_used.summary("mb"),
+            memory_available_mb: acc.memory_available.summary("mb"),
+            process_memory_mb: acc.process_memory.summary("mb"),
+            tree_memory_mb: acc.tree_memory.summary("mb"),
+            cgroup_memory_mb: acc.cgroup_memory.summary("mb"),
+            cpu_percent: acc.cpu.summary("percent"),
+            process_cpu_percent: acc.process_cpu.summary("percent"),
+            threads: acc.threads.summary(""),
+            fds: acc.fds.summary(""),
+            disk_used_gb: acc.disk_used.summary("gb"),
+            network_recv_bytes_per_s: acc.net_recv_rate.summary(""),
+            network_sent_bytes_per_s: acc.net_sent_rate.summary(""),
         },
-        "leak": {
-            "series": mem_name,
-            "verdict": mem_v.verdict,
-            "trend": mem_v.trend,
-            "method": mem_v.method,
-            "slope_mb_per_hour": r(mem_v.slope_per_hour),
-            "ci_low_mb_per_hour": r(mem_v.ci_low_per_hour),
-            "ci_high_mb_per_hour": r(mem_v.ci_high_per_hour),
-            "confidence": mem_v.confidence,
-            "p_value": mem_v.p_value,
-            "ols_mb_per_hour": r(mem_v.ols_per_hour),
-            "seed_ols_memory_used_mb_per_hour": r(seed_ols),
-            "window_start_s": r(mem_v.window_start_s),
-            "window_end_s": r(mem_v.window_end_s),
-            "window_reason": mem_v.window_reason,
-            "basis": mem_v.basis,
-            "cycle_period_s": r(mem_v.cycle_period_s),
-            "points_judged": mem_v.points_judged,
-            "growth_mb": r(mem_v.growth),
-            "decided_by": mem_v.decided_by,
-            "effective_threshold_mb_per_hour": r(Some(mem_v.effective_threshold_per_hour)),
-            "plateau_mb": r(plateau),
-            "threshold_mb_per_hour": mem_v.threshold_per_hour,
-            "reason": mem_v.reason,
+        leak: Leak {
+            trend: trend(&mem_v, "mb", mem_name),
+            seed_ols_memory_used_mb_per_hour: r(seed_ols),
+            growth_mb: r(mem_v.growth),
+            decided_by: mem_v.decided_by.clone(),
+            effective_threshold_mb_per_hour: r(Some(mem_v.effective_threshold_per_hour)),
+            plateau_mb: r(plateau),
         },
-        "fd_trend": fd_v.as_ref().map(|v| verdict_json(v, "fds", "fds")),
-        "thread_trend": th_v.as_ref().map(|v| verdict_json(v, "threads", "threads")),
-        "projections": {
-            "memory_available_mb": r(acc.memory_available.last()),
-            "hours_until_memory_exhausted": r(hours_to_oom),
-            "memory_exhausted_against": if limit.is_some() { "cgroup_limit" } else { "host" },
-            "memory_limit_mb": r(limit),
-            "hours_until_memory_limit": r(hours_to_limit),
-            "hours_until_host_memory_exhausted": r(hours_to_host_oom),
-            "disk_free_gb": r(acc.disk_free.last()),
-            "hours_until_disk_full": r(hours_to_disk_full),
-            "hours_until_disk_full_watched": r(hours_to_disk_full_watched),
+        fd_trend: fd_v.as_ref().map(|v| trend(v, "fds", "fds")),
+        thread_trend: th_v.as_ref().map(|v| trend(v, "threads", "threads")),
+        projections: Projections {
+            memory_available_mb: r(acc.memory_available.last()),
+            hours_until_memory_exhausted: r(hours_to_oom),
+            memory_exhausted_against: if limit.is_some() {
+                "cgroup_limit"
+            } else {
+                "host"
+            }
+            .to_string(),
+            memory_limit_mb: r(limit),
+            hours_until_memory_limit: r(hours_to_limit),
+            hours_until_host_memory_exhausted: r(hours_to_host_oom),
+            disk_free_gb: r(acc.disk_free.last()),
+            hours_until_disk_full: r(hours_to_disk_full),
+            hours_until_disk_full_watched: r(hours_to_disk_full_watched),
         },
-        "network": {
-            "recv_bytes_per_s_avg": r(acc.net_recv_rate.mean()),
-            "sent_bytes_per_s_avg": r(acc.net_sent_rate.mean()),
-            "stalls": episodes(stalls, stall_count, None),
+        network: Network {
+            recv_bytes_per_s_avg: r(acc.net_recv_rate.mean()),
+            sent_bytes_per_s_avg: r(acc.net_sent_rate.mean()),
+            stalls: episodes(stalls, stall_count, false),
         },
-        "checks": checks,
-        "skipped_lines": skipped_lines(acc),
-        "quantile_relative_error": crate::stats::QUANTILE_RELATIVE_ERROR,
-        "ok": ok,
-    })
+        checks,
+        skipped_lines: skipped_lines(acc),
+        quantile_relative_error: crate::stats::QUANTILE_RELATIVE_ERROR,
+        ok,
+        baseline_comparison: None,
+    }
 }

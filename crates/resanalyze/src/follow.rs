@@ -20,6 +20,7 @@ use soak_core::signals::Termination;
 
 use crate::accumulate::{Accumulator, StreamConfig};
 use crate::analysis::{AnalysisConfig, analyze};
+use crate::model::Analysis;
 use crate::sample::RawSample;
 
 /// How following behaves.
@@ -121,21 +122,21 @@ impl LineCutter {
 }
 
 /// The `estimate` event of one evaluation: the memory verdict so far and its current slope.
-pub fn estimate(doc: &Value, samples_seen: u64, elapsed_hours: f64) -> Record {
-    let leak = &doc["leak"];
+pub fn estimate(doc: &Analysis, samples_seen: u64, elapsed_hours: f64) -> Record {
+    let leak = &doc.leak.trend;
     Record::new(RecordType::Event, "resanalyze")
         .with("event", "estimate")
         .with("samples_seen", samples_seen)
         .with("elapsed_hours", elapsed_hours)
-        .with("series", leak["series"].clone())
-        .with("leak_verdict", leak["verdict"].clone())
-        .with("slope_mb_per_hour", leak["slope_mb_per_hour"].clone())
-        .with("ci_low_mb_per_hour", leak["ci_low_mb_per_hour"].clone())
-        .with("ci_high_mb_per_hour", leak["ci_high_mb_per_hour"].clone())
-        .with("basis", leak["basis"].clone())
-        .with("decided_by", leak["decided_by"].clone())
-        .with("window_start_s", leak["window_start_s"].clone())
-        .with("window_end_s", leak["window_end_s"].clone())
+        .with("series", leak.series.as_str())
+        .with("leak_verdict", leak.verdict.as_str())
+        .with("slope_mb_per_hour", leak.slope_per_hour)
+        .with("ci_low_mb_per_hour", leak.ci_low_per_hour)
+        .with("ci_high_mb_per_hour", leak.ci_high_per_hour)
+        .with("basis", leak.basis.as_str())
+        .with("decided_by", doc.leak.decided_by.as_str())
+        .with("window_start_s", leak.window_start_s)
+        .with("window_end_s", leak.window_end_s)
 }
 
 /// What one followed line is.
@@ -181,65 +182,58 @@ struct EventProbe {
     event: Option<String>,
 }
 
+/// The JSON of a finding's figures.
+fn fields<T: serde::Serialize>(block: &T) -> Value {
+    serde_json::to_value(block).unwrap_or(Value::Null)
+}
+
 /// Findings due for the analysis `doc` (kind, message, fields).
-pub fn findings(doc: &Value, horizon_h: f64) -> Vec<(String, String, Value)> {
+pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
-    for (key, kind) in [
-        ("leak", "memory_leak"),
-        ("fd_trend", "fd_leak"),
-        ("thread_trend", "thread_leak"),
+    if doc.leak.trend.verdict == "leak" {
+        out.push((
+            "memory_leak".to_string(),
+            doc.leak.trend.reason.clone(),
+            fields(&doc.leak),
+        ));
+    }
+    for (trend, kind) in [
+        (&doc.fd_trend, "fd_leak"),
+        (&doc.thread_trend, "thread_leak"),
     ] {
-        let v = &doc[key];
-        if v["verdict"] == "leak" {
-            out.push((
-                kind.to_string(),
-                v["reason"].as_str().unwrap_or("").to_string(),
-                v.clone(),
-            ));
+        if let Some(t) = trend.as_ref().filter(|t| t.verdict == "leak") {
+            out.push((kind.to_string(), t.reason.clone(), fields(t)));
         }
     }
     // The limit share and OOM kills are findings the moment their check fails.
-    if let Some(checks) = doc["checks"].as_array() {
-        for (name, kind) in [("memory_limit", "memory_limit"), ("oom_kills", "oom_kill")] {
-            if let Some(c) = checks
-                .iter()
-                .find(|c| c["name"] == name && c["ok"] == Value::Bool(false))
-            {
-                out.push((
-                    kind.to_string(),
-                    c["detail"].as_str().unwrap_or("").to_string(),
-                    c.clone(),
-                ));
-            }
+    for (name, kind) in [("memory_limit", "memory_limit"), ("oom_kills", "oom_kill")] {
+        if let Some(c) = doc.check(name).filter(|c| !c.ok) {
+            out.push((kind.to_string(), c.detail.clone(), fields(c)));
         }
     }
-    let p = &doc["projections"];
-    for (field, kind, what) in [
-        (
-            "hours_until_memory_exhausted",
-            "memory_exhaustion",
-            "available memory",
-        ),
-        // Only what the service writes (resmon's --watch-path), never the whole filesystem's
-        // free space, which other processes move.
-        (
-            "hours_until_disk_full_watched",
-            "disk_exhaustion",
-            "disk space (at the watched paths' growth)",
-        ),
+    let p = &doc.projections;
+    let against_limit = p.memory_exhausted_against == "cgroup_limit";
+    // Only what the service writes (resmon's --watch-path), never the whole filesystem's free
+    // space, which other processes move.
+    for (hours, kind) in [
+        (p.hours_until_memory_exhausted, "memory_exhaustion"),
+        (p.hours_until_disk_full_watched, "disk_exhaustion"),
     ] {
-        if let Some(h) = p[field].as_f64() {
-            if h < horizon_h {
-                let message = if kind == "memory_exhaustion"
-                    && p["memory_exhausted_against"] == "cgroup_limit"
-                {
-                    format!("memory reaches the cgroup limit in {h:.1} h at the current rate")
-                } else {
-                    format!("{what} runs out in {h:.1} h at the current rate")
-                };
-                out.push((kind.to_string(), message, p.clone()));
+        let Some(h) = hours.filter(|h| *h < horizon_h) else {
+            continue;
+        };
+        let message = match kind {
+            "memory_exhaustion" if against_limit => {
+                format!("memory reaches the cgroup limit in {h:.1} h at the current rate")
             }
-        }
+            "memory_exhaustion" => {
+                format!("available memory runs out in {h:.1} h at the current rate")
+            }
+            _ => format!(
+                "disk space (at the watched paths' growth) runs out in {h:.1} h at the current rate"
+            ),
+        };
+        out.push((kind.to_string(), message, fields(p)));
     }
     out
 }
@@ -266,12 +260,12 @@ fn wait_for(path: &Path, fc: &FollowConfig, term: &Termination) -> anyhow::Resul
 /// How a follow ended.
 #[derive(Debug)]
 pub struct FollowEnd {
-    /// The last analysis document, when there were samples.
-    pub doc: Option<Value>,
+    /// The last analysis, when there were samples.
+    pub doc: Option<Analysis>,
     /// Whether an early finding was reported.
     pub found: bool,
-    /// Ended by SIGINT (exit 130 after the summary).
-    pub interrupted: bool,
+    /// The signal that ended it (SIGINT: exit 130 after the summary).
+    pub signal: Option<i32>,
 }
 
 /// Follows `path` until idle, a signal, or resmon's `stop` event. Returns the last analysis,
@@ -290,7 +284,7 @@ pub fn follow(
         return Ok(FollowEnd {
             doc: None,
             found: false,
-            interrupted: term.requested().is_some_and(Termination::is_interrupt),
+            signal: term.requested(),
         });
     };
     let meta = file
@@ -388,6 +382,6 @@ pub fn follow(
     Ok(FollowEnd {
         doc: last_doc,
         found: !said.is_empty(),
-        interrupted: term.requested().is_some_and(Termination::is_interrupt),
+        signal: term.requested(),
     })
 }

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use soak_core::exit::{environment, usage};
 use soak_core::input::InputSource;
+
+use crate::model::Analysis;
 
 /// Refuses, before any reading, a page that could not be created: `path` already exists (a
 /// file or a symlink: the page is never written over or through one), or an input is stdin or
@@ -34,8 +35,10 @@ pub fn preflight<S: AsRef<std::ffi::OsStr>>(
 
 /// Renders `files` with the analysis `doc` and creates the page at `path` (exit 2 when it
 /// exists or is a symlink, 3 when it cannot be written).
-pub fn write(path: &Path, files: &[PathBuf], doc: &Value) -> anyhow::Result<()> {
-    let page = soak_report::render_resources(files, doc).map_err(environment)?;
+pub fn write(path: &Path, files: &[PathBuf], doc: &Analysis) -> anyhow::Result<()> {
+    // soak-report draws from the analysis as JSON (the shape `--write-analysis` writes).
+    let doc = serde_json::to_value(doc)?;
+    let page = soak_report::render_resources(files, &doc).map_err(environment)?;
     soak_report::write_page(path, &page).map_err(|e| match &e {
         soak_report::ReportError::Write { error, .. }
             // O_CREAT|O_EXCL: a symlink planted there is "exists" too.

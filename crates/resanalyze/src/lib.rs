@@ -9,6 +9,7 @@ pub mod cycles;
 pub mod fastscan;
 pub mod follow;
 pub mod html;
+pub mod model;
 pub mod plot;
 pub mod promrules;
 pub mod reader;
@@ -19,27 +20,28 @@ pub mod timeline;
 pub mod tracegen;
 pub mod trend;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use serde_json::Value;
+use soak_core::cli::OutputArgs;
 use soak_core::exit::{ExitCode, usage};
-use soak_core::gha;
 use soak_core::input::expand_inputs;
 use soak_core::jsonl::SkipReason;
-use soak_core::output::Format;
-use soak_core::record::{Record, RecordType};
+use soak_core::report::Report;
 use soak_core::units::{Rate, clap_count_rate, clap_duration, clap_percent, clap_rate, clap_size};
 
 use crate::accumulate::{Accumulator, StreamConfig};
 use crate::analysis::{AnalysisConfig, analyze};
+pub use crate::model::{Analysis, Check};
+use crate::report::AnalysisBody;
+pub use crate::report::records;
 use crate::trend::TrendConfig;
 
 const EXAMPLES: &str = "Examples:
-  resanalyze run.jsonl --format json
+  resanalyze run.jsonl --format json      # the analysis document
+  resanalyze run.jsonl > verdict.jsonl    # piped: a finding per failed check, then the summary
   resanalyze 'soak/*.jsonl.gz' --leak-threshold 5MB/h --warmup 30m --format markdown
   resmon --pid 1234 | resanalyze - --format table
   resanalyze run.jsonl --write-analysis resources.analysis.json --summary-md summary.md
@@ -53,15 +55,9 @@ pub struct Cli {
     /// resmon JSONL files, globs, `-` for stdin; `.gz` read transparently; in time order.
     #[arg(value_name = "FILE")]
     pub inputs: Vec<std::ffi::OsString>,
-    /// Output format (default: json when piped, table on a terminal).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
     /// Also write the JSON analysis here (the seed's `resources.analysis.json`).
     #[arg(long, value_name = "PATH")]
     pub write_analysis: Option<PathBuf>,
-    /// Append a Markdown summary here (default `$GITHUB_STEP_SUMMARY` when set).
-    #[arg(long, value_name = "PATH")]
-    pub summary_md: Option<PathBuf>,
     /// Memory growth above which a significant rise is a leak.
     #[arg(long, default_value = "10MB/h", value_parser = clap_rate)]
     pub leak_threshold: Rate,
@@ -156,6 +152,11 @@ pub struct Cli {
     /// Smallest CPU level shift reported, in percentage points.
     #[arg(long, default_value = "15%", value_parser = clap_percent)]
     pub level_shift: f64,
+    /// Where and how the result is written: JSONL (a `finding` per failed check, then the
+    /// `summary` with the analysis) when piped, the headline and checks on a terminal, the
+    /// analysis document with `--format json`, the checks with `--format csv`.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// A duration that must be more than zero (a zero poll or idle time would spin or stop at once).
@@ -308,38 +309,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     if let Some(path) = &cli.follow {
-        let fc = follow::FollowConfig {
-            every: cli.follow_every,
-            idle: cli.follow_idle,
-            poll: cli.poll,
-            max_line: cli.max_line_bytes(),
-            exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
-            estimates: cli.follow_estimates,
-        };
-        let mut out = std::io::stdout().lock();
-        let end = follow::follow(
-            path,
-            cli.stream_config(),
-            &cli.analysis_config(),
-            &fc,
-            &mut out,
-        )?;
-        drop(out);
-        let (doc, found) = (end.doc, end.found);
-        if let Some(doc) = doc {
-            for rec in records(&doc) {
-                if rec.kind() == Some(RecordType::Summary) {
-                    print_unless_closed(&(rec.to_line() + "\n"))?;
-                }
-            }
-            if end.interrupted {
-                return Ok(ExitCode::Interrupted);
-            }
-            return Ok(ExitCode::from_checks(
-                !found && doc["ok"] == Value::Bool(true),
-            ));
-        }
-        return Err(usage(format!("no samples in {}", path.display())));
+        return follow_cmd(&cli, path);
     }
     let html = cli
         .html
@@ -351,30 +321,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if !cli.baseline.is_empty() {
         let old = read_inputs(&cli.baseline, cli.stream_config(), cli.max_line_bytes())
             .context("reading the --baseline run")?;
-        let old_doc = analyze(&old, &cli.analysis_config());
-        let rows = baseline::compare(&doc, &old_doc, cli.regression / 100.0);
-        let bad: Vec<String> = rows
-            .iter()
-            .filter(|r| r["regression"] == Value::Bool(true))
-            .filter_map(|r| r["metric"].as_str().map(str::to_string))
-            .collect();
-        let row = serde_json::json!({
-            "name": "baseline_regression",
-            "ok": bad.is_empty(),
-            "status": if bad.is_empty() { "pass" } else { "fail" },
-            "value": bad.len(),
-            "threshold": cli.regression,
-            "detail": if bad.is_empty() { "no regression against the baseline".to_string() } else { format!("regressed: {}", bad.join(", ")) },
-        });
-        if let Some(list) = doc["checks"].as_array_mut() {
-            list.push(row);
-        }
-        doc["baseline_comparison"] = Value::Array(rows);
-        if !bad.is_empty() {
-            doc["ok"] = Value::Bool(false);
-        }
+        baseline::apply(
+            &mut doc,
+            &analyze(&old, &cli.analysis_config()),
+            cli.regression,
+        );
     }
-    let ok = doc["ok"] == Value::Bool(true);
     if let Some(path) = &cli.plot {
         plot::plot(&acc, &doc, path).map_err(|e| match e {
             plot::PlotError::Extension(_) => usage(e),
@@ -389,81 +341,54 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         soak_core::outfile::write(path, (text + "\n").as_bytes())
             .map_err(|e| soak_core::exit::environment(e.to_string()))?;
     }
-    let format = cli.format.unwrap_or_else(|| match Format::resolve(None) {
-        Format::Table => Format::Table,
-        _ => Format::Json,
-    });
-    let text = match format {
-        Format::Json => serde_json::to_string_pretty(&doc)? + "\n",
-        Format::Markdown => report::markdown(&doc),
-        Format::Table | Format::Csv => report::table(&doc),
-        Format::Sarif => {
-            return Err(soak_core::exit::usage(
-                "--format sarif: resanalyze does not write SARIF",
-            ));
-        }
-        Format::Jsonl => records(&doc)
-            .iter()
-            .map(|rec| rec.to_line() + "\n")
-            .collect(),
+    ending(doc, AnalysisBody::new, None).finish(&cli.output)
+}
+
+/// `--follow FILE`: findings as they become significant, then the report of the last
+/// analysis when the recording stops.
+fn follow_cmd(cli: &Cli, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let fc = follow::FollowConfig {
+        every: cli.follow_every,
+        idle: cli.follow_idle,
+        poll: cli.poll,
+        max_line: cli.max_line_bytes(),
+        exhaustion_horizon_h: cli.exhaustion_horizon.as_secs_f64() / 3600.0,
+        estimates: cli.follow_estimates,
     };
-    print_unless_closed(&text)?;
-    if let Some(path) = gha::step_summary_path(cli.summary_md.as_deref()) {
-        gha::append_step_summary(&path, &report::markdown(&doc))?;
-    }
-    if gha::in_github_actions() {
-        for c in failed_checks(&doc) {
-            gha::annotate(
-                gha::Level::Error,
-                &format!(
-                    "resanalyze: check {} failed: {}",
-                    c["name"].as_str().unwrap_or("?"),
-                    c["detail"].as_str().unwrap_or("")
-                ),
-            );
-        }
-    }
-    Ok(ExitCode::from_checks(ok))
-}
-
-/// Writes `text` to stdout. A reader that went away (`| head -1`) does not change the verdict's
-/// exit status: the rest of the output is dropped and the run ends as if it had been read.
-fn print_unless_closed(text: &str) -> std::io::Result<()> {
+    // A reader that goes away ends the follow (the error ends the run quietly, exit 0).
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+    let end = follow::follow(
+        path,
+        cli.stream_config(),
+        &cli.analysis_config(),
+        &fc,
+        &mut out,
+    )?;
+    drop(out);
+    let Some(doc) = end.doc else {
+        return Err(usage(format!("no samples in {}", path.display())));
+    };
+    let mut report = ending(doc, AnalysisBody::after_follow, end.signal);
+    // A finding reported early fails the run even if the last analysis passed.
+    if end.found && report.exit_code() == ExitCode::Success {
+        report = report.exit(ExitCode::CheckFailed);
     }
+    report.finish(&cli.output)
 }
 
-fn failed_checks(doc: &Value) -> Vec<&Value> {
-    doc["checks"]
-        .as_array()
-        .map(|a| a.iter().filter(|c| c["ok"] == Value::Bool(false)).collect())
-        .unwrap_or_default()
-}
-
-/// The analysis as protocol records: a `finding` per failed check, then a `summary` with the
-/// headline figures flat and the whole document under `analysis`.
-pub fn records(doc: &Value) -> Vec<Record> {
-    let mut out: Vec<Record> = failed_checks(doc)
-        .into_iter()
-        .map(|c| {
-            Record::new(RecordType::Finding, "resanalyze")
-                .with("check", c["name"].clone())
-                .with("value", c["value"].clone())
-                .with("threshold", c["threshold"].clone())
-                .with("message", c["detail"].clone())
-        })
+/// The report of an analysis: its body, its verdict in the step summary's title, an
+/// annotation per failed check; a signal that ended it decides first (SIGINT: 130).
+fn ending(doc: Analysis, body: fn(Analysis) -> AnalysisBody, signal: Option<i32>) -> Report {
+    let failures: Vec<String> = doc
+        .failed_checks()
+        .map(|c| format!("resanalyze: check {} failed: {}", c.name, c.detail))
         .collect();
-    out.push(
-        Record::new(RecordType::Summary, "resanalyze")
-            .with("ok", doc["ok"].clone())
-            .with("snapshot_count", doc["snapshot_count"].clone())
-            .with("duration_hours", doc["duration_hours"].clone())
-            .with("leak_verdict", doc["leak"]["verdict"].clone())
-            .with("leak_mb_per_hour", doc["leak"]["slope_mb_per_hour"].clone())
-            .with("analysis", doc.clone()),
-    );
-    out
+    let mut report = Report::new("resanalyze", body(doc.clone())).title(report::title(&doc));
+    if let Some(sig) = signal {
+        report = report.exit(ExitCode::from_signal(sig));
+    }
+    for message in failures {
+        report = report.fail(message);
+    }
+    report
 }

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
+use crate::model::Analysis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use serde_json::Value;
 
 use crate::accumulate::Accumulator;
 use crate::analysis::judged_memory;
@@ -47,17 +47,20 @@ struct Panel {
     hline: Option<f64>,
 }
 
-fn panels(acc: &Accumulator, doc: &Value) -> Vec<Panel> {
+/// A figure as the JSON shows it (`12.5`, `3.0`, `null`).
+fn json(x: Option<f64>) -> String {
+    serde_json::to_string(&x).unwrap_or_default()
+}
+
+fn panels(acc: &Accumulator, doc: &Analysis) -> Vec<Panel> {
     let tl = &acc.timeline;
     let (ch, name) = judged_memory(acc);
-    let leak = &doc["leak"];
+    let leak = &doc.leak.trend;
     let mut fit = None;
     let mut windows = Vec::new();
-    if let (Some(a), Some(b), Some(slope)) = (
-        leak["window_start_s"].as_f64(),
-        leak["window_end_s"].as_f64(),
-        leak["slope_mb_per_hour"].as_f64(),
-    ) {
+    if let (Some(a), Some(b), Some(slope)) =
+        (leak.window_start_s, leak.window_end_s, leak.slope_per_hour)
+    {
         windows.push((a, b));
         let pts: Vec<Point> = tl
             .points(ch)
@@ -66,7 +69,7 @@ fn panels(acc: &Accumulator, doc: &Value) -> Vec<Panel> {
             .collect();
         // Theil-Sen intercept: the median of y - slope * t; on cycle floors, the line is drawn
         // along the floors (the 5 % quantile of the bucket minima), not through the cycles.
-        let on_floors = leak["basis"] == "cycle_floor";
+        let on_floors = leak.basis == "cycle_floor";
         let mut icpt: Vec<f64> = pts
             .iter()
             .map(|p| if on_floors { p.min } else { p.y } - slope / 3600.0 * p.t)
@@ -81,26 +84,20 @@ fn panels(acc: &Accumulator, doc: &Value) -> Vec<Panel> {
             fit = Some((a, m + slope / 3600.0 * a, b, m + slope / 3600.0 * b));
         }
     }
-    let spikes: Vec<(f64, f64)> = doc["cpu"]["sustained_spikes"]["episodes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| {
-                    Some((
-                        e["start_s"].as_f64()?,
-                        e["start_s"].as_f64()? + e["duration_s"].as_f64()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let spikes: Vec<(f64, f64)> = doc
+        .cpu
+        .sustained_spikes
+        .episodes
+        .iter()
+        .filter_map(|e| Some((e.start_s?, e.start_s? + e.duration_s?)))
+        .collect();
     vec![
         Panel {
             title: format!(
                 "{name} (MB): {} {} MB/h{}, judged window shaded",
-                leak["verdict"].as_str().unwrap_or("?"),
-                leak["slope_mb_per_hour"],
-                if leak["basis"] == "cycle_floor" {
+                leak.verdict,
+                json(leak.slope_per_hour),
+                if leak.basis == "cycle_floor" {
                     " on the cycle floors"
                 } else {
                     ""
@@ -115,16 +112,16 @@ fn panels(acc: &Accumulator, doc: &Value) -> Vec<Panel> {
         Panel {
             title: format!(
                 "cpu_percent: {} sustained spikes shaded",
-                doc["cpu"]["sustained_spikes"]["count"]
+                doc.cpu.sustained_spikes.count
             ),
             points: tl.points(Channel::Cpu),
             color: RGBColor(214, 39, 40),
             fit: None,
             windows: spikes,
-            hline: doc["cpu"]["spike_threshold_percent"].as_f64(),
+            hline: Some(doc.cpu.spike_threshold_percent),
         },
         Panel {
-            title: format!("disk_used_gb: {} GB/h", doc["disk"]["growth_gb_per_hour"]),
+            title: format!("disk_used_gb: {} GB/h", json(doc.disk.growth_gb_per_hour)),
             points: tl.points(Channel::DiskUsed),
             color: RGBColor(44, 160, 44),
             fit: None,
@@ -213,7 +210,7 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// Writes the figure to `path` (`.svg` or `.png`).
-pub fn plot(acc: &Accumulator, doc: &Value, path: &Path) -> Result<(), PlotError> {
+pub fn plot(acc: &Accumulator, doc: &Analysis, path: &Path) -> Result<(), PlotError> {
     let name = path.display().to_string();
     let err = |message: String| PlotError::Draw {
         path: name.clone(),

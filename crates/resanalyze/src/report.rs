@@ -1,123 +1,206 @@
-//! Renders the analysis document as Markdown (for `$GITHUB_STEP_SUMMARY`) or a terminal table.
+//! Renders the analysis as Markdown (for `$GITHUB_STEP_SUMMARY`), a terminal table, CSV, or
+//! protocol records, through [`AnalysisBody`].
 
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use serde_json::Value;
-use soak_core::output::{Table, cell};
+use soak_core::output::{Format, Table, cell, unsupported};
+use soak_core::record::{Record, RecordType};
+use soak_core::report::Body;
 
-fn get<'a>(doc: &'a Value, path: &[&str]) -> &'a Value {
-    path.iter().fold(doc, |v, k| &v[*k])
-}
+use crate::model::{Analysis, Check};
 
-fn c(doc: &Value, path: &[&str]) -> String {
-    cell(get(doc, path))
+/// A figure as a table cell (`-` when missing).
+fn fig<T: Into<Value>>(x: T) -> String {
+    cell(&x.into())
 }
 
 /// `change_point 3.20..16.00 h`: why the judged window starts where it does, and its bounds.
-fn window_text(leak: &Value) -> String {
-    match (
-        leak["window_start_s"].as_f64(),
-        leak["window_end_s"].as_f64(),
-    ) {
+fn window_text(doc: &Analysis) -> String {
+    let leak = &doc.leak.trend;
+    match (leak.window_start_s, leak.window_end_s) {
         (Some(a), Some(b)) => format!(
             "{} {:.2}..{:.2} h",
-            cell(&leak["window_reason"]),
+            leak.window_reason,
             a / 3600.0,
             b / 3600.0
         ),
-        _ => cell(&leak["window_reason"]),
+        _ => leak.window_reason.clone(),
     }
 }
 
 /// Key/value rows of the headline results.
-fn headline(doc: &Value) -> Table {
+fn headline(doc: &Analysis) -> Table {
+    let leak = &doc.leak.trend;
     let mut t = Table::new(["metric", "value"]);
-    let rows: [(&str, &[&str]); 16] = [
-        ("samples", &["snapshot_count"]),
-        ("duration (h)", &["duration_hours"]),
-        ("leak verdict", &["leak", "verdict"]),
-        ("judged series", &["leak", "series"]),
-        ("memory slope (MB/h)", &["leak", "slope_mb_per_hour"]),
-        ("CI low (MB/h)", &["leak", "ci_low_mb_per_hour"]),
-        ("CI high (MB/h)", &["leak", "ci_high_mb_per_hour"]),
-        ("p-value", &["leak", "p_value"]),
-        ("OLS slope (MB/h)", &["leak", "ols_mb_per_hour"]),
-        ("judged window", &["leak", "window_reason"]),
-        ("judged basis", &["leak", "basis"]),
+    let rows: [(&str, String); 16] = [
+        ("samples", fig(doc.snapshot_count)),
+        ("duration (h)", fig(doc.duration_hours)),
+        ("leak verdict", leak.verdict.clone()),
+        ("judged series", leak.series.clone()),
+        ("memory slope (MB/h)", fig(leak.slope_per_hour)),
+        ("CI low (MB/h)", fig(leak.ci_low_per_hour)),
+        ("CI high (MB/h)", fig(leak.ci_high_per_hour)),
+        ("p-value", fig(leak.p_value)),
+        ("OLS slope (MB/h)", fig(leak.ols_per_hour)),
+        ("judged window", window_text(doc)),
+        ("judged basis", leak.basis.clone()),
         (
             "rate to beat (MB/h)",
-            &["leak", "effective_threshold_mb_per_hour"],
+            fig(doc.leak.effective_threshold_mb_per_hour),
         ),
-        ("CPU avg (%)", &["cpu", "avg_percent"]),
-        ("disk growth (GB/h)", &["disk", "growth_gb_per_hour"]),
+        ("CPU avg (%)", fig(doc.cpu.avg_percent)),
+        ("disk growth (GB/h)", fig(doc.disk.growth_gb_per_hour)),
         (
             "hours until memory exhausted (limit or host)",
-            &["projections", "hours_until_memory_exhausted"],
+            fig(doc.projections.hours_until_memory_exhausted),
         ),
         (
             "hours until disk full",
-            &["projections", "hours_until_disk_full"],
+            fig(doc.projections.hours_until_disk_full),
         ),
     ];
-    for (name, path) in rows {
-        let value = if name == "judged window" {
-            window_text(&doc["leak"])
-        } else {
-            c(doc, path)
-        };
+    for (name, value) in rows {
         t.push_row([name.to_string(), value]);
     }
-    for key in ["fd_trend", "thread_trend"] {
-        if !doc[key].is_null() {
-            t.push_row([format!("{key} verdict"), c(doc, &[key, "verdict"])]);
+    for (key, trend) in [
+        ("fd_trend", &doc.fd_trend),
+        ("thread_trend", &doc.thread_trend),
+    ] {
+        if let Some(trend) = trend {
+            t.push_row([format!("{key} verdict"), trend.verdict.clone()]);
         }
     }
     t
 }
 
-fn checks(doc: &Value) -> Table {
+fn checks(doc: &Analysis) -> Table {
     let mut t = Table::new(["check", "status", "value", "threshold", "detail"]);
-    if let Some(list) = doc["checks"].as_array() {
-        for ch in list {
-            t.push_row([
-                cell(&ch["name"]),
-                cell(&ch["status"]),
-                cell(&ch["value"]),
-                cell(&ch["threshold"]),
-                cell(&ch["detail"]),
-            ]);
-        }
+    for ch in &doc.checks {
+        t.push_row([
+            ch.name.clone(),
+            ch.status.clone(),
+            fig(ch.value.clone()),
+            fig(ch.threshold.clone()),
+            ch.detail.clone(),
+        ]);
     }
     t
 }
 
-/// Markdown summary.
-pub fn markdown(doc: &Value) -> String {
-    let mut out = String::new();
-    let ok = doc["ok"] == Value::Bool(true);
-    let _ = writeln!(
-        out,
-        "## resanalyze: {}\n",
-        if ok {
+/// The Markdown summary's heading: the verdict.
+pub fn title(doc: &Analysis) -> String {
+    format!(
+        "resanalyze: {}",
+        if doc.ok {
             "all checks passed"
         } else {
             "checks FAILED"
         }
-    );
+    )
+}
+
+/// The Markdown summary under its heading: the headline, the checks, the skipped lines.
+fn markdown_tables(doc: &Analysis) -> String {
     let mut buf = Vec::new();
     let _ = headline(doc).write_markdown(&mut buf);
     buf.push(b'\n');
     let _ = checks(doc).write_markdown(&mut buf);
-    out.push_str(&String::from_utf8_lossy(&buf));
-    let _ = writeln!(out, "\nskipped lines: {}", doc["skipped_lines"]);
-    out
+    let skipped = serde_json::to_string(&doc.skipped_lines).unwrap_or_default();
+    let _ = writeln!(buf, "\nskipped lines: {skipped}");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Markdown summary.
+pub fn markdown(doc: &Analysis) -> String {
+    format!("## {}\n\n{}", title(doc), markdown_tables(doc))
 }
 
 /// Terminal text.
-pub fn table(doc: &Value) -> String {
+pub fn table(doc: &Analysis) -> String {
     let mut buf = Vec::new();
     let _ = headline(doc).write_text(&mut buf);
     buf.push(b'\n');
     let _ = checks(doc).write_text(&mut buf);
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The `finding` of a failed check.
+fn finding(c: &Check) -> Record {
+    Record::new(RecordType::Finding, "resanalyze")
+        .with("check", c.name.as_str())
+        .with("value", c.value.clone())
+        .with("threshold", c.threshold.clone())
+        .with("message", c.detail.as_str())
+}
+
+/// The `summary` record: the headline figures flat and the whole analysis under `analysis`.
+pub fn summary(doc: &Analysis) -> Record {
+    Record::new(RecordType::Summary, "resanalyze")
+        .with("ok", doc.ok)
+        .with("snapshot_count", doc.snapshot_count)
+        .with("duration_hours", doc.duration_hours)
+        .with("leak_verdict", doc.leak.trend.verdict.as_str())
+        .with("leak_mb_per_hour", doc.leak.trend.slope_per_hour)
+        .with("analysis", serde_json::to_value(doc).unwrap_or(Value::Null))
+}
+
+/// The analysis as protocol records: a `finding` per failed check, then the `summary`.
+pub fn records(doc: &Analysis) -> Vec<Record> {
+    let mut out: Vec<Record> = doc.failed_checks().map(finding).collect();
+    out.push(summary(doc));
+    out
+}
+
+/// What resanalyze prints: JSONL the records (the findings and the summary; after `--follow`,
+/// whose findings were printed as they came, the summary only), JSON the analysis document,
+/// a table or Markdown the headline and the checks, CSV the checks.
+pub struct AnalysisBody {
+    doc: Analysis,
+    findings_in_jsonl: bool,
+}
+
+impl AnalysisBody {
+    /// The body of a finished analysis.
+    pub fn new(doc: Analysis) -> Self {
+        AnalysisBody {
+            doc,
+            findings_in_jsonl: true,
+        }
+    }
+
+    /// The body at the end of `--follow`: its JSONL is the summary alone.
+    pub fn after_follow(doc: Analysis) -> Self {
+        AnalysisBody {
+            doc,
+            findings_in_jsonl: false,
+        }
+    }
+}
+
+impl Body for AnalysisBody {
+    fn write(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
+        match format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, &self.doc).map_err(io::Error::other)?;
+                writeln!(out)
+            }
+            Format::Jsonl if self.findings_in_jsonl => {
+                for rec in records(&self.doc) {
+                    writeln!(out, "{}", rec.to_line())?;
+                }
+                Ok(())
+            }
+            Format::Jsonl => writeln!(out, "{}", summary(&self.doc).to_line()),
+            Format::Markdown => out.write_all(markdown(&self.doc).as_bytes()),
+            Format::Table => out.write_all(table(&self.doc).as_bytes()),
+            Format::Csv => checks(&self.doc).write_csv(out),
+            Format::Sarif => Err(unsupported(format)),
+        }
+    }
+
+    /// The step summary under the report's title (see [`title`]).
+    fn markdown(&self) -> io::Result<String> {
+        Ok(markdown_tables(&self.doc))
+    }
 }

@@ -4,8 +4,6 @@
 //! one order of magnitude, at most ~73,000 for values spanning 1e-9..1e308), so adding a value
 //! is an index, not a tree insertion; a value equal to the previous one reuses its key.
 
-use serde_json::{Value, json};
-
 /// Counts per sketch key, dense from the smallest key seen to the largest.
 #[derive(Debug, Clone, Default)]
 struct Buckets {
@@ -180,29 +178,20 @@ impl Stats {
         self.max()
     }
 
-    /// `{count, min, max, mean, stddev, p50, p95, p99}` with `unit` appended to the names
-    /// (e.g. `min_mb`), or null without data.
-    pub fn to_json(&self, unit: &str) -> Value {
-        if self.count == 0 {
-            return Value::Null;
-        }
-        let k = |name: &str| {
-            if unit.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name}_{unit}")
-            }
-        };
-        let mut m = serde_json::Map::new();
-        m.insert("count".into(), json!(self.count));
-        m.insert(k("min"), json!(round3(self.min)));
-        m.insert(k("max"), json!(round3(self.max)));
-        m.insert(k("mean"), json!(self.mean().map(round3)));
-        m.insert(k("stddev"), json!(self.stddev().map(round3)));
-        m.insert(k("p50"), json!(self.quantile(0.5).map(round3)));
-        m.insert(k("p95"), json!(self.quantile(0.95).map(round3)));
-        m.insert(k("p99"), json!(self.quantile(0.99).map(round3)));
-        Value::Object(m)
+    /// `{count, min, max, mean, stddev, p50, p95, p99}`, named with `unit` appended (e.g.
+    /// `min_mb`), rounded to 3 decimals; `None` without data.
+    pub fn summary(&self, unit: &str) -> Option<crate::model::SeriesStats> {
+        (self.count > 0).then(|| crate::model::SeriesStats {
+            unit: unit.to_string(),
+            count: self.count,
+            min: Some(round3(self.min)),
+            max: Some(round3(self.max)),
+            mean: self.mean().map(round3),
+            stddev: self.stddev().map(round3),
+            p50: self.quantile(0.5).map(round3),
+            p95: self.quantile(0.95).map(round3),
+            p99: self.quantile(0.99).map(round3),
+        })
     }
 }
 

@@ -341,3 +341,48 @@ fn memory_check_value_threshold_and_window_agree_with_its_verdict() {
     assert!(text.contains("whole_run 0.00..0.07 h"), "{text}");
     assert!(text.contains("rate to beat (MB/h)"), "{text}");
 }
+
+#[test]
+fn piped_output_is_jsonl_csv_is_the_checks_and_quiet_still_writes_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = trace(dir.path(), Shape::Linear, 2.0);
+    // Piped without --format: JSONL, as every tool: a finding per failed check, the summary last.
+    let piped = bin().arg(&input).output().expect("run");
+    assert_eq!(piped.status.code(), Some(1), "a linear leak fails");
+    let records: Vec<Value> = String::from_utf8_lossy(&piped.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let (summary, findings) = records.split_last().expect("records");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["leak_verdict"], "leak");
+    assert!(findings.iter().any(|f| f["check"] == "memory_growth"));
+
+    // CSV: one row per check, read back by a CSV reader.
+    let csv_out = bin().arg(&input).args(["-f", "csv"]).output().expect("csv");
+    let mut reader = csv::Reader::from_reader(&csv_out.stdout[..]);
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        ["check", "status", "value", "threshold", "detail"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let checks = summary["analysis"]["checks"].as_array().expect("checks");
+    assert_eq!(rows.len(), checks.len());
+    assert_eq!(&rows[0][0], "memory_growth");
+    assert_eq!(&rows[0][1], "fail");
+
+    // -q with -o: nothing on stdout, the document in the file, the same exit code.
+    let file = dir.path().join("analysis.json");
+    let quiet = bin()
+        .arg(&input)
+        .args(["-q", "-f", "json", "-o"])
+        .arg(&file)
+        .output()
+        .expect("quiet");
+    assert_eq!(quiet.status.code(), Some(1));
+    assert!(quiet.stdout.is_empty());
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
+    assert_eq!(doc, summary["analysis"]);
+}

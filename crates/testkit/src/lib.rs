@@ -11,9 +11,13 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Runs `bin` with `args` (stdin empty) to its end and returns what it printed.
+/// Runs `bin` with `args` (stdin empty) to its end and returns what it printed. The run stays
+/// out of the CI job's step summary and annotations (`GITHUB_ACTIONS`, `GITHUB_STEP_SUMMARY`
+/// removed), where the tools would otherwise write under GitHub Actions.
 pub fn run<S: AsRef<OsStr>>(bin: &str, args: &[S]) -> Output {
     Command::new(bin)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
         .args(args)
         .stdin(Stdio::null())
         .output()

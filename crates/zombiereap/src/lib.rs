@@ -28,21 +28,28 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 #[cfg(unix)]
 use nix::sys::signal::Signal;
-use soak_core::exit::ExitCode;
+use soak_core::cli::OutputArgs;
 #[cfg(target_os = "linux")]
-use soak_core::exit::{environment, usage};
+use soak_core::exit::usage;
+use soak_core::exit::{ExitCode, environment};
 #[cfg(target_os = "linux")]
 use soak_core::jsonl::JsonlWriter;
-use soak_core::output::{Format, write_records};
 #[cfg(target_os = "linux")]
 use soak_core::proc::{ProcError, ProcessTable};
+#[cfg(target_os = "linux")]
 use soak_core::record::Record;
+#[cfg(target_os = "linux")]
+use soak_core::report::RecordBody;
+use soak_core::report::Report;
+use soak_core::signals::Termination;
 use soak_core::units::clap_duration;
 #[cfg(windows)]
 pub use windows::console::{Signal, parse_signal};
 
 #[cfg(target_os = "linux")]
 use killtree::{Fate, KillOptions};
+
+const TOOL: &str = "zombiereap";
 
 /// Command line of `zombiereap`.
 #[derive(Debug, Parser)]
@@ -53,7 +60,7 @@ use killtree::{Fate, KillOptions};
     after_help = "Examples:
   zombiereap scan                         # every zombie on the machine; exit 1 if any
   zombiereap scan --tree 4242 --min-age 1m
-  zombiereap kill-tree 4242 --timeout 10s # SIGTERM the tree, SIGKILL what remains after 10s
+  zombiereap kill-tree 4242 --grace 10s   # SIGTERM the tree, SIGKILL what remains after 10s
   zombiereap kill-tree 4242 --dry-run     # show the tree that would be killed
   zombiereap reap --kill-parents          # SIGCHLD to parents; terminate those that don't reap
   zombiereap run --timeout 24h --grace 30s --events events.jsonl -- python3 bot.py
@@ -78,9 +85,9 @@ pub enum Cmd {
         /// Only zombies at least this old (from their start time).
         #[arg(long, value_parser = clap_duration, default_value = "0s")]
         min_age: Duration,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Where and how the report is written.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Kill a process and all its descendants: graceful signal, wait, then SIGKILL.
     KillTree {
@@ -90,14 +97,15 @@ pub enum Cmd {
         #[arg(long, default_value = "TERM", value_parser = parse_signal)]
         signal: Signal,
         /// How long to wait for graceful exits before SIGKILL.
-        #[arg(long, default_value = "10s", value_parser = clap_duration)]
-        timeout: Duration,
+        // `--timeout` was this flag's name before every tool said `--grace` for it.
+        #[arg(long, alias = "timeout", default_value = "10s", value_parser = clap_duration)]
+        grace: Duration,
         /// Print the tree that would be killed; signal nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Where and how the report is written.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Get zombies reaped: reap own, SIGCHLD other parents, optionally terminate parents that
     /// still do not reap (so init or a subreaper adopts and reaps the zombies).
@@ -114,9 +122,9 @@ pub enum Cmd {
         /// Print the plan; signal nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Output format (default: jsonl when piped, table on a terminal).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Where and how the report is written.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Run a command as a subreaper: forward signals, reap orphans, kill leftovers at the end.
     Run {
@@ -168,50 +176,51 @@ fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Scan {
             tree,
             min_age,
-            format,
-        } => scan_cmd(tree, min_age, Format::resolve(format)),
+            output,
+        } => {
+            let term = interruptible()?;
+            let report = scan_cmd(tree, min_age)?;
+            interrupted(report, &term).finish(&output)
+        }
         Cmd::KillTree {
             pid,
             signal,
-            timeout,
+            grace,
             dry_run,
-            format,
-        } => kill_tree_cmd(
-            pid,
-            KillOptions {
-                signal,
-                timeout,
-                dry_run,
-            },
-            Format::resolve(format),
-        ),
+            output,
+        } => {
+            let term = interruptible()?;
+            let (report, all_denied) = kill_tree_cmd(
+                pid,
+                KillOptions {
+                    signal,
+                    timeout: grace,
+                    dry_run,
+                },
+            )?;
+            let code = interrupted(report, &term).finish(&output)?;
+            if all_denied {
+                return Err(environment(format!(
+                    "PID {pid}: permission denied for every process in the tree"
+                )));
+            }
+            Ok(code)
+        }
         Cmd::Reap {
             tree,
             kill_parents,
             grace,
             dry_run,
-            format,
+            output,
         } => {
-            if let Some(root) = tree {
-                soak_core::proc::read_stat(root)
-                    .map_err(|_| usage(format!("--tree {root}: no such process")))?;
-            }
-            let opts = reap::ReapOptions {
+            let term = interruptible()?;
+            let report = reap_cmd(reap::ReapOptions {
                 tree,
                 kill_parents,
                 grace,
                 dry_run,
-            };
-            let mut records = Vec::new();
-            let report = reap::reap(&opts, &mut |r| records.push(r)).map_err(proc_error)?;
-            records.push(reap::summary(&report, dry_run));
-            emit_all(
-                Format::resolve(format),
-                &records,
-                &["action", "pid", "name", "zombies_held", "fate", "dry_run"],
-            )?;
-            // The verdict is the summary's `ok`, dry run or not: zombies still there fail.
-            Ok(ExitCode::from_checks(report.zombies_after == 0))
+            })?;
+            interrupted(report, &term).finish(&output)
         }
         Cmd::Run {
             timeout,
@@ -251,19 +260,48 @@ fn proc_error(e: ProcError) -> anyhow::Error {
     }
 }
 
-/// Writes the records to stdout. A reader that closed it (`| head -1`) ends the output, never
-/// the verdict: the caller still returns the exit code the complete output would have had.
-fn emit_all(format: Format, records: &[Record], columns: &[&str]) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    let cols = (format != Format::Jsonl && format != Format::Json).then_some(columns);
-    match write_records(&mut stdout, format, records, cols) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+/// Catches SIGINT, SIGTERM and SIGHUP for a command that must not stop half-way: a tree
+/// frozen with SIGSTOP is always killed or let go, never left stopped.
+pub(crate) fn interruptible() -> anyhow::Result<Termination> {
+    Termination::install().map_err(|e| environment(format!("installing signal handlers: {e}")))
+}
+
+/// The report, ending with 130 when SIGINT arrived while the command ran (its work done).
+pub(crate) fn interrupted(report: Report, term: &Termination) -> Report {
+    match term.requested().map(ExitCode::from_signal) {
+        Some(code) if code != ExitCode::Success => report.exit(code),
+        _ => report,
     }
 }
 
+/// The report of `reap`: an action per parent signalled or zombie reaped, then the summary.
 #[cfg(target_os = "linux")]
-fn scan_cmd(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Result<ExitCode> {
+fn reap_cmd(opts: reap::ReapOptions) -> anyhow::Result<Report> {
+    if let Some(root) = opts.tree {
+        soak_core::proc::read_stat(root)
+            .map_err(|_| usage(format!("--tree {root}: no such process")))?;
+    }
+    let mut records = Vec::new();
+    let outcome = reap::reap(&opts, &mut |r| records.push(r)).map_err(proc_error)?;
+    let body = RecordBody::new(
+        records,
+        &["action", "pid", "name", "zombies_held", "fate", "dry_run"],
+    )
+    .summary(reap::summary(&outcome, opts.dry_run));
+    let mut report = Report::new(TOOL, body).heading("reap");
+    // The verdict is the summary's `ok`, dry run or not: zombies still there fail.
+    if outcome.zombies_after > 0 {
+        report = report.fail(format!(
+            "{} zombie(s) still not reaped",
+            outcome.zombies_after
+        ));
+    }
+    Ok(report)
+}
+
+/// The report of `scan`: a finding per zombie, then the summary.
+#[cfg(target_os = "linux")]
+fn scan_cmd(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
     let table = ProcessTable::snapshot().map_err(proc_error)?;
     if let Some(root) = tree {
         if table.get(root).is_none() {
@@ -271,36 +309,38 @@ fn scan_cmd(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Res
         }
     }
     let zombies = scan::find_zombies(&table, tree, min_age);
-    let mut records: Vec<Record> = zombies.iter().map(scan::finding).collect();
-    let summary = scan::summary(&zombies, table.len());
-    if matches!(format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        emit_all(format, &records, &[])?;
+    let records: Vec<Record> = zombies.iter().map(scan::finding).collect();
+    let line = format!(
+        "zombiereap: {} zombie(s) among {} processes",
+        zombies.len(),
+        table.len()
+    );
+    let body = RecordBody::new(
+        records,
+        &[
+            "pid",
+            "name",
+            "ppid",
+            "parent_name",
+            "parent_state",
+            "age_s",
+            "parent_cmdline",
+        ],
+    )
+    .summary(scan::summary(&zombies, table.len()))
+    .note(line.clone());
+    let report = Report::new(TOOL, body).heading("scan");
+    Ok(if zombies.is_empty() {
+        report
     } else {
-        emit_all(
-            format,
-            &records,
-            &[
-                "pid",
-                "name",
-                "ppid",
-                "parent_name",
-                "parent_state",
-                "age_s",
-                "parent_cmdline",
-            ],
-        )?;
-        eprintln!(
-            "zombiereap: {} zombie(s) among {} processes",
-            zombies.len(),
-            table.len()
-        );
-    }
-    Ok(ExitCode::from_checks(zombies.is_empty()))
+        report.fail(line)
+    })
 }
 
+/// The report of `kill-tree` (an action per process, then the summary), and whether no signal
+/// at all was permitted (an environment failure once the report is written).
 #[cfg(target_os = "linux")]
-fn kill_tree_cmd(pid: i32, opts: KillOptions, format: Format) -> anyhow::Result<ExitCode> {
+fn kill_tree_cmd(pid: i32, opts: KillOptions) -> anyhow::Result<(Report, bool)> {
     let me = std::process::id() as i32;
     if pid <= 1 || pid == me {
         return Err(usage(format!(
@@ -308,7 +348,7 @@ fn kill_tree_cmd(pid: i32, opts: KillOptions, format: Format) -> anyhow::Result<
         )));
     }
     let outcomes = killtree::kill_tree(pid, opts).map_err(proc_error)?;
-    let mut records: Vec<Record> = outcomes
+    let records: Vec<Record> = outcomes
         .iter()
         .map(|o| killtree::action(o, &opts))
         .collect();
@@ -319,7 +359,7 @@ fn kill_tree_cmd(pid: i32, opts: KillOptions, format: Format) -> anyhow::Result<
         .iter()
         .filter_map(|o| o.exit_after_s)
         .fold(0.0f64, f64::max);
-    let summary = Record::new(soak_core::RecordType::Summary, "zombiereap")
+    let summary = Record::new(soak_core::RecordType::Summary, TOOL)
         .with("command", "kill-tree")
         .with("root_pid", pid)
         .with("dry_run", opts.dry_run)
@@ -331,22 +371,23 @@ fn kill_tree_cmd(pid: i32, opts: KillOptions, format: Format) -> anyhow::Result<
         .with("already_gone", count(Fate::AlreadyGone))
         .with("slowest_exit_s", (slowest * 1000.0).round() / 1000.0)
         .with("ok", survived == 0 && denied == 0);
-    if matches!(format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        emit_all(format, &records, &[])?;
-    } else {
-        emit_all(
-            format,
-            &records,
-            &["pid", "ppid", "name", "fate", "signals", "exit_after_s"],
-        )?;
+    let body = RecordBody::new(
+        records,
+        &["pid", "ppid", "name", "fate", "signals", "exit_after_s"],
+    )
+    .summary(summary);
+    let mut report = Report::new(TOOL, body).heading("kill-tree");
+    if survived > 0 {
+        report = report.fail(format!(
+            "PID {pid}: {survived} process(es) survived SIGKILL"
+        ));
     }
-    if denied > 0 && denied == outcomes.len() {
-        return Err(environment(format!(
-            "PID {pid}: permission denied for every process in the tree"
-        )));
+    if denied > 0 {
+        report = report.fail(format!(
+            "PID {pid}: {denied} process(es) could not be signalled (permission denied)"
+        ));
     }
-    Ok(ExitCode::from_checks(survived == 0 && denied == 0))
+    Ok((report, denied > 0 && denied == outcomes.len()))
 }
 
 #[cfg(all(test, unix))]

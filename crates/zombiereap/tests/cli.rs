@@ -11,7 +11,9 @@ use soak_core::proc::read_stat;
 
 fn zombiereap() -> Command {
     let mut c = Command::new(cargo_bin("zombiereap"));
-    c.env_remove("GITHUB_ACTIONS");
+    // A test's runs stay out of the CI job's step summary and annotations.
+    c.env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
     c
 }
 
@@ -430,4 +432,128 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
                 .find(|c| c.is_file())
         })
         .ok_or(())
+}
+
+#[test]
+fn kill_tree_takes_grace_and_writes_its_report_and_step_summary_where_told() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sleeper = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let pid = sleeper.id().to_string();
+    let (report, summary) = (dir.path().join("kill.md"), dir.path().join("summary.md"));
+    let out = zombiereap()
+        .args(["kill-tree", &pid, "--grace", "5s", "-f", "markdown", "-q"])
+        .arg("-o")
+        .arg(&report)
+        .arg("--summary-md")
+        .arg(&summary)
+        .output()
+        .expect("kill-tree");
+    let _ = sleeper.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "-q prints nothing on stdout");
+    assert!(!running(sleeper.id() as i32));
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(
+        text.starts_with("| pid | ppid | name | fate | signals | exit_after_s |"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("| {pid} |")) && text.contains("| exited |"),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(&summary).expect("step summary");
+    assert!(md.starts_with("## zombiereap kill-tree\n\n| pid |"), "{md}");
+
+    // The report file is made anew: a symbolic link planted at its name is not written through.
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, "keep").expect("write");
+    let link = dir.path().join("scan.jsonl");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let mut clean = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let scan = zombiereap()
+        .args(["scan", "--tree", &clean.id().to_string(), "-o"])
+        .arg(&link)
+        .output()
+        .expect("scan");
+    clean.kill().expect("kill");
+    clean.wait().expect("wait");
+    assert_eq!(scan.status.code(), Some(0), "{scan:?}");
+    assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep");
+    let written = std::fs::read_to_string(&link).expect("the new file");
+    assert!(written.contains(r#""zombie_count":0"#), "{written}");
+}
+
+/// True once `pid` catches SIGINT (its handler is installed: `SigCgt` in /proc/PID/status).
+fn catches_sigint(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+#[test]
+fn sigint_during_kill_tree_finishes_the_kill_then_exits_130() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ready = dir.path().join("ready");
+    // A target that ignores SIGTERM: kill-tree waits out --grace, then SIGKILLs it.
+    let mut target = python(&format!(
+        "import signal,time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nopen({:?},'w').write('x')\ntime.sleep(300)",
+        ready.display().to_string()
+    ))
+    .spawn()
+    .expect("spawn target");
+    wait_for("the target to ignore SIGTERM", || {
+        ready.exists().then_some(())
+    });
+    let tpid = target.id() as i32;
+    let reaper = zombiereap()
+        .args([
+            "kill-tree",
+            &tpid.to_string(),
+            "--grace",
+            "2s",
+            "-f",
+            "jsonl",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kill-tree");
+    wait_for("zombiereap to catch SIGINT", || {
+        catches_sigint(reaper.id()).then_some(())
+    });
+    let sent = Command::new("kill")
+        .args(["-INT", &reaper.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = reaper.wait_with_output().expect("wait");
+    let _ = target.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The kill was not abandoned half-way: the target, frozen and asked, was killed.
+    assert!(!running(tpid));
+    let recs = jsonl(&out.stdout);
+    assert!(
+        recs.iter()
+            .any(|r| r["pid"] == tpid && r["fate"] == "killed"),
+        "{recs:?}"
+    );
+    assert_eq!(
+        recs.last().map(|r| &r["type"]),
+        Some(&Value::from("summary"))
+    );
 }

@@ -16,6 +16,14 @@ use soak_core::proc::{ProcessTable, read_stat};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zombiereap");
 
+/// zombiereap, its runs kept out of the CI job's step summary and annotations.
+fn zombiereap() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    c
+}
+
 fn zr(args: &[&OsStr]) -> Output {
     soak_testkit::run(BIN, args)
 }
@@ -101,7 +109,7 @@ fn issue_reap_dry_run_with_live_zombies_exits_1_like_its_summary() {
 #[test]
 fn scan_with_a_closed_stdout_still_exits_1_when_zombies_exist() {
     let z = ZombieParent::start();
-    let mut child = Command::new(BIN)
+    let mut child = zombiereap()
         .args(["scan", "--tree", &z.pid(), "--format", "jsonl"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

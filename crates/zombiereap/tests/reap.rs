@@ -63,6 +63,8 @@ while True: time.sleep(0.1)\n",
 
 fn reap(args: &[&str]) -> (Vec<Value>, i32) {
     let out = Command::new(cargo_bin("zombiereap"))
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
         .arg("reap")
         .args(args)
         .args(["--format", "jsonl"])

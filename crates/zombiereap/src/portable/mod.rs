@@ -21,12 +21,12 @@ use std::time::Duration;
 
 use soak_core::exit::{ExitCode, environment, usage};
 use soak_core::jsonl::JsonlWriter;
-use soak_core::output::Format;
 use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::report::{RecordBody, Report};
 
 use crate::scan::{Zombie, finding, summary as scan_summary};
 use crate::supervise::{self, RunError, RunOptions};
-use crate::{Cli, Cmd, emit_all};
+use crate::{Cli, Cmd, TOOL, interrupted, interruptible};
 use procs::Snapshot;
 
 /// Why Windows reports no zombies, in its summaries.
@@ -44,21 +44,35 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Scan {
             tree,
             min_age,
-            format,
-        } => scan(tree, min_age, Format::resolve(format)),
+            output,
+        } => {
+            let term = interruptible()?;
+            let report = scan(tree, min_age)?;
+            interrupted(report, &term).finish(&output)
+        }
         Cmd::KillTree {
             pid,
             signal,
-            timeout,
+            grace,
             dry_run,
-            format,
-        } => kill_tree(pid, signal, timeout, dry_run, Format::resolve(format)),
+            output,
+        } => {
+            let term = interruptible()?;
+            let (report, all_denied) = kill_tree(pid, signal, grace, dry_run)?;
+            let code = interrupted(report, &term).finish(&output)?;
+            if all_denied {
+                return Err(environment(format!(
+                    "PID {pid}: permission denied for every process in the tree"
+                )));
+            }
+            Ok(code)
+        }
         Cmd::Reap {
             tree,
             dry_run,
-            format,
+            output,
             ..
-        } => reap(tree, dry_run, Format::resolve(format)),
+        } => reap(tree, dry_run)?.finish(&output),
         Cmd::Run {
             timeout,
             grace,
@@ -90,23 +104,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Child(report.status()))
         }
     }
-}
-
-/// Writes `records` and, as data (JSONL, JSON), the summary after them; for people, a table
-/// of `columns` without it. True when the table was written (the caller may add a line).
-fn emit_with_summary(
-    format: Format,
-    mut records: Vec<Record>,
-    summary: Record,
-    columns: &[&str],
-) -> anyhow::Result<bool> {
-    if matches!(format, Format::Jsonl | Format::Json) {
-        records.push(summary);
-        emit_all(format, &records, &[])?;
-        return Ok(false);
-    }
-    emit_all(format, &records, columns)?;
-    Ok(true)
 }
 
 fn snapshot_with(tree: Option<i32>) -> anyhow::Result<Snapshot> {
@@ -142,31 +139,41 @@ fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie>
         .collect()
 }
 
-fn scan(tree: Option<i32>, min_age: Duration, format: Format) -> anyhow::Result<ExitCode> {
+/// The report of `scan`: a finding per zombie (none on Windows), then the summary.
+fn scan(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
     let snap = snapshot_with(tree)?;
     let found = zombies(&snap, tree, min_age);
     let records: Vec<Record> = found.iter().map(finding).collect();
     let summary = scan_summary(&found, snap.len()).with("note", NO_ZOMBIES);
-    let columns = [
-        "pid",
-        "name",
-        "ppid",
-        "parent_name",
-        "parent_state",
-        "age_s",
-    ];
-    if emit_with_summary(format, records, summary, &columns)? {
-        eprintln!(
-            "zombiereap: {} zombie(s) among {} processes{}",
-            found.len(),
-            snap.len(),
-            NO_ZOMBIES.map(|n| format!(" ({n})")).unwrap_or_default()
-        );
-    }
-    Ok(ExitCode::from_checks(found.is_empty()))
+    let line = format!(
+        "zombiereap: {} zombie(s) among {} processes{}",
+        found.len(),
+        snap.len(),
+        NO_ZOMBIES.map(|n| format!(" ({n})")).unwrap_or_default()
+    );
+    let body = RecordBody::new(
+        records,
+        &[
+            "pid",
+            "name",
+            "ppid",
+            "parent_name",
+            "parent_state",
+            "age_s",
+        ],
+    )
+    .summary(summary)
+    .note(line.clone());
+    let report = Report::new(TOOL, body).heading("scan");
+    Ok(if found.is_empty() {
+        report
+    } else {
+        report.fail(line)
+    })
 }
 
-fn reap(tree: Option<i32>, dry_run: bool, format: Format) -> anyhow::Result<ExitCode> {
+/// The report of `reap`: nothing to reap on Windows; Linux only elsewhere.
+fn reap(tree: Option<i32>, dry_run: bool) -> anyhow::Result<Report> {
     if !cfg!(windows) {
         return Err(environment(
             "reap works on Linux only (it needs /proc); `zombiereap scan` reports zombies here",
@@ -181,8 +188,7 @@ fn reap(tree: Option<i32>, dry_run: bool, format: Format) -> anyhow::Result<Exit
         .with("processes_scanned", snap.len())
         .with("note", NO_ZOMBIES)
         .with("ok", true);
-    emit_all(format, &[summary], &["command", "zombies_after", "ok"])?;
-    Ok(ExitCode::Success)
+    Ok(Report::new(TOOL, RecordBody::new(Vec::new(), &[]).summary(summary)).heading("reap"))
 }
 
 /// PIDs never killed: the system's own (0 and 4 on Windows, 0 and 1 elsewhere) and
@@ -192,19 +198,20 @@ fn refused(pid: i32) -> bool {
     pid <= 0 || system || pid == std::process::id() as i32
 }
 
+/// The report of `kill-tree` (an action per process, then the summary), and whether no signal
+/// at all was permitted (an environment failure once the report is written).
 fn kill_tree(
     pid: i32,
     signal: crate::Signal,
-    timeout: Duration,
+    grace: Duration,
     dry_run: bool,
-    format: Format,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<(Report, bool)> {
     if refused(pid) {
         return Err(usage(format!(
             "PID {pid}: refusing to kill the system's process or zombiereap itself"
         )));
     }
-    let outcome = killtree::kill_tree(pid, signal, timeout, dry_run)
+    let outcome = killtree::kill_tree(pid, signal, grace, dry_run)
         .map_err(environment)?
         .ok_or_else(|| usage(format!("PID {pid}: no such process")))?;
     let records: Vec<Record> = outcome
@@ -213,13 +220,17 @@ fn kill_tree(
         .map(|m| killtree::action(m, &outcome.asked, dry_run))
         .collect();
     let summary = killtree::summary(pid, &outcome, dry_run);
-    let columns = ["pid", "ppid", "name", "fate", "signals", "exit_after_s"];
-    emit_with_summary(format, records, summary, &columns)?;
+    let body = RecordBody::new(
+        records,
+        &["pid", "ppid", "name", "fate", "signals", "exit_after_s"],
+    )
+    .summary(summary);
     let denied = outcome.count(crate::killtree::Fate::PermissionDenied);
-    if denied > 0 && denied == outcome.members.len() {
-        return Err(environment(format!(
-            "PID {pid}: permission denied for every process in the tree"
-        )));
+    let mut report = Report::new(TOOL, body).heading("kill-tree");
+    if !outcome.ok() {
+        report = report.fail(format!(
+            "PID {pid}: the tree did not end ({denied} process(es) could not be signalled)"
+        ));
     }
-    Ok(ExitCode::from_checks(outcome.ok()))
+    Ok((report, denied > 0 && denied == outcome.members.len()))
 }
