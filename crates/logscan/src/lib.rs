@@ -13,6 +13,7 @@ pub mod pattern;
 pub mod prefilter;
 pub mod report;
 pub mod scan;
+pub mod set_search;
 pub mod timestamp;
 
 use std::io::Write;
