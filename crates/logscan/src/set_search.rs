@@ -125,7 +125,10 @@ impl SetSearch {
             add_patterns(dfa, &memory.cache, *s, hits);
         }
         let clears = memory.cache.clear_count();
-        for (i, &byte) in line.iter().enumerate().skip(shared) {
+        let rest = &line[shared..];
+        memory.states.reserve(rest.len());
+        let mut walked = rest.len();
+        for (i, &byte) in rest.iter().enumerate() {
             state = dfa
                 .next_state(&mut memory.cache, state, byte)
                 .map_err(|_| Undecided)?;
@@ -135,15 +138,16 @@ impl SetSearch {
                 }
                 if state.is_match() {
                     add_patterns(dfa, &memory.cache, state, hits);
-                    memory.matches.push((i + 1, state));
+                    memory.matches.push((shared + i + 1, state));
                 }
                 if state.is_dead() {
+                    walked = i;
                     break;
                 }
             }
             memory.states.push(state);
-            memory.line.push(byte);
         }
+        memory.line.extend_from_slice(&rest[..walked]);
         let end = dfa
             .next_eoi_state(&mut memory.cache, state)
             .map_err(|_| Undecided)?;
