@@ -12,6 +12,7 @@ pub mod html;
 pub mod pattern;
 pub mod prefilter;
 pub mod report;
+pub mod roles;
 pub mod scan;
 pub mod set_search;
 pub mod timestamp;
