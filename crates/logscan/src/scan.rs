@@ -543,8 +543,15 @@ impl<'p> Scanner<'p> {
             } else if role.error {
                 error_line = true;
             }
-            let captures = self.scratch.captures(pack, i, message);
             if !self.events && !role.traceback_start {
+                // Without events only the groups the figures read are wanted.
+                let wanted =
+                    role.latency_ms.is_some() || role.stage.is_some() || role.count.is_some();
+                let captures = if wanted {
+                    self.scratch.captures(pack, i, message)
+                } else {
+                    None
+                };
                 let facts = facts_of(role, message, captures);
                 if let Some(n) = self.kind_counts.get_mut(role.kind) {
                     *n += 1;
@@ -552,6 +559,7 @@ impl<'p> Scanner<'p> {
                 self.stats.apply(role.role, self.last_time, &facts);
                 continue;
             }
+            let captures = self.scratch.captures(pack, i, message);
             let kind = p.spec.kind.as_str();
             let mut fields = Map::new();
             if let Some(locations) = captures {
