@@ -853,6 +853,19 @@ mod tests {
             }
             lines.push(line);
         }
+        // Text that never repeats: the eight-byte steps are paused, then tried again.
+        for _ in 0..600 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let y = x.wrapping_mul(2_654_435_761);
+            lines.push(
+                format!(
+                    "2025-10-01 12:00:00,000 {x:08x}{y:08x} latency_ms={} {y:x}{x:x}",
+                    x % 997
+                )
+                .into_bytes(),
+            );
+        }
+        lines.extend(lines[..300].to_vec());
         let mut long = b"2025-10-01 12:00:00,000 ".to_vec();
         long.resize(300_000, b'y');
         long.extend_from_slice(b"[HB] alive");
@@ -891,15 +904,18 @@ mod tests {
             ));
         }
         let lines = hostile_lines();
-        // A cache of a few KiB is cleared again and again: the walk must notice.
+        // Small caches are cleared again and again (after a clear, state ids name other
+        // states): the walk and its eight-byte steps must notice.
+        let small = |bytes| {
+            Pack::compile(specs.clone())
+                .expect("pack")
+                .with_set_cache(bytes)
+        };
         for (pack, small_cache) in [
             (Pack::compile(specs.clone()).expect("pack"), false),
-            (
-                Pack::compile(specs.clone())
-                    .expect("pack")
-                    .with_set_cache(8 << 10),
-                true,
-            ),
+            (small(8 << 10), true),
+            (small(24 << 10), true),
+            (small(64 << 10), true),
             (builtin(), false),
         ] {
             let search = pack.set_search.as_ref().expect("a set DFA");
@@ -924,6 +940,7 @@ mod tests {
             assert!(seen > lines.len(), "{seen}");
             assert!(decided * 2 > lines.len(), "{decided} of {}", lines.len());
             assert_eq!(memory.cache_clears() > 0, small_cache);
+            assert!(memory.stride_pauses() > 0);
         }
     }
 

@@ -23,7 +23,7 @@ pub struct SetSearch {
     dfa: DFA,
 }
 
-/// The DFA's cache and the previous line's walk.
+/// The DFA's cache, the previous line's walk, and the eight-byte steps seen.
 #[derive(Debug, Clone)]
 pub struct SetMemory {
     cache: Cache,
@@ -31,11 +31,41 @@ pub struct SetMemory {
     clears: usize,
     /// The previous line's bytes that were walked.
     line: Vec<u8>,
-    /// `states[i]`: the state after its first `i` bytes (`states[0]`: the start state).
-    states: Vec<LazyStateID>,
+    /// States of the walk with how many bytes had been read: `(0, start)` first, then after
+    /// every fourth byte and after every eight bytes taken in one step.
+    states: Vec<(usize, LazyStateID)>,
     /// The match states of the walk, with how many bytes had been read when each was reached.
     matches: Vec<(usize, LazyStateID)>,
+    /// Eight bytes read from a state that lead through no match, quit or dead state: where
+    /// they lead (a direct-mapped table, valid for the cache clear count `strides_clears`).
+    strides: Vec<Stride>,
+    strides_clears: usize,
+    /// Recent steps found in `strides` less those not found: text that does not repeat
+    /// (every step missed) pays for the table and gains nothing, so below [`STRIDE_GIVE_UP`]
+    /// the next [`STRIDE_PAUSE`] lines are walked byte by byte.
+    stride_score: i32,
+    stride_pause: u32,
+    /// How often the steps were paused.
+    stride_pauses: u64,
 }
+
+/// Eight bytes read from `from` lead to `to`, through states that are neither match, quit
+/// nor dead states.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stride {
+    used: bool,
+    from: LazyStateID,
+    bytes: u64,
+    to: LazyStateID,
+}
+
+/// How many eight-byte steps [`SetMemory`] keeps (a power of two).
+const STRIDES: usize = 4096;
+/// Highest [`SetMemory::stride_score`], and where it gives up.
+const STRIDE_SCORE_MAX: i32 = 64;
+const STRIDE_GIVE_UP: i32 = -16;
+/// Lines walked byte by byte after giving up, before trying the table again.
+const STRIDE_PAUSE: u32 = 256;
 
 /// The DFA cannot decide the line (a quit byte or a cache failure): ask the meta regex.
 #[derive(Debug)]
@@ -74,6 +104,11 @@ impl SetSearch {
             line: Vec::new(),
             states: Vec::new(),
             matches: Vec::new(),
+            strides: vec![Stride::default(); STRIDES],
+            strides_clears: 0,
+            stride_score: 0,
+            stride_pause: 0,
+            stride_pauses: 0,
         }
     }
 
@@ -101,53 +136,87 @@ impl SetSearch {
         if memory.cache.clear_count() != memory.clears {
             memory.forget();
         }
-        // The bytes shared with the previous line, as far as its walk was recorded.
-        let shared = common_prefix(&memory.line, line).min(memory.states.len().saturating_sub(1));
-        let input = Input::new(line);
-        let mut state = match memory.states.get(shared) {
-            Some(s) => *s,
+        // Resume at the last recorded state within the bytes shared with the previous line.
+        let shared = common_prefix(&memory.line, line);
+        let kept = memory.states.partition_point(|(at, _)| *at <= shared);
+        let (mut at, mut state) = match kept.checked_sub(1).and_then(|i| memory.states.get(i)) {
+            Some(resume) => *resume,
             None => {
                 memory.forget();
                 let start = dfa
-                    .start_state_forward(&mut memory.cache, &input)
+                    .start_state_forward(&mut memory.cache, &Input::new(line))
                     .map_err(|_| Undecided)?;
-                memory.states.push(start);
+                memory.states.push((0, start));
                 if start.is_match() {
                     memory.matches.push((0, start));
                 }
-                start
+                (0, start)
             }
         };
-        memory.states.truncate(shared + 1);
-        memory.line.truncate(shared);
-        memory.matches.retain(|(at, _)| *at <= shared);
+        memory.states.truncate(kept.max(1));
+        memory.line.truncate(at);
+        memory.matches.retain(|(m, _)| *m <= at);
         for (_, s) in &memory.matches {
             add_patterns(dfa, &memory.cache, *s, hits);
         }
         let clears = memory.cache.clear_count();
-        let rest = &line[shared..];
-        memory.states.reserve(rest.len());
-        let mut walked = rest.len();
-        for (i, &byte) in rest.iter().enumerate() {
-            state = dfa
-                .next_state(&mut memory.cache, state, byte)
-                .map_err(|_| Undecided)?;
-            if state.is_tagged() {
-                if state.is_quit() {
-                    return Err(Undecided);
+        let from = at;
+        let mut dead = false;
+        let strides = memory.stride_pause == 0;
+        memory.stride_pause = memory.stride_pause.saturating_sub(1);
+        while at < line.len() && !dead {
+            let chunk = line
+                .get(at..at + 8)
+                .filter(|_| strides && !state.is_tagged());
+            let Some(bytes) = chunk
+                .and_then(|c| c.try_into().ok())
+                .map(u64::from_le_bytes)
+            else {
+                // Steps paused: the rest byte by byte; fewer than eight bytes left or a
+                // tagged state: one byte.
+                let to = if strides { at + 1 } else { line.len() };
+                while at < to && !dead {
+                    dead = self.step(line, &mut at, &mut state, memory, hits)?;
                 }
-                if state.is_match() {
-                    add_patterns(dfa, &memory.cache, state, hits);
-                    memory.matches.push((shared + i + 1, state));
-                }
-                if state.is_dead() {
-                    walked = i;
-                    break;
+                continue;
+            };
+            memory.check_strides();
+            let slot = stride_slot(state, bytes);
+            if let Some(stride) = memory
+                .strides
+                .get(slot)
+                .filter(|s| s.used && s.from == state && s.bytes == bytes)
+            {
+                state = stride.to;
+                at += 8;
+                memory.states.push((at, state));
+                memory.stride_score = (memory.stride_score + 1).min(STRIDE_SCORE_MAX);
+                continue;
+            }
+            memory.stride_score -= 1;
+            if memory.stride_score <= STRIDE_GIVE_UP {
+                memory.stride_score = 0;
+                memory.stride_pause = STRIDE_PAUSE;
+                memory.stride_pauses += 1;
+            }
+            let (start, start_at, start_clears) = (state, at, memory.cache.clear_count());
+            let mut clean = true;
+            while at < start_at + 8 && !dead {
+                dead = self.step(line, &mut at, &mut state, memory, hits)?;
+                clean &= !state.is_tagged();
+            }
+            if clean && memory.cache.clear_count() == start_clears {
+                if let Some(entry) = memory.strides.get_mut(slot) {
+                    *entry = Stride {
+                        used: true,
+                        from: start,
+                        bytes,
+                        to: state,
+                    };
                 }
             }
-            memory.states.push(state);
         }
-        memory.line.extend_from_slice(&rest[..walked]);
+        memory.line.extend_from_slice(&line[from..at]);
         let end = dfa
             .next_eoi_state(&mut memory.cache, state)
             .map_err(|_| Undecided)?;
@@ -161,6 +230,45 @@ impl SetSearch {
         memory.clears = memory.cache.clear_count();
         Ok(())
     }
+
+    /// Reads `line[*at]` from `state`; says whether the walk is dead (nothing more can
+    /// match: the byte is not counted as read).
+    #[inline(always)]
+    fn step(
+        &self,
+        line: &[u8],
+        at: &mut usize,
+        state: &mut LazyStateID,
+        memory: &mut SetMemory,
+        hits: &mut PatternSet,
+    ) -> Result<bool, Undecided> {
+        let Some(&byte) = line.get(*at) else {
+            return Ok(true);
+        };
+        let next = self
+            .dfa
+            .next_state(&mut memory.cache, *state, byte)
+            .map_err(|_| Undecided)?;
+        *state = next;
+        if next.is_tagged() {
+            if next.is_quit() {
+                return Err(Undecided);
+            }
+            if next.is_dead() {
+                return Ok(true);
+            }
+            if next.is_match() {
+                add_patterns(&self.dfa, &memory.cache, next, hits);
+                memory.matches.push((*at + 1, next));
+            }
+        }
+        *at += 1;
+        // Every fourth state is enough to resume at (at most three bytes read again).
+        if *at % 4 == 0 {
+            memory.states.push((*at, next));
+        }
+        Ok(false)
+    }
 }
 
 impl SetMemory {
@@ -170,11 +278,53 @@ impl SetMemory {
         self.cache.clear_count()
     }
 
+    /// How often the eight-byte steps were paused (tests).
+    #[cfg(test)]
+    pub fn stride_pauses(&self) -> u64 {
+        self.stride_pauses
+    }
+
     fn forget(&mut self) {
         self.line.clear();
         self.states.clear();
         self.matches.clear();
         self.clears = self.cache.clear_count();
+    }
+
+    /// Drops the eight-byte steps once the cache has been cleared (their states are gone).
+    fn check_strides(&mut self) {
+        if self.cache.clear_count() != self.strides_clears {
+            self.strides.fill(Stride::default());
+            self.strides_clears = self.cache.clear_count();
+        }
+    }
+}
+
+/// Where the eight bytes `bytes` read from `state` are kept in [`SetMemory::strides`].
+fn stride_slot(state: LazyStateID, bytes: u64) -> usize {
+    use std::hash::Hash;
+    let mut id = IdHasher(0);
+    state.hash(&mut id);
+    let mixed = (id.0 ^ bytes.rotate_left(17) ^ bytes).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - STRIDES.trailing_zeros())) as usize
+}
+
+/// A hasher that keeps the state id it is given (a `u32`).
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
     }
 }
 
