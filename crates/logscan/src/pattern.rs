@@ -1,6 +1,7 @@
 //! Pattern packs: the built-in one (`builtin.toml`, the seeds' log lines) and user packs in
-//! the same TOML format, compiled into one [`regex::bytes::RegexSet`] so each line is matched
-//! against the whole pack in a single pass, and a [`crate::prefilter::LinePrefilter`] of the literals the
+//! the same TOML format, compiled into one multi-pattern regex (a lazy DFA walked by
+//! [`crate::set_search`], the meta regex where it gives up) so each line is matched against the
+//! whole pack in a single pass, and a [`crate::prefilter::LinePrefilter`] of the literals the
 //! patterns require, so most lines need not be matched at all.
 
 use std::path::{Path, PathBuf};

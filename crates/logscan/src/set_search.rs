@@ -5,10 +5,12 @@
 //! name): the DFA's state after a line's first `n` bytes depends on those bytes alone, so
 //! where a line shares its first `n` bytes with the previous one, the states the previous
 //! line went through up to `n` (and the patterns they matched) are taken over and only the
-//! rest of the line is walked. A lazy DFA's states are only valid until its cache is
-//! cleared: the remembered walk is dropped whenever that happens. A byte the DFA cannot
-//! decide on (a non-ASCII byte next to a Unicode `\b`) ends the walk: the caller then asks
-//! the pack's meta regex, as before.
+//! rest of the line is walked. Where text repeats (logger names, message templates), eight
+//! bytes read from a state through no match state are taken in one step from a table of such
+//! steps seen before; text that never repeats pauses the table. A lazy DFA's states are only
+//! valid until its cache is cleared: the remembered walk and the table are dropped whenever
+//! that happens. A byte the DFA cannot decide on (a non-ASCII byte next to a Unicode `\b`)
+//! ends the walk: the caller then asks the pack's meta regex, as before.
 
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
