@@ -234,6 +234,8 @@ pub struct Scanner<'p> {
     kind_counts: Vec<u64>,
     /// The kinds (indexes) the current line has matched (a line counts once per kind), reused.
     kinds_seen: Vec<usize>,
+    /// The patterns (indexes) the current line has matched, reused.
+    matched: Vec<usize>,
     /// What the scan has accumulated.
     pub stats: Stats,
 }
@@ -260,6 +262,7 @@ impl<'p> Scanner<'p> {
             kind_counts: vec![0; roles.kinds.len()],
             roles,
             kinds_seen: Vec::new(),
+            matched: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -519,14 +522,14 @@ impl<'p> Scanner<'p> {
         let (mut error_line, mut fatal) = (false, false);
         let mut kinds_seen = std::mem::take(&mut self.kinds_seen);
         kinds_seen.clear();
-        for (i, p) in pack.patterns.iter().enumerate() {
-            if !self
-                .scratch
-                .hits
-                .contains(regex_automata::PatternID::new_unchecked(i))
-            {
+        // The patterns that matched, in pack order (a few of the pack's many).
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        matched.extend(self.scratch.hits.iter().map(|id| id.as_usize()));
+        for &i in &matched {
+            let Some(p) = pack.patterns.get(i) else {
                 continue;
-            }
+            };
             let Some(role) = self.roles.patterns.get(i) else {
                 continue;
             };
@@ -602,6 +605,7 @@ impl<'p> Scanner<'p> {
             emit(event);
         }
         self.kinds_seen = kinds_seen;
+        self.matched = matched;
         // A line inside a traceback is part of that traceback's error.
         if error_line && !fatal && !exception_line {
             self.commit_pending_error();
