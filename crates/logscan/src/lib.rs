@@ -12,7 +12,9 @@ pub mod html;
 pub mod pattern;
 pub mod prefilter;
 pub mod report;
+pub mod roles;
 pub mod scan;
+pub mod set_search;
 pub mod timestamp;
 
 use std::io::Write;

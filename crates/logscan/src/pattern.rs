@@ -1,6 +1,7 @@
 //! Pattern packs: the built-in one (`builtin.toml`, the seeds' log lines) and user packs in
-//! the same TOML format, compiled into one [`regex::bytes::RegexSet`] so each line is matched
-//! against the whole pack in a single pass, and a [`crate::prefilter::LinePrefilter`] of the literals the
+//! the same TOML format, compiled into one multi-pattern regex (a lazy DFA walked by
+//! [`crate::set_search`], the meta regex where it gives up) so each line is matched against the
+//! whole pack in a single pass, and a [`crate::prefilter::LinePrefilter`] of the literals the
 //! patterns require, so most lines need not be matched at all.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use regex_automata::{Anchored, Input, MatchKind, PatternSet, meta, util::syntax}
 use serde::{Deserialize, Serialize};
 
 use crate::prefilter::LinePrefilter;
+use crate::set_search::{SetMemory, SetSearch};
 
 /// The built-in pack's TOML source.
 pub const BUILTIN_PACK: &str = include_str!("builtin.toml");
@@ -256,6 +258,9 @@ impl Pattern {
     }
 }
 
+/// The set DFA's cache (as the meta regex's).
+const SET_CACHE_BYTES: usize = 2 * (1 << 20);
+
 /// A compiled set of patterns.
 #[derive(Debug, Clone)]
 pub struct Pack {
@@ -263,6 +268,9 @@ pub struct Pack {
     pub patterns: Vec<Pattern>,
     /// All patterns in one regex that reports every pattern matching anywhere in a line.
     set: meta::Regex,
+    /// The same as a lazy DFA walked by hand, resuming where a line leaves the previous one
+    /// (the meta regex answers the lines it cannot decide).
+    set_search: Option<SetSearch>,
     prefilter: Option<LinePrefilter>,
 }
 
@@ -322,6 +330,8 @@ pub struct MatchScratch {
     /// Capture search memory, one per pattern (index as in [`Pack::patterns`]), for the
     /// patterns with named groups.
     captures: Vec<Option<CaptureMemory>>,
+    /// The set DFA's cache and the previous line's walk.
+    set_memory: Option<SetMemory>,
 }
 
 impl MatchScratch {
@@ -420,9 +430,12 @@ impl Pack {
             }
         })?;
         let prefilter = LinePrefilter::new(patterns.iter().map(|p| p.spec.regex.as_str()));
+        let regexes: Vec<&str> = patterns.iter().map(|p| p.spec.regex.as_str()).collect();
+        let set_search = SetSearch::new(&regexes, SET_CACHE_BYTES);
         Ok(Pack {
             patterns,
             set,
+            set_search,
             prefilter,
         })
     }
@@ -437,16 +450,43 @@ impl Pack {
         scratch.hits.iter().map(|p| p.as_usize()).collect()
     }
 
-    /// Fills `scratch.hits` with the patterns that match `line`, in one pass over it and
-    /// without allocating; returns whether any did.
+    /// Fills `scratch.hits` with the patterns that match `line`, in one pass over it (over
+    /// what it does not share with the previous line, see [`crate::set_search`]) and without
+    /// allocating; returns whether any did.
     pub fn matches_into(&self, line: &[u8], scratch: &mut MatchScratch) -> bool {
+        scratch.hits.clear();
+        if let (Some(search), Some(memory)) = (&self.set_search, &mut scratch.set_memory) {
+            if search.matches_into(line, memory, &mut scratch.hits).is_ok() {
+                return !scratch.hits.is_empty();
+            }
+            scratch.hits.clear();
+        }
+        self.matches_by_set(line, scratch);
+        !scratch.hits.is_empty()
+    }
+
+    /// Fills `scratch.hits` by the pack's meta regex alone (every pattern, one pass over the
+    /// whole line, nothing remembered from line to line): the reference the walk of
+    /// [`Pack::matches_into`] is tested against.
+    pub fn matches_by_set(&self, line: &[u8], scratch: &mut MatchScratch) {
         scratch.hits.clear();
         self.set.which_overlapping_matches_with(
             &mut scratch.cache,
             &Input::new(line),
             &mut scratch.hits,
         );
-        !scratch.hits.is_empty()
+    }
+
+    /// The same pack with a set DFA cache of `bytes` (tests: a small one is cleared often).
+    #[cfg(test)]
+    fn with_set_cache(mut self, bytes: usize) -> Pack {
+        let regexes: Vec<&str> = self
+            .patterns
+            .iter()
+            .map(|p| p.spec.regex.as_str())
+            .collect();
+        self.set_search = SetSearch::new(&regexes, bytes);
+        self
     }
 
     /// Reusable memory for [`Pack::matches_into`] and the patterns' captures.
@@ -459,6 +499,7 @@ impl Pack {
                 .iter()
                 .map(|p| p.capture_search.as_ref().map(CaptureSearch::memory))
                 .collect(),
+            set_memory: self.set_search.as_ref().map(SetSearch::memory),
         }
     }
 
@@ -752,6 +793,156 @@ mod tests {
         assert_eq!(stage.map(|s| s.range()), Some(18..20));
         assert!(literal_prefix(r"latency_ms(?:x)?").is_some());
         assert!(literal_prefix(r"(?i)reconnect").is_none());
+    }
+
+    /// Lines in an order where each shares a start with the one before, in every shape the
+    /// set walk must decide as the meta regex does: CRLF ends, invalid UTF-8, non-ASCII
+    /// letters next to a Unicode `\b` (the DFA gives up), very long lines, empty lines,
+    /// lines that are a prefix of the previous one, and lines matching many patterns.
+    fn hostile_lines() -> Vec<Vec<u8>> {
+        let heads: [&[u8]; 6] = [
+            b"2025-10-01 12:00:00,000 - bot - INFO - ",
+            b"2025-10-01 12:00:00,050 - metrics - DEBUG - ",
+            b"2025-10-01 12:00:01,000 ",
+            b"[2025-10-01 12:00:01] ",
+            b"",
+            b"  ",
+        ];
+        let bodies: [&[u8]; 16] = [
+            b"[HB] alive",
+            b"latency_ms{stage=\"ws\"} 12",
+            b"latency_ms=7 status=429 Too Many Requests, ERROR order rejected [QUARANTINE] \
+              Reconnect attempt 3/10, backoff delay 2.0s websocket disconnected",
+            b"book update BTCUSDT bid=60000.1",
+            b"panic: x",
+            b"caf\xc3\xa9 fatal error caf\xc3\xa9",
+            b"me\xc5\xbf\xc5\xbfage handler timeout",
+            b"bad \xff\xfe bytes [SHUTDOWN] Cancelled 3 orders",
+            b"rate limited\r",
+            b"Traceback (most recent call last):",
+            b"Out of memory: \xe2\x84\xaailled process 1",
+            b"level=error",
+            b"ERROR",
+            b"ERRORS are not errors",
+            b"\xe2\x84\xaa ERROR \xe2\x84\xaa",
+            b"",
+        ];
+        let mut lines = Vec::new();
+        let mut x = 11u32;
+        for _ in 0..3000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let head = heads[(x >> 8) as usize % heads.len()];
+            let body = bodies[(x >> 16) as usize % bodies.len()];
+            let mut line = head.to_vec();
+            line.extend_from_slice(body);
+            match (x >> 24) % 64 {
+                // The previous line cut short, or made longer.
+                0 => {
+                    if let Some(prev) = lines.last().cloned() {
+                        let prev: Vec<u8> = prev;
+                        line = prev[..prev.len() / 2].to_vec();
+                    }
+                }
+                1 => {
+                    if let Some(prev) = lines.last().cloned() {
+                        line = prev;
+                        line.extend_from_slice(b" ERROR");
+                    }
+                }
+                2 => line.resize(line.len() + 20_000, b'x'),
+                _ => {}
+            }
+            lines.push(line);
+        }
+        // Text that never repeats: the eight-byte steps are paused, then tried again.
+        for _ in 0..600 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let y = x.wrapping_mul(2_654_435_761);
+            lines.push(
+                format!(
+                    "2025-10-01 12:00:00,000 {x:08x}{y:08x} latency_ms={} {y:x}{x:x}",
+                    x % 997
+                )
+                .into_bytes(),
+            );
+        }
+        lines.extend(lines[..300].to_vec());
+        let mut long = b"2025-10-01 12:00:00,000 ".to_vec();
+        long.resize(300_000, b'y');
+        long.extend_from_slice(b"[HB] alive");
+        lines.push(long);
+        lines
+    }
+
+    #[test]
+    fn the_set_walk_finds_what_the_meta_regex_finds() {
+        let mut specs: Vec<(PathBuf, PatternSpec)> = builtin_specs()
+            .into_iter()
+            .chain(
+                NAMED_PACKS
+                    .iter()
+                    .flat_map(|p| named_pack_specs(p.name).expect("pack")),
+            )
+            .map(|s| (PathBuf::from("b"), s))
+            .collect();
+        for (name, regex) in [
+            ("empty_line", "^$"),
+            ("anything", "z*"),
+            ("word", r"\bERROR\b"),
+            ("ascii_word", r"(?-u:\b)caf"),
+            ("ends", r"alive$"),
+            ("multi_line", r"(?m)^\[HB\]"),
+            ("spans", r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},0{3} - bot"),
+        ] {
+            specs.push((
+                PathBuf::from("u"),
+                PatternSpec {
+                    name: name.into(),
+                    kind: name.into(),
+                    severity: "info".into(),
+                    regex: regex.into(),
+                },
+            ));
+        }
+        let lines = hostile_lines();
+        // Small caches are cleared again and again (after a clear, state ids name other
+        // states): the walk and its eight-byte steps must notice.
+        let small = |bytes| {
+            Pack::compile(specs.clone())
+                .expect("pack")
+                .with_set_cache(bytes)
+        };
+        for (pack, small_cache) in [
+            (Pack::compile(specs.clone()).expect("pack"), false),
+            (small(8 << 10), true),
+            (small(24 << 10), true),
+            (small(64 << 10), true),
+            (builtin(), false),
+        ] {
+            let search = pack.set_search.as_ref().expect("a set DFA");
+            let mut memory = search.memory();
+            let (mut walked, mut reference) = (pack.scratch(), pack.scratch());
+            let (mut seen, mut decided) = (0, 0);
+            for (n, line) in lines.iter().enumerate() {
+                let any = pack.matches_into(line, &mut walked);
+                pack.matches_by_set(line, &mut reference);
+                let got: Vec<usize> = walked.hits.iter().map(|p| p.as_usize()).collect();
+                let want: Vec<usize> = reference.hits.iter().map(|p| p.as_usize()).collect();
+                assert_eq!(got, want, "line {n}: {:?}", String::from_utf8_lossy(line));
+                assert_eq!(any, !want.is_empty());
+                seen += want.len();
+                // The walk itself (not the meta regex after it gave up) decides most lines.
+                let mut hits = PatternSet::new(pack.patterns.len());
+                if search.matches_into(line, &mut memory, &mut hits).is_ok() {
+                    decided += 1;
+                    assert_eq!(hits, reference.hits, "line {n} walked alone");
+                }
+            }
+            assert!(seen > lines.len(), "{seen}");
+            assert!(decided * 2 > lines.len(), "{decided} of {}", lines.len());
+            assert_eq!(memory.cache_clears() > 0, small_cache);
+            assert!(memory.stride_pauses() > 0);
+        }
     }
 
     #[test]

@@ -7,17 +7,15 @@ use serde_json::{Map, Value};
 
 use crate::errors::{ErrorTally, HourWindow};
 use crate::histogram::Histogram;
-use crate::pattern::{MatchScratch, Pack, Pattern};
+use crate::pattern::{MatchScratch, Pack};
 use crate::prefilter::lowercase_into;
+use crate::roles::{PackRoles, PatternRole, Role};
 use crate::timestamp::{TimestampParser, UnixTime};
 use regex_automata::util::captures::Captures;
 
 /// Longest line text kept in an event record.
 const MAX_TEXT: usize = 400;
-/// Kinds whose line means the process died (counted as crashes, never as logged errors).
-pub const FATAL_KINDS: [&str; 2] = ["crash", "oom_kill"];
-/// Kinds whose line is a logged error whatever its pattern's severity.
-const ERROR_KINDS: [&str; 3] = ["exception", "logged_error", "traceback"];
+pub use crate::roles::FATAL_KINDS;
 /// JSON-lines fields tried, in order, for a line's time.
 const JSON_TIME_FIELDS: [&str; 5] = ["timestamp", "time", "ts", "@timestamp", "asctime"];
 
@@ -140,14 +138,23 @@ impl Stats {
 
     /// Counts one match of `kind` at `time`, with what its captures said.
     fn account_facts(&mut self, kind: &str, time: Option<UnixTime>, facts: &Facts<'_>) {
+        self.add_count(kind, 1);
+        self.apply(Role::of(kind), time, facts);
+    }
+
+    fn add_count(&mut self, kind: &str, n: u64) {
         match self.counts.get_mut(kind) {
-            Some(n) => *n += 1,
+            Some(c) => *c += n,
             None => {
-                self.counts.insert(kind.to_string(), 1);
+                self.counts.insert(kind.to_string(), n);
             }
         }
-        match kind {
-            "heartbeat" => {
+    }
+
+    /// What one match of a kind with `role` at `time` does to the figures beyond its count.
+    fn apply(&mut self, role: Role, time: Option<UnixTime>, facts: &Facts<'_>) {
+        match role {
+            Role::Heartbeat => {
                 self.heartbeats += 1;
                 if let Some(t) = time {
                     if let Some(p) = self.last_heartbeat.filter(|p| t > *p) {
@@ -159,7 +166,7 @@ impl Stats {
                     self.last_heartbeat = Some(t);
                 }
             }
-            "latency" => {
+            Role::Latency => {
                 if let Some(ms) = facts.latency_ms {
                     match self.latency.get_mut(facts.stage.as_ref()) {
                         Some(h) => h.record(ms),
@@ -171,17 +178,17 @@ impl Stats {
                     }
                 }
             }
-            "ws_reconnect" => {
+            Role::Reconnect => {
                 self.reconnect_window.add(time);
                 self.reconnects_max_in_hour = self.reconnect_window.max;
             }
-            "shutdown_start" => self.shutdown_started = true,
-            "shutdown_cancelled" => {
+            Role::ShutdownStart => self.shutdown_started = true,
+            Role::ShutdownCancelled => {
                 self.shutdown_cancelled = facts.cancelled;
             }
-            "shutdown_complete" => self.shutdown_completed = true,
-            "crash" | "oom_kill" if self.shutdown_started => self.crash_after_shutdown = true,
-            _ => {}
+            Role::ShutdownComplete => self.shutdown_completed = true,
+            Role::Fatal if self.shutdown_started => self.crash_after_shutdown = true,
+            Role::Fatal | Role::Other => {}
         }
     }
 }
@@ -221,8 +228,14 @@ pub struct Scanner<'p> {
     events: bool,
     /// The set regex's cache, the patterns a line matched and their captures, reused.
     scratch: MatchScratch,
-    /// The kinds the current line has matched (a line counts once per kind), reused.
-    kinds_seen: Vec<&'p str>,
+    /// Each pattern's part in the summary (kind index, role, groups).
+    roles: PackRoles,
+    /// Matches per kind (index as in `roles.kinds`) not yet added to `stats.counts`.
+    kind_counts: Vec<u64>,
+    /// The kinds (indexes) the current line has matched (a line counts once per kind), reused.
+    kinds_seen: Vec<usize>,
+    /// The patterns (indexes) the current line has matched, reused.
+    matched: Vec<usize>,
     /// What the scan has accumulated.
     pub stats: Stats,
 }
@@ -231,6 +244,7 @@ impl<'p> Scanner<'p> {
     /// A scanner for `pack`; `json_field` names the message field of JSON-lines logs; `year`
     /// is assumed for syslog times.
     pub fn new(pack: &'p Pack, json_field: Option<String>, year: i32) -> Self {
+        let roles = PackRoles::new(pack);
         Scanner {
             pack,
             times: TimestampParser::new(year),
@@ -245,7 +259,10 @@ impl<'p> Scanner<'p> {
             block_matched: 0,
             skip_prefilter: false,
             scratch: pack.scratch(),
+            kind_counts: vec![0; roles.kinds.len()],
+            roles,
             kinds_seen: Vec::new(),
+            matched: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -271,6 +288,21 @@ impl<'p> Scanner<'p> {
     /// Feeds one line (without its line terminator); every event it completes is passed to
     /// `emit`, in order.
     pub fn feed(&mut self, file: &str, line_no: u64, raw: &[u8], emit: &mut dyn FnMut(Event)) {
+        self.feed_line(file, line_no, raw, emit);
+        self.flush_counts();
+    }
+
+    /// Adds the matches counted by kind index to `stats.counts`.
+    fn flush_counts(&mut self) {
+        for (kind, n) in self.roles.kinds.iter().zip(&mut self.kind_counts) {
+            if *n > 0 {
+                self.stats.add_count(kind, std::mem::take(n));
+            }
+        }
+    }
+
+    /// [`Scanner::feed`] without bringing `stats.counts` up to date.
+    fn feed_line(&mut self, file: &str, line_no: u64, raw: &[u8], emit: &mut dyn FnMut(Event)) {
         if raw.len() > self.max_line {
             self.skipped_too_long(1);
             return;
@@ -391,12 +423,13 @@ impl<'p> Scanner<'p> {
                 _ => pos,
             };
             let end = line_end(block, start);
-            self.feed(file, line_no, &block[start..end], emit);
+            self.feed_line(file, line_no, &block[start..end], emit);
             line_no += 1;
             pos = end + 1;
         }
         self.lowered = lowered;
         self.block_valid = false;
+        self.flush_counts();
         let lines = line_no - first_line;
         // Dense logs: when most lines match, finding each line's first literal only to hand
         // the line on costs more than matching the few others too (the result is the same).
@@ -489,37 +522,48 @@ impl<'p> Scanner<'p> {
         let (mut error_line, mut fatal) = (false, false);
         let mut kinds_seen = std::mem::take(&mut self.kinds_seen);
         kinds_seen.clear();
-        for (i, p) in pack.patterns.iter().enumerate() {
-            if !self
-                .scratch
-                .hits
-                .contains(regex_automata::PatternID::new_unchecked(i))
-            {
+        // The patterns that matched, in pack order (a few of the pack's many).
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        matched.extend(self.scratch.hits.iter().map(|id| id.as_usize()));
+        for &i in &matched {
+            let Some(p) = pack.patterns.get(i) else {
                 continue;
-            }
-            let kind = p.spec.kind.as_str();
-            if exception_line && kind == "traceback_start" {
+            };
+            let Some(role) = self.roles.patterns.get(i) else {
+                continue;
+            };
+            if exception_line && role.traceback_start {
                 continue;
             }
             // A line counts once per kind, however many patterns of that kind it matches.
-            if kinds_seen.contains(&kind) {
+            if kinds_seen.contains(&role.kind) {
                 continue;
             }
-            kinds_seen.push(kind);
-            if FATAL_KINDS.contains(&kind) {
+            kinds_seen.push(role.kind);
+            if role.role == Role::Fatal {
                 fatal = true;
-            } else if kind != "traceback_start"
-                && (ERROR_KINDS.contains(&kind)
-                    || matches!(p.spec.severity.as_str(), "error" | "critical"))
-            {
+            } else if role.error {
                 error_line = true;
             }
-            let captures = self.scratch.captures(pack, i, message);
-            if !self.events && kind != "traceback_start" {
-                let facts = facts_of(p, message, captures);
-                self.stats.account_facts(kind, self.last_time, &facts);
+            if !self.events && !role.traceback_start {
+                // Without events only the groups the figures read are wanted.
+                let wanted =
+                    role.latency_ms.is_some() || role.stage.is_some() || role.count.is_some();
+                let captures = if wanted {
+                    self.scratch.captures(pack, i, message)
+                } else {
+                    None
+                };
+                let facts = facts_of(role, message, captures);
+                if let Some(n) = self.kind_counts.get_mut(role.kind) {
+                    *n += 1;
+                }
+                self.stats.apply(role.role, self.last_time, &facts);
                 continue;
             }
+            let captures = self.scratch.captures(pack, i, message);
+            let kind = p.spec.kind.as_str();
             let mut fields = Map::new();
             if let Some(locations) = captures {
                 for (group, name) in &p.groups {
@@ -561,6 +605,7 @@ impl<'p> Scanner<'p> {
             emit(event);
         }
         self.kinds_seen = kinds_seen;
+        self.matched = matched;
         // A line inside a traceback is part of that traceback's error.
         if error_line && !fatal && !exception_line {
             self.commit_pending_error();
@@ -620,7 +665,7 @@ fn line_end(block: &[u8], pos: usize) -> usize {
 
 /// The figures a match's captures give the summary, read as an event's fields would hold them
 /// (numbers where the text parses as one, text otherwise).
-fn facts_of<'m>(p: &Pattern, message: &'m [u8], captures: Option<&Captures>) -> Facts<'m> {
+fn facts_of<'m>(p: &PatternRole, message: &'m [u8], captures: Option<&Captures>) -> Facts<'m> {
     let mut facts = Facts {
         latency_ms: None,
         stage: "default".into(),
@@ -629,14 +674,14 @@ fn facts_of<'m>(p: &Pattern, message: &'m [u8], captures: Option<&Captures>) -> 
     let Some(locations) = captures else {
         return facts;
     };
-    let text_of = |name: &str| group_text(message, locations, p.group(name)?);
-    facts.latency_ms = text_of("latency_ms").and_then(|t| parse_number(&t));
-    if let Some(stage) = text_of("stage") {
+    let text_of = |group: Option<usize>| group_text(message, locations, group?);
+    facts.latency_ms = text_of(p.latency_ms).and_then(|t| parse_number(&t));
+    if let Some(stage) = text_of(p.stage) {
         if !stage.is_empty() && parse_number(&stage).is_none() {
             facts.stage = stage;
         }
     }
-    facts.cancelled = text_of("count")
+    facts.cancelled = text_of(p.count)
         .and_then(|t| parse_number(&t))
         .and_then(|v| number(v).as_u64());
     facts

@@ -167,13 +167,20 @@ impl TimestampParser {
     /// second cached; anything else (zones, other shapes) goes to the regexes.
     fn fast_iso(&self, line: &[u8]) -> Option<UnixTime> {
         let head: &[u8; 19] = line.get(..19)?.try_into().ok()?;
-        let shape_ok = head.iter().enumerate().all(|(i, b)| match i {
-            4 | 7 => *b == b'-',
-            10 => *b == b' ' || *b == b'T',
-            13 | 16 => *b == b':',
-            _ => b.is_ascii_digit(),
-        });
-        if !shape_ok {
+        // A line that starts as the previous one did has the shape it had.
+        let cached = self
+            .last_second
+            .get()
+            .filter(|(prefix, _)| same_second(prefix, head));
+        let shape_ok = || {
+            head.iter().enumerate().all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                10 => *b == b' ' || *b == b'T',
+                13 | 16 => *b == b':',
+                _ => b.is_ascii_digit(),
+            })
+        };
+        if cached.is_none() && !shape_ok() {
             return None;
         }
         let rest = &line[19..];
@@ -190,9 +197,9 @@ impl TimestampParser {
         if matches!(after.first(), Some(b'Z' | b'+' | b'-')) {
             return None; // a zone: the regex path handles offsets
         }
-        let secs = match self.last_second.get() {
-            Some((prefix, secs)) if &prefix == head => secs,
-            _ => {
+        let secs = match cached {
+            Some((_, secs)) => secs,
+            None => {
                 let n = |a: usize, b: usize| -> Option<u32> {
                     std::str::from_utf8(&head[a..b]).ok()?.parse().ok()
                 };
@@ -220,6 +227,17 @@ impl TimestampParser {
             _ => None,
         }
     }
+}
+
+/// Whether two `YYYY-MM-DD HH:MM:SS` prefixes are the same (compared as two words, not
+/// byte by byte: every line that has one asks).
+fn same_second(a: &[u8; 19], b: &[u8; 19]) -> bool {
+    let word = |x: &[u8; 19], at: usize| {
+        let mut w = [0u8; 16];
+        w.copy_from_slice(&x[at..at + 16]);
+        u128::from_le_bytes(w)
+    };
+    word(a, 0) == word(b, 0) && word(a, 3) == word(b, 3)
 }
 
 /// The ISO pattern anchored at the line's start (after an optional `[`); `/` separators for
@@ -317,6 +335,33 @@ mod tests {
 
     fn p(s: &str) -> Option<f64> {
         TimestampParser::new(2025).parse(s.as_bytes())
+    }
+
+    #[test]
+    fn a_second_shared_with_the_previous_line_reads_alike() {
+        let parser = TimestampParser::new(2025);
+        let t = 1_759_320_000.0; // 2025-10-01T12:00:00Z
+        let ms = |s: &str| {
+            parser
+                .parse(s.as_bytes())
+                .map(|v| ((v - t) * 1000.0).round())
+        };
+        assert_eq!(ms("2025-10-01 12:00:00,100 a"), Some(100.0));
+        assert_eq!(ms("2025-10-01 12:00:00,250 b"), Some(250.0));
+        assert_eq!(ms("2025-10-01 12:00:00 c"), Some(0.0));
+        // Same second, but a zone follows: the regex path applies it.
+        assert_eq!(ms("2025-10-01 12:00:00+01:00 d"), Some(-3_600_000.0));
+        assert_eq!(ms("2025-10-01T12:00:01.5Z e"), Some(1500.0));
+        assert_eq!(ms("2025-10-01 12:00:01,5 f"), Some(1500.0));
+        // One byte off in either word is another second.
+        assert_eq!(ms("2025-10-01 12:00:02,000 g"), Some(2000.0));
+        assert_eq!(
+            ms("2026-10-01 12:00:02,000 h"),
+            Some(31_536_000_000.0 + 2000.0)
+        );
+        assert!(!same_second(b"2025-10-01 12:00:02", b"2025-10-01 12:00:03"));
+        assert!(!same_second(b"3025-10-01 12:00:02", b"2025-10-01 12:00:02"));
+        assert!(same_second(b"2025-10-01 12:00:02", b"2025-10-01 12:00:02"));
     }
 
     #[test]
