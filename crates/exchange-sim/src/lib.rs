@@ -14,6 +14,7 @@
 //! - [`book`]: the orders;
 //! - [`conditions`]: rate limiter and faults;
 //! - [`bybit`], [`kraken`]: the endpoints.
+#![deny(unsafe_code)]
 
 pub mod book;
 pub mod bybit;

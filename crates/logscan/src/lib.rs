@@ -1,6 +1,7 @@
 //! `logscan`: reads a service's logs for reconnect storms, handler timeouts, crashes, hangs,
 //! latency and the shutdown sequence, in one pass with a pattern pack, and writes JSONL
 //! `event` records and a checked `summary`.
+#![deny(unsafe_code)]
 
 pub mod baseline;
 pub mod blocks;

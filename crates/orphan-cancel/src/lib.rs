@@ -9,6 +9,7 @@
 //! - [`signing`] and [`credentials`]: request signatures, and keys that never reach output;
 //! - [`cli`] (the flags), [`connect`] (reaching the exchange) and [`commands`] (one module per
 //!   subcommand, each returning its [`soak_core::report::Report`]).
+#![deny(unsafe_code)]
 
 pub mod cancel;
 pub mod cli;

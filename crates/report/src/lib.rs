@@ -10,6 +10,7 @@
 //! (`resanalyze --html`, `logscan --html`), and [`write_page`] creates the file exclusively.
 //! Nothing on the page is fetched: inline SVG and CSS, no script, a Content-Security-Policy
 //! that forbids any request.
+#![deny(unsafe_code)]
 
 pub mod axis;
 pub mod browser;

@@ -1,6 +1,7 @@
 //! resanalyze: turns a soak's resmon JSONL into a verdict a team can trust (robust leak test,
 //! CPU spikes and level shifts, disk growth and projections, network stalls, checks), in one
 //! streaming pass with bounded memory.
+#![deny(unsafe_code)]
 
 pub mod accumulate;
 pub mod analysis;

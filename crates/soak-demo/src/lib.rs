@@ -17,6 +17,7 @@
 //! With `--exchange-url` (the bundled exchange simulator) the bot places a limit order every
 //! `--order-every`, keeps about five open, tracks them in `--state-file` (the seed's
 //! `active_orders.json`) and cancels them in its graceful shutdown.
+#![deny(unsafe_code)]
 
 pub mod health;
 pub mod logger;

@@ -4,6 +4,7 @@
 //! finding real software to test against ([`which`], [`python_importing`], [`python_with`]).
 //!
 //! Only tests depend on it (`[dev-dependencies]`); it is never shipped.
+#![deny(unsafe_code)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
