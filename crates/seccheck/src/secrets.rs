@@ -4,7 +4,6 @@
 //! input never hides the others' findings.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use soak_core::exit::{ExitCode, usage};
@@ -50,7 +49,7 @@ pub fn env_values(names: &[String], allow_missing: bool) -> anyhow::Result<(Vec<
                         "seccheck: warning: --env {name}: the value is not valid UTF-8; its bytes are watched as they are"
                     );
                 }
-                out.push(Watched::new(name, v.as_bytes()));
+                out.push(Watched::new(name, v.as_encoded_bytes()));
                 continue;
             }
             Some(v) if v.is_empty() => "is set but empty",
@@ -189,9 +188,7 @@ pub fn run(args: &SecretsArgs) -> anyhow::Result<ExitCode> {
 
 fn open_input(input: &Input) -> std::io::Result<Box<dyn std::io::Read>> {
     Ok(match input {
-        Input::Stream { path, .. } if path.as_os_str().as_bytes() == b"-" => {
-            Box::new(std::io::stdin())
-        }
+        Input::Stream { path, .. } if path.as_os_str() == "-" => Box::new(std::io::stdin()),
         other => Box::new(std::fs::File::open(other.path())?),
     })
 }
