@@ -67,7 +67,6 @@ impl Original {
         let written = (|| -> Result<T, ReplaceError> {
             let value = write(&mut tmp)?;
             tmp.flush()?;
-            tmp.set_permissions(self.file.metadata()?.permissions())?;
             tmp.sync_all()?;
             Ok(value)
         })();
@@ -122,6 +121,13 @@ impl Original {
                 )),
             });
         }
+        // A read-only original can be renamed but not deleted: the attribute moves to the new
+        // file (the temporary one stayed writable so a failure could remove it).
+        let perms = self.file.metadata()?.permissions();
+        if perms.readonly() {
+            std::fs::set_permissions(&original, perms)?;
+            clear_read_only(&aside)?;
+        }
         std::fs::remove_file(&aside)?;
         Ok(())
     }
@@ -159,6 +165,14 @@ impl Original {
         })?;
         Ok((self.dir.join(name), file))
     }
+}
+
+/// Clears the read-only attribute of `path` (Windows: the only thing `set_readonly` changes).
+#[allow(clippy::permissions_set_readonly_false)]
+fn clear_read_only(path: &Path) -> io::Result<()> {
+    let mut perms = std::fs::symlink_metadata(path)?.permissions();
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms)
 }
 
 #[cfg(test)]
@@ -203,6 +217,31 @@ mod tests {
             entries(dir.path()),
             [".taken-dir", ".taken-file", "app.log"]
         );
+    }
+
+    #[test]
+    fn a_read_only_original_is_replaced_and_stays_read_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let target = dir.path().join("ro.log");
+        std::fs::write(&target, b"key=abc\r\n").expect("write");
+        let mut perms = std::fs::metadata(&target).expect("meta").permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&target, perms).expect("read-only");
+        let orig = Original::open(&target).expect("open");
+        replace(orig, |_, tmp| tmp.write_all(b"key=[REDACTED]\r\n")).expect("replace");
+        assert_eq!(std::fs::read(&target).expect("read"), b"key=[REDACTED]\r\n");
+        assert!(
+            std::fs::metadata(&target)
+                .expect("meta")
+                .permissions()
+                .readonly()
+        );
+        assert_eq!(
+            entries(dir.path()),
+            ["ro.log"],
+            "the original aside is deleted"
+        );
+        clear_read_only(&target).expect("writable again for the cleanup");
     }
 
     #[test]
