@@ -191,7 +191,7 @@ impl ValueAxis {
             }
         }
         let raw = (max - min) / 4.0;
-        let mag = 10f64.powf(raw.log10().floor());
+        let mag = power_of_ten(raw.log10().floor() as i32);
         let step = [1.0, 2.0, 2.5, 5.0, 10.0]
             .iter()
             .map(|m| m * mag)
@@ -226,6 +226,16 @@ impl ValueAxis {
         } else {
             s
         }
+    }
+}
+
+/// 10^`exp`, exact where f64 can hold it (0.1 is 1/10, not `powf`'s result, which is
+/// 0.10000000000000002 with the mingw C library on Windows).
+fn power_of_ten(exp: i32) -> f64 {
+    if exp >= 0 {
+        10f64.powi(exp)
+    } else {
+        1.0 / 10f64.powi(-exp)
     }
 }
 

@@ -25,7 +25,6 @@ pub mod run;
 mod strips;
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 pub use run::{Run, Sources, View};
@@ -144,13 +143,20 @@ pub fn write_page(path: &Path, page: &str) -> Result<(), ReportError> {
         path: path.to_path_buf(),
         error,
     };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o644)
-        .open(path)
-        .map_err(fail)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW).mode(0o644);
+    }
+    // A symlink or junction at the name is opened itself (and so is "already there").
+    #[cfg(windows)]
+    std::os::windows::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT,
+    );
+    let mut file = options.open(path).map_err(fail)?;
     file.write_all(page.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(fail)

@@ -11,10 +11,13 @@
 //! The swap also takes an exclusive `flock` on the cache directory, and `deps` holds a shared
 //! one while it reads the cache ([`Cache::read_lock`]): a swap never lands in the middle of an
 //! audit's reading (and the old copy is never deleted under it).
+//!
+//! On Windows the lock is `LockFileEx` on a `.seccheck-lock` file in the cache and the swap is
+//! made of renames that never replace (see the `windows` module); the default cache is
+//! `%LOCALAPPDATA%\\soakkit` when neither variable above is set.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +31,15 @@ use crate::lockfile::Ecosystem;
 pub const SOURCE_NOTE: &str = ".seccheck-source.json";
 
 const TEMP_PREFIX: &str = ".tmp-";
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as os;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
 
 /// A cached database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -135,7 +147,18 @@ pub fn default_dir() -> Option<PathBuf> {
             .filter(|h| !h.is_empty())
             .map(|h| PathBuf::from(h).join(".cache"))
     })
+    .or_else(local_app_data)
     .map(|d| d.join("soakkit"))
+}
+
+/// `%LOCALAPPDATA%` on Windows (where neither variable is usually set); nothing elsewhere.
+fn local_app_data() -> Option<PathBuf> {
+    #[cfg(windows)]
+    return std::env::var_os("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    #[cfg(not(windows))]
+    None
 }
 
 /// Fails on a symlink or a non-directory at `path`; `Ok(false)` when nothing is there.
@@ -235,13 +258,7 @@ impl Cache {
                 .rev()
                 .nth(1)
                 .and_then(|p| p.parse::<i32>().ok());
-            // EPERM: a live process of another user.
-            let alive = pid.is_some_and(|p| {
-                !matches!(
-                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None),
-                    Err(nix::errno::Errno::ESRCH)
-                )
-            });
+            let alive = pid.is_some_and(soak_core::alive::is_running);
             if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
                 std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
             }
@@ -249,52 +266,37 @@ impl Cache {
         Ok(())
     }
 
-    /// The cache directory, opened without following a symlink.
-    fn open_dir(&self) -> Result<File, CacheError> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
-            .open(&self.dir)
-            .map_err(io(&self.dir))
-    }
-
-    fn lock(&self, arg: nix::fcntl::FlockArg) -> Result<CacheLock, CacheError> {
-        nix::fcntl::Flock::lock(self.open_dir()?, arg)
+    fn lock(&self, exclusive: bool) -> Result<CacheLock, CacheError> {
+        os::lock(&self.dir, exclusive)
             .map(|lock| CacheLock { _lock: lock })
-            .map_err(|(_, e)| io(&self.dir)(std::io::Error::from(e)))
+            .map_err(io(&self.dir))
     }
 
     /// A shared lock on the cache for as long as it is held: no update swaps a database in
     /// meanwhile (an update waits for it, then swaps).
     pub fn read_lock(&self) -> Result<CacheLock, CacheError> {
-        self.lock(nix::fcntl::FlockArg::LockShared)
+        self.lock(false)
     }
 
     /// Puts the complete, checked copy in `tmp` in place of `kind` with one atomic
     /// `renameat2` (under the exclusive lock); the old copy, now in `tmp`'s place, is deleted
     /// with `tmp` once the lock is released.
     pub fn install(&self, tmp: TempDir, kind: Kind) -> Result<(), CacheError> {
-        use nix::fcntl::{RenameFlags, renameat2};
-        let dirfd = self.open_dir()?;
-        let lock = self.lock(nix::fcntl::FlockArg::LockExclusive)?;
+        let lock = self.lock(true)?;
         let tmp_name = tmp.path.file_name().map(PathBuf::from).unwrap_or_default();
-        let flags = if self.has(kind)? {
-            RenameFlags::RENAME_EXCHANGE
-        } else {
-            RenameFlags::RENAME_NOREPLACE
-        };
-        renameat2(&dirfd, tmp_name.as_path(), &dirfd, kind.name(), flags)
-            .map_err(|e| io(&self.path(kind))(std::io::Error::from(e)))?;
+        os::swap_in(&self.dir, &tmp_name, kind.name(), self.has(kind)?)
+            .map_err(io(&self.path(kind)))?;
         drop(lock);
         drop(tmp);
         Ok(())
     }
 }
 
-/// A held `flock` on the cache directory (released when dropped).
+/// A held lock on the cache (released when dropped): `flock` on the directory on Unix,
+/// `LockFileEx` on its lock file on Windows.
 #[derive(Debug)]
 pub struct CacheLock {
-    _lock: nix::fcntl::Flock<File>,
+    _lock: os::Lock,
 }
 
 /// A temp directory of an update, removed when dropped (after [`Cache::install`] it holds
@@ -318,13 +320,10 @@ impl Drop for TempDir {
     }
 }
 
-/// Creates `dir/name` exclusively (`O_EXCL|O_NOFOLLOW`): never through a planted path.
+/// Creates `dir/name` exclusively (`O_EXCL|O_NOFOLLOW`; on Windows `CREATE_NEW` with
+/// `FILE_FLAG_OPEN_REPARSE_POINT`): never through a planted path.
 pub fn create_file(dir: &Path, name: &str) -> std::io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(dir.join(name))
+    os::create_new(&dir.join(name))
 }
 
 /// Writes `note` as the source note of the copy in `dir`.

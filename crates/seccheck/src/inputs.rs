@@ -4,8 +4,9 @@
 //! FIFOs, `<(...)`). Each file is listed once however often it is named.
 
 use std::collections::HashSet;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use soak_core::fileinfo::FileId;
 
 /// One thing to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,21 +56,42 @@ pub struct Inputs {
     pub not_scanned: Vec<NotScanned>,
 }
 
+/// A FIFO or socket named on the command line (Windows paths report neither).
 fn stream_kind(ft: &std::fs::FileType) -> Option<&'static str> {
-    if ft.is_fifo() {
-        Some("fifo")
-    } else if ft.is_socket() {
-        Some("socket")
-    } else {
-        None
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("fifo");
+        } else if ft.is_socket() {
+            return Some("socket");
+        }
     }
+    let _ = ft;
+    None
+}
+
+/// A character device (Windows paths to devices report no file type).
+fn is_char_device(ft: &std::fs::FileType) -> bool {
+    #[cfg(unix)]
+    return std::os::unix::fs::FileTypeExt::is_char_device(ft);
+    #[cfg(not(unix))]
+    {
+        let _ = ft;
+        false
+    }
+}
+
+/// The identity of the file at `path`, so a file named twice (or through a link) is read once.
+fn identity(path: &Path) -> Option<FileId> {
+    FileId::at(path).ok().map(|(id, _)| id)
 }
 
 impl Inputs {
     /// Lists the inputs of `paths`.
     pub fn collect(paths: &[PathBuf]) -> Inputs {
         let mut me = Inputs::default();
-        let mut seen: HashSet<(u64, u64)> = HashSet::new();
+        let mut seen: HashSet<FileId> = HashSet::new();
         let mut stdin_seen = false;
         for p in paths {
             if p.as_os_str() == "-" {
@@ -104,20 +126,20 @@ impl Inputs {
             if ft.is_dir() {
                 me.walk(p, &mut seen);
             } else if ft.is_file() {
-                if seen.insert((meta.dev(), meta.ino())) {
+                if identity(p).is_none_or(|id| seen.insert(id)) {
                     me.inputs.push(Input::File {
                         path: p.clone(),
                         link_target,
                     });
                 }
             } else if let Some(what) = stream_kind(&ft) {
-                if seen.insert((meta.dev(), meta.ino())) {
+                if identity(p).is_none_or(|id| seen.insert(id)) {
                     me.inputs.push(Input::Stream {
                         path: p.clone(),
                         what,
                     });
                 }
-            } else if ft.is_char_device() {
+            } else if is_char_device(&ft) {
                 // /dev/zero, /dev/urandom, a terminal: endless, no log.
                 me.error(p, "a character device is no log (files, directories, pipes, FIFOs and - are read)".into());
             } else {
@@ -144,7 +166,7 @@ impl Inputs {
     }
 
     /// Walks a directory (its own path followed when it is a symlink; links inside are not).
-    fn walk(&mut self, root: &Path, seen: &mut HashSet<(u64, u64)>) {
+    fn walk(&mut self, root: &Path, seen: &mut HashSet<FileId>) {
         for entry in walkdir::WalkDir::new(root)
             .follow_links(false)
             .follow_root_links(true)
@@ -176,9 +198,8 @@ impl Inputs {
                 self.skip(entry.path(), "not a regular file");
                 continue;
             }
-            let key = entry.metadata().map(|m| (m.dev(), m.ino()));
-            match key {
-                Ok(k) if !seen.insert(k) => {}
+            match identity(entry.path()) {
+                Some(k) if !seen.insert(k) => {}
                 _ => self.inputs.push(Input::File {
                     path: entry.into_path(),
                     link_target: None,
@@ -192,6 +213,7 @@ impl Inputs {
 mod tests {
     use super::*;
 
+    #[cfg(unix)] // symlinks need a privilege on Windows
     #[test]
     fn each_file_once_symlinks_followed_only_when_named() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -236,5 +258,45 @@ mod tests {
             &via_link.inputs[0],
             Input::File { link_target: Some(t), .. } if t.ends_with("logs/a.log")
         ));
+    }
+
+    /// One file named in several spellings (backslashes, forward slashes, `.` and `..`
+    /// components, letter case on Windows) is read once; a directory is walked.
+    #[test]
+    fn each_file_once_however_its_path_is_spelled() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        std::fs::create_dir(d.join("logs")).expect("mkdir");
+        std::fs::write(d.join("logs").join("a.log"), "a\r\n").expect("write");
+        std::fs::write(d.join("logs").join("b.log"), "b\r\n").expect("write");
+        let mut spellings = vec![
+            d.join("logs").join("a.log"),
+            d.join("logs").join(".").join("a.log"),
+            d.join("logs").join("..").join("logs").join("a.log"),
+        ];
+        if cfg!(windows) {
+            let slashed = d
+                .join("logs")
+                .join("a.log")
+                .to_string_lossy()
+                .replace('\\', "/");
+            spellings.push(PathBuf::from(slashed));
+            spellings.push(d.join("LOGS").join("A.LOG"));
+        }
+        spellings.push(d.join("logs"));
+        let got = Inputs::collect(&spellings);
+        assert!(got.not_scanned.is_empty(), "{got:?}");
+        let names: Vec<String> = got
+            .inputs
+            .iter()
+            .map(|i| {
+                i.path()
+                    .file_name()
+                    .expect("n")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["a.log", "b.log"], "{got:?}");
     }
 }

@@ -40,6 +40,8 @@ pub mod secrets;
 pub mod severity;
 pub mod shapes;
 pub mod watched;
+#[cfg(windows)]
+mod winfs;
 
 use std::path::PathBuf;
 

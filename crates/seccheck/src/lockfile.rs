@@ -465,7 +465,11 @@ fn read_requirements(path: &Path, inv: &mut Inventory) -> Result<(), LockfileErr
                 if target.is_empty() {
                     return Err(malformed(path, line, "-r needs a file name"));
                 }
-                let included = path.parent().unwrap_or(Path::new(".")).join(target);
+                // Components, so `-r sub/more.txt` is spelled with the OS's separators.
+                let included = path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(Path::new(target).components().collect::<PathBuf>());
                 if !included.is_file() {
                     return Err(malformed(
                         path,

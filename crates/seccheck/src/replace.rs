@@ -1,21 +1,31 @@
 //! Replacing a file's content in place without ever writing through a planted path.
 //!
-//! The new content goes to a temporary file created with `O_CREAT|O_EXCL|O_NOFOLLOW` under a
-//! random name relative to an opened handle on the file's directory, so a symlink, FIFO or file
-//! an attacker placed at that name is never opened, followed or replaced (on a collision another
-//! random name is drawn). It is given the original's owner and mode, synced, and renamed over
-//! the original only if the original's name still refers to the file that was read.
+//! The new content goes to a temporary file created exclusively under a random name beside the
+//! original (never through a symlink or reparse point: a name already taken, whatever is there,
+//! is passed over and another random name drawn). It is synced and put in the original's place
+//! only if the original's name still refers to the file that was read, unchanged.
+//!
+//! - Unix ([`unix`]): the temporary file is made with `O_CREAT|O_EXCL|O_NOFOLLOW` relative to a
+//!   handle on the directory, given the original's owner and mode, and renamed over it.
+//! - Windows ([`windows`]): the temporary file is made with `CREATE_NEW` and
+//!   `FILE_FLAG_OPEN_REPARSE_POINT`; the original is renamed aside and the new file into its
+//!   name with `MoveFileExW` *without* `MOVEFILE_REPLACE_EXISTING`, so nothing that appeared at
+//!   either name meanwhile is replaced. A file another process holds open without sharing
+//!   deletion (as most Windows programs open their logs) cannot be renamed: it is left as it is
+//!   and said so ([`ReplaceError::HeldOpen`]).
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::io;
 
-use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat, renameat};
-use nix::sys::stat::{Mode, fchmod, fstat, fstatat};
-use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, unlinkat};
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use unix::Original;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::Original;
 
 /// Suffix of every temporary file seccheck creates.
 pub const TMP_SUFFIX: &str = ".seccheck-tmp";
@@ -37,6 +47,12 @@ pub enum ReplaceError {
         "changed while it was being rewritten (replaced or still being written); left as it is"
     )]
     Changed,
+    /// Another process holds the file open without sharing deletion (Windows): it cannot be
+    /// renamed, so it is not replaced.
+    #[error(
+        "held open by another process that does not share it for renaming; left as it is (stop the writer, then run again)"
+    )]
+    HeldOpen,
     /// Every random temporary name was taken.
     #[error("no free temporary name after {ATTEMPTS} tries")]
     NoTempName,
@@ -45,142 +61,31 @@ pub enum ReplaceError {
     Io(#[from] io::Error),
 }
 
-impl From<Errno> for ReplaceError {
-    fn from(e: Errno) -> Self {
-        ReplaceError::Io(io::Error::from(e))
-    }
-}
-
-/// A regular file opened without following a symlink, with its directory's handle.
-pub struct Original {
-    dir: OwnedFd,
-    name: Vec<u8>,
-    file: File,
-    stat: nix::sys::stat::FileStat,
-}
-
 impl Original {
-    /// Opens `path` for reading: its directory is opened first and the file relative to it with
-    /// `O_NOFOLLOW`, so a symlink at the final component is refused.
-    pub fn open(path: &Path) -> Result<Original, ReplaceError> {
-        let name = path.file_name().ok_or(ReplaceError::NoName)?;
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let dir = nix::fcntl::open(
-            parent,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        let fd = match openat(
-            &dir,
-            name,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-            Mode::empty(),
-        ) {
-            Err(Errno::ELOOP) => return Err(ReplaceError::NotRegular),
-            r => r?,
-        };
-        let stat = fstat(&fd)?;
-        if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(ReplaceError::NotRegular);
-        }
-        Ok(Original {
-            dir,
-            name: name.as_bytes().to_vec(),
-            file: File::from(fd),
-            stat,
-        })
-    }
-
     /// The opened file, for reading.
     pub fn file(&self) -> &File {
         &self.file
     }
 
-    /// Writes the new content with `write` into a fresh temporary file beside the original
-    /// (names drawn from `names`), gives it the original's owner and mode, syncs it and renames
-    /// it over the original. On any failure the temporary file is removed and the original is
-    /// left untouched.
-    pub fn replace_with<T>(
-        self,
-        names: &mut dyn FnMut() -> Vec<u8>,
-        write: impl FnOnce(&mut File) -> io::Result<T>,
-    ) -> Result<T, ReplaceError> {
-        let (tmp_name, fd) = self.create_temp(names)?;
-        let mut tmp = File::from(fd);
-        let done = (|| -> Result<T, ReplaceError> {
-            let value = write(&mut tmp)?;
-            tmp.flush()?;
-            let (uid, gid) = (self.stat.st_uid, self.stat.st_gid);
-            let mine = fstat(tmp.as_fd())?;
-            if mine.st_uid != uid || mine.st_gid != gid {
-                fchown(
-                    tmp.as_fd(),
-                    Some(Uid::from_raw(uid)),
-                    Some(Gid::from_raw(gid)),
-                )?;
-            }
-            fchmod(
-                tmp.as_fd(),
-                Mode::from_bits_truncate(self.stat.st_mode & 0o7777),
-            )?;
-            tmp.sync_all()?;
-            // The name must still be the file that was read, and that file unchanged (a line
-            // appended meanwhile would be lost with the old inode): never replace otherwise.
-            let now = fstatat(
-                &self.dir,
-                self.name.as_slice(),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )?;
-            let read = fstat(self.file.as_fd())?;
-            if now.st_dev != self.stat.st_dev
-                || now.st_ino != self.stat.st_ino
-                || read.st_size != self.stat.st_size
-                || (read.st_mtime, read.st_mtime_nsec)
-                    != (self.stat.st_mtime, self.stat.st_mtime_nsec)
-            {
-                return Err(ReplaceError::Changed);
-            }
-            renameat(
-                &self.dir,
-                tmp_name.as_slice(),
-                &self.dir,
-                self.name.as_slice(),
-            )?;
-            fsync(&self.dir)?;
-            Ok(value)
-        })();
-        if done.is_err() {
-            let _ = unlinkat(&self.dir, tmp_name.as_slice(), UnlinkatFlags::NoRemoveDir);
-        }
-        done
+    /// The file's name in its directory.
+    pub fn name(&self) -> &OsStr {
+        &self.name
     }
+}
 
-    fn create_temp(
-        &self,
-        names: &mut dyn FnMut() -> Vec<u8>,
-    ) -> Result<(Vec<u8>, OwnedFd), ReplaceError> {
-        for _ in 0..ATTEMPTS {
-            let name = names();
-            match openat(
-                &self.dir,
-                name.as_slice(),
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            ) {
-                Ok(fd) => return Ok((name, fd)),
-                Err(Errno::EEXIST) => continue,
-                Err(e) => return Err(e.into()),
-            }
+/// Tries names drawn from `names` until `attempt` succeeds with one (`Ok(Some)`) or fails;
+/// `Ok(None)` means the name is taken (by anything: it is left alone) and another is drawn.
+fn first_free<T>(
+    names: &mut dyn FnMut() -> OsString,
+    mut attempt: impl FnMut(&OsStr) -> Result<Option<T>, ReplaceError>,
+) -> Result<(OsString, T), ReplaceError> {
+    for _ in 0..ATTEMPTS {
+        let name = names();
+        if let Some(done) = attempt(&name)? {
+            return Ok((name, done));
         }
-        Err(ReplaceError::NoTempName)
     }
+    Err(ReplaceError::NoTempName)
 }
 
 /// Replaces the content of the opened original with what `write` produces from it (see
@@ -189,115 +94,13 @@ pub fn replace<T>(
     original: Original,
     write: impl FnOnce(&File, &mut File) -> io::Result<T>,
 ) -> Result<T, ReplaceError> {
-    let mut prefix = b".".to_vec();
-    prefix.extend_from_slice(&original.name);
+    let mut prefix = OsString::from(".");
+    prefix.push(original.name());
     let mut names = || {
         let mut n = prefix.clone();
-        n.extend_from_slice(format!(".{:016x}{TMP_SUFFIX}", rand::random::<u64>()).as_bytes());
+        n.push(format!(".{:016x}{TMP_SUFFIX}", rand::random::<u64>()));
         n
     };
-    let src = original.file.try_clone()?;
+    let src = original.file().try_clone()?;
     original.replace_with(&mut names, |tmp| write(&src, tmp))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-
-    #[test]
-    fn planted_symlinks_at_the_temp_names_are_never_followed() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let outside = tempfile::tempdir().expect("outside");
-        let victim = outside.path().join("victim");
-        std::fs::write(&victim, b"precious\n").expect("write");
-        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let target = dir.path().join("app.log");
-        std::fs::write(&target, b"old content\n").expect("write");
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-        // The first names the tool will try are all taken by links pointing outside.
-        let planted: Vec<Vec<u8>> = (0..5)
-            .map(|i| format!(".app.log.{i}{TMP_SUFFIX}").into_bytes())
-            .collect();
-        for n in &planted {
-            std::os::unix::fs::symlink(&victim, dir.path().join(std::ffi::OsStr::from_bytes(n)))
-                .expect("symlink");
-        }
-        let mut queue = planted.clone();
-        queue.push(b".app.log.free.seccheck-tmp".to_vec());
-        queue.reverse();
-        let mut names = || queue.pop().expect("a name");
-        let orig = Original::open(&target).expect("open");
-        orig.replace_with(&mut names, |f| f.write_all(b"new content\n"))
-            .expect("replace");
-        assert_eq!(std::fs::read(&victim).expect("read"), b"precious\n");
-        let vm = std::fs::metadata(&victim).expect("meta");
-        assert_eq!(vm.permissions().mode() & 0o7777, 0o644);
-        assert_eq!(std::fs::read(&target).expect("read"), b"new content\n");
-        let tm = std::fs::symlink_metadata(&target).expect("meta");
-        assert!(tm.file_type().is_file());
-        assert_eq!(tm.permissions().mode() & 0o7777, 0o640);
-        for n in &planted {
-            let p = dir.path().join(std::ffi::OsStr::from_bytes(n));
-            assert!(
-                std::fs::symlink_metadata(&p)
-                    .expect("link")
-                    .file_type()
-                    .is_symlink()
-            );
-        }
-        assert!(!dir.path().join(".app.log.free.seccheck-tmp").exists());
-    }
-
-    #[test]
-    fn a_file_written_to_meanwhile_is_left_as_it_is() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let target = dir.path().join("live.log");
-        std::fs::write(&target, b"line 1\n").expect("write");
-        let orig = Original::open(&target).expect("open");
-        let r = replace(orig, |_, tmp| {
-            // the service appends a line while the redacted copy is being written
-            let mut live = std::fs::OpenOptions::new().append(true).open(&target)?;
-            live.write_all(b"line 2\n")?;
-            tmp.write_all(b"[REDACTED]\n")
-        });
-        assert!(matches!(r, Err(ReplaceError::Changed)), "{r:?}");
-        assert_eq!(std::fs::read(&target).expect("read"), b"line 1\nline 2\n");
-        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
-        assert_eq!(left.len(), 1, "the temporary file is removed");
-    }
-
-    #[test]
-    fn every_name_taken_is_an_error_and_changes_nothing() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let target = dir.path().join("a.log");
-        std::fs::write(&target, b"x\n").expect("write");
-        std::os::unix::fs::symlink("/etc/passwd", dir.path().join(".taken")).expect("link");
-        let mut names = || b".taken".to_vec();
-        let orig = Original::open(&target).expect("open");
-        let r = orig.replace_with(&mut names, |f| f.write_all(b"y\n"));
-        assert!(matches!(r, Err(ReplaceError::NoTempName)), "{r:?}");
-        assert_eq!(std::fs::read(&target).expect("read"), b"x\n");
-    }
-
-    #[test]
-    fn a_symlink_is_not_opened_for_rewriting_and_the_owner_is_kept() {
-        let dir = tempfile::tempdir().expect("tmp");
-        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("l.log")).expect("link");
-        assert!(matches!(
-            Original::open(&dir.path().join("l.log")),
-            Err(ReplaceError::NotRegular)
-        ));
-        let p = dir.path().join("owned.log");
-        std::fs::write(&p, b"a\n").expect("write");
-        if nix::unistd::geteuid().is_root() {
-            std::os::unix::fs::chown(&p, Some(4321), Some(4322)).expect("chown");
-        }
-        let before = std::fs::metadata(&p).expect("meta");
-        let orig = Original::open(&p).expect("open");
-        replace(orig, |_, t| t.write_all(b"b\n")).expect("replace");
-        let after = std::fs::metadata(&p).expect("meta");
-        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
-        assert_ne!(after.ino(), before.ino(), "a new file was renamed in");
-    }
 }

@@ -229,7 +229,7 @@ pub fn sarif(o: &Outcome, fail_on: Severity) -> Value {
                 f.package, f.version, f.id, f.severity.as_str())},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": f.lockfile.trim_start_matches("./")},
+                    "artifactLocation": {"uri": sarif_uri(&f.lockfile)},
                     "region": {"startLine": f.line.unwrap_or(1)}
                 }
             }],
@@ -253,4 +253,15 @@ pub fn sarif(o: &Outcome, fail_on: Severity) -> Value {
             "results": results,
         }]
     })
+}
+
+/// A lockfile's path as a SARIF artifact URI relative to the checkout: forward slashes (a
+/// Windows path's backslashes are separators there, not characters), no leading `./`.
+fn sarif_uri(lockfile: &str) -> String {
+    let uri = if cfg!(windows) {
+        lockfile.replace('\\', "/")
+    } else {
+        lockfile.to_string()
+    };
+    uri.trim_start_matches("./").to_string()
 }

@@ -3,7 +3,6 @@
 //! silently: every input that is not scanned is a record with its reason, and a failure on one
 //! input never hides the others' findings.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use soak_core::exit::{ExitCode, usage};
@@ -48,7 +47,7 @@ pub fn env_values(names: &[String], allow_missing: bool) -> anyhow::Result<(Vec<
                         "seccheck: warning: --env {name}: the value is not valid UTF-8; its bytes are watched as they are"
                     );
                 }
-                out.push(Watched::new(name, v.as_bytes()));
+                out.push(Watched::new(name, v.as_encoded_bytes()));
                 continue;
             }
             Some(v) if v.is_empty() => "is set but empty",
@@ -194,9 +193,7 @@ pub fn run(args: &SecretsArgs) -> anyhow::Result<Report> {
 
 fn open_input(input: &Input) -> std::io::Result<Box<dyn std::io::Read>> {
     Ok(match input {
-        Input::Stream { path, .. } if path.as_os_str().as_bytes() == b"-" => {
-            Box::new(std::io::stdin())
-        }
+        Input::Stream { path, .. } if path.as_os_str() == "-" => Box::new(std::io::stdin()),
         other => Box::new(std::fs::File::open(other.path())?),
     })
 }

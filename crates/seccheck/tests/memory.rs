@@ -2,6 +2,9 @@
 //! line break, then a key, is read in constant memory and the key is still found on line 1.
 //! Alone in its test binary, so the children's peak RSS is this run's.
 
+// getrusage(RUSAGE_CHILDREN) measures the children's peak RSS: Unix only.
+#![cfg(unix)]
+
 use std::io::Write;
 
 #[test]

@@ -4,9 +4,10 @@
 //! scanned once, and stdin, `/dev/stdin`, FIFOs and `<(...)` are read as streams.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Command as StdCommand, Output, Stdio};
+use std::process::Output;
+#[cfg(unix)]
+use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -94,6 +95,7 @@ fn a_real_binary_is_a_skipped_record_with_its_reason() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+#[cfg(unix)] // symlinks need a privilege on Windows
 #[test]
 fn symlinks_named_are_followed_and_said_so_and_a_path_twice_is_scanned_once() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -166,6 +168,7 @@ fn a_watched_variable_unset_or_short_is_exit_2_unless_allowed() {
     }
 }
 
+#[cfg(unix)] // Windows environment values are UTF-16, never invalid bytes
 #[test]
 fn a_non_utf8_value_is_watched_as_bytes_and_named_as_such() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -175,7 +178,10 @@ fn a_non_utf8_value_is_watched_as_bytes_and_named_as_such() {
     text.push(b'\n');
     std::fs::write(dir.path().join("bot.log"), &text).expect("write");
     let out = seccheck()
-        .env("BYBIT_API_SECRET", std::ffi::OsStr::from_bytes(value))
+        .env(
+            "BYBIT_API_SECRET",
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(value),
+        )
         .args(["--env", "BYBIT_API_SECRET"])
         .arg(dir.path())
         .output()
@@ -237,6 +243,7 @@ fn a_broken_gz_is_its_own_error_and_every_other_file_is_scanned_and_redacted() {
     }
 }
 
+#[cfg(unix)] // FIFOs and /dev/stdin are Unix
 #[test]
 fn stdin_dev_stdin_fifos_and_process_substitution_are_read_as_streams() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -8,8 +8,11 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+#[cfg(target_os = "linux")]
+use std::process::{Child, ExitStatus};
 use std::sync::Mutex;
+#[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
 
 /// Runs `bin` with `args` (stdin empty) to its end and returns what it printed. The run stays
