@@ -53,7 +53,14 @@ fn secrets_output_file_quiet_summary_and_annotation_at_the_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "quiet");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let pinned = format!("::error file={},line=3::seccheck: a ", log.display());
+    // The file property is escaped as the runner expects (`C:` becomes `C%3A` on Windows).
+    let file = log
+        .display()
+        .to_string()
+        .replace('%', "%25")
+        .replace(':', "%3A")
+        .replace(',', "%2C");
+    let pinned = format!("::error file={file},line=3::seccheck: a ");
     assert!(stderr.lines().any(|l| l.starts_with(&pinned)), "{stderr}");
     let recs = jsonl(&std::fs::read_to_string(&out_file).expect("output"));
     assert_eq!(recs.last().expect("summary")["type"], "summary");

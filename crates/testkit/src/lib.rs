@@ -8,9 +8,9 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 #[cfg(target_os = "linux")]
 use std::process::{Child, ExitStatus};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 #[cfg(target_os = "linux")]
 use std::time::{Duration, Instant};
