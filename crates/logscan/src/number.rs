@@ -39,6 +39,24 @@ pub fn plain_decimal(text: &[u8]) -> Option<f64> {
     Some(w as f64 / scale)
 }
 
+/// A field's text as a number, when it is a finite one (the general parse).
+pub fn parse_finite(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Whether `text` reads as a finite number by [`parse_finite`]: `false` without parsing when
+/// it starts with an ASCII letter (only `inf`, `infinity` and `nan` start with letters, and
+/// those are not finite), else the general parse decides.
+pub fn may_be_number(text: &[u8]) -> bool {
+    match text.first() {
+        Some(b) if b.is_ascii_alphabetic() => false,
+        _ => std::str::from_utf8(text)
+            .ok()
+            .and_then(parse_finite)
+            .is_some(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +123,30 @@ mod tests {
             };
             assert!(plain_decimal(text.as_bytes()).is_some(), "{text}");
             same_as_parse(&text);
+        }
+    }
+
+    #[test]
+    fn words_are_not_numbers_and_numbers_are() {
+        for text in [
+            "ws", "rest", "db", "order", "inf", "Infinity", "nan", "e5", "", "-", "1.2.3",
+        ] {
+            assert!(!may_be_number(text.as_bytes()), "{text}");
+        }
+        for text in ["0", "12.5", "-3", "+4", ".5", "5.", "1e3", "007"] {
+            assert!(may_be_number(text.as_bytes()), "{text}");
+        }
+        // It says what the general parse says, whatever the first byte.
+        for first in 0u8..=255 {
+            for tail in [&b""[..], b"1", b"nf", b"an", b"x"] {
+                let mut text = vec![first];
+                text.extend_from_slice(tail);
+                let general = std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .is_some_and(f64::is_finite);
+                assert_eq!(may_be_number(&text), general, "{text:?}");
+            }
         }
     }
 

@@ -680,7 +680,7 @@ fn facts_of<'m>(p: &PatternRole, message: &'m [u8], captures: Option<&Captures>)
         .latency_ms
         .and_then(|g| group_number(message, locations, g));
     if let Some(stage) = text_of(p.stage) {
-        if !stage.is_empty() && parse_number(&stage).is_none() {
+        if !stage.is_empty() && !number::may_be_number(stage.as_bytes()) {
             facts.stage = stage;
         }
     }
@@ -716,7 +716,7 @@ fn group_text<'m>(
 
 /// A field's text as a number, when it is a finite one.
 fn parse_number(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|v| v.is_finite())
+    number::parse_finite(text)
 }
 
 fn number(v: f64) -> Value {
