@@ -25,6 +25,40 @@ pub struct Histogram {
     min: f64,
     max: f64,
     sum: f64,
+    /// Buckets of values recorded before, by the value's bits (latencies repeat).
+    memo: BucketMemo,
+}
+
+/// Slots of the [`BucketMemo`] (a power of two).
+const MEMO_SLOTS: usize = 256;
+
+/// A direct-mapped cache of [`bucket_of`]: a value's bits pick a slot that holds the last
+/// value seen there and its bucket, so a repeated value is a load and a compare instead of a
+/// logarithm. It only ever answers with what `bucket_of` gave for the same bits.
+#[derive(Debug, Clone, Default)]
+struct BucketMemo {
+    /// `(bits, bucket)` per slot; bits 0 (the value 0, never bucketed) marks an empty slot.
+    slots: Vec<(u64, i32)>,
+}
+
+impl BucketMemo {
+    fn bucket(&mut self, v: f64) -> i32 {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0); MEMO_SLOTS];
+        }
+        let bits = v.to_bits();
+        // Fibonacci hashing: the top bits of the product mix every bit of the value's.
+        let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % MEMO_SLOTS;
+        match self.slots.get_mut(slot) {
+            Some((seen, b)) if *seen == bits => *b,
+            Some(entry) => {
+                let b = bucket_of(v);
+                *entry = (bits, b);
+                b
+            }
+            None => bucket_of(v),
+        }
+    }
 }
 
 impl Histogram {
@@ -46,7 +80,7 @@ impl Histogram {
             self.zeros += 1;
             return;
         }
-        let b = bucket_of(v);
+        let b = self.memo.bucket(v);
         let index = i64::from(b) - i64::from(self.lo);
         match usize::try_from(index)
             .ok()
@@ -162,6 +196,31 @@ mod tests {
         assert_eq!(h.max(), Some(1000.0));
         assert_eq!(h.count(), 1000);
         assert_eq!(h.mean(), Some(500.5));
+    }
+
+    #[test]
+    fn remembered_buckets_are_the_logarithms() {
+        let mut memo = BucketMemo::default();
+        // Values on both sides of bucket boundaries, each more than once, with slots shared.
+        let mut values = Vec::new();
+        for b in -300..300 {
+            let edge = GROWTH.powi(b);
+            for v in [
+                edge,
+                f64::from_bits(edge.to_bits() - 1),
+                f64::from_bits(edge.to_bits() + 1),
+            ] {
+                values.push(v);
+            }
+        }
+        for v in 1..5000 {
+            values.push(f64::from(v) / 10.0);
+        }
+        for _ in 0..3 {
+            for v in &values {
+                assert_eq!(memo.bucket(*v), bucket_of(*v), "{v}");
+            }
+        }
     }
 
     #[test]

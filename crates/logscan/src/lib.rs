@@ -10,6 +10,7 @@ pub mod follow;
 pub mod heartbeat;
 pub mod histogram;
 pub mod html;
+pub mod number;
 pub mod pattern;
 pub mod prefilter;
 pub mod report;

@@ -147,8 +147,9 @@ pub struct Pattern {
 #[derive(Debug, Clone)]
 struct CaptureSearch {
     regex: meta::Regex,
-    /// The literal every match starts with, and a backtracker for the anchored search there
-    /// (no DFA pass first: the rest of a line after the literal is short).
+    /// The literal every match starts with, and a backtracker for the rest of the pattern,
+    /// anchored right after the literal (no DFA pass first: the rest of a line after the
+    /// literal is short).
     prefix: Option<(memchr::memmem::Finder<'static>, BoundedBacktracker)>,
 }
 
@@ -161,19 +162,22 @@ struct CaptureMemory {
 }
 
 /// The literal every match of `pattern` starts with (its first piece, when that is a
-/// case-sensitive literal).
-fn literal_prefix(pattern: &str) -> Option<Vec<u8>> {
-    use regex_syntax::hir::HirKind;
+/// case-sensitive literal), and the rest of the pattern after it.
+fn literal_prefix(pattern: &str) -> Option<(Vec<u8>, regex_syntax::hir::Hir)> {
+    use regex_syntax::hir::{Hir, HirKind};
     let hir = regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
         .parse(pattern)
         .ok()?;
-    match hir.kind() {
-        HirKind::Concat(children) => match children.first()?.kind() {
-            HirKind::Literal(lit) if !lit.0.is_empty() => Some(lit.0.to_vec()),
-            _ => None,
-        },
+    let HirKind::Concat(children) = hir.kind() else {
+        return None;
+    };
+    let (first, rest) = children.split_first()?;
+    match first.kind() {
+        HirKind::Literal(lit) if !lit.0.is_empty() => {
+            Some((lit.0.to_vec(), Hir::concat(rest.to_vec())))
+        }
         _ => None,
     }
 }
@@ -192,13 +196,21 @@ impl CaptureSearch {
             .build(pattern)
             .map_err(|e| e.to_string())?;
         let prefix = match literal_prefix(pattern) {
-            Some(p) => {
-                let backtracker = BoundedBacktracker::builder()
-                    .syntax(syntax::Config::new().utf8(false))
-                    .thompson(thompson::Config::new().utf8(false))
-                    .build(pattern)
+            Some((literal, rest)) => {
+                // The backtracker starts after the literal (found already), so it does not
+                // walk the literal's bytes state by state; the groups' positions are the
+                // line's either way, and look-arounds see the whole line.
+                let nfa = thompson::Compiler::new()
+                    .configure(thompson::Config::new().utf8(false))
+                    .build_from_hir(&rest)
                     .map_err(|e| e.to_string())?;
-                Some((memchr::memmem::Finder::new(&p).into_owned(), backtracker))
+                let backtracker = BoundedBacktracker::builder()
+                    .build_from_nfa(nfa)
+                    .map_err(|e| e.to_string())?;
+                Some((
+                    memchr::memmem::Finder::new(&literal).into_owned(),
+                    backtracker,
+                ))
             }
             None => None,
         };
@@ -232,14 +244,20 @@ impl CaptureSearch {
         let mut from = 0;
         while let Some(i) = line.get(from..).and_then(|rest| prefix.find(rest)) {
             let at = from + i;
-            let input = Input::new(line).range(at..).anchored(Anchored::Yes);
+            let after_literal = Input::new(line)
+                .range(at + prefix.needle().len()..)
+                .anchored(Anchored::Yes);
             // The backtracker gives up on a haystack too long for its memory bound: then
             // the meta regex searches (same match).
-            if backtracker.try_search(bt_cache, &input, bt_caps).is_ok() {
+            if backtracker
+                .try_search(bt_cache, &after_literal, bt_caps)
+                .is_ok()
+            {
                 if bt_caps.is_match() {
                     return Some(&*bt_caps);
                 }
             } else {
+                let input = Input::new(line).range(at..).anchored(Anchored::Yes);
                 self.regex.search_captures_with(cache, &input, caps);
                 if caps.is_match() {
                     return Some(&*caps);
@@ -791,7 +809,23 @@ mod tests {
         let caps = scratch.captures(&p, latency, &long).expect("match");
         let stage = caps.get_group(p.patterns[latency].group("stage").expect("group"));
         assert_eq!(stage.map(|s| s.range()), Some(18..20));
-        assert!(literal_prefix(r"latency_ms(?:x)?").is_some());
+        // The search after the literal still sees the literal before it: `\B` between
+        // `x` and a digit holds (both are word characters), as in the plain regex.
+        let search = CaptureSearch::new(r"x(?P<g>\B\d+)").expect("compiles");
+        let mut memory = search.memory();
+        let plain = Regex::new(r"x(?P<g>\B\d+)").expect("compiles");
+        for line in [&b"x5"[..], b"a x 7 x42", b"x-1", b"\xffx9"] {
+            let want = plain
+                .captures(line)
+                .and_then(|c| c.name("g"))
+                .map(|m| m.range());
+            let got = search
+                .search(line, &mut memory)
+                .and_then(|c| c.get_group(1));
+            assert_eq!(got.map(|s| s.range()), want, "{line:?}");
+        }
+        let (literal, _) = literal_prefix(r"latency_ms(?:x)?").expect("a literal");
+        assert_eq!(literal, b"latency_ms");
         assert!(literal_prefix(r"(?i)reconnect").is_none());
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::errors::{ErrorTally, HourWindow};
 use crate::histogram::Histogram;
+use crate::number;
 use crate::pattern::{MatchScratch, Pack};
 use crate::prefilter::lowercase_into;
 use crate::roles::{PackRoles, PatternRole, Role};
@@ -675,16 +676,27 @@ fn facts_of<'m>(p: &PatternRole, message: &'m [u8], captures: Option<&Captures>)
         return facts;
     };
     let text_of = |group: Option<usize>| group_text(message, locations, group?);
-    facts.latency_ms = text_of(p.latency_ms).and_then(|t| parse_number(&t));
+    facts.latency_ms = p
+        .latency_ms
+        .and_then(|g| group_number(message, locations, g));
     if let Some(stage) = text_of(p.stage) {
-        if !stage.is_empty() && parse_number(&stage).is_none() {
+        if !stage.is_empty() && !number::may_be_number(stage.as_bytes()) {
             facts.stage = stage;
         }
     }
-    facts.cancelled = text_of(p.count)
-        .and_then(|t| parse_number(&t))
+    facts.cancelled = p
+        .count
+        .and_then(|g| group_number(message, locations, g))
         .and_then(|v| number(v).as_u64());
     facts
+}
+
+/// A capture group's text as a number, as [`parse_number`] reads [`group_text`]'s text:
+/// plain decimals straight from the bytes, anything else the general way.
+fn group_number(message: &[u8], captures: &Captures, group: usize) -> Option<f64> {
+    let span = captures.get_group(group)?;
+    let fast = message.get(span.range()).and_then(number::plain_decimal);
+    fast.or_else(|| group_text(message, captures, group).and_then(|t| parse_number(&t)))
 }
 
 /// A capture group's text as an event field holds it (lossily decoded, cut to 400
@@ -704,7 +716,7 @@ fn group_text<'m>(
 
 /// A field's text as a number, when it is a finite one.
 fn parse_number(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|v| v.is_finite())
+    number::parse_finite(text)
 }
 
 fn number(v: f64) -> Value {
