@@ -33,8 +33,6 @@ use soak_core::cli::OutputArgs;
 use soak_core::exit::usage;
 use soak_core::exit::{ExitCode, environment};
 #[cfg(target_os = "linux")]
-use soak_core::jsonl::JsonlWriter;
-#[cfg(target_os = "linux")]
 use soak_core::proc::{ProcError, ProcessTable};
 #[cfg(target_os = "linux")]
 use soak_core::record::Record;
@@ -162,16 +160,9 @@ pub fn parse_signal(s: &str) -> Result<Signal, String> {
     Signal::from_str(&name).map_err(|_| format!("unknown signal '{s}'"))
 }
 
-/// Runs zombiereap.
+/// Runs zombiereap: one dispatcher, each subcommand's work done by this platform's module
+/// (the /proc readers here on Linux, [`portable`] elsewhere).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    #[cfg(target_os = "linux")]
-    return run_linux(cli);
-    #[cfg(not(target_os = "linux"))]
-    portable::run(cli)
-}
-
-#[cfg(target_os = "linux")]
-fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Scan {
             tree,
@@ -179,7 +170,7 @@ fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             let term = interruptible()?;
-            let report = scan_cmd(tree, min_age)?;
+            let report = platform::scan(tree, min_age)?;
             interrupted(report, &term).finish(&output)
         }
         Cmd::KillTree {
@@ -190,14 +181,7 @@ fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             let term = interruptible()?;
-            let (report, all_denied) = kill_tree_cmd(
-                pid,
-                KillOptions {
-                    signal,
-                    timeout: grace,
-                    dry_run,
-                },
-            )?;
+            let (report, all_denied) = platform::kill_tree(pid, signal, grace, dry_run)?;
             let code = interrupted(report, &term).finish(&output)?;
             if all_denied {
                 return Err(environment(format!(
@@ -214,12 +198,7 @@ fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             let term = interruptible()?;
-            let report = reap_cmd(reap::ReapOptions {
-                tree,
-                kill_parents,
-                grace,
-                dry_run,
-            })?;
+            let report = platform::reap(tree, kill_parents, grace, dry_run)?;
             interrupted(report, &term).finish(&output)
         }
         Cmd::Run {
@@ -230,19 +209,19 @@ fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
             command,
         } => {
             let mut out = match &events {
-                Some(path) => JsonlWriter::append_file(path, false)?,
-                None => JsonlWriter::from_writer(std::io::stderr(), "stderr"),
+                Some(path) => soak_core::jsonl::JsonlWriter::append_file(path, false)?,
+                None => soak_core::jsonl::JsonlWriter::from_writer(std::io::stderr(), "stderr"),
             };
             let opts = supervise::RunOptions {
                 timeout,
                 grace,
                 group,
             };
-            let mut emit = |r: Record| {
+            let mut emit = |r: soak_core::record::Record| {
                 let _ = out.write(&r);
             };
-            let report = supervise::run(&command, &opts, &mut emit).map_err(|e| match e {
-                supervise::RunError::Spawn { .. } => usage(e),
+            let report = platform::supervise(&command, &opts, &mut emit).map_err(|e| match e {
+                supervise::RunError::Spawn { .. } => soak_core::exit::usage(e),
                 supervise::RunError::System { .. } => environment(e),
             })?;
             emit(supervise::summary(&report));
@@ -250,6 +229,56 @@ fn run_linux(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// The Linux work of each subcommand, through /proc, pidfds and the subreaper.
+#[cfg(target_os = "linux")]
+mod platform {
+    use std::time::Duration;
+
+    use nix::sys::signal::Signal;
+    use soak_core::report::Report;
+
+    use crate::killtree::KillOptions;
+    use crate::reap;
+
+    pub(crate) use crate::scan_cmd as scan;
+    pub(crate) use crate::supervise::run as supervise;
+
+    /// `kill-tree`: its report, and whether no signal at all was permitted.
+    pub fn kill_tree(
+        pid: i32,
+        signal: Signal,
+        grace: Duration,
+        dry_run: bool,
+    ) -> anyhow::Result<(Report, bool)> {
+        crate::kill_tree_cmd(
+            pid,
+            KillOptions {
+                signal,
+                timeout: grace,
+                dry_run,
+            },
+        )
+    }
+
+    /// `reap`.
+    pub fn reap(
+        tree: Option<i32>,
+        kill_parents: bool,
+        grace: Duration,
+        dry_run: bool,
+    ) -> anyhow::Result<Report> {
+        crate::reap_cmd(reap::ReapOptions {
+            tree,
+            kill_parents,
+            grace,
+            dry_run,
+        })
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+use portable as platform;
 
 #[cfg(target_os = "linux")]
 fn proc_error(e: ProcError) -> anyhow::Error {

@@ -19,14 +19,13 @@ pub mod procs;
 
 use std::time::Duration;
 
-use soak_core::exit::{ExitCode, environment, usage};
-use soak_core::jsonl::JsonlWriter;
+use soak_core::exit::{environment, usage};
 use soak_core::record::{Record, RecordType, Timestamp};
 use soak_core::report::{RecordBody, Report};
 
+use crate::TOOL;
 use crate::scan::{Zombie, finding, summary as scan_summary};
 use crate::supervise::{self, RunError, RunOptions};
-use crate::{Cli, Cmd, TOOL, interrupted, interruptible};
 use procs::Snapshot;
 
 /// Why Windows reports no zombies, in its summaries.
@@ -38,72 +37,16 @@ const NO_ZOMBIES: Option<&str> = Some(
 #[cfg(not(windows))]
 const NO_ZOMBIES: Option<&str> = None;
 
-/// Runs a subcommand off Linux.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Cmd::Scan {
-            tree,
-            min_age,
-            output,
-        } => {
-            let term = interruptible()?;
-            let report = scan(tree, min_age)?;
-            interrupted(report, &term).finish(&output)
-        }
-        Cmd::KillTree {
-            pid,
-            signal,
-            grace,
-            dry_run,
-            output,
-        } => {
-            let term = interruptible()?;
-            let (report, all_denied) = kill_tree(pid, signal, grace, dry_run)?;
-            let code = interrupted(report, &term).finish(&output)?;
-            if all_denied {
-                return Err(environment(format!(
-                    "PID {pid}: permission denied for every process in the tree"
-                )));
-            }
-            Ok(code)
-        }
-        Cmd::Reap {
-            tree,
-            dry_run,
-            output,
-            ..
-        } => reap(tree, dry_run)?.finish(&output),
-        Cmd::Run {
-            timeout,
-            grace,
-            group,
-            events,
-            command,
-        } => {
-            let mut out = match &events {
-                Some(path) => JsonlWriter::append_file(path, false)?,
-                None => JsonlWriter::from_writer(std::io::stderr(), "stderr"),
-            };
-            let opts = RunOptions {
-                timeout,
-                grace,
-                group,
-            };
-            let mut emit = |r: Record| {
-                let _ = out.write(&r);
-            };
-            #[cfg(windows)]
-            let report = crate::windows::job::run(&command, &opts, &mut emit);
-            #[cfg(unix)]
-            let report = group_run::run(&command, &opts, &mut emit);
-            let report = report.map_err(|e| match e {
-                RunError::Spawn { .. } => usage(e),
-                RunError::System { .. } => environment(e),
-            })?;
-            emit(supervise::summary(&report));
-            Ok(ExitCode::Child(report.status()))
-        }
-    }
+/// `run`: the command in a kill-on-close Job Object (Windows) or its own process group (macOS).
+pub fn supervise(
+    command: &[String],
+    opts: &RunOptions,
+    emit: &mut dyn FnMut(Record),
+) -> Result<supervise::RunReport, RunError> {
+    #[cfg(windows)]
+    return crate::windows::job::run(command, opts, emit);
+    #[cfg(unix)]
+    group_run::run(command, opts, emit)
 }
 
 fn snapshot_with(tree: Option<i32>) -> anyhow::Result<Snapshot> {
@@ -140,7 +83,7 @@ fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie>
 }
 
 /// The report of `scan`: a finding per zombie (none on Windows), then the summary.
-fn scan(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
+pub fn scan(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
     let snap = snapshot_with(tree)?;
     let found = zombies(&snap, tree, min_age);
     let records: Vec<Record> = found.iter().map(finding).collect();
@@ -173,7 +116,12 @@ fn scan(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
 }
 
 /// The report of `reap`: nothing to reap on Windows; Linux only elsewhere.
-fn reap(tree: Option<i32>, dry_run: bool) -> anyhow::Result<Report> {
+pub fn reap(
+    tree: Option<i32>,
+    _kill_parents: bool,
+    _grace: Duration,
+    dry_run: bool,
+) -> anyhow::Result<Report> {
     if !cfg!(windows) {
         return Err(environment(
             "reap works on Linux only (it needs /proc); `zombiereap scan` reports zombies here",
@@ -200,7 +148,7 @@ fn refused(pid: i32) -> bool {
 
 /// The report of `kill-tree` (an action per process, then the summary), and whether no signal
 /// at all was permitted (an environment failure once the report is written).
-fn kill_tree(
+pub fn kill_tree(
     pid: i32,
     signal: crate::Signal,
     grace: Duration,
