@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::args::{Settings, SoakArgs};
 use soak_core::sys::free_bytes;
+use soak_core::units::format_bytes;
 
 /// The binaries a soak runs, built in release mode unless `--bin-dir` names them.
 const TOOLS: [&str; 9] = [
@@ -55,8 +56,8 @@ impl Plan {
         {
             eprintln!(
                 "soak: warning: {} free on the artifacts' filesystem, less than --max-total {}",
-                soak_core::units::format_bytes(free),
-                args.max_total
+                format_bytes(free),
+                format_bytes(args.max_total)
             );
         }
     }
