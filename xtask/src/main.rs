@@ -1,6 +1,8 @@
 //! `cargo xtask ...`: the project's own workflows, written in Rust so they run wherever cargo
 //! does (the alias lives in `.cargo/config.toml`).
 
+#![deny(unsafe_code)]
+
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};

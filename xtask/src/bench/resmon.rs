@@ -247,8 +247,8 @@ impl Drop for BenchCgroup {
                 .split_ascii_whitespace()
                 .filter_map(|p| p.parse::<i32>().ok())
             {
-                // SAFETY: kill(2) with a PID read from our own cgroup and a valid signal.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // A PID read from the bench's own cgroup; one already gone is no matter.
+                let _ = soak_core::sys::signal_pid(pid, libc::SIGKILL);
             }
         }
         for d in self.dirs.iter().rev() {
