@@ -62,6 +62,15 @@ fn a_bad_size_is_one_line_naming_the_flag() {
 }
 
 #[test]
+fn a_bad_percentage_is_one_line_naming_the_flag() {
+    refused(&["--demo", "--max-cpu", "lots"], "'--max-cpu <PERCENT>'");
+    refused(
+        &["--demo", "--min-availability", "99.5%%"],
+        "'--min-availability <PERCENT>'",
+    );
+}
+
+#[test]
 fn names_are_checked_against_their_lists() {
     refused(
         &["--demo", "--demo-faults", "leak,nope"],

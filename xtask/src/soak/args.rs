@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use orphan_cancel::exchange::nonce::NonceUnit;
-use soak_core::cli::{clap_duration, clap_interval, clap_size};
+use soak_core::cli::{clap_duration, clap_interval, clap_percent, clap_size};
 use soak_demo::Fault;
 
 use super::service::Attach;
@@ -99,8 +99,8 @@ pub struct SoakArgs {
     /// availability counts from that first healthy answer.
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = clap_duration)]
     pub startup_grace: Duration,
-    /// Availability needed, percent.
-    #[arg(long, default_value_t = 99.5)]
+    /// Availability needed, percent (`99.5` or `99.5%`).
+    #[arg(long, default_value = "99.5", value_name = "PERCENT", value_parser = clap_percent)]
     pub min_availability: f64,
     /// Disk budget for the run's artifacts.
     #[arg(long, default_value = "5GB", value_name = "SIZE", value_parser = clap_size)]
@@ -113,8 +113,8 @@ pub struct SoakArgs {
     /// --demo, else 5m).
     #[arg(long, value_name = "DURATION", value_parser = clap_interval)]
     pub logrotate_every: Option<Duration>,
-    /// Average CPU of the service's process tree allowed, percent.
-    #[arg(long, default_value_t = 80.0)]
+    /// Average CPU of the service's process tree allowed, percent of one core (`80` or `80%`).
+    #[arg(long, default_value = "80", value_name = "PERCENT", value_parser = clap_percent)]
     pub max_cpu: f64,
     /// WebSocket reconnections allowed in any hour.
     #[arg(long, default_value_t = 10)]

@@ -308,7 +308,7 @@ mod tests {
             #[command(flatten)]
             soak: crate::soak::SoakArgs,
         }
-        let args = Cli::parse_from(["soak", "--demo", "--max-cpu", "30"]).soak;
+        let args = Cli::parse_from(["soak", "--demo", "--max-cpu", "30%"]).soak;
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("resources.jsonl");
         let lines = [
@@ -338,6 +338,7 @@ mod tests {
         // The seed's analysis averaged the machine at 22.959 %; the samples here say 60 %:
         // the row quotes resanalyze, it does not average the samples again.
         let row = cpu_row(&i, &facts, Some(&seed_analysis()));
+        assert_eq!(row.threshold, "< 30%", "--max-cpu 30% reads as 30");
         assert_eq!(row.value, "25.0%");
         assert_eq!(row.status, crate::soak::verdict::Status::Pass);
         assert_eq!(
