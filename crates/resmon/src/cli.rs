@@ -33,7 +33,8 @@ Every sample holds the seed monitor's fields (cpu_percent, memory_used_mb, proce
 ...) plus tree totals (tree_memory_mb, tree_fds, ...), elapsed_s and resmon's own overhead.
 A metric that cannot be read is null and named in `unavailable`.
 Exit codes: 0 done (duration, count, SIGTERM, target gone, stdout closed); 2 bad flag, zero
-interval, bad --listen address, a --format other than jsonl or csv, or missing PID; 3
+interval, bad --listen address, a --format other than jsonl or csv, a missing PID or a --pid
+that ended before the first sample; 3
 unwritable output or port in use; 130 SIGINT;
 with a command: the command's own status (128+N for signal N).";
 

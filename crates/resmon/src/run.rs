@@ -253,7 +253,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         &mut waiter,
         soak_core::signals::SIGTERM,
     )?;
+    // Attached PIDs that all ended before the first sample leave nothing recorded of them:
+    // never a pass (exit 0), but the same answer as a PID that was not there at all.
+    let unsampled = reason == "target_exit" && targets.child_pid().is_none() && m.samples == 0;
     let code = match (reason, targets.child_status()) {
+        _ if unsampled => ExitCode::Usage,
         ("target_exit", Some(status)) => ExitCode::Child(exit_status_code(status)),
         // 130 for SIGINT, 0 for a requested stop (SIGTERM, SIGHUP).
         ("signal", _) => term
@@ -277,7 +281,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         quiet: true,
         summary_md: cli.output.summary_md.clone(),
     };
-    Report::new(TOOL, m.summary)
+    let code = Report::new(TOOL, m.summary)
         .exit(code)
-        .finish(&summary_only)
+        .finish(&summary_only)?;
+    if unsampled {
+        let pids: Vec<String> = cli.pids.iter().map(i32::to_string).collect();
+        return Err(usage(format!(
+            "--pid {}: ended before the first sample; nothing of it was recorded",
+            pids.join(",")
+        )));
+    }
+    Ok(code)
 }
