@@ -4,6 +4,7 @@
 //! - [`scan`]: zombies and their parents;
 //! - [`killtree`]: freeze, collect, ask, wait, force;
 //! - [`supervise`]: `run -- CMD`, tini's job plus leftover cleanup and JSONL events;
+//! - [`run_output`]: where `run` writes its events and summary (`-f`, `-o`, `--summary-md`, `-q`);
 //! - [`target`]: PID + start time (+ pidfd) process handles;
 //! - `portable` (Windows, macOS): the same commands through sysinfo, Job Objects (Windows)
 //!   and process groups (macOS).
@@ -13,6 +14,7 @@ pub mod killtree;
 pub mod portable;
 #[cfg(target_os = "linux")]
 pub mod reap;
+pub mod run_output;
 pub mod scan;
 pub mod supervise;
 #[cfg(target_os = "linux")]
@@ -61,7 +63,7 @@ const TOOL: &str = "zombiereap";
   zombiereap kill-tree 4242 --grace 10s   # SIGTERM the tree, SIGKILL what remains after 10s
   zombiereap kill-tree 4242 --dry-run     # show the tree that would be killed
   zombiereap reap --kill-parents          # SIGCHLD to parents; terminate those that don't reap
-  zombiereap run --timeout 24h --grace 30s --events events.jsonl -- python3 bot.py
+  zombiereap run --timeout 24h --grace 30s -o events.jsonl -- python3 bot.py
 
 Exit status: scan 1 when zombies exist; kill-tree 1 when a process survived; run: the
 command's status, 128+N when signal N ended it; 2 bad usage or no such PID; 3 not permitted."
@@ -125,6 +127,20 @@ pub enum Cmd {
         output: OutputArgs,
     },
     /// Run a command as a subreaper: forward signals, reap orphans, kill leftovers at the end.
+    #[command(
+        mut_arg("format", |a| a.hide_possible_values(true).help(
+            "Events format: jsonl (each event as it happens, the summary last; the default) or \
+             json, table, markdown, csv (everything once the command has ended)"
+        )),
+        mut_arg("output", |a| a.help(
+            "Write the events and the summary here instead of stderr (jsonl: appended as they \
+             happen, never through a symbolic link; other formats: a new file renamed into \
+             place at the end)"
+        )),
+        mut_arg("quiet", |a| a.help(
+            "Write no events on stderr: the exit status, --output and --summary-md still tell"
+        )),
+    )]
     Run {
         /// Kill the command's tree (gracefully) after this long.
         #[arg(long, value_parser = clap_duration)]
@@ -135,10 +151,12 @@ pub enum Cmd {
         /// Start the command in its own process group and forward signals to the group.
         #[arg(long)]
         group: bool,
-        /// Append the JSONL events and summary here instead of stderr (stdout stays the
-        /// command's).
-        #[arg(long, value_name = "FILE")]
+        /// The former name of `-o/--output` (kept for one release).
+        #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
         events: Option<PathBuf>,
+        /// Where and how the events and the summary are written (stdout stays the command's).
+        #[command(flatten)]
+        output: OutputArgs,
         /// The command and its arguments.
         #[arg(required = true, last = true, value_name = "CMD")]
         command: Vec<String>,
@@ -206,26 +224,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grace,
             group,
             events,
+            output,
             command,
         } => {
-            let mut out = match &events {
-                Some(path) => soak_core::jsonl::JsonlWriter::append_file(path, false)?,
-                None => soak_core::jsonl::JsonlWriter::from_writer(std::io::stderr(), "stderr"),
-            };
+            let mut out = run_output::RunOutput::open(output, events)?;
             let opts = supervise::RunOptions {
                 timeout,
                 grace,
                 group,
             };
-            let mut emit = |r: soak_core::record::Record| {
-                let _ = out.write(&r);
-            };
-            let report = platform::supervise(&command, &opts, &mut emit).map_err(|e| match e {
-                supervise::RunError::Spawn { .. } => soak_core::exit::usage(e),
-                supervise::RunError::System { .. } => environment(e),
-            })?;
-            emit(supervise::summary(&report));
-            Ok(ExitCode::Child(report.status()))
+            let report = platform::supervise(&command, &opts, &mut |r| out.emit(r)).map_err(
+                |e| match e {
+                    supervise::RunError::Spawn { .. } => soak_core::exit::usage(e),
+                    supervise::RunError::System { .. } => environment(e),
+                },
+            )?;
+            out.finish(&report, supervise::summary(&report))
         }
     }
 }
