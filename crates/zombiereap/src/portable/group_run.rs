@@ -16,8 +16,8 @@ use signal_hook::iterator::Signals;
 use soak_core::record::Record;
 
 use super::leftovers::{Leftovers, end};
-use super::procs::Snapshot;
 use crate::supervise::{RunError, RunOptions, RunReport, event};
+use soak_core::portable_proc::Snapshot;
 
 /// Signals passed on to the command's group.
 const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];

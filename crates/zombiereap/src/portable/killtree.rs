@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use soak_core::record::{Record, RecordType};
 
 use super::pin::{self, Pinned};
-use super::procs::{Info, Snapshot};
 use crate::Signal;
 use crate::killtree::Fate;
+use soak_core::portable_proc::{ProcInfo as Info, Snapshot};
 
 /// How often the wait looks at the members.
 const POLL: Duration = Duration::from_millis(10);
@@ -80,7 +80,7 @@ fn capture_new(root: i32, members: &mut Vec<Member>) {
         .chain(members.iter().map(|m| m.info.pid))
         .collect();
     for r in roots {
-        for info in snap.tree(r) {
+        for info in snap.tree(&[r]) {
             let known = members
                 .iter()
                 .any(|m| m.info.pid == info.pid && m.info.start == info.start);
@@ -99,7 +99,7 @@ pub fn kill_tree(
     dry_run: bool,
 ) -> Result<Option<Outcome>, String> {
     let snap = Snapshot::take()?;
-    let tree = snap.tree(root);
+    let tree = snap.tree(&[root]);
     if tree.is_empty() {
         return Ok(None);
     }

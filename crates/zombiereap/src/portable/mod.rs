@@ -1,5 +1,5 @@
 //! zombiereap off Linux (Windows, macOS): the same subcommands and records, through one
-//! sysinfo listing of every process ([`procs`]) instead of /proc.
+//! sysinfo listing of every process (`soak_core::portable_proc`) instead of /proc.
 //!
 //! - `scan`: Windows has no zombies (an exited process is gone once the last handle to it
 //!   closes; only its exit status stays with those handles), so `scan` says so and passes;
@@ -15,7 +15,6 @@ pub mod group_run;
 pub mod killtree;
 pub mod leftovers;
 pub mod pin;
-pub mod procs;
 
 use std::time::Duration;
 
@@ -26,7 +25,7 @@ use soak_core::report::{RecordBody, Report};
 use crate::TOOL;
 use crate::scan::{Zombie, finding, summary as scan_summary};
 use crate::supervise::{self, RunError, RunOptions};
-use procs::Snapshot;
+use soak_core::portable_proc::Snapshot;
 
 /// Why Windows reports no zombies, in its summaries.
 #[cfg(windows)]
@@ -61,7 +60,7 @@ fn snapshot_with(tree: Option<i32>) -> anyhow::Result<Snapshot> {
 
 /// The zombies of `snap` (in `tree` when given) at least `min_age` old.
 fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie> {
-    let scope: Option<Vec<i32>> = tree.map(|r| snap.tree(r).iter().map(|p| p.pid).collect());
+    let scope: Option<Vec<i32>> = tree.map(|r| snap.tree(&[r]).iter().map(|p| p.pid).collect());
     let now = Timestamp::now().unix();
     snap.iter()
         .filter(|p| p.zombie)
