@@ -6,21 +6,18 @@
 //! parent while the command runs.
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-use signal_hook::iterator::Signals;
 use soak_core::record::Record;
 
 use super::leftovers::{Leftovers, end};
-use crate::supervise::{RunError, RunOptions, RunReport, event};
+use crate::supervise::{
+    FORWARDED, RunError, RunOptions, RunReport, catch, event, spawn, stop_signal,
+};
 use soak_core::portable_proc::Snapshot;
 
-/// Signals passed on to the command's group.
-const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 /// How often the command, the signals and the timeout are looked at.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -65,22 +62,10 @@ pub fn run(
     opts: &RunOptions,
     emit: &mut dyn FnMut(Record),
 ) -> Result<RunReport, RunError> {
-    let mut signals = Signals::new(FORWARDED).map_err(|source| RunError::System {
-        what: "installing signal handlers",
-        source,
+    let mut signals = catch(&FORWARDED)?;
+    let mut child = spawn(argv, |command| {
+        command.process_group(0);
     })?;
-    let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
-        command: String::new(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
-    })?;
-    let mut child = Command::new(program)
-        .args(args)
-        .process_group(0)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            command: program.clone(),
-            source,
-        })?;
     let pid = child.id() as i32;
     let mut report = RunReport {
         pid,
@@ -102,15 +87,7 @@ pub fn run(
         for sig in signals.pending() {
             if let Ok(s) = Signal::try_from(sig) {
                 if killpg(Pid::from_raw(pid), s).is_ok() {
-                    report.forwarded += 1;
-                    if matches!(sig, SIGINT | SIGTERM | SIGHUP | SIGQUIT) {
-                        report.stop_requested = Some(sig);
-                    }
-                    emit(
-                        event("forwarded")
-                            .with("pid", pid)
-                            .with("signal", s.as_str()),
-                    );
+                    emit(report.forwarded(pid, s.as_str(), stop_signal(sig)));
                 }
             }
         }

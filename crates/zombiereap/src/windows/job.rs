@@ -12,7 +12,6 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use soak_core::record::Record;
@@ -34,7 +33,7 @@ use windows_sys::Win32::System::Threading::{
 use super::console::{Signal, ctrl_break};
 use super::process::TERMINATED;
 use crate::portable::leftovers::{Leftovers, end};
-use crate::supervise::{RunError, RunOptions, RunReport, event};
+use crate::supervise::{RunError, RunOptions, RunReport, event, spawn};
 
 /// How often the command, the console flag and the timeout are looked at.
 const POLL: Duration = Duration::from_millis(20);
@@ -205,18 +204,9 @@ pub fn run(
         source,
     })?;
     let job = Job::new()?;
-    let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
-        command: String::new(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
+    let mut child = spawn(argv, |command| {
+        command.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED);
     })?;
-    let mut child = Command::new(program)
-        .args(args)
-        .creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            command: program.clone(),
-            source,
-        })?;
     let pid = child.id();
     if let Err(e) = job.assign(&child).and_then(|()| resume(pid)) {
         let _ = child.kill();
@@ -247,13 +237,7 @@ pub fn run(
         if requested.is_some() && requested != seen_signal {
             seen_signal = requested;
             if ctrl_break(group).is_ok() {
-                report.forwarded += 1;
-                report.stop_requested = requested;
-                emit(
-                    event("forwarded")
-                        .with("pid", pid)
-                        .with("signal", Signal::CtrlBreak.as_str()),
-                );
+                emit(report.forwarded(pid, Signal::CtrlBreak.as_str(), requested));
             }
         }
         if !report.timed_out && opts.timeout.is_some_and(|t| started.elapsed() >= t) {
