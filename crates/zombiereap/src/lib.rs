@@ -1,7 +1,7 @@
 //! `zombiereap`: finds zombie processes, kills process trees gracefully without ever hitting a
 //! recycled PID, and runs a command as a subreaper so that a CI step leaves nothing behind.
 //!
-//! - [`scan`]: zombies and their parents;
+//! - [`scan`]: zombies and their parents; [`scan_report`]: its report on every OS;
 //! - [`killtree`]: freeze, collect, ask, wait, force;
 //! - [`supervise`]: `run -- CMD`, tini's job plus leftover cleanup and JSONL events;
 //! - [`run_output`]: where `run` writes its events and summary (`-f`, `-o`, `--summary-md`, `-q`);
@@ -16,6 +16,7 @@ pub mod portable;
 pub mod reap;
 pub mod run_output;
 pub mod scan;
+pub mod scan_report;
 pub mod supervise;
 #[cfg(target_os = "linux")]
 pub mod target;
@@ -352,32 +353,13 @@ fn scan_cmd(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
         }
     }
     let zombies = scan::find_zombies(&table, tree, min_age);
-    let records: Vec<Record> = zombies.iter().map(scan::finding).collect();
-    let line = format!(
-        "zombiereap: {} zombie(s) among {} processes",
-        zombies.len(),
-        table.len()
-    );
-    let body = RecordBody::new(
-        records,
-        &[
-            "pid",
-            "name",
-            "ppid",
-            "parent_name",
-            "parent_state",
-            "age_s",
-            "parent_cmdline",
-        ],
-    )
-    .summary(scan::summary(&zombies, table.len()))
-    .note(line.clone());
-    let report = Report::new(TOOL, body).heading("scan");
-    Ok(if zombies.is_empty() {
-        report
-    } else {
-        report.fail(line)
-    })
+    let summary = scan::summary(&zombies, table.len());
+    Ok(scan_report::scan_report(
+        &zombies,
+        table.len(),
+        summary,
+        None,
+    ))
 }
 
 /// The report of `kill-tree` (an action per process, then the summary), and whether no signal

@@ -34,26 +34,25 @@ fn members(group: i32) -> Vec<i32> {
         .collect()
 }
 
-/// SIGTERM to the group, up to `grace` for it to empty, then SIGKILL; `leftovers` (the
-/// command has exited) counts them in the report.
-fn end_group(
-    group: i32,
-    grace: Duration,
-    leftovers: bool,
-    report: &mut RunReport,
-    emit: &mut dyn FnMut(Record),
-) {
-    let pg = Pid::from_raw(group);
-    let members = || members(group).into_iter().map(i64::from).collect();
-    let ask = || killpg(pg, Signal::SIGTERM).is_ok().then_some("SIGTERM");
-    let force = || killpg(pg, Signal::SIGKILL).is_ok();
-    let l = Leftovers {
-        members: &members,
-        ask: &ask,
-        force: &force,
-        force_name: "SIGKILL",
-    };
-    end(&l, grace, leftovers, report, emit);
+/// A process group's leftovers: SIGTERM to the group, SIGKILL to what is left after the grace.
+struct Group(i32);
+
+impl Leftovers for Group {
+    const FORCE_NAME: &'static str = "SIGKILL";
+
+    fn members(&self) -> Vec<i64> {
+        members(self.0).into_iter().map(i64::from).collect()
+    }
+
+    fn ask(&self) -> Option<&'static str> {
+        killpg(Pid::from_raw(self.0), Signal::SIGTERM)
+            .is_ok()
+            .then_some("SIGTERM")
+    }
+
+    fn force(&self) -> bool {
+        killpg(Pid::from_raw(self.0), Signal::SIGKILL).is_ok()
+    }
 }
 
 /// Runs `argv` as the leader of its own process group; every event is passed to `emit`.
@@ -94,7 +93,7 @@ pub fn run(
         if !report.timed_out && opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             report.timed_out = true;
             emit(event("timeout").with("pid", pid));
-            end_group(pid, opts.grace, false, &mut report, emit);
+            end(&Group(pid), opts.grace, false, &mut report, emit);
         }
         std::thread::sleep(POLL);
     };
@@ -106,6 +105,6 @@ pub fn run(
             .with("exit_code", report.exit_code)
             .with("signal", report.signal),
     );
-    end_group(pid, opts.grace, true, &mut report, emit);
+    end(&Group(pid), opts.grace, true, &mut report, emit);
     Ok(report)
 }

@@ -23,7 +23,8 @@ use soak_core::record::{Record, RecordType, Timestamp};
 use soak_core::report::{RecordBody, Report};
 
 use crate::TOOL;
-use crate::scan::{Zombie, finding, summary as scan_summary};
+use crate::scan::{Zombie, summary as scan_summary};
+use crate::scan_report::scan_report;
 use crate::supervise::{self, RunError, RunOptions};
 use soak_core::portable_proc::Snapshot;
 
@@ -85,33 +86,8 @@ fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie>
 pub fn scan(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
     let snap = snapshot_with(tree)?;
     let found = zombies(&snap, tree, min_age);
-    let records: Vec<Record> = found.iter().map(finding).collect();
     let summary = scan_summary(&found, snap.len()).with("note", NO_ZOMBIES);
-    let line = format!(
-        "zombiereap: {} zombie(s) among {} processes{}",
-        found.len(),
-        snap.len(),
-        NO_ZOMBIES.map(|n| format!(" ({n})")).unwrap_or_default()
-    );
-    let body = RecordBody::new(
-        records,
-        &[
-            "pid",
-            "name",
-            "ppid",
-            "parent_name",
-            "parent_state",
-            "age_s",
-        ],
-    )
-    .summary(summary)
-    .note(line.clone());
-    let report = Report::new(TOOL, body).heading("scan");
-    Ok(if found.is_empty() {
-        report
-    } else {
-        report.fail(line)
-    })
+    Ok(scan_report(&found, snap.len(), summary, NO_ZOMBIES))
 }
 
 /// The report of `reap`: nothing to reap on Windows; Linux only elsewhere.

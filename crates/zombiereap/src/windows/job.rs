@@ -166,31 +166,29 @@ fn resume(pid: u32) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Asks the job's processes to stop (Ctrl+Break to the command's group), waits up to
-/// `grace` for the job to empty, then terminates the job; `leftovers` (the command has
-/// exited) counts them in the report.
-fn end_job(
-    job: &Job,
+/// A job's leftovers: Ctrl+Break to the command's console group, then the whole job
+/// terminated after the grace.
+struct InJob<'a> {
+    job: &'a Job,
     group: i32,
-    grace: Duration,
-    leftovers: bool,
-    report: &mut RunReport,
-    emit: &mut dyn FnMut(Record),
-) {
-    let members = || job.pids().into_iter().map(i64::from).collect();
-    let ask = || {
-        ctrl_break(group)
+}
+
+impl Leftovers for InJob<'_> {
+    const FORCE_NAME: &'static str = "TerminateJobObject";
+
+    fn members(&self) -> Vec<i64> {
+        self.job.pids().into_iter().map(i64::from).collect()
+    }
+
+    fn ask(&self) -> Option<&'static str> {
+        ctrl_break(self.group)
             .is_ok()
             .then_some(Signal::CtrlBreak.as_str())
-    };
-    let force = || job.terminate();
-    let l = Leftovers {
-        members: &members,
-        ask: &ask,
-        force: &force,
-        force_name: "TerminateJobObject",
-    };
-    end(&l, grace, leftovers, report, emit);
+    }
+
+    fn force(&self) -> bool {
+        self.job.terminate()
+    }
 }
 
 /// Runs `argv` in a kill-on-close Job Object; every event is passed to `emit`.
@@ -243,7 +241,13 @@ pub fn run(
         if !report.timed_out && opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             report.timed_out = true;
             emit(event("timeout").with("pid", pid));
-            end_job(&job, group, opts.grace, false, &mut report, emit);
+            end(
+                &InJob { job: &job, group },
+                opts.grace,
+                false,
+                &mut report,
+                emit,
+            );
         }
         std::thread::sleep(POLL);
     };
@@ -254,6 +258,12 @@ pub fn run(
             .with("exit_code", report.exit_code)
             .with("signal", report.signal),
     );
-    end_job(&job, group, opts.grace, true, &mut report, emit);
+    end(
+        &InJob { job: &job, group },
+        opts.grace,
+        true,
+        &mut report,
+        emit,
+    );
     Ok(report)
 }
