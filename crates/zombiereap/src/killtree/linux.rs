@@ -8,7 +8,7 @@ use soak_core::proc::{ProcError, ProcStat, ProcessTable, read_stat};
 use soak_core::record::Record;
 
 use super::{Fate, MemberAction};
-use crate::target::{SignalError, Target};
+use crate::target::Target;
 
 /// How often the wait loop looks at the tree.
 const POLL: Duration = Duration::from_millis(10);
@@ -116,7 +116,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
             Ok(()) => {
                 let _ = t.signal(Signal::SIGCONT);
             }
-            Err(SignalError::PermissionDenied(_)) => {
+            Err(ProcError::PermissionDenied(_)) => {
                 fates.insert(t.pid(), (Fate::PermissionDenied, None));
             }
             Err(_) => {
@@ -126,7 +126,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
     for t in known.values() {
         if let Err(e) = t.signal(opts.signal) {
             let fate = match e {
-                SignalError::PermissionDenied(_) => Fate::PermissionDenied,
+                ProcError::PermissionDenied(_) => Fate::PermissionDenied,
                 _ => Fate::AlreadyGone,
             };
             fates.insert(t.pid(), (fate, None));
@@ -166,7 +166,7 @@ pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError
         if let std::collections::btree_map::Entry::Vacant(slot) = fates.entry(t.pid()) {
             slot.insert(match t.signal(Signal::SIGKILL) {
                 Ok(()) => (Fate::Killed, None),
-                Err(SignalError::PermissionDenied(_)) => (Fate::PermissionDenied, None),
+                Err(ProcError::PermissionDenied(_)) => (Fate::PermissionDenied, None),
                 Err(_) => (Fate::Exited, Some(asked.elapsed().as_secs_f64())),
             });
         }
@@ -209,7 +209,7 @@ pub fn kill_one(stat: &ProcStat, opts: KillOptions) -> Fate {
     };
     match t.signal(opts.signal) {
         Ok(()) => {}
-        Err(SignalError::PermissionDenied(_)) => return Fate::PermissionDenied,
+        Err(ProcError::PermissionDenied(_)) => return Fate::PermissionDenied,
         Err(_) => return Fate::AlreadyGone,
     }
     let asked = Instant::now();
@@ -221,7 +221,7 @@ pub fn kill_one(stat: &ProcStat, opts: KillOptions) -> Fate {
     }
     match t.signal(Signal::SIGKILL) {
         Ok(()) => Fate::Killed,
-        Err(SignalError::PermissionDenied(_)) => Fate::PermissionDenied,
+        Err(ProcError::PermissionDenied(_)) => Fate::PermissionDenied,
         Err(_) => Fate::Exited,
     }
 }
