@@ -556,6 +556,7 @@ fn pid_ended_before_the_first_sample_is_not_a_pass() {
         // A running process shows "0"; where wchan is hidden it never shows anything else.
         if start.elapsed() > Duration::from_secs(20) {
             let _ = run.kill();
+            let _ = run.wait();
             let _ = target.kill();
             let _ = target.wait();
             eprintln!("SKIP: /proc/PID/wchan does not show a blocked pipe write here ({now:?})");
