@@ -115,16 +115,13 @@ pub struct Targets {
 /// The start time of a running (not zombie) `pid`.
 #[cfg(target_os = "linux")]
 fn running_start(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let r = parse_stat(pid, &text, 1)?;
-    (r.state != 'Z' && r.state != 'X').then_some(r.start_ticks)
+    let s = soak_core::proc::read_stat(pid).ok()?;
+    (s.state != 'Z' && s.state != 'X').then_some(s.start_ticks)
 }
 
 #[cfg(target_os = "linux")]
 fn parent_of(pid: i32) -> Option<i32> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &text[text.rfind(')')? + 1..];
-    after.split_ascii_whitespace().nth(1)?.parse().ok()
+    soak_core::proc::read_stat(pid).ok().map(|s| s.ppid)
 }
 
 /// resmon itself and its ancestors: never a target of `--name` (their command lines hold
@@ -139,7 +136,8 @@ fn self_and_ancestors() -> Vec<i32> {
     out
 }
 
-/// The command line of `pid` joined by spaces (empty for kernel threads).
+/// The command line of `pid` joined by spaces (empty for kernel threads); read as bytes, so
+/// an argument that is not UTF-8 still matches (core's `proc::cmdline` refuses it).
 #[cfg(target_os = "linux")]
 fn cmdline(pid: i32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
