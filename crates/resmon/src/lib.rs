@@ -42,6 +42,7 @@ pub mod target;
 pub mod tree;
 #[cfg(unix)]
 pub mod waiter;
+pub mod wake;
 pub mod watch;
 #[cfg(windows)]
 pub mod windows;
