@@ -1,5 +1,5 @@
 //! resmon's command line (clap only): what it follows, how often, for how long, where the
-//! samples go. [`crate::run`] does the work.
+//! samples go. [`crate::run()`] does the work.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //! - [`target`]: PIDs, pid files, names and launched commands, re-attachment on restart;
 //! - [`schedule`]: the fixed-rate clock and missed ticks;
 //! - [`sample`]: assembling a record with the seed's field names;
-//! - [`waiter`]: sleeping until the next tick, woken by signals and target exits;
+//! - [`waiter`]: sleeping until the next tick, woken by signals and target exits ([`wake`]: why);
 //! - [`prom`]: OpenMetrics endpoint and node_exporter textfile;
 //! - [`watch`]: sizes of watched files and directories;
 //! - [`cgroup`], [`cgtarget`], [`resolve`]: a cgroup's own accounting (`--cgroup`,

@@ -2,7 +2,7 @@
 //!
 //! The tree is walked from each target through `/proc/PID/task/TID/children`, as
 //! [`soak_core::proc::descendants`] does, but with every file kept open between samples
-//! ([`ProcFile`]) so a sample costs one `pread` per file and no `open`/`getdents`/`close`:
+//! ([`ProcFile`](crate::procfile::ProcFile)) so a sample costs one `pread` per file and no `open`/`getdents`/`close`:
 //! `stat` (state, CPU ticks, threads, RSS), `io` (storage bytes), `children`, and an `fstat`
 //! of the open `fd/` directory (Linux ≥ 6.2 reports the number of open descriptors as its
 //! size; older kernels are counted by listing it). Kernels without `children` files fall back

@@ -13,8 +13,8 @@
 //!    children are captured and signalled too).
 //! 4. **Force.** What is still alive gets SIGKILL.
 //!
-//! Every member is a [`Target`] (PID + start time, pidfd where available), so a PID recycled
-//! during all this is never signalled.
+//! On Linux every member is a `target::Target` (PID + start time, pidfd where available), so a
+//! PID recycled during all this is never signalled.
 
 use soak_core::record::{Record, RecordType};
 
