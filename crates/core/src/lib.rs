@@ -10,9 +10,11 @@
 //! - [`fileinfo`]: file identities, positional reads and device checks on every OS;
 //! - [`alive`]: whether a PID is still running, on every OS;
 //! - `proc` (Linux only): /proc process trees and PID-reuse-safe process identities;
+//! - `portable_proc` (Windows, macOS): the process listing and trees by parent PID through
+//!   sysinfo;
 //! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows).
 //!
-//! Everything but `proc` builds and is tested on Linux, Windows and macOS.
+//! Everything but `proc` and `portable_proc` builds and is tested on Linux, Windows and macOS.
 
 pub mod alive;
 pub mod cli;
@@ -25,6 +27,8 @@ pub mod jsonl;
 pub mod outfile;
 pub mod output;
 pub mod pathtext;
+#[cfg(not(target_os = "linux"))]
+pub mod portable_proc;
 #[cfg(target_os = "linux")]
 pub mod proc;
 pub mod record;

@@ -12,7 +12,6 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use soak_core::record::Record;
@@ -34,7 +33,7 @@ use windows_sys::Win32::System::Threading::{
 use super::console::{Signal, ctrl_break};
 use super::process::TERMINATED;
 use crate::portable::leftovers::{Leftovers, end};
-use crate::supervise::{RunError, RunOptions, RunReport, event};
+use crate::supervise::{RunError, RunOptions, RunReport, event, spawn};
 
 /// How often the command, the console flag and the timeout are looked at.
 const POLL: Duration = Duration::from_millis(20);
@@ -167,31 +166,29 @@ fn resume(pid: u32) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Asks the job's processes to stop (Ctrl+Break to the command's group), waits up to
-/// `grace` for the job to empty, then terminates the job; `leftovers` (the command has
-/// exited) counts them in the report.
-fn end_job(
-    job: &Job,
+/// A job's leftovers: Ctrl+Break to the command's console group, then the whole job
+/// terminated after the grace.
+struct InJob<'a> {
+    job: &'a Job,
     group: i32,
-    grace: Duration,
-    leftovers: bool,
-    report: &mut RunReport,
-    emit: &mut dyn FnMut(Record),
-) {
-    let members = || job.pids().into_iter().map(i64::from).collect();
-    let ask = || {
-        ctrl_break(group)
+}
+
+impl Leftovers for InJob<'_> {
+    const FORCE_NAME: &'static str = "TerminateJobObject";
+
+    fn members(&self) -> Vec<i64> {
+        self.job.pids().into_iter().map(i64::from).collect()
+    }
+
+    fn ask(&self) -> Option<&'static str> {
+        ctrl_break(self.group)
             .is_ok()
             .then_some(Signal::CtrlBreak.as_str())
-    };
-    let force = || job.terminate();
-    let l = Leftovers {
-        members: &members,
-        ask: &ask,
-        force: &force,
-        force_name: "TerminateJobObject",
-    };
-    end(&l, grace, leftovers, report, emit);
+    }
+
+    fn force(&self) -> bool {
+        self.job.terminate()
+    }
 }
 
 /// Runs `argv` in a kill-on-close Job Object; every event is passed to `emit`.
@@ -205,18 +202,9 @@ pub fn run(
         source,
     })?;
     let job = Job::new()?;
-    let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
-        command: String::new(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
+    let mut child = spawn(argv, |command| {
+        command.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED);
     })?;
-    let mut child = Command::new(program)
-        .args(args)
-        .creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            command: program.clone(),
-            source,
-        })?;
     let pid = child.id();
     if let Err(e) = job.assign(&child).and_then(|()| resume(pid)) {
         let _ = child.kill();
@@ -247,19 +235,19 @@ pub fn run(
         if requested.is_some() && requested != seen_signal {
             seen_signal = requested;
             if ctrl_break(group).is_ok() {
-                report.forwarded += 1;
-                report.stop_requested = requested;
-                emit(
-                    event("forwarded")
-                        .with("pid", pid)
-                        .with("signal", Signal::CtrlBreak.as_str()),
-                );
+                emit(report.forwarded(pid, Signal::CtrlBreak.as_str(), requested));
             }
         }
         if !report.timed_out && opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             report.timed_out = true;
             emit(event("timeout").with("pid", pid));
-            end_job(&job, group, opts.grace, false, &mut report, emit);
+            end(
+                &InJob { job: &job, group },
+                opts.grace,
+                false,
+                &mut report,
+                emit,
+            );
         }
         std::thread::sleep(POLL);
     };
@@ -270,6 +258,12 @@ pub fn run(
             .with("exit_code", report.exit_code)
             .with("signal", report.signal),
     );
-    end_job(&job, group, opts.grace, true, &mut report, emit);
+    end(
+        &InJob { job: &job, group },
+        opts.grace,
+        true,
+        &mut report,
+        emit,
+    );
     Ok(report)
 }
