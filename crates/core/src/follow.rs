@@ -23,8 +23,8 @@
 //! A FIFO is read as a stream: its end is the writer closing it ([`Follower::stream_ended`]).
 //! A device or socket is refused. A line longer than the limit is dropped as it arrives and
 //! counted ([`Follower::too_long`]), so memory stays bounded, and one poll reads at most
-//! [`POLL_QUOTA`] bytes, so the caller gets control back (to answer a signal) however fast the
-//! file grows. [`Follower::wait`] sleeps between polls and says when to stop ([`Until`]: a
+//! [`POLL_QUOTA`] bytes ([`Follower::with_quota`]), so the caller gets control back (to answer
+//! a signal) however fast the file grows. [`Follower::wait`] sleeps between polls and says when to stop ([`Until`]: a
 //! signal, a deadline, no data for a while, the writer saying it is done or exiting).
 
 mod lines;
@@ -69,6 +69,8 @@ pub struct Follower {
     previous: Option<Source>,
     lines: Lines,
     rotations: u64,
+    /// Most bytes one poll reads.
+    quota: u64,
     /// The last poll stopped at its quota: more is waiting.
     more: bool,
     ended: bool,
@@ -86,6 +88,7 @@ impl Follower {
             previous: None,
             lines: Lines::new(),
             rotations: 0,
+            quota: POLL_QUOTA,
             more: false,
             ended: false,
             last_data: Instant::now(),
@@ -97,6 +100,13 @@ impl Follower {
     /// in [`Follower::too_long`].
     pub fn with_max_line(mut self, max_line: usize) -> Self {
         self.lines.max_line = max_line;
+        self
+    }
+
+    /// Reads at most `bytes` (at least 1) per poll instead of [`POLL_QUOTA`]: a caller that
+    /// collects a poll's lines before handling them bounds what it holds.
+    pub fn with_quota(mut self, bytes: u64) -> Self {
+        self.quota = bytes.max(1);
         self
     }
 
@@ -236,7 +246,13 @@ impl Follower {
             // The writer has moved over once the new file has data; it no longer writes to
             // the old one, so that is read to its end a last time.
             let moved = current.file.metadata().map_err(FollowError::Read)?.len() > 0;
-            self.more = drain(previous, &mut self.lines, &mut self.last_data, on_line)?;
+            self.more = drain(
+                previous,
+                self.quota,
+                &mut self.lines,
+                &mut self.last_data,
+                on_line,
+            )?;
             if self.more || !moved {
                 return Ok(false);
             }
@@ -269,7 +285,13 @@ impl Follower {
                     .map_err(FollowError::Read)?;
             }
         }
-        self.more = drain(current, &mut self.lines, &mut self.last_data, on_line)?;
+        self.more = drain(
+            current,
+            self.quota,
+            &mut self.lines,
+            &mut self.last_data,
+            on_line,
+        )?;
         if self.more {
             // Not at the end yet: rotation is judged once the open file is read.
             return Ok(false);
@@ -291,7 +313,13 @@ impl Follower {
             self.rotations += 1;
             if let Some(mut older) = self.previous.replace(std::mem::replace(current, new)) {
                 // Rotated twice before the writer moved: the oldest is read out and closed.
-                while drain(&mut older, &mut self.lines, &mut self.last_data, on_line)? {}
+                while drain(
+                    &mut older,
+                    self.quota,
+                    &mut self.lines,
+                    &mut self.last_data,
+                    on_line,
+                )? {}
                 self.lines.end(on_line);
             }
             return Ok(true);

@@ -12,6 +12,8 @@ use crate::fileinfo::{FileId, is_device_or_socket, read_exact_at};
 
 /// Most bytes one [`Follower::poll`](super::Follower::poll) reads.
 pub const POLL_QUOTA: u64 = 16 << 20;
+/// The most bytes one read asks for.
+const CHUNK: usize = 64 * 1024;
 /// How many trailing bytes identify the read position's content.
 const SIGNATURE: usize = 128;
 /// The granularity a collapsed prefix is searched at (every filesystem block is a multiple).
@@ -102,15 +104,16 @@ pub(super) fn open_source(path: &Path) -> Result<Option<Source>, FollowError> {
     }))
 }
 
-/// Reads `source` to its end (or the quota), cutting lines. True when the quota stopped it.
+/// Reads `source` to its end (or `quota` bytes), cutting lines. True when the quota stopped it.
 pub(super) fn drain(
     source: &mut Source,
+    quota: u64,
     lines: &mut Lines,
     last_data: &mut Instant,
     on_line: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<bool, FollowError> {
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut budget = POLL_QUOTA;
+    let mut chunk = vec![0u8; CHUNK.min(usize::try_from(quota).unwrap_or(CHUNK)).max(1)];
+    let mut budget = quota;
     loop {
         if budget == 0 {
             return Ok(true);
