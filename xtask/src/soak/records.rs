@@ -1,7 +1,8 @@
 //! The parts of the tools' JSONL the soak reads, as typed records: what a field means is
 //! written once here, not as string-key lookups scattered through the stages. Every field is
 //! optional (`#[serde(default)]`): a tool that wrote less is judged on what it wrote. They are
-//! read through [`super::artifacts`] (streamed, `.gz` transparently) and [`super::tail`].
+//! read through [`super::artifacts`] (streamed, `.gz` transparently) and, while the run lasts,
+//! core's line follower ([`soak_core::follow`], in [`super::watch`]).
 
 use serde::Deserialize;
 
