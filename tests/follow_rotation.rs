@@ -370,7 +370,7 @@ fn soakkit_logrotate_rename_loses_and_repeats_no_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = follow_while_rotating(dir.path(), &python, |w, _| {
         let out = run_soakkit_logrotate(dir.path(), "--rename");
-        assert!(out.contains("rename"), "{out}");
+        assert!(out.contains("rename \u{2192}"), "{out}");
         w.hup();
     });
     assert!(rotated_files(dir.path()).len() as u64 >= ROUNDS);
@@ -386,7 +386,7 @@ fn soakkit_logrotate_copytruncate_loses_and_repeats_no_line() {
     let mut collapsed = true;
     let f = follow_while_rotating(dir.path(), &python, |_, _| {
         let out = run_soakkit_logrotate(dir.path(), "--copytruncate");
-        collapsed &= out.contains("collapse_range");
+        collapsed &= out.contains("collapse_range \u{2192}");
         assert!(
             out.contains("collapse_range") || out.contains("copy_truncate"),
             "{out}"

@@ -46,6 +46,9 @@ pub use source::POLL_QUOTA;
 use source::{Source, drain, open_source};
 pub use until::{Stop, Until};
 
+/// Most renamed-away files kept open while the writer has not moved to a newer one.
+const MAX_RENAMED: usize = 8;
+
 /// Why following failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
@@ -65,8 +68,9 @@ pub enum FollowError {
 pub struct Follower {
     path: PathBuf,
     current: Option<Source>,
-    /// The file renamed away, read on until the writer writes to the new one.
-    previous: Option<Source>,
+    /// The files renamed away, oldest first, each read on until the writer writes to a newer
+    /// one.
+    renamed: Vec<Source>,
     lines: Lines,
     rotations: u64,
     /// Most bytes one poll reads.
@@ -85,7 +89,7 @@ impl Follower {
         Follower {
             path: path.into(),
             current: None,
-            previous: None,
+            renamed: Vec::new(),
             lines: Lines::new(),
             rotations: 0,
             quota: POLL_QUOTA,
@@ -236,28 +240,14 @@ impl Follower {
         Ok(records)
     }
 
-    /// One pass: the renamed-away file, then the current one, then what happened to the path.
+    /// One pass: the renamed-away files, then the current one, then what happened to the path.
     /// True when the path now names another file, to be read in a second pass.
     fn pass(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) -> Result<bool, FollowError> {
-        let Some(current) = &self.current else {
+        if !self.read_renamed(on_line)? {
+            // The writer is still in a renamed-away file: the newer ones wait (their lines
+            // come after), but a further rename is noted.
+            self.note_rename(on_line)?;
             return Ok(false);
-        };
-        if let Some(previous) = &mut self.previous {
-            // The writer has moved over once the new file has data; it no longer writes to
-            // the old one, so that is read to its end a last time.
-            let moved = current.file.metadata().map_err(FollowError::Read)?.len() > 0;
-            self.more = drain(
-                previous,
-                self.quota,
-                &mut self.lines,
-                &mut self.last_data,
-                on_line,
-            )?;
-            if self.more || !moved {
-                return Ok(false);
-            }
-            self.previous = None;
-            self.lines.end(on_line);
         }
         let Some(current) = &mut self.current else {
             return Ok(false);
@@ -300,31 +290,71 @@ impl Follower {
             self.ended = true;
             return Ok(false);
         }
+        self.note_rename(on_line)
+    }
+
+    /// Reads the renamed-away files, oldest first. The writer has left one once a newer file
+    /// has data: it is read to its end a last time and closed. True when none is left.
+    fn read_renamed(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) -> Result<bool, FollowError> {
+        while !self.renamed.is_empty() {
+            let mut moved = false;
+            for newer in self.renamed.iter().skip(1).chain(&self.current) {
+                if newer.file.metadata().map_err(FollowError::Read)?.len() > 0 {
+                    moved = true;
+                    break;
+                }
+            }
+            let oldest = &mut self.renamed[0];
+            self.more = drain(
+                oldest,
+                self.quota,
+                &mut self.lines,
+                &mut self.last_data,
+                on_line,
+            )?;
+            if self.more || !moved {
+                return Ok(false);
+            }
+            self.renamed.remove(0);
+            self.lines.end(on_line);
+        }
+        Ok(true)
+    }
+
+    /// When the path names another file than the current one: that file becomes current and
+    /// the old one is kept among the renamed-away files. True when it did.
+    fn note_rename(&mut self, on_line: &mut dyn FnMut(u64, &[u8])) -> Result<bool, FollowError> {
+        let Some(current) = &mut self.current else {
+            return Ok(false);
+        };
         let id = match FileId::at(&self.path) {
             Ok((id, _)) => id,
             // Renamed away, its successor not there yet: the writer may still write to it.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(FollowError::Read(e)),
         };
-        if id != current.id {
-            let Some(new) = open_source(&self.path)? else {
-                return Ok(false);
-            };
-            self.rotations += 1;
-            if let Some(mut older) = self.previous.replace(std::mem::replace(current, new)) {
-                // Rotated twice before the writer moved: the oldest is read out and closed.
-                while drain(
-                    &mut older,
-                    self.quota,
-                    &mut self.lines,
-                    &mut self.last_data,
-                    on_line,
-                )? {}
-                self.lines.end(on_line);
-            }
-            return Ok(true);
+        if id == current.id {
+            return Ok(false);
         }
-        Ok(false)
+        let Some(new) = open_source(&self.path)? else {
+            return Ok(false);
+        };
+        self.rotations += 1;
+        self.renamed.push(std::mem::replace(current, new));
+        if self.renamed.len() > MAX_RENAMED {
+            // Renamed over and over with the writer in none of the new files: the oldest is
+            // read out and closed rather than holding ever more files open.
+            let mut oldest = self.renamed.remove(0);
+            while drain(
+                &mut oldest,
+                self.quota,
+                &mut self.lines,
+                &mut self.last_data,
+                on_line,
+            )? {}
+            self.lines.end(on_line);
+        }
+        Ok(true)
     }
 
     fn open(&mut self) -> Result<bool, FollowError> {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::signals::Termination;
 
-/// Why a follow stopped ([`Follower::wait`]).
+/// Why a follow stopped ([`Follower::wait`](super::Follower::wait)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// A termination signal arrived (its number).
@@ -40,7 +40,7 @@ impl Stop {
     }
 }
 
-/// When [`Follower::wait`] ends a follow, and how long it sleeps between polls.
+/// When [`Follower::wait`](super::Follower::wait) ends a follow, and how long it sleeps between polls.
 #[derive(Debug, Clone)]
 pub struct Until<'a> {
     pub(super) poll: Duration,
