@@ -105,8 +105,7 @@ fn two_renames_before_the_writer_moves_lose_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("app.log");
     let mut old = append(&path);
-    old.write_all(b"1
-").expect("write");
+    old.write_all(b"1\n").expect("write");
     let mut f = Follower::new(&path);
     assert_eq!(collect(&mut f), ["1"]);
     // Rotated twice (app.log.2, app.log.1), each time a new empty file made, before the
@@ -116,14 +115,11 @@ fn two_renames_before_the_writer_moves_lose_nothing() {
     assert!(collect(&mut f).is_empty());
     std::fs::rename(&path, dir.path().join("app.log.1")).expect("rename");
     File::create(&path).expect("create");
-    old.write_all(b"2
-").expect("write");
+    old.write_all(b"2\n").expect("write");
     assert_eq!(collect(&mut f), ["2"]);
-    old.write_all(b"3
-").expect("write");
+    old.write_all(b"3\n").expect("write");
     drop(old);
-    append(&path).write_all(b"4
-").expect("write");
+    append(&path).write_all(b"4\n").expect("write");
     assert_eq!(collect(&mut f), ["3", "4"]);
     assert_eq!(f.rotations(), 2);
 }
