@@ -8,6 +8,7 @@
 //! - [`exit`]: the exit-code convention and the `main` wrapper that applies it;
 //! - [`gha`]: GitHub Actions annotations and step summaries;
 //! - [`fileinfo`]: file identities, positional reads and device checks on every OS;
+//! - [`follow`]: the line follower of a file still being written, across rename and truncation;
 //! - [`alive`]: whether a PID is still running, on every OS;
 //! - `proc` (Linux only): /proc process trees and PID-reuse-safe process identities;
 //! - `portable_proc` (Windows, macOS): the process listing and trees by parent PID through
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod fileinfo;
+pub mod follow;
 pub mod gha;
 pub mod input;
 pub mod jsonl;

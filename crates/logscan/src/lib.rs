@@ -6,7 +6,6 @@
 pub mod baseline;
 pub mod blocks;
 pub mod errors;
-pub mod follow;
 pub mod heartbeat;
 pub mod histogram;
 pub mod html;
@@ -29,6 +28,7 @@ use clap::Parser;
 use soak_core::ExitCode;
 use soak_core::cli::OutputArgs;
 use soak_core::exit::usage;
+use soak_core::follow::{Follower, Until};
 use soak_core::gha;
 use soak_core::input::expand_inputs;
 use soak_core::jsonl::JsonlWriter;
@@ -39,7 +39,6 @@ use soak_core::signals::Termination;
 use soak_core::units::{clap_duration, clap_size};
 
 use blocks::LineBlocks;
-use follow::Follower;
 use pattern::{Pack, PatternSpec, builtin_specs, read_specs};
 use report::{Limits, Outcome};
 use scan::{Event, Scanner};
@@ -366,6 +365,7 @@ fn follow_file(
     let name = path.display().to_string();
     let max_line = usize::try_from(cli.max_line).unwrap_or(usize::MAX);
     let mut follower = Follower::new(path).with_max_line(max_line);
+    let until = Until::every(cli.poll).signal(&term);
     scanner.stats.files = 1;
     let mut last_beat = Instant::now();
     let mut beats = 0;
@@ -413,20 +413,14 @@ fn follow_file(
             }
         }
         // More of the file waiting: read on at once, but answer a signal first.
-        let wait = if follower.more_waiting() {
-            Duration::ZERO
-        } else {
-            cli.poll
-        };
-        if let Some(signal) = term.sleep(wait) {
+        if let Some(stop) = follower.wait(&until) {
             follower
                 .poll(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)))
                 .map_err(|e| usage(format!("cannot read {name}: {e}")))?;
-            follower
-                .flush_partial(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)));
+            follower.finish(&mut |n, line| scanner.feed(&name, n, line, &mut |e| out.emit(e)));
             scanner.finish(&mut |e| out.emit(e));
-            scanner.skipped_too_long(follower.too_long);
-            return Ok(Some(signal));
+            scanner.skipped_too_long(follower.too_long());
+            return Ok(stop.signal());
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The parts of the tools' JSONL the soak reads, as typed records: what a field means is
 //! written once here, not as string-key lookups scattered through the stages. They are read
-//! through [`super::artifacts`] (streamed, `.gz` transparently) and [`super::tail`].
+//! through [`super::artifacts`] (streamed, `.gz` transparently) and, while the run lasts,
+//! core's line follower ([`soak_core::follow`], in [`super::watch`]).
 //!
 //! resanalyze's analysis is read as the crate's own [`Analysis`], the type it is written from.
 //! The other tools build their summaries and events as `soak_core::record::Record`s, with no
