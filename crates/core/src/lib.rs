@@ -37,4 +37,4 @@ pub mod units;
 
 pub use error::CoreError;
 pub use exit::ExitCode;
-pub use record::{Record, RecordType, Timestamp};
+pub use record::{Finding, Record, RecordType, Severity, Timestamp};

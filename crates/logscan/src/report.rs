@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde_json::Value;
 use soak_core::output::{Format, Table, cell};
-use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::record::{Finding, Record, RecordType, Severity, Timestamp};
 use soak_core::report::Body;
 
 use crate::heartbeat::{self, HeartbeatRule};
@@ -254,22 +254,18 @@ pub fn summary_record(
     r
 }
 
-/// A `finding` for a failed check.
+/// A `finding` for a failed check (severity high: a check of the run failed).
 pub fn finding_for(check: &Check) -> Record {
-    Record::new(RecordType::Finding, "logscan")
-        .with("kind", check.name.clone())
-        .with("severity", "error")
+    let message = format!(
+        "{}: measured {} (threshold {})",
+        check.name,
+        soak_core::output::cell(&check.measured),
+        check.threshold
+    );
+    Finding::new(check.name.clone(), Severity::High, message)
         .with("threshold", check.threshold.clone())
         .with("measured", check.measured.clone())
-        .with(
-            "message",
-            format!(
-                "{}: measured {} (threshold {})",
-                check.name,
-                soak_core::output::cell(&check.measured),
-                check.threshold
-            ),
-        )
+        .into_record("logscan")
 }
 
 /// The summary's figures a person reads (name, value): not the envelope, the checks or the

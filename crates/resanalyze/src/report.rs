@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 use soak_core::output::{Format, Table, cell, unsupported};
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::report::Body;
 
 use crate::model::{Analysis, Check};
@@ -125,13 +125,23 @@ pub fn table(doc: &Analysis) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// The `finding` of a failed check.
+/// How bad a failed check is: an OOM kill is an outage; growth, the limit share and anything
+/// unnamed are high; CPU, a regression against the baseline and a run too short to judge are
+/// medium.
+fn check_severity(name: &str) -> Severity {
+    match name {
+        "oom_kills" => Severity::Critical,
+        "cpu_average" | "baseline_regression" | "duration" => Severity::Medium,
+        _ => Severity::High,
+    }
+}
+
+/// The `finding` of a failed check: `kind` the check's name.
 fn finding(c: &Check) -> Record {
-    Record::new(RecordType::Finding, "resanalyze")
-        .with("check", c.name.as_str())
+    Finding::new(c.name.as_str(), check_severity(&c.name), &c.detail)
         .with("value", c.value.clone())
         .with("threshold", c.threshold.clone())
-        .with("message", c.detail.as_str())
+        .into_record("resanalyze")
 }
 
 /// The `summary` record: the headline figures flat and the whole analysis under `analysis`.

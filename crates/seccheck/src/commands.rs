@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use soak_core::cli::OutputArgs;
 use soak_core::exit::{environment, usage};
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType};
 use soak_core::report::Report;
 
 use crate::audit::{self, Outcome};
@@ -249,17 +249,17 @@ pub fn deps(
                     soak_core::units::format_duration(max)
                 );
                 eprintln!("seccheck: {msg}");
-                notes.push(msg.clone());
-                stale.push(msg);
                 records.push(
-                    Record::new(RecordType::Finding, TOOL)
-                        .with("finding", "stale_database")
+                    Finding::new("stale_database", Severity::High, &msg)
                         .with("database", dir.display().to_string())
                         .with("age_s", age.as_secs())
                         .with("max_age_s", max.as_secs())
                         .with("age_source", stamp.source())
-                        .with("fails_gate", true),
+                        .with("fails_gate", true)
+                        .into_record(TOOL),
                 );
+                notes.push(msg.clone());
+                stale.push(msg);
             }
         }
     }

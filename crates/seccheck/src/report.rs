@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 use soak_core::output::{Format, Table, unsupported, write_records};
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{self, Record, RecordType};
 use soak_core::report::Body;
 
 use crate::audit::{Finding, Outcome};
@@ -14,35 +14,64 @@ use crate::severity::Severity;
 
 const TOOL: &str = "seccheck";
 
-/// A finding (or warning) as a record.
+/// A finding (or warning) as a record: a `vulnerable_dependency` finding, or for an
+/// informational advisory a `warning` event with the same fields.
 pub fn finding_record(f: &Finding, fail_on: Severity) -> Record {
-    let (kind, label) = match &f.informational {
-        Some(i) => (RecordType::Event, i.as_str()),
-        None => (RecordType::Finding, "vulnerable_dependency"),
-    };
-    let mut r = Record::new(kind, TOOL);
-    if kind == RecordType::Event {
-        r.insert("event", "warning");
-        r.insert("warning", label);
-    } else {
-        r.insert("finding", label);
+    let fields = advisory_fields(f, fail_on);
+    match &f.informational {
+        Some(label) => fields.into_iter().fold(
+            Record::new(RecordType::Event, TOOL)
+                .with("event", "warning")
+                .with("warning", label.as_str()),
+            |r, (k, v)| r.with(k, v),
+        ),
+        // `severity` among the fields is the finding's own, written once in its place.
+        None => fields
+            .into_iter()
+            .fold(
+                record::Finding::new("vulnerable_dependency", f.severity, advisory_message(f)),
+                |r, (k, v)| r.with(k, v),
+            )
+            .into_record(TOOL),
     }
-    r.with("id", f.id.as_str())
-        .with("aliases", f.aliases.clone())
-        .with("package", f.package.as_str())
-        .with("version", f.version.as_str())
-        .with("ecosystem", f.ecosystem.as_str())
-        .with("lockfile", f.lockfile.as_str())
-        .with("line", f.line)
-        .with("severity", f.severity.as_str())
-        .with("score", f.score)
-        .with("severity_source", f.severity_source.as_str())
-        .with("fixed", f.fixed.clone())
-        .with("title", f.title.as_str())
-        .with("url", f.url.clone())
-        .with("ignored", f.ignored.is_some())
-        .with("ignore_reason", f.ignored.clone())
-        .with("fails_gate", f.fails(fail_on))
+}
+
+/// An advisory's fields, in the order written.
+fn advisory_fields(f: &Finding, fail_on: Severity) -> Vec<(&'static str, Value)> {
+    vec![
+        ("id", f.id.as_str().into()),
+        ("aliases", f.aliases.clone().into()),
+        ("package", f.package.as_str().into()),
+        ("version", f.version.as_str().into()),
+        ("ecosystem", f.ecosystem.as_str().into()),
+        ("lockfile", f.lockfile.as_str().into()),
+        ("line", f.line.into()),
+        ("severity", f.severity.as_str().into()),
+        ("score", f.score.into()),
+        ("severity_source", f.severity_source.as_str().into()),
+        ("fixed", f.fixed.clone().into()),
+        ("title", f.title.as_str().into()),
+        ("url", f.url.clone().into()),
+        ("ignored", f.ignored.is_some().into()),
+        ("ignore_reason", f.ignored.clone().into()),
+        ("fails_gate", f.fails(fail_on).into()),
+    ]
+}
+
+/// What a finding says in one line (the finding's `message`, the SARIF result's text).
+fn advisory_message(f: &Finding) -> String {
+    let fixed = if f.fixed.is_empty() {
+        "no fixed version".to_string()
+    } else {
+        format!("fixed: {}", f.fixed.join(", "))
+    };
+    format!(
+        "{} {} is affected by {} ({} severity; {fixed})",
+        f.package,
+        f.version,
+        f.id,
+        f.severity.as_str()
+    )
 }
 
 /// Everything a report prints besides the findings.
@@ -72,13 +101,21 @@ pub fn outcome_records(o: &Outcome, fail_on: Severity) -> Vec<Record> {
         .map(|f| finding_record(f, fail_on))
         .collect();
     for ig in &o.expired {
+        let expires = ig.expires.map(|d| d.to_string());
+        let message = format!(
+            "the ignore of {} expired{}: it fails the gate",
+            ig.id,
+            expires
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" on {d}"))
+        );
         out.push(
-            Record::new(RecordType::Finding, TOOL)
-                .with("finding", "expired_ignore")
+            record::Finding::new("expired_ignore", Severity::High, message)
                 .with("id", ig.id.as_str())
                 .with("reason", ig.reason.as_str())
-                .with("expires", ig.expires.map(|d| d.to_string()))
-                .with("fails_gate", true),
+                .with("expires", expires)
+                .with("fails_gate", true)
+                .into_record(TOOL),
         );
     }
     out
@@ -216,17 +253,11 @@ pub fn sarif(o: &Outcome, fail_on: Severity) -> Value {
                 rule_ids.len() - 1
             }
         };
-        let fixed = if f.fixed.is_empty() {
-            "no fixed version".to_string()
-        } else {
-            format!("fixed: {}", f.fixed.join(", "))
-        };
         let mut result = json!({
             "ruleId": f.id,
             "ruleIndex": index,
             "level": level(f, fail_on),
-            "message": {"text": format!("{} {} is affected by {} ({} severity; {fixed})",
-                f.package, f.version, f.id, f.severity.as_str())},
+            "message": {"text": advisory_message(f)},
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": {"uri": sarif_uri(&f.lockfile)},

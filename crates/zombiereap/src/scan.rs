@@ -8,7 +8,7 @@ use std::time::Duration;
 use soak_core::proc::{ProcStat, ProcessTable, cmdline, start_time_unix};
 #[cfg(target_os = "linux")]
 use soak_core::record::Timestamp;
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 
 /// One zombie and what is known of its parent.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,11 +64,15 @@ fn zombie_of(table: &ProcessTable, s: &ProcStat, now: f64) -> Zombie {
     }
 }
 
-/// The `finding` record of a zombie.
+/// The `finding` record of a zombie (severity medium: a process-table slot held until its
+/// parent reaps it or exits).
 pub fn finding(z: &Zombie) -> Record {
-    Record::new(RecordType::Finding, "zombiereap")
-        .with("kind", "zombie")
-        .with("severity", "warning")
+    let parent = z.parent_name.as_deref().unwrap_or("?");
+    let message = format!(
+        "zombie {} ({}) not reaped by its parent {} ({parent})",
+        z.pid, z.name, z.ppid
+    );
+    Finding::new("zombie", Severity::Medium, message)
         .with("pid", z.pid)
         .with("name", z.name.clone())
         .with("ppid", z.ppid)
@@ -76,6 +80,7 @@ pub fn finding(z: &Zombie) -> Record {
         .with("parent_state", z.parent_state.map(String::from))
         .with("parent_cmdline", z.parent_cmdline.clone())
         .with("age_s", z.age_s)
+        .into_record("zombiereap")
 }
 
 /// The `summary` record: how many zombies, and how many per parent.
