@@ -9,10 +9,9 @@ use soak_core::output::{Format, Table, unsupported, write_records};
 use soak_core::record::{self, Record, RecordType};
 use soak_core::report::Body;
 
+use crate::TOOL;
 use crate::audit::{Finding, Outcome};
 use crate::severity::Severity;
-
-const TOOL: &str = "seccheck";
 
 /// A finding (or warning) as a record: a `vulnerable_dependency` finding, or for an
 /// informational advisory a `warning` event with the same fields.

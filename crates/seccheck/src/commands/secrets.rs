@@ -10,13 +10,12 @@ use soak_core::gha::{Annotation, Level};
 use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::report::{RecordBody, Report};
 
+use crate::TOOL;
 use crate::detect::Detector;
 use crate::inputs::{Input, Inputs};
 use crate::replace::ReplaceError;
 use crate::scan::{self, FileScan};
 use crate::watched::{self, Watched};
-
-const TOOL: &str = "seccheck";
 
 /// The options of `seccheck secrets`, once parsed.
 #[derive(Debug, Clone)]
