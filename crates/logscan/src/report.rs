@@ -364,3 +364,25 @@ impl Body for ScanBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_is_a_high_finding_saying_what_was_measured() {
+        let c = Check {
+            name: "error_count".into(),
+            threshold: "<= 0".into(),
+            measured: 3.into(),
+            outcome: Outcome::Fail,
+        };
+        let f = Finding::from_record(&finding_for(&c)).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("error_count", Severity::High)
+        );
+        assert_eq!(f.message, "error_count: measured 3 (threshold <= 0)");
+        assert_eq!(f.get("measured"), Some(&3.into()));
+    }
+}

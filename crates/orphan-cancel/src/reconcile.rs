@@ -292,6 +292,28 @@ mod tests {
     }
 
     #[test]
+    fn findings_are_graded_and_say_which_order_in_one_line() {
+        let rec = finding_record(
+            &Finding {
+                kind: FindingKind::Orphan,
+                order: order("E", Some("BOT_1"), "New", 0),
+                local_status: None,
+                reason: "open on the exchange, unknown locally".into(),
+            },
+            "bybit",
+            1000,
+        );
+        let f = record::Finding::from_record(&rec).expect("a finding");
+        assert_eq!((f.kind.as_str(), f.severity), ("orphan", Severity::High));
+        assert_eq!(
+            f.message,
+            "orphan: order E (BTCUSDT, client id BOT_1) open on the exchange, unknown locally"
+        );
+        assert_eq!(FindingKind::Stale.severity(), Severity::Low);
+        assert!(FindingKind::Ghost.severity() < FindingKind::Orphan.severity());
+    }
+
+    #[test]
     fn identical_views_are_ok() {
         let o = vec![order("A", None, "New", 0)];
         let r = reconcile(

@@ -214,3 +214,28 @@ impl Body for AnalysisBody {
         Ok(markdown_tables(&self.doc))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_is_a_finding_of_its_name_graded_by_what_it_means() {
+        let c = Check::new(
+            "oom_kills",
+            false,
+            Some(2.into()),
+            Some(0.into()),
+            "2 OOM kills in the cgroup\nthe last at 3.1 h".into(),
+        );
+        let f = soak_core::record::Finding::from_record(&finding(&c)).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("oom_kills", Severity::Critical)
+        );
+        assert_eq!(f.message, "2 OOM kills in the cgroup the last at 3.1 h");
+        assert_eq!(f.get("value"), Some(&2.into()));
+        assert_eq!(check_severity("memory_growth"), Severity::High);
+        assert_eq!(check_severity("duration"), Severity::Medium);
+    }
+}

@@ -295,3 +295,75 @@ fn sarif_uri(lockfile: &str) -> String {
     };
     uri.trim_start_matches("./").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ignore::Ignore;
+    use crate::severity::Source;
+
+    fn tokio(informational: Option<&str>) -> Finding {
+        Finding {
+            id: "RUSTSEC-2023-0001".into(),
+            aliases: vec!["GHSA-4q83-7cq4-p6wg".into()],
+            package: "tokio".into(),
+            version: "1.20.0".into(),
+            ecosystem: "crates.io".into(),
+            lockfile: "Cargo.lock".into(),
+            line: None,
+            severity: Severity::Medium,
+            score: Some(5.9),
+            severity_source: Source::Cvss,
+            fixed: vec![">=1.18.4, <1.19.0".into()],
+            title: "reject_remote_clients configuration corruption".into(),
+            url: None,
+            informational: informational.map(str::to_string),
+            ignored: None,
+        }
+    }
+
+    #[test]
+    fn a_vulnerability_is_a_finding_graded_by_its_advisory_and_a_warning_stays_an_event() {
+        let rec = finding_record(&tokio(None), Severity::High);
+        let f = record::Finding::from_record(&rec).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("vulnerable_dependency", Severity::Medium)
+        );
+        assert_eq!(
+            f.message,
+            "tokio 1.20.0 is affected by RUSTSEC-2023-0001 (medium severity; fixed: >=1.18.4, <1.19.0)"
+        );
+        assert_eq!(f.get("fails_gate"), Some(&false.into()));
+        assert_eq!(rec.to_line().matches(r#""severity""#).count(), 1);
+        let warning = finding_record(&tokio(Some("unmaintained")), Severity::High);
+        assert_eq!(warning.kind(), Some(RecordType::Event));
+        assert_eq!(
+            (warning.get_str("warning"), warning.get_str("severity")),
+            (Some("unmaintained"), Some("medium"))
+        );
+        assert!(warning.get("kind").is_none() && warning.get("message").is_none());
+    }
+
+    #[test]
+    fn an_expired_ignore_is_a_high_finding_that_fails_the_gate() {
+        let o = Outcome {
+            expired: vec![Ignore {
+                id: "RUSTSEC-2026-0194".into(),
+                reason: "no exposure".into(),
+                expires: chrono::NaiveDate::from_ymd_opt(2026, 1, 31),
+            }],
+            ..Outcome::default()
+        };
+        let recs = outcome_records(&o, Severity::High);
+        let f = record::Finding::from_record(&recs[0]).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("expired_ignore", Severity::High)
+        );
+        assert_eq!(
+            f.message,
+            "the ignore of RUSTSEC-2026-0194 expired on 2026-01-31: it fails the gate"
+        );
+    }
+}

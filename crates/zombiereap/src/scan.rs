@@ -102,3 +102,38 @@ pub fn summary(zombies: &[Zombie], scanned: usize) -> Record {
         .with("zombies_per_parent", listed)
         .with("ok", zombies.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soak_core::record::Finding;
+
+    #[test]
+    fn a_zombie_is_a_medium_finding_naming_it_and_its_parent() {
+        let z = Zombie {
+            pid: 4242,
+            name: "sleep".into(),
+            ppid: 7,
+            parent_name: Some("bash".into()),
+            parent_state: Some('S'),
+            parent_cmdline: Some("bash -c x".into()),
+            age_s: Some(1.5),
+        };
+        let f = Finding::from_record(&finding(&z)).expect("a finding");
+        assert_eq!((f.kind.as_str(), f.severity), ("zombie", Severity::Medium));
+        assert_eq!(
+            f.message,
+            "zombie 4242 (sleep) not reaped by its parent 7 (bash)"
+        );
+        assert_eq!(f.get("parent_state"), Some(&"S".into()));
+        let orphaned = Zombie {
+            parent_name: None,
+            ..z
+        };
+        assert!(
+            finding(&orphaned)
+                .get_str("message")
+                .is_some_and(|m| m.ends_with("7 (?)"))
+        );
+    }
+}
