@@ -43,4 +43,4 @@ pub mod units;
 
 pub use error::CoreError;
 pub use exit::ExitCode;
-pub use record::{Record, RecordType, Timestamp};
+pub use record::{Finding, Record, RecordType, Severity, Timestamp};

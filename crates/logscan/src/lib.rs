@@ -33,7 +33,7 @@ use soak_core::gha;
 use soak_core::input::expand_inputs;
 use soak_core::jsonl::JsonlWriter;
 use soak_core::output::Format;
-use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::record::{Finding, Record, RecordType, Severity, Timestamp};
 use soak_core::report::Report;
 use soak_core::signals::Termination;
 use soak_core::units::{clap_duration, clap_size};
@@ -426,9 +426,12 @@ fn follow_file(
 }
 
 fn hang_finding(file: &str, silent: Duration, gap: Duration, last: Option<f64>) -> Record {
-    Record::new(RecordType::Finding, "logscan")
-        .with("kind", "hang")
-        .with("severity", "critical")
+    let message = format!(
+        "hang: no heartbeat in {file} for {} (limit {})",
+        soak_core::units::format_duration(silent),
+        soak_core::units::format_duration(gap)
+    );
+    Finding::new("hang", Severity::Critical, message)
         .with("file", file)
         .with("silent_s", (silent.as_secs_f64() * 1000.0).round() / 1000.0)
         .with("max_heartbeat_gap_s", gap.as_secs_f64())
@@ -437,14 +440,7 @@ fn hang_finding(file: &str, silent: Duration, gap: Duration, last: Option<f64>) 
             "last_heartbeat_utc",
             last.and_then(Timestamp::from_unix).map(|t| t.utc_string()),
         )
-        .with(
-            "message",
-            format!(
-                "hang: no heartbeat in {file} for {} (limit {})",
-                soak_core::units::format_duration(silent),
-                soak_core::units::format_duration(gap)
-            ),
-        )
+        .into_record("logscan")
 }
 
 fn load_pack(cli: &Cli) -> anyhow::Result<Pack> {

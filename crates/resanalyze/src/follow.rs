@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 use soak_core::follow::{FollowError, Follower, Until};
 use soak_core::jsonl::SkipReason;
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::signals::Termination;
 
 use crate::accumulate::{Accumulator, StreamConfig};
@@ -121,13 +121,18 @@ fn fields<T: serde::Serialize>(block: &T) -> Value {
     serde_json::to_value(block).unwrap_or(Value::Null)
 }
 
-/// Findings due for the analysis `doc` (kind, message, fields).
-pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> {
+/// Findings due for the analysis `doc`, each with its figures under `detail`. A leak or the
+/// limit share is high; an OOM kill, or memory or disk running out within the horizon, critical.
+pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<Finding> {
+    let found = |kind: &str, severity, message: &str, detail: Value| {
+        Finding::new(kind, severity, message).with("detail", detail)
+    };
     let mut out = Vec::new();
     if doc.leak.trend.verdict == "leak" {
-        out.push((
-            "memory_leak".to_string(),
-            doc.leak.trend.reason.clone(),
+        out.push(found(
+            "memory_leak",
+            Severity::High,
+            &doc.leak.trend.reason,
             fields(&doc.leak),
         ));
     }
@@ -136,13 +141,16 @@ pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> 
         (&doc.thread_trend, "thread_leak"),
     ] {
         if let Some(t) = trend.as_ref().filter(|t| t.verdict == "leak") {
-            out.push((kind.to_string(), t.reason.clone(), fields(t)));
+            out.push(found(kind, Severity::High, &t.reason, fields(t)));
         }
     }
     // The limit share and OOM kills are findings the moment their check fails.
-    for (name, kind) in [("memory_limit", "memory_limit"), ("oom_kills", "oom_kill")] {
+    for (name, kind, severity) in [
+        ("memory_limit", "memory_limit", Severity::High),
+        ("oom_kills", "oom_kill", Severity::Critical),
+    ] {
         if let Some(c) = doc.check(name).filter(|c| !c.ok) {
-            out.push((kind.to_string(), c.detail.clone(), fields(c)));
+            out.push(found(kind, severity, &c.detail, fields(c)));
         }
     }
     let p = &doc.projections;
@@ -167,7 +175,7 @@ pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> 
                 "disk space (at the watched paths' growth) runs out in {h:.1} h at the current rate"
             ),
         };
-        out.push((kind.to_string(), message, fields(p)));
+        out.push(found(kind, Severity::Critical, &message, fields(p)));
     }
     out
 }
@@ -254,14 +262,12 @@ pub fn follow(
                 writeln!(out, "{}", rec.to_line())?;
                 out.flush()?;
             }
-            for (kind, message, detail) in findings(&doc, fc.exhaustion_horizon_h) {
-                if said.insert(kind.clone()) {
-                    let rec = Record::new(RecordType::Finding, "resanalyze")
-                        .with("kind", kind)
-                        .with("message", message)
+            for finding in findings(&doc, fc.exhaustion_horizon_h) {
+                if said.insert(finding.kind.clone()) {
+                    let rec = finding
                         .with("samples_seen", acc.samples)
                         .with("elapsed_hours", acc.span_s() / 3600.0)
-                        .with("detail", detail);
+                        .into_record("resanalyze");
                     writeln!(out, "{}", rec.to_line())?;
                     out.flush()?;
                 }
