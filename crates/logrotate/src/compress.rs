@@ -27,24 +27,7 @@ use soak_core::pathtext::shown;
 
 use crate::safefs::{self, Dir, FileId};
 
-/// The compression formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Codec {
-    /// gzip, level 6 (as `gzip -6`).
-    Gzip,
-    /// zstd, level 3.
-    Zstd,
-}
-
-impl Codec {
-    /// The suffix it adds.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Codec::Gzip => ".gz",
-            Codec::Zstd => ".zst",
-        }
-    }
-}
+pub use crate::codec::Codec;
 
 /// The outcome of compressing one file (or, in a dry run, of checking and encoding it).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,32 +7,59 @@
 //! - [`compress`]: crash-safe gzip/zstd;
 //! - [`rotate`]: `--rename` and loss-free `--copytruncate`.
 
+pub mod codec;
+#[cfg(unix)]
 pub mod compress;
+#[cfg(unix)]
 pub mod inventory;
+#[cfg(unix)]
 pub mod policy;
+#[cfg(unix)]
 pub mod rotate;
+#[cfg(unix)]
 pub mod safefs;
 
+#[cfg(unix)]
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
+#[cfg(unix)]
+use std::time::SystemTime;
 
+#[cfg(unix)]
 use anyhow::Context;
 use clap::Parser;
 use soak_core::cli::OutputArgs;
-use soak_core::exit::{ExitCode, usage};
+use soak_core::exit::ExitCode;
+#[cfg(unix)]
+use soak_core::exit::usage;
+#[cfg(unix)]
 use soak_core::output::Format;
+#[cfg(unix)]
 use soak_core::pathtext::shown;
+#[cfg(unix)]
 use soak_core::record::{Record, RecordType};
+#[cfg(unix)]
 use soak_core::report::{Body, RecordBody, Report};
+#[cfg(unix)]
 use soak_core::signals::Termination;
-use soak_core::units::{clap_duration, clap_interval, clap_size, format_bytes};
+#[cfg(unix)]
+use soak_core::units::format_bytes;
+use soak_core::units::{clap_duration, clap_interval, clap_size};
 
-use compress::{Codec, Outcome};
+use codec::Codec;
+#[cfg(unix)]
+use compress::Outcome;
+#[cfg(unix)]
 use inventory::Grouping;
+#[cfg(unix)]
 use policy::{Effect, Policy, Step};
+#[cfg(unix)]
 use safefs::FileId;
 
+#[cfg(unix)]
 const TOOL: &str = "logrotate";
 
 /// Command line of `logrotate`.
@@ -117,6 +144,7 @@ fn parse_glob(s: &str) -> Result<glob::Pattern, String> {
     glob::Pattern::new(s).map_err(|e| format!("'{s}': {e}"))
 }
 
+#[cfg(unix)]
 /// Refuses `/`, a home directory and their ancestors without --force.
 fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     let canon = dir
@@ -138,6 +166,7 @@ fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     Ok(canon)
 }
 
+#[cfg(unix)]
 fn step_record(step: &Step, dry_run: bool, aggressive: bool) -> Record {
     let (action, path, bytes, reason) = match step {
         Step::Cleanup(p, b) => (
@@ -171,9 +200,11 @@ fn step_record(step: &Step, dry_run: bool, aggressive: bool) -> Record {
         .with("aggressive", aggressive)
 }
 
+#[cfg(unix)]
 /// What carrying out (or, dry, checking) a step gave: its effect, or why it was not done.
 type Applied = Result<Effect, String>;
 
+#[cfg(unix)]
 /// Turns an I/O error into an outcome: a file that vanished meanwhile is not an error.
 fn vanished_ok(e: std::io::Error) -> Applied {
     if e.kind() == std::io::ErrorKind::NotFound {
@@ -183,6 +214,7 @@ fn vanished_ok(e: std::io::Error) -> Applied {
     }
 }
 
+#[cfg(unix)]
 /// Removes (or, dry, checks that it could remove) the file `p`, if it is still the file
 /// `id` the scan saw.
 fn remove_file(root: &Path, p: &Path, id: FileId, dry_run: bool) -> Applied {
@@ -211,6 +243,7 @@ fn remove_file(root: &Path, p: &Path, id: FileId, dry_run: bool) -> Applied {
         .or_else(vanished_ok)
 }
 
+#[cfg(unix)]
 /// Removes (or, dry, checks) a run directory directly under `root`: a real directory, never a
 /// symlink to one.
 fn remove_run(root: &Path, p: &Path, dry_run: bool) -> Applied {
@@ -235,11 +268,13 @@ fn remove_run(root: &Path, p: &Path, dry_run: bool) -> Applied {
         .or_else(vanished_ok)
 }
 
+#[cfg(unix)]
 fn is_directory(st: &nix::sys::stat::FileStat) -> bool {
     use nix::sys::stat::SFlag;
     SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
 }
 
+#[cfg(unix)]
 fn compressed(outcome: std::io::Result<Outcome>, archive: PathBuf) -> Applied {
     match outcome {
         Ok(Outcome::Done { bytes, id }) => Ok(Effect::Compressed { archive, bytes, id }),
@@ -248,6 +283,7 @@ fn compressed(outcome: std::io::Result<Outcome>, archive: PathBuf) -> Applied {
     }
 }
 
+#[cfg(unix)]
 /// Carries out the steps in order (with `dry_run`, makes every check and changes nothing):
 /// deletions and rotations one by one, then compressions on every core, one batch per codec.
 fn execute(
@@ -304,6 +340,7 @@ fn execute(
     done
 }
 
+#[cfg(unix)]
 /// The record of a step and its outcome; returns the bytes it freed.
 fn outcome_record(step: &Step, result: &Applied, dry_run: bool, aggressive: bool) -> (Record, u64) {
     let bytes_before = match step {
@@ -343,10 +380,12 @@ fn outcome_record(step: &Step, result: &Applied, dry_run: bool, aggressive: bool
     (r, freed)
 }
 
+#[cfg(unix)]
 fn count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
+#[cfg(unix)]
 fn free_bytes(dir: &Path) -> Option<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     let mut s = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
@@ -359,6 +398,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some(s.f_bavail * s.f_frsize)
 }
 
+#[cfg(unix)]
 /// What one pass did to one directory.
 #[derive(Debug, Clone)]
 struct DirPass {
@@ -374,6 +414,7 @@ struct DirPass {
     over: Option<u64>,
 }
 
+#[cfg(unix)]
 /// One pass over one directory: its records, and whether it ends within budget. A dry run
 /// goes through the same planner and the same executor, which then changes nothing.
 fn pass(
@@ -495,19 +536,23 @@ fn pass(
     })
 }
 
+#[cfg(unix)]
 /// The columns of the human formats.
 const COLUMNS: [&str; 5] = ["action", "path", "bytes_before", "bytes_after", "reason"];
 
+#[cfg(unix)]
 /// A pass over every DIR: each directory's actions, then its summary (a table and its line
 /// in the human formats), one directory after the other.
 struct PassBody(Vec<RecordBody>);
 
+#[cfg(unix)]
 impl Body for PassBody {
     fn write(&self, format: Format, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         self.0.iter().try_for_each(|dir| dir.write(format, out))
     }
 }
 
+#[cfg(unix)]
 /// The report of a pass: the directories' records, and a failed check per directory still
 /// over `--max-total`.
 fn pass_report(dirs: &[DirPass]) -> Report {
@@ -533,6 +578,7 @@ fn pass_report(dirs: &[DirPass]) -> Report {
 }
 
 /// Runs logrotate.
+#[cfg(unix)]
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.max_size.is_some() && !cli.copytruncate && !cli.rename {
         return Err(usage(
@@ -606,4 +652,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return report.finish(&last);
         }
     }
+}
+
+/// Runs logrotate: on this platform the checks of the command line, then an environment error
+/// (exit 3), since the file layer is Unix-only so far.
+#[cfg(not(unix))]
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let _ = cli;
+    Err(soak_core::exit::environment(
+        "logrotate: not supported on this platform yet (its file layer is Unix-only)",
+    ))
 }
