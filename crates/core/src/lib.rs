@@ -10,9 +10,13 @@
 //! - [`fileinfo`]: file identities, positional reads and device checks on every OS;
 //! - [`alive`]: whether a PID is still running, on every OS;
 //! - `proc` (Linux only): /proc process trees and PID-reuse-safe process identities;
-//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows).
+//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows);
+//! - [`sys`]: safe wrappers over process and filesystem system calls (signals and pidfds on
+//!   Unix, free space everywhere);
+//! - `winfs` (Windows only): creating, opening, renaming and locking files without following a
+//!   symlink or junction, nor replacing anything.
 //!
-//! Everything but `proc` builds and is tested on Linux, Windows and macOS.
+//! Everything but `proc` and `winfs` builds and is tested on Linux, Windows and macOS.
 
 pub mod alive;
 pub mod cli;
@@ -31,9 +35,10 @@ pub mod record;
 pub mod report;
 pub mod signals;
 pub mod stdout;
-#[cfg(unix)]
 pub mod sys;
 pub mod units;
+#[cfg(windows)]
+pub mod winfs;
 
 pub use error::CoreError;
 pub use exit::ExitCode;

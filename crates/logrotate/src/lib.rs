@@ -1,3 +1,4 @@
+#![deny(unsafe_code)]
 //! `logrotate` (the toolkit's, not logrotate(8)): keeps a soak's logs and artifacts under a disk
 //! budget without losing a line, as one command a CI step or a soak loop calls every few
 //! minutes, configured by flags.
@@ -8,58 +9,35 @@
 //! - [`rotate`]: `--rename` and loss-free `--copytruncate`.
 
 pub mod codec;
-#[cfg(unix)]
 pub mod compress;
-#[cfg(unix)]
 pub mod inventory;
-#[cfg(unix)]
 pub mod policy;
-#[cfg(unix)]
 pub mod rotate;
-#[cfg(unix)]
 pub mod safefs;
 
-#[cfg(unix)]
 use std::collections::HashMap;
-#[cfg(unix)]
 use std::path::Path;
 use std::path::PathBuf;
-use std::time::Duration;
-#[cfg(unix)]
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-#[cfg(unix)]
 use anyhow::Context;
 use clap::Parser;
 use soak_core::cli::OutputArgs;
-use soak_core::exit::ExitCode;
-#[cfg(unix)]
-use soak_core::exit::usage;
-#[cfg(unix)]
+use soak_core::exit::{ExitCode, usage};
 use soak_core::output::Format;
-#[cfg(unix)]
 use soak_core::pathtext::shown;
-#[cfg(unix)]
 use soak_core::record::{Record, RecordType};
-#[cfg(unix)]
 use soak_core::report::{Body, RecordBody, Report};
-#[cfg(unix)]
 use soak_core::signals::Termination;
-#[cfg(unix)]
 use soak_core::units::format_bytes;
 use soak_core::units::{clap_duration, clap_interval, clap_size};
 
 use codec::Codec;
-#[cfg(unix)]
 use compress::Outcome;
-#[cfg(unix)]
 use inventory::Grouping;
-#[cfg(unix)]
 use policy::{Effect, Policy, Step};
-#[cfg(unix)]
 use safefs::FileId;
 
-#[cfg(unix)]
 const TOOL: &str = "logrotate";
 
 /// Command line of `logrotate`.
@@ -144,19 +122,20 @@ fn parse_glob(s: &str) -> Result<glob::Pattern, String> {
     glob::Pattern::new(s).map_err(|e| format!("'{s}': {e}"))
 }
 
-#[cfg(unix)]
 /// Refuses `/`, a home directory and their ancestors without --force.
 fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
-    let canon = dir
-        .canonicalize()
-        .map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
+    let canon = safefs::canonical(dir).map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     if !canon.is_dir() {
         return Err(usage(format!("{}: not a directory", shown(dir))));
     }
+    // The home directory: HOME, or on Windows USERPROFILE when HOME is not set.
     let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE").filter(|_| cfg!(windows)))
         .map(PathBuf::from)
-        .and_then(|h| h.canonicalize().ok());
-    let dangerous = canon == Path::new("/") || home.as_ref().is_some_and(|h| h.starts_with(&canon));
+        .and_then(|h| safefs::canonical(&h).ok());
+    // A filesystem root: `/`, or a drive or share root (`C:\`, `\\server\share\`).
+    let root = canon.parent().is_none();
+    let dangerous = root || home.as_ref().is_some_and(|h| h.starts_with(&canon));
     if dangerous && !force {
         return Err(usage(format!(
             "{}: refusing to manage / or a home directory (or one containing it) without --force",
@@ -166,7 +145,6 @@ fn check_dir(dir: &Path, force: bool) -> anyhow::Result<PathBuf> {
     Ok(canon)
 }
 
-#[cfg(unix)]
 fn step_record(step: &Step, dry_run: bool, aggressive: bool) -> Record {
     let (action, path, bytes, reason) = match step {
         Step::Cleanup(p, b) => (
@@ -200,36 +178,42 @@ fn step_record(step: &Step, dry_run: bool, aggressive: bool) -> Record {
         .with("aggressive", aggressive)
 }
 
-#[cfg(unix)]
 /// What carrying out (or, dry, checking) a step gave: its effect, or why it was not done.
 type Applied = Result<Effect, String>;
 
-#[cfg(unix)]
 /// Turns an I/O error into an outcome: a file that vanished meanwhile is not an error.
 fn vanished_ok(e: std::io::Error) -> Applied {
     if e.kind() == std::io::ErrorKind::NotFound {
         Ok(Effect::Nothing)
     } else {
-        Err(e.to_string())
+        Err(safefs::why(&e))
     }
 }
 
-#[cfg(unix)]
+/// The error of a step on a file the scan did not see on disk.
+fn unseen() -> String {
+    "not on disk when the directory was scanned; left alone".into()
+}
+
 /// Removes (or, dry, checks that it could remove) the file `p`, if it is still the file
 /// `id` the scan saw.
-fn remove_file(root: &Path, p: &Path, id: FileId, dry_run: bool) -> Applied {
-    // In a dry run, a file this pass would have made (an archive, id (0, 0)) is not on disk:
+fn remove_file(root: &Path, p: &Path, id: Option<FileId>, dry_run: bool) -> Applied {
+    // In a dry run, a file this pass would have made (an archive, no identity) is not on disk:
     // its deletion is what the real run would do to the real archive.
-    if dry_run && id == (0, 0) {
-        return Ok(Effect::Gone);
-    }
+    let Some(id) = id else {
+        return if dry_run {
+            Ok(Effect::Gone)
+        } else {
+            Err(unseen())
+        };
+    };
     let (dir, name) = match safefs::locate(root, p) {
         Ok(found) => found,
         Err(e) => return vanished_ok(e),
     };
     match dir.stat(&name) {
         Ok(None) => return Ok(Effect::Nothing),
-        Ok(Some(st)) if (st.st_dev, st.st_ino) != id => {
+        Ok(Some(st)) if st.id != id => {
             return Err("replaced by another file since the scan; left alone".into());
         }
         Ok(Some(_)) => {}
@@ -243,7 +227,6 @@ fn remove_file(root: &Path, p: &Path, id: FileId, dry_run: bool) -> Applied {
         .or_else(vanished_ok)
 }
 
-#[cfg(unix)]
 /// Removes (or, dry, checks) a run directory directly under `root`: a real directory, never a
 /// symlink to one.
 fn remove_run(root: &Path, p: &Path, dry_run: bool) -> Applied {
@@ -253,7 +236,7 @@ fn remove_run(root: &Path, p: &Path, dry_run: bool) -> Applied {
     };
     match dir.stat(&name) {
         Ok(None) => return Ok(Effect::Nothing),
-        Ok(Some(st)) if !is_directory(&st) => {
+        Ok(Some(st)) if !st.is_dir() => {
             return Err("no longer a directory; left alone".into());
         }
         Ok(Some(_)) => {}
@@ -268,13 +251,6 @@ fn remove_run(root: &Path, p: &Path, dry_run: bool) -> Applied {
         .or_else(vanished_ok)
 }
 
-#[cfg(unix)]
-fn is_directory(st: &nix::sys::stat::FileStat) -> bool {
-    use nix::sys::stat::SFlag;
-    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
-}
-
-#[cfg(unix)]
 fn compressed(outcome: std::io::Result<Outcome>, archive: PathBuf) -> Applied {
     match outcome {
         Ok(Outcome::Done { bytes, id }) => Ok(Effect::Compressed { archive, bytes, id }),
@@ -283,17 +259,16 @@ fn compressed(outcome: std::io::Result<Outcome>, archive: PathBuf) -> Applied {
     }
 }
 
-#[cfg(unix)]
 /// Carries out the steps in order (with `dry_run`, makes every check and changes nothing):
 /// deletions and rotations one by one, then compressions on every core, one batch per codec.
 fn execute(
     root: &Path,
     steps: Vec<Step>,
-    ids: &HashMap<PathBuf, FileId>,
+    ids: &HashMap<PathBuf, Option<FileId>>,
     dry_run: bool,
     stop: compress::Stop,
 ) -> Vec<(Step, Applied)> {
-    let id_of = |p: &Path| ids.get(p).copied().unwrap_or((0, 0));
+    let id_of = |p: &Path| ids.get(p).copied().flatten();
     let (heavy, light): (Vec<Step>, Vec<Step>) = steps
         .into_iter()
         .partition(|s| matches!(s, Step::Compress(..)));
@@ -307,31 +282,38 @@ fn execute(
                     remove_file(root, p, id_of(p), dry_run)
                 }
                 Step::DeleteRun(p, _, _) => remove_run(root, p, dry_run),
-                Step::Rotate(p, _, mode) => {
-                    match rotate::rotate(root, p, id_of(p), *mode, dry_run) {
+                Step::Rotate(p, _, mode) => match id_of(p) {
+                    None => Err(unseen()),
+                    Some(id) => match rotate::rotate(root, p, id, *mode, dry_run) {
                         Ok(r) => Ok(Effect::Rotated {
                             to: r.to,
                             moved: r.bytes,
                             method: r.method,
                         }),
                         Err(e) => vanished_ok(e),
-                    }
-                }
+                    },
+                },
                 Step::Compress(..) => Ok(Effect::Nothing),
             };
             (s, r)
         })
         .collect();
     for codec in [Codec::Gzip, Codec::Zstd] {
-        let batch: Vec<(Step, PathBuf)> = heavy
-            .iter()
-            .filter_map(|s| match s {
-                Step::Compress(p, _, c) if *c == codec => Some((s.clone(), p.clone())),
-                _ => None,
-            })
-            .collect();
-        let items: Vec<(PathBuf, FileId)> =
-            batch.iter().map(|(_, p)| (p.clone(), id_of(p))).collect();
+        let mut batch: Vec<(Step, PathBuf)> = Vec::new();
+        let mut items: Vec<(PathBuf, FileId)> = Vec::new();
+        for s in &heavy {
+            let Step::Compress(p, _, c) = s else { continue };
+            if *c != codec {
+                continue;
+            }
+            match id_of(p) {
+                Some(id) => {
+                    batch.push((s.clone(), p.clone()));
+                    items.push((p.clone(), id));
+                }
+                None => done.push((s.clone(), Err(unseen()))),
+            }
+        }
         let outcomes = compress::compress_batch(root, &items, codec, dry_run, stop);
         for ((step, p), (_, outcome)) in batch.into_iter().zip(outcomes) {
             done.push((step, compressed(outcome, compress::target(&p, codec))));
@@ -340,7 +322,6 @@ fn execute(
     done
 }
 
-#[cfg(unix)]
 /// The record of a step and its outcome; returns the bytes it freed.
 fn outcome_record(step: &Step, result: &Applied, dry_run: bool, aggressive: bool) -> (Record, u64) {
     let bytes_before = match step {
@@ -380,25 +361,10 @@ fn outcome_record(step: &Step, result: &Applied, dry_run: bool, aggressive: bool
     (r, freed)
 }
 
-#[cfg(unix)]
 fn count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-#[cfg(unix)]
-fn free_bytes(dir: &Path) -> Option<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
-    let mut s = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: statvfs fills the zeroed struct we own; the path is NUL-terminated.
-    if unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) } != 0 {
-        return None;
-    }
-    // SAFETY: statvfs succeeded.
-    let s = unsafe { s.assume_init() };
-    Some(s.f_bavail * s.f_frsize)
-}
-
-#[cfg(unix)]
 /// What one pass did to one directory.
 #[derive(Debug, Clone)]
 struct DirPass {
@@ -414,7 +380,6 @@ struct DirPass {
     over: Option<u64>,
 }
 
-#[cfg(unix)]
 /// One pass over one directory: its records, and whether it ends within budget. A dry run
 /// goes through the same planner and the same executor, which then changes nothing.
 fn pass(
@@ -425,7 +390,7 @@ fn pass(
 ) -> anyhow::Result<DirPass> {
     safefs::Dir::open(dir).map_err(|e| usage(format!("{}: {e}", shown(dir))))?;
     let open = inventory::open_for_write();
-    let (mut files, unreadable) = inventory::scan(dir, grouping, &open).map_err(usage)?;
+    let (mut files, unreadable) = inventory::scan(dir, grouping, open.as_ref()).map_err(usage)?;
     let excluded = |p: &Path| {
         let name = p
             .file_name()
@@ -434,9 +399,10 @@ fn pass(
         cli.exclude.iter().any(|pat| pat.matches(&name))
     };
     files.retain(|f| !excluded(&f.path));
-    let ids: HashMap<PathBuf, FileId> = files.iter().map(|f| (f.path.clone(), f.id)).collect();
+    let ids: HashMap<PathBuf, Option<FileId>> =
+        files.iter().map(|f| (f.path.clone(), f.id)).collect();
     let before: u64 = files.iter().map(|f| f.size).sum();
-    let free = free_bytes(dir);
+    let free = soak_core::sys::free_bytes(dir);
     let aggressive = matches!((cli.min_free, free), (Some(min), Some(f)) if f < min);
     let mut policy = Policy {
         keep_per_step: cli.keep_per_step.map(count),
@@ -483,7 +449,7 @@ fn pass(
     let mut total: u64 = now_files.iter().map(|f| f.size).sum();
     if let Some(max) = policy.max_total {
         let (steps, _) = policy::plan_budget(&now_files, max);
-        let ids: HashMap<PathBuf, FileId> =
+        let ids: HashMap<PathBuf, Option<FileId>> =
             now_files.iter().map(|f| (f.path.clone(), f.id)).collect();
         for (step, result) in execute(dir, steps, &ids, cli.dry_run, stop) {
             let (r, f) = outcome_record(&step, &result, cli.dry_run, aggressive);
@@ -515,7 +481,7 @@ fn pass(
             ""
         },
     );
-    let summary = Record::new(RecordType::Summary, TOOL)
+    let mut summary = Record::new(RecordType::Summary, TOOL)
         .with("dir", shown(dir))
         .with("dry_run", cli.dry_run)
         .with("aggressive", aggressive)
@@ -527,6 +493,10 @@ fn pass(
         .with("over_budget", over)
         .with("largest", serde_json::Value::Array(top))
         .with("ok", !over);
+    if open.is_none() {
+        // Only Linux lists the files processes hold open for writing (in /proc).
+        summary.insert("writers", "unknown");
+    }
     Ok(DirPass {
         actions: records,
         summary,
@@ -536,23 +506,19 @@ fn pass(
     })
 }
 
-#[cfg(unix)]
 /// The columns of the human formats.
 const COLUMNS: [&str; 5] = ["action", "path", "bytes_before", "bytes_after", "reason"];
 
-#[cfg(unix)]
 /// A pass over every DIR: each directory's actions, then its summary (a table and its line
 /// in the human formats), one directory after the other.
 struct PassBody(Vec<RecordBody>);
 
-#[cfg(unix)]
 impl Body for PassBody {
     fn write(&self, format: Format, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         self.0.iter().try_for_each(|dir| dir.write(format, out))
     }
 }
 
-#[cfg(unix)]
 /// The report of a pass: the directories' records, and a failed check per directory still
 /// over `--max-total`.
 fn pass_report(dirs: &[DirPass]) -> Report {
@@ -578,7 +544,6 @@ fn pass_report(dirs: &[DirPass]) -> Report {
 }
 
 /// Runs logrotate.
-#[cfg(unix)]
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.max_size.is_some() && !cli.copytruncate && !cli.rename {
         return Err(usage(
@@ -652,14 +617,4 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return report.finish(&last);
         }
     }
-}
-
-/// Runs logrotate: on this platform the checks of the command line, then an environment error
-/// (exit 3), since the file layer is Unix-only so far.
-#[cfg(not(unix))]
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let _ = cli;
-    Err(soak_core::exit::environment(
-        "logrotate: not supported on this platform yet (its file layer is Unix-only)",
-    ))
 }

@@ -7,8 +7,15 @@
 //!   while an `O_APPEND` writer goes on appending: no line is lost and none is written twice;
 //!   the rotated file followed by the live one is the original byte stream (a line cut at the
 //!   block boundary continues at the start of the live file). Where the filesystem cannot
-//!   collapse (not ext4/XFS), it falls back to logrotate(8)'s copy-then-truncate, whose window
-//!   between the last copied byte and the truncate can lose lines; the action says which.
+//!   collapse (not ext4/XFS), it falls back to logrotate(8)'s copy-then-truncate; the action
+//!   says which.
+//! - Windows has no collapse, and a log held open by its service cannot be renamed there (it
+//!   does not share deletion), so `--copytruncate` copies the whole file, then catches up with
+//!   what was appended during the copy until a check finds nothing new, and truncates. What is
+//!   written between that last check and the truncate (the time of one system call) would be
+//!   lost: the window logrotate(8)'s copytruncate has for the whole copy is narrowed to that,
+//!   not closed. A log held without write sharing cannot be cut at all, and is left as it is
+//!   with the reason.
 //!
 //! The rotated file is created under a random name with `O_CREAT|O_EXCL|O_NOFOLLOW`, given the
 //! live file's owner and mode, and moved to the first free `name.YYYYmmddHHMMSS[.N]` with
@@ -18,9 +25,9 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+use soak_core::fileinfo::link_count;
 
 use crate::safefs::{self, Dir, FileId};
 
@@ -91,6 +98,7 @@ fn copy_range(src: &mut File, dst: &mut dyn Write, from: u64, len: u64) -> io::R
 
 /// The block-aligned prefix that `FALLOC_FL_COLLAPSE_RANGE` can cut: a block multiple that
 /// stops short of the end of the file.
+#[cfg(target_os = "linux")]
 fn collapsible(len: u64, block: u64) -> u64 {
     let cut = len - len % block;
     if cut >= len {
@@ -98,6 +106,72 @@ fn collapsible(len: u64, block: u64) -> u64 {
     } else {
         cut
     }
+}
+
+/// The prefix of `live` that can be cut out without a window (Linux: a block multiple short of
+/// the end); 0 where the OS cannot collapse a range.
+fn cuttable(meta: &std::fs::Metadata) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        collapsible(meta.len(), meta.blksize().max(512))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = meta;
+        0
+    }
+}
+
+/// Cuts the first `cut` bytes out of `live` with `FALLOC_FL_COLLAPSE_RANGE`; `Ok(false)` when
+/// the filesystem cannot (then the caller copies and truncates).
+#[cfg(target_os = "linux")]
+fn collapse(live: &File, cut: u64) -> io::Result<bool> {
+    use rustix::fs::{FallocateFlags, fallocate};
+    use rustix::io::Errno;
+    match fallocate(live, FallocateFlags::COLLAPSE_RANGE, 0, cut) {
+        Ok(()) => Ok(true),
+        Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn collapse(_live: &File, _cut: u64) -> io::Result<bool> {
+    Ok(false)
+}
+
+/// How many times [`copy_then_truncate`] catches up with a writer before it gives up.
+const CATCH_UP_ROUNDS: usize = 64;
+
+/// Copies what `live` holds beyond `copied` into `out`, again until a check finds nothing new
+/// (with `out` flushed in between), then truncates `live`; returns the bytes moved. Gives up,
+/// cutting nothing, when the writer outruns [`CATCH_UP_ROUNDS`] rounds.
+fn copy_then_truncate(live: &mut File, out: &mut File, mut copied: u64) -> io::Result<u64> {
+    let mut flushed = false;
+    for _ in 0..CATCH_UP_ROUNDS {
+        let end = live.metadata()?.len();
+        if end < copied {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank during rotation",
+            ));
+        }
+        if end > copied {
+            copy_range(live, out, copied, end - copied)?;
+            copied = end;
+            flushed = false;
+        } else if !flushed {
+            out.sync_all()?;
+            flushed = true;
+        } else {
+            live.set_len(0)?;
+            return Ok(copied);
+        }
+    }
+    Err(io::Error::other(format!(
+        "still growing after {CATCH_UP_ROUNDS} rounds of copying; not cut"
+    )))
 }
 
 /// Rotates `path` (inside `root`, the file `id` the scan saw). With `dry_run`, makes the same
@@ -113,7 +187,7 @@ pub fn rotate(
     let parent = path.parent().unwrap_or(root);
     let mut live = dir.open_read_write(&name)?;
     let meta = live.metadata()?;
-    if (meta.dev(), meta.ino()) != id {
+    if FileId::of(&live)? != id {
         return Err(io::Error::other(
             "replaced by another file since the scan; left alone",
         ));
@@ -133,13 +207,13 @@ pub fn rotate(
         });
     }
     // Cutting a file that has another name could change a file outside DIR.
-    if meta.nlink() > 1 {
+    let links = link_count(&live)?;
+    if links > 1 {
         return Err(io::Error::other(format!(
-            "has {} hard links (one may be outside DIR); not cut",
-            meta.nlink()
+            "has {links} hard links (one may be outside DIR); not cut"
         )));
     }
-    let cut = collapsible(meta.len(), meta.blksize().max(512));
+    let cut = cuttable(&meta);
     if dry_run {
         return Ok(Rotated {
             to: parent.join(rotated_names(&name).next().unwrap_or_default()),
@@ -167,37 +241,15 @@ pub fn rotate(
             return Err(e);
         }
     };
-    let out_meta = out.metadata()?;
+    let out_id = FileId::of(&out)?;
     let result = (|| -> io::Result<(u64, &'static str)> {
-        if cut > 0 {
-            // SAFETY: fallocate on our own open descriptor; the range is block-aligned and ends
-            // before EOF, as COLLAPSE_RANGE requires.
-            let rc = unsafe {
-                libc::fallocate(
-                    live.as_raw_fd(),
-                    libc::FALLOC_FL_COLLAPSE_RANGE,
-                    0,
-                    cut as libc::off_t,
-                )
-            };
-            if rc == 0 {
-                live.sync_all()?;
-                return Ok((cut, "collapse_range"));
-            }
-            let err = io::Error::last_os_error();
-            if !matches!(
-                err.raw_os_error(),
-                Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) | Some(libc::ENOSYS)
-            ) {
-                return Err(err);
-            }
+        if cut > 0 && collapse(&live, cut)? {
+            live.sync_all()?;
+            return Ok((cut, "collapse_range"));
         }
-        // Fallback: copy the rest, then truncate (lines written in between are lost).
-        let end = live.metadata()?.len();
-        copy_range(&mut live, &mut out, cut, end - cut)?;
-        out.sync_all()?;
-        live.set_len(0)?;
-        Ok((end, "copy_truncate"))
+        // No collapse: copy the rest, catching up with the writer, then truncate.
+        let moved = copy_then_truncate(&mut live, &mut out, cut)?;
+        Ok((moved, "copy_truncate"))
     })();
     match result {
         Ok((bytes, method)) => Ok(Rotated {
@@ -207,7 +259,7 @@ pub fn rotate(
         }),
         Err(e) => {
             // Nothing was cut: the copy is a duplicate, remove it.
-            let _ = dir.remove_if_same(&to, (out_meta.dev(), out_meta.ino()));
+            let _ = dir.remove_if_same(&to, out_id);
             Err(e)
         }
     }
