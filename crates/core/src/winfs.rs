@@ -63,6 +63,18 @@ pub fn open_entry(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Opens the regular file `path` itself for reading and writing, sharing nothing (and never
+/// following a reparse point): it fails with a sharing violation while any other handle is
+/// open on the file, and while it is held nobody else can open the file at all.
+pub fn open_exclusive(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .share_mode(0)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+}
+
 /// Creates `path` for writing with `CREATE_NEW`: it fails with `AlreadyExists` on anything at
 /// that name, a symlink or junction included (it is never followed).
 pub fn create_new(path: &Path) -> io::Result<File> {

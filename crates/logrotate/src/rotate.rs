@@ -10,12 +10,14 @@
 //!   collapse (not ext4/XFS), it falls back to logrotate(8)'s copy-then-truncate; the action
 //!   says which.
 //! - Windows has no collapse, and a log held open by its service cannot be renamed there (it
-//!   does not share deletion), so `--copytruncate` copies the whole file, then catches up with
-//!   what was appended during the copy until a check finds nothing new, and truncates. What is
-//!   written between that last check and the truncate (the time of one system call) would be
-//!   lost: the window logrotate(8)'s copytruncate has for the whole copy is narrowed to that,
-//!   not closed. A log held without write sharing cannot be cut at all, and is left as it is
-//!   with the reason.
+//!   does not share deletion), so `--copytruncate` copies the whole file while sharing it, then
+//!   reopens it sharing nothing: when that succeeds no other process has the file open, and
+//!   the rest is copied and the file truncated with nobody able to write in between
+//!   (`copy_truncate_exclusive`, no window). When a writer holds the log, the copy catches up
+//!   with what it appends until a check finds nothing new and truncates right after that
+//!   check (`copy_truncate`): lines appended in that instant are lost, as with logrotate(8)'s
+//!   copytruncate (whose window is the whole copy); NTFS cannot cut a prefix out of a file. A
+//!   log held without write sharing cannot be cut at all and is left as it is, with the reason.
 //!
 //! The rotated file is created under a random name with `O_CREAT|O_EXCL|O_NOFOLLOW`, given the
 //! live file's owner and mode, and moved to the first free `name.YYYYmmddHHMMSS[.N]` with
@@ -47,7 +49,8 @@ pub struct Rotated {
     pub to: PathBuf,
     /// Bytes moved into it.
     pub bytes: u64,
-    /// `rename`, `collapse_range` or `copy_truncate` (the last has a loss window).
+    /// `rename`, `collapse_range`, `copy_truncate_exclusive` (Windows, no other handle open) or
+    /// `copy_truncate` (the last has a loss window).
     pub method: &'static str,
 }
 
@@ -144,34 +147,99 @@ fn collapse(_live: &File, _cut: u64) -> io::Result<bool> {
 /// How many times [`copy_then_truncate`] catches up with a writer before it gives up.
 const CATCH_UP_ROUNDS: usize = 64;
 
-/// Copies what `live` holds beyond `copied` into `out`, again until a check finds nothing new
-/// (with `out` flushed in between), then truncates `live`; returns the bytes moved. Gives up,
-/// cutting nothing, when the writer outruns [`CATCH_UP_ROUNDS`] rounds.
-fn copy_then_truncate(live: &mut File, out: &mut File, mut copied: u64) -> io::Result<u64> {
-    let mut flushed = false;
+/// How many bytes `live` holds beyond `copied` (an error if it shrank: someone else cut it).
+/// The end is found by seeking to it: the cheapest question to ask (on Windows a full
+/// metadata query costs several calls, each widening the window before a truncate).
+fn grown(live: &mut File, copied: u64) -> io::Result<u64> {
+    let end = live.seek(SeekFrom::End(0))?;
+    if end < copied {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank during rotation",
+        ));
+    }
+    Ok(end - copied)
+}
+
+/// Copies what `live` holds beyond `copied` into `out` and flushes it; returns the new
+/// `copied`.
+fn copy_rest(live: &mut File, out: &mut File, copied: u64) -> io::Result<u64> {
+    let rest = grown(live, copied)?;
+    copy_range(live, out, copied, rest)?;
+    out.sync_all()?;
+    Ok(copied + rest)
+}
+
+/// Copies what `live` holds beyond `copied` into `out` and flushes it, then catches up with
+/// what the writer appended meanwhile until a check finds nothing new, and truncates `live`
+/// right after that check; returns the bytes moved. Gives up, cutting nothing, when the writer
+/// outruns [`CATCH_UP_ROUNDS`] rounds.
+fn copy_then_truncate(live: &mut File, out: &mut File, copied: u64) -> io::Result<u64> {
+    let mut copied = copy_rest(live, out, copied)?;
     for _ in 0..CATCH_UP_ROUNDS {
-        let end = live.metadata()?.len();
-        if end < copied {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank during rotation",
-            ));
-        }
-        if end > copied {
-            copy_range(live, out, copied, end - copied)?;
-            copied = end;
-            flushed = false;
-        } else if !flushed {
-            out.sync_all()?;
-            flushed = true;
-        } else {
+        let new = grown(live, copied)?;
+        if new == 0 {
             live.set_len(0)?;
+            // The few bytes caught up since the flush are in the rotated file already; a
+            // failed flush now cannot be undone by removing it (the live file is cut).
+            let _ = out.sync_all();
             return Ok(copied);
         }
+        copy_range(live, out, copied, new)?;
+        copied += new;
     }
     Err(io::Error::other(format!(
         "still growing after {CATCH_UP_ROUNDS} rounds of copying; not cut"
     )))
+}
+
+/// Moves what `live` holds beyond `copied` into `out` and empties `live` (no collapse here):
+/// copy and truncate. Returns the bytes moved and the method.
+#[cfg(not(windows))]
+fn cut_the_rest(
+    _dir: &Dir,
+    _name: &OsStr,
+    _id: FileId,
+    mut live: File,
+    out: &mut File,
+    copied: u64,
+) -> io::Result<(u64, &'static str)> {
+    Ok((copy_then_truncate(&mut live, out, copied)?, "copy_truncate"))
+}
+
+/// Moves what `live` holds beyond `copied` into `out` and empties `live`: the bulk is copied
+/// while sharing the file; then, when the file can be opened sharing nothing (no writer holds
+/// it), the rest is copied and the file truncated while nobody can write; otherwise the copy
+/// catches up with the writer and truncates (see the module doc). Returns the bytes moved and
+/// the method.
+#[cfg(windows)]
+fn cut_the_rest(
+    dir: &Dir,
+    name: &OsStr,
+    id: FileId,
+    mut live: File,
+    out: &mut File,
+    copied: u64,
+) -> io::Result<(u64, &'static str)> {
+    let copied = copy_rest(&mut live, out, copied)?;
+    drop(live);
+    let same = |f: &File| -> io::Result<()> {
+        if FileId::of(f)? != id {
+            return Err(io::Error::other(
+                "replaced by another file during rotation; left alone",
+            ));
+        }
+        Ok(())
+    };
+    if let Some(mut only) = dir.open_exclusive(name)? {
+        same(&only)?;
+        let moved = copy_rest(&mut only, out, copied)?;
+        only.set_len(0)?;
+        return Ok((moved, "copy_truncate_exclusive"));
+    }
+    let mut live = dir.open_read_write(name)?;
+    same(&live)?;
+    Ok((copy_then_truncate(&mut live, out, copied)?, "copy_truncate"))
 }
 
 /// Rotates `path` (inside `root`, the file `id` the scan saw). With `dry_run`, makes the same
@@ -247,9 +315,8 @@ pub fn rotate(
             live.sync_all()?;
             return Ok((cut, "collapse_range"));
         }
-        // No collapse: copy the rest, catching up with the writer, then truncate.
-        let moved = copy_then_truncate(&mut live, &mut out, cut)?;
-        Ok((moved, "copy_truncate"))
+        // No collapse: copy the rest, then truncate.
+        cut_the_rest(&dir, &name, id, live, &mut out, cut)
     })();
     match result {
         Ok((bytes, method)) => Ok(Rotated {

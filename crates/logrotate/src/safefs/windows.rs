@@ -70,6 +70,25 @@ impl Dir {
         self.open_regular(name, GENERIC_READ | GENERIC_WRITE)
     }
 
+    /// Opens the regular file `name` for reading and writing with no sharing at all, so that
+    /// nobody else can write to it (or open it) while it is held; `None` when another process
+    /// has it open (a sharing violation).
+    pub fn open_exclusive(&self, name: &OsStr) -> io::Result<Option<File>> {
+        let file = match winfs::open_exclusive(&self.path.join(name)) {
+            Ok(f) => f,
+            Err(e) if winfs::is_sharing_violation(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        if winfs::is_reparse_point(&meta) {
+            return Err(is_link());
+        }
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        Ok(Some(file))
+    }
+
     /// What `name` is, read from the entry itself (a symlink or junction is not followed):
     /// `None` when nothing has that name.
     pub fn stat(&self, name: &OsStr) -> io::Result<Option<Stat>> {
