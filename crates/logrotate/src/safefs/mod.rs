@@ -7,7 +7,7 @@
 //! moved to their final name with a rename that never replaces: a pre-existing path of either
 //! name is never opened, followed or replaced. Inputs must be regular files.
 //!
-//! - Unix ([`unix`]): `openat`/`renameat2(RENAME_NOREPLACE)`/`unlinkat` relative to the
+//! - Unix (`unix`): `openat`/`renameat2(RENAME_NOREPLACE)`/`unlinkat` relative to the
 //!   directory's descriptor, `O_NOFOLLOW|O_NONBLOCK` (a FIFO in a file's place cannot block a
 //!   pass), `O_CREAT|O_EXCL|O_NOFOLLOW` mode 0600 for new files, one `syncfs` per batch.
 //! - Windows (`windows`): each directory on the way is opened with
