@@ -37,7 +37,9 @@ fn modified(st: &FileStat) -> Option<SystemTime> {
 }
 
 impl From<&FileStat> for Stat {
-    #[allow(clippy::useless_conversion)] // dev_t differs between Unix systems
+    // dev_t is u64 on Linux and i32 on macOS; `as` widens it the way std's MetadataExt::dev
+    // does, so both identities of one file agree.
+    #[allow(clippy::unnecessary_cast)]
     fn from(st: &FileStat) -> Stat {
         let kind = match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
             SFlag::S_IFREG => Kind::Regular,
@@ -45,7 +47,7 @@ impl From<&FileStat> for Stat {
             _ => Kind::Other,
         };
         Stat {
-            id: FileId::from_dev_ino(u64::from(st.st_dev), u64::from(st.st_ino)),
+            id: FileId::from_dev_ino(st.st_dev as u64, st.st_ino as u64),
             len: u64::try_from(st.st_size).unwrap_or(0),
             modified: modified(st),
             kind,
