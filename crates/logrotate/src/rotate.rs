@@ -331,3 +331,47 @@ pub fn rotate(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(dir: &Path, name: &str, content: &[u8]) -> File {
+        std::fs::write(dir.join(name), content).expect("write");
+        File::options()
+            .read(true)
+            .write(true)
+            .open(dir.join(name))
+            .expect("open")
+    }
+
+    #[test]
+    fn copy_then_truncate_moves_what_was_not_copied_yet_and_empties_the_live_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let text = b"one\r\ntwo\r\nthree\r\n";
+        let mut live = file_with(tmp.path(), "app.log", text);
+        // The first 5 bytes are in the rotated part already.
+        let mut out = file_with(tmp.path(), "app.log.1", &text[..5]);
+        out.seek(SeekFrom::End(0)).expect("seek");
+        let moved = copy_then_truncate(&mut live, &mut out, 5).expect("cut");
+        assert_eq!(moved, text.len() as u64);
+        assert_eq!(
+            std::fs::read(tmp.path().join("app.log.1")).expect("r"),
+            text
+        );
+        assert_eq!(live.metadata().expect("m").len(), 0);
+    }
+
+    #[test]
+    fn a_live_file_shorter_than_what_was_copied_is_not_cut() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut live = file_with(tmp.path(), "app.log", b"abc");
+        let mut out = file_with(tmp.path(), "app.log.1", b"abcdef");
+        let err = copy_then_truncate(&mut live, &mut out, 6).expect_err("shrank");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            std::fs::read(tmp.path().join("app.log")).expect("r"),
+            b"abc"
+        );
+    }
+}

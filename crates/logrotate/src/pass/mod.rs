@@ -84,9 +84,25 @@ pub(crate) fn pass(
     };
     let after = retention(dir, &scan.files, &policy, run, &mut tally);
     let total = budget(dir, &after, policy.max_total, run, &mut tally);
-    Ok(summarize(
-        dir, cli, &scan, &after, free, aggressive, total, tally,
-    ))
+    let space = Space {
+        free,
+        aggressive,
+        before: scan.files.iter().map(|f| f.size).sum(),
+        total,
+    };
+    Ok(summarize(dir, cli, &scan, &after, space, tally))
+}
+
+/// The sizes a pass reports.
+struct Space {
+    /// Free bytes on the filesystem, when the OS tells.
+    free: Option<u64>,
+    /// Below `--min-free`: the pass was aggressive.
+    aggressive: bool,
+    /// The directory's total before the pass.
+    before: u64,
+    /// Its total after.
+    total: u64,
 }
 
 /// The directory's files (without the `--exclude`d ones) and what could not be read. An
@@ -194,18 +210,20 @@ fn budget(dir: &Path, files: &[Entry], max_total: Option<u64>, run: Run, tally: 
 }
 
 /// The directory's summary record, the line under its table, and whether it is over budget.
-#[allow(clippy::too_many_arguments)] // the pass's results, each named
 fn summarize(
     dir: &Path,
     cli: &Cli,
     scan: &Scan,
     after: &[Entry],
-    free: Option<u64>,
-    aggressive: bool,
-    total: u64,
+    space: Space,
     tally: Tally,
 ) -> DirPass {
-    let before: u64 = scan.files.iter().map(|f| f.size).sum();
+    let Space {
+        free,
+        aggressive,
+        before,
+        total,
+    } = space;
     let freed = tally.freed;
     let mut largest: Vec<(&PathBuf, u64)> = after.iter().map(|f| (&f.path, f.size)).collect();
     largest.sort_by_key(|f| std::cmp::Reverse(f.1));
