@@ -23,6 +23,8 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_logrotate");
 /// FILE_SHARE_READ | FILE_SHARE_WRITE: the C runtime's and most services' sharing of a log.
 const SHARE_READ_WRITE: u32 = 0x1 | 0x2;
+/// FILE_SHARE_DELETE.
+const SHARE_DELETE: u32 = 0x4;
 
 /// The body of the writer process; does nothing unless started as the writer.
 #[test]
@@ -34,10 +36,16 @@ fn held_writer() {
         .ok()
         .and_then(|n| n.parse().ok())
         .expect("LOGROTATE_TEST_LINES");
+    // LOGROTATE_TEST_SHARE=all: also share deletion (as Rust's and .NET's FileShare.Delete
+    // writers do), so the log can be renamed while held.
+    let share = match std::env::var("LOGROTATE_TEST_SHARE").as_deref() {
+        Ok("all") => SHARE_READ_WRITE | SHARE_DELETE,
+        _ => SHARE_READ_WRITE,
+    };
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .share_mode(SHARE_READ_WRITE)
+        .share_mode(share)
         .open(&path)
         .expect("open the log");
     // Says it holds the log, then waits for a line on stdin before writing (or, with 0
@@ -60,12 +68,21 @@ fn held_writer() {
 struct Writer(Child, BufReader<std::process::ChildStdout>);
 
 impl Writer {
-    /// Starts the writer on `path` and waits until it holds the file.
+    /// Starts the writer on `path` and waits until it holds the file (sharing reads and
+    /// writes, and deletion too with `share_delete`).
     fn hold(path: &Path, lines: usize) -> Writer {
+        Writer::start(path, lines, false)
+    }
+
+    fn start(path: &Path, lines: usize, share_delete: bool) -> Writer {
         let mut child = Command::new(std::env::current_exe().expect("test exe"))
             .args(["--exact", "held_writer", "--nocapture", "--test-threads=1"])
             .env("LOGROTATE_TEST_WRITER", path)
             .env("LOGROTATE_TEST_LINES", lines.to_string())
+            .env(
+                "LOGROTATE_TEST_SHARE",
+                if share_delete { "all" } else { "read-write" },
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -165,6 +182,14 @@ fn rotated_parts(dir: &Path, live: &str) -> Vec<PathBuf> {
     parts.into_iter().map(|(_, p)| p).collect()
 }
 
+/// A temporary directory and the directory `name` made in it, the one logrotate manages.
+fn managed(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join(name);
+    std::fs::create_dir(&dir).expect("mkdir");
+    (tmp, dir)
+}
+
 fn age(path: &Path, age_s: u64) {
     let when = SystemTime::now() - Duration::from_secs(age_s);
     std::fs::File::options()
@@ -177,9 +202,7 @@ fn age(path: &Path, age_s: u64) {
 #[test]
 fn copytruncate_of_a_held_log_keeps_every_crlf_line_exactly_once() {
     const LINES: usize = 4000;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("soak");
-    std::fs::create_dir(&dir).expect("mkdir");
+    let (_tmp, dir) = managed("soak");
     let log = dir.join("service.log");
     let mut writer = Writer::hold(&log, LINES);
     writer.go();
@@ -265,9 +288,7 @@ fn copytruncate_of_a_held_log_keeps_every_crlf_line_exactly_once() {
 
 #[test]
 fn a_log_nobody_holds_is_cut_with_no_window_crlf_byte_for_byte() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("svc");
-    std::fs::create_dir(&dir).expect("mkdir");
+    let (_tmp, dir) = managed("svc");
     let log = dir.join("api.log");
     let content: String = (1..=3000)
         .map(|i| format!("{i}\tGET /v1/orders 200\r\n"))
@@ -287,9 +308,7 @@ fn a_log_nobody_holds_is_cut_with_no_window_crlf_byte_for_byte() {
 
 #[test]
 fn a_held_log_is_neither_renamed_nor_deleted_and_says_why() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("logs");
-    std::fs::create_dir(&dir).expect("mkdir");
+    let (_tmp, dir) = managed("logs");
     let held = dir.join("bot_run1.log");
     let writer = Writer::hold(&held, 0);
     std::fs::write(&held, "x\r\n".repeat(2000)).expect("fill the held log");
@@ -384,4 +403,76 @@ fn retention_compression_and_budget_on_drive_letter_paths_keep_crlf_bytes() {
     );
     assert_eq!(actions(&records, "delete").len(), 4, "{records:?}");
     assert_eq!(summary(&records)["over_budget"], true);
+}
+
+#[test]
+fn a_writer_sharing_deletion_is_renamed_under_and_keeps_writing_into_the_rotated_part() {
+    let (_tmp, dir) = managed("svc");
+    let log = dir.join("worker.log");
+    let mut writer = Writer::start(&log, 100, true);
+    std::fs::write(&log, "old\r\n".repeat(500)).expect("fill");
+    let (code, records, stderr) = run(&["--max-size", "1KB", "--rename"], &[dir.as_path()]);
+    assert_eq!(code, 0, "{stderr}");
+    let rotated = actions(&records, "rotate");
+    assert_eq!(rotated.len(), 1, "{records:?}");
+    let detail = rotated[0]["detail"].as_str().expect("detail");
+    assert!(detail.starts_with("rename → "), "{detail}");
+    assert!(!log.exists(), "renamed away");
+    // The writer's handle followed the file: its lines land in the rotated part, after the
+    // old content, as on Unix until the writer reopens its log.
+    writer.go();
+    writer.finish();
+    let parts = rotated_parts(&dir, "worker.log");
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let text = std::fs::read_to_string(&parts[0]).expect("part");
+    assert!(
+        text.starts_with(&"old\r\n".repeat(500)),
+        "old content first"
+    );
+    assert!(
+        text.ends_with("line 000100 of the held log\r\n"),
+        "new lines after it"
+    );
+}
+
+#[test]
+fn a_symlinked_log_is_never_followed_compressed_or_deleted() {
+    let (tmp, dir) = managed("logs");
+    let outside = tmp.path().join("outside.log");
+    std::fs::write(&outside, "precious\r\n").expect("outside");
+    age(&outside, 7200);
+    let link = dir.join("app.log.1");
+    if let Err(e) = std::os::windows::fs::symlink_file(&outside, &link) {
+        // Creating a symlink needs a privilege Windows does not give every user.
+        eprintln!("skipped: cannot create a symlink here ({e})");
+        return;
+    }
+    if std::fs::symlink_metadata(&link).is_err() {
+        // wine 8's CreateSymbolicLinkW reports success without making the link.
+        eprintln!("skipped: this system reported a symlink it did not create");
+        return;
+    }
+    std::fs::write(dir.join("app.log"), "live\r\n").expect("live");
+    let (code, records, stderr) = run(
+        &["--keep-per-step", "1", "--compress", "--max-total", "1B"],
+        &[dir.as_path()],
+    );
+    assert_eq!(code, 1, "the live log alone is over 1 B {stderr}");
+    let skips = actions(&records, "skip");
+    assert!(
+        skips.iter().any(|r| r["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("symlink: never followed")),
+        "{records:?}"
+    );
+    assert!(actions(&records, "delete").is_empty(), "{records:?}");
+    assert!(actions(&records, "compress").is_empty(), "{records:?}");
+    assert_eq!(std::fs::read(&outside).expect("outside"), b"precious\r\n");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
 }
