@@ -13,9 +13,14 @@
 //! - `proc` (Linux only): /proc process trees and PID-reuse-safe process identities;
 //! - `portable_proc` (Windows, macOS): the process listing and trees by parent PID through
 //!   sysinfo;
-//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows).
+//! - [`signals`]: graceful termination on SIGINT/SIGTERM/SIGHUP (Ctrl+C/Ctrl+Break on Windows);
+//! - [`sys`]: safe wrappers over process and filesystem system calls (signals and pidfds on
+//!   Unix, free space everywhere);
+//! - `winfs` (Windows only): creating, opening, renaming and locking files without following a
+//!   symlink or junction, nor replacing anything.
 //!
-//! Everything but `proc` and `portable_proc` builds and is tested on Linux, Windows and macOS.
+//! Everything but `proc`, `portable_proc` and `winfs` builds and is tested on Linux, Windows and
+//! macOS.
 
 pub mod alive;
 pub mod cli;
@@ -37,9 +42,10 @@ pub mod record;
 pub mod report;
 pub mod signals;
 pub mod stdout;
-#[cfg(unix)]
 pub mod sys;
 pub mod units;
+#[cfg(windows)]
+pub mod winfs;
 
 pub use error::CoreError;
 pub use exit::ExitCode;
