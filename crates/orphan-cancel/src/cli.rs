@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use soak_core::cli::OutputArgs;
 use soak_core::units::{Rate, clap_count_rate, clap_duration};
 
+use crate::connect::Venue;
 use crate::exchange::nonce::NonceUnit;
 use crate::local_state::StateFormat;
 
@@ -46,8 +47,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ExchangeArgs {
     /// `bybit`, `bybit-testnet`, `kraken`, or `file:PATH` (a saved listing; read-only).
-    #[arg(long, value_name = "EXCHANGE")]
-    pub exchange: String,
+    #[arg(long, value_name = "EXCHANGE", value_parser = Venue::parse)]
+    pub exchange: Venue,
     /// Override the exchange's REST base URL (a simulator, a regional mirror). Formerly
     /// `--base-url` (still accepted).
     #[arg(long, alias = "base-url", value_name = "URL")]

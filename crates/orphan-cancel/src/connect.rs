@@ -25,7 +25,8 @@ pub enum Venue {
 }
 
 impl Venue {
-    /// Parses `--exchange`.
+    /// Parses `--exchange` (clap's value parser for it: clap names the flag and the value in
+    /// front of the error).
     pub fn parse(s: &str) -> Result<Venue, String> {
         match s {
             "bybit" => Ok(Venue::Bybit { testnet: false }),
@@ -33,9 +34,7 @@ impl Venue {
             "kraken" => Ok(Venue::Kraken),
             _ => match s.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Ok(Venue::File(PathBuf::from(p))),
-                _ => Err(format!(
-                    "--exchange {s}: expected bybit, bybit-testnet, kraken or file:PATH"
-                )),
+                _ => Err("expected bybit, bybit-testnet, kraken or file:PATH".to_string()),
             },
         }
     }
@@ -143,7 +142,7 @@ pub fn check_exchange_url(url: &str) -> Result<(), String> {
 
 /// Checks the exchange flags and builds the client (exit 2 on a bad flag or credentials).
 pub(crate) fn connect(args: &ExchangeArgs) -> anyhow::Result<Connection> {
-    let venue = Venue::parse(&args.exchange).map_err(usage)?;
+    let venue = args.exchange.clone();
     if args
         .max_rate
         .is_some_and(|r| r.as_per_second().is_nan() || r.as_per_second() <= 0.0)

@@ -121,6 +121,35 @@ fn malformed_base_urls_are_exit_2_before_any_request() {
 }
 
 #[test]
+fn unknown_exchanges_are_usage_errors_naming_the_flag_before_any_request() {
+    let sim = sim_with_orphans(&[]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = empty_state(dir.path());
+    for exchange in ["binance", "Bybit", "file:", "", "bybit testnet"] {
+        for sub in ["reconcile", "cancel", "cancel-all", "dead-man"] {
+            let mut c = oc_at(sub, exchange, &sim.url);
+            if sub != "cancel-all" && sub != "dead-man" {
+                c.arg("--state-file").arg(&state);
+            }
+            let (code, out, err) = run(&mut c);
+            assert_eq!(code, Some(2), "{sub} --exchange {exchange:?}: {err}");
+            assert!(
+                out.is_empty(),
+                "{sub} --exchange {exchange:?}: nothing on stdout: {out}"
+            );
+            one_line_naming(
+                &err,
+                &[
+                    "--exchange",
+                    "expected bybit, bybit-testnet, kraken or file:PATH",
+                ],
+            );
+        }
+    }
+    assert_eq!(sim.stats().by_path.len(), 0, "nothing reached the exchange");
+}
+
+#[test]
 fn credentials_that_cannot_be_sent_are_exit_2_naming_the_variable_not_the_value() {
     let sim = sim_with_orphans(&[]);
     let dir = tempfile::tempdir().expect("tmp");

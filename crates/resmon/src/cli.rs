@@ -1,6 +1,7 @@
 //! resmon's command line (clap only): what it follows, how often, for how long, where the
 //! samples go. [`crate::run()`] does the work.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -115,8 +116,8 @@ pub struct Cli {
     pub pss_every: Option<u64>,
 
     /// Serve the latest sample as OpenMetrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: Option<SocketAddr>,
 
     /// Write the latest sample to this node_exporter textfile (atomically) after each sample.
     #[arg(long, value_name = "PATH")]
@@ -144,4 +145,53 @@ pub struct Cli {
     /// Launch this command and follow it to its end (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// `--listen`: `IP:PORT`, or `localhost:PORT` (this machine's first address for `localhost`,
+/// the one a bind to that name would take). Anything else is bad usage, found before any
+/// socket is opened; only a failing bind is the environment's.
+pub fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
+    let expected = || "expected IP:PORT, e.g. 127.0.0.1:9464, [::1]:9464 or 0.0.0.0:0".to_string();
+    if let Ok(a) = addr.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let port = addr
+        .strip_prefix("localhost:")
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(expected)?;
+    ("localhost", port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut all| all.next())
+        .ok_or_else(|| format!("localhost:{port}: the name localhost does not resolve here"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_are_ip_port_or_localhost_port() {
+        assert_eq!(
+            parse_listen("127.0.0.1:9464"),
+            "127.0.0.1:9464".parse().map_err(|_| String::new())
+        );
+        assert_eq!(
+            parse_listen("[::1]:0"),
+            "[::1]:0".parse().map_err(|_| String::new())
+        );
+        let local = parse_listen("localhost:9464").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 9464, "{local}");
+        for bad in [
+            "notanaddr",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            ":9464",
+            "",
+            "localhost:x",
+            "example.org:80",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad:?}");
+        }
+    }
 }

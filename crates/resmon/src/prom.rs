@@ -487,7 +487,7 @@ pub enum PromError {
 pub type Latest = Arc<Mutex<String>>;
 
 /// Serves `latest` at `http://ADDR/metrics` from a background thread.
-pub fn serve(addr: &str) -> Result<(Latest, std::net::SocketAddr), PromError> {
+pub fn serve(addr: std::net::SocketAddr) -> Result<(Latest, std::net::SocketAddr), PromError> {
     let server = tiny_http::Server::http(addr).map_err(|e| PromError::Bind {
         addr: addr.to_string(),
         reason: e.to_string(),

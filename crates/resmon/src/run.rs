@@ -19,7 +19,7 @@ use crate::cli::Cli;
 use crate::monitor::{Monitor, end_child, signal_name};
 use crate::sample::{self, Host, SelfReader, TOOL};
 use crate::schedule::Schedule;
-use crate::setup::{check_listen, disk_path, open_cgroup, open_output, target_spec};
+use crate::setup::{disk_path, open_cgroup, open_output, target_spec};
 use crate::stream::{self, Stream};
 use crate::summary::RunSummary;
 use crate::system::SystemReader;
@@ -108,9 +108,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // A recorder streams: JSONL unless told, also on a terminal.
     let format = cli.output.format.unwrap_or(Format::Jsonl);
     stream::check_format(format).map_err(usage)?;
-    if let Some(addr) = &cli.listen {
-        check_listen(addr)?;
-    }
     let cgroup = open_cgroup(&cli)?;
     let term = Termination::install().context("installing signal handlers")?;
     let mut waiter = Waiter::new().context("installing signal handlers")?;
@@ -133,7 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let disk = disk_path(&cli);
     let (latest, listen_addr) = match &cli.listen {
         Some(addr) => {
-            let (latest, bound) = prom::serve(addr).map_err(environment)?;
+            let (latest, bound) = prom::serve(*addr).map_err(environment)?;
             (Some(latest), Some(bound.to_string()))
         }
         None => (None, None),

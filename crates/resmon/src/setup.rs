@@ -1,6 +1,6 @@
 //! From the command line to what a run needs, each checked before anything starts: the
-//! target's spec, the cgroup, the `--listen` address, the output file, the filesystem whose
-//! disk fields are reported.
+//! target's spec, the cgroup, the output file, the filesystem whose disk fields are reported
+//! (the `--listen` address is checked by clap, [`crate::cli::parse_listen`]).
 
 use std::path::{Path, PathBuf};
 
@@ -50,21 +50,6 @@ pub(crate) fn target_spec(cli: &Cli) -> anyhow::Result<Spec> {
     } else {
         Spec::None
     })
-}
-
-/// A listen address must be `IP:PORT` (or `localhost:PORT`): anything else is bad input
-/// (exit 2), found before any socket is opened; only a failing bind is the environment's (3).
-pub(crate) fn check_listen(addr: &str) -> anyhow::Result<()> {
-    let local_port = addr
-        .strip_prefix("localhost:")
-        .is_some_and(|p| p.parse::<u16>().is_ok());
-    if local_port || addr.parse::<std::net::SocketAddr>().is_ok() {
-        Ok(())
-    } else {
-        Err(usage(format!(
-            "--listen {addr}: expected IP:PORT, e.g. 127.0.0.1:9464, [::1]:9464 or 0.0.0.0:0"
-        )))
-    }
 }
 
 /// The output file, opened for appending; its failure named once (not the OS error twice)

@@ -72,6 +72,22 @@ fn issue_listen_notanaddr_is_exit_2_before_any_output() {
 }
 
 #[test]
+fn a_bad_listen_address_is_one_line_naming_the_flag_and_the_value() {
+    let o = resmon(&[
+        OsStr::new("--listen"),
+        OsStr::new("host name:80"),
+        OsStr::new("-n"),
+        OsStr::new("1"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", soak_testkit::stderr(&o));
+    assert!(o.stdout.is_empty(), "no sample before the usage error");
+    soak_testkit::assert_one_line_error(&o, "--listen");
+    let err = soak_testkit::stderr(&o);
+    assert!(err.contains("host name:80"), "{err}");
+    assert!(err.contains("expected IP:PORT"), "{err}");
+}
+
+#[test]
 fn listen_on_a_busy_port_is_exit_3() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = busy.local_addr().expect("addr").to_string();

@@ -38,7 +38,10 @@ impl HealthState {
 
 /// Binds `addr` (port 0 picks a free one) and serves health from a background thread.
 /// Returns the bound address.
-pub fn serve(addr: &str, state: HealthState) -> anyhow::Result<std::net::SocketAddr> {
+pub fn serve(
+    addr: std::net::SocketAddr,
+    state: HealthState,
+) -> anyhow::Result<std::net::SocketAddr> {
     let server = tiny_http::Server::http(addr)
         .map_err(|e| soak_core::exit::environment(format!("--health-listen {addr}: {e}")))?;
     let bound = server

@@ -211,3 +211,28 @@ fn outage_fault_answers_503_then_recovers() {
     child.kill().expect("kill");
     child.wait().expect("wait");
 }
+
+#[test]
+fn a_bad_health_listen_address_is_a_usage_error_naming_the_flag() {
+    let d = tempfile::tempdir().expect("tmp");
+    let url_file = d.path().join("health-url");
+    for addr in ["notanaddr", "127.0.0.1", "127.0.0.1:99999", ":8080", ""] {
+        let o = Command::new(env!("CARGO_BIN_EXE_soak-demo"))
+            .args([
+                "--health-listen",
+                addr,
+                "--run-for",
+                "1s",
+                "--health-url-file",
+            ])
+            .arg(&url_file)
+            .output()
+            .expect("run soak-demo");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{addr:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains("--health-listen"), "{addr:?}: {err}");
+        assert!(o.stdout.is_empty(), "{addr:?}: the service never started");
+        assert!(!url_file.exists(), "{addr:?}: no health URL written");
+    }
+}

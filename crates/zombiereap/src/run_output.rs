@@ -95,9 +95,14 @@ impl RunOutput {
         self.events.push(record);
     }
 
-    /// Writes the summary (and, in the document formats, everything) and returns the
-    /// command's status as the exit code.
-    pub fn finish(mut self, report: &RunReport, summary: Record) -> anyhow::Result<ExitCode> {
+    /// Writes the summary to the stream (and, in the document formats without `-o`,
+    /// everything on stderr), and returns the report that ends with the command's status with
+    /// the output options to finish it with (those that add only what is not written yet).
+    pub fn report(
+        mut self,
+        report: &RunReport,
+        summary: Record,
+    ) -> anyhow::Result<(Report, OutputArgs)> {
         if let Some(stream) = &mut self.stream {
             let _ = stream.write(&summary);
         }
@@ -126,7 +131,7 @@ impl RunOutput {
         if !report.ended_cleanly() {
             out = out.fail(failure(report));
         }
-        out.exit(ExitCode::Child(report.status())).finish(&args)
+        Ok((out.exit(ExitCode::Child(report.status())), args))
     }
 }
 

@@ -11,7 +11,7 @@ use soak_core::report::Report;
 use super::{actions_report, cancel_failures, load_state, still_open_record, summary_base};
 use crate::TOOL;
 use crate::cli::{ActArgs, ExchangeArgs, StateArgs};
-use crate::connect::{Venue, connect, refuse_mainnet, scope_of};
+use crate::connect::{connect, refuse_mainnet, scope_of};
 use crate::local_state::FieldMap;
 use crate::order::{self, Order};
 use crate::reconcile::{self, FindingKind, Thresholds};
@@ -106,7 +106,7 @@ pub fn cancel(
     act: &ActArgs,
 ) -> anyhow::Result<Report> {
     let (execute, live) = (act.execute, act.live);
-    let venue = Venue::parse(&args.exchange).map_err(usage)?;
+    let venue = &args.exchange;
     let local = match &state.state_file {
         Some(_) => Some(load_state(state)?),
         None => None,
