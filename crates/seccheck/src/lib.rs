@@ -20,6 +20,7 @@
 //! The advisory cache: [`cache`] (where, and the atomic swap), [`dburl`] (accepted and shown
 //! URLs), [`fetch`] (git and the OSV zip) and [`dbupdate`] (updating one database, and the
 //! cached databases `deps` uses by default).
+#![deny(unsafe_code)]
 
 pub mod audit;
 pub mod cache;
