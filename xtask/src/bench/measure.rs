@@ -1,10 +1,17 @@
-//! Measuring one run of a command: CPU seconds, peak RSS and wall time, from `wait4`.
+//! Measuring one run of a command: CPU seconds, peak RSS and wall time, from `wait4` (Unix);
+//! the medians and the release build the soak uses too (every OS).
 
-use std::process::{Command, Stdio};
+use std::process::Command;
+#[cfg(unix)]
+use std::process::Stdio;
+#[cfg(unix)]
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+#[cfg(unix)]
+use anyhow::Context;
+use anyhow::{Result, bail};
 
+#[cfg(unix)]
 /// CPU seconds, peak RSS in MB and wall seconds of one run of `cmd`.
 #[derive(Debug, Clone, Copy)]
 pub struct Cost {
@@ -16,11 +23,13 @@ pub struct Cost {
     pub wall_s: f64,
 }
 
+#[cfg(unix)]
 /// Runs `cmd` to its end (it must exit 0) and measures it with wait4.
 pub fn measure(cmd: &mut Command) -> Result<Cost> {
     measure_status(cmd, &[0])
 }
 
+#[cfg(unix)]
 /// Like [`measure`], for a command whose exit code may be any of `allowed` (e.g. 1 for a check
 /// tool that found something).
 pub fn measure_status(cmd: &mut Command, allowed: &[i32]) -> Result<Cost> {

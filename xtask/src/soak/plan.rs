@@ -9,7 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use super::args::{Settings, SoakArgs};
-use soak_core::sys::free_bytes;
+
+/// The bytes an unprivileged writer can still put on the filesystem holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    return soak_core::sys::free_bytes(dir);
+    #[cfg(windows)]
+    resmon::windows::disk::disk_usage(dir).ok().map(|d| d.free)
+}
 
 /// The binaries a soak runs, built in release mode unless `--bin-dir` names them.
 const TOOLS: [&str; 9] = [

@@ -1,12 +1,35 @@
 //! The processes a soak starts: each in its own process group (a Ctrl-C on the terminal
 //! reaches only the xtask, which then stops everything in order), stopped politely with a
-//! deadline, and killed by group when a guard is dropped on any failure path.
+//! deadline, and killed as a whole (its group, on Windows its Job Object) when a guard is
+//! dropped on any failure path.
+//!
+//! On Unix the polite request is SIGTERM and the force SIGKILL to the process group. On
+//! Windows each process leads its own console process group (`CREATE_NEW_PROCESS_GROUP`)
+//! inside a kill-on-close Job Object of its own (zombiereap's [`Job`]): the request is
+//! `CTRL_BREAK_EVENT` to that group, the force `TerminateJobObject`, and should the xtask
+//! itself die, Windows closes its job handles and ends every process it started. When the
+//! request cannot be delivered at all (no console to send it on: wine refuses
+//! `GenerateConsoleCtrlEvent` with `CTRL_BREAK_EVENT`), the process is ended by force at once
+//! and [`Proc::forced`] says why, so the verdict reads it as the soak's stop, not a crash.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+#[cfg(windows)]
+use zombiereap::windows::job::Job;
+
+/// How the soak asks a process to stop.
+#[cfg(unix)]
+pub const GRACEFUL: &str = "SIGTERM";
+/// How the soak asks a process to stop.
+#[cfg(windows)]
+pub const GRACEFUL: &str = "Ctrl+Break";
+/// How the soak ends a process that did not stop: the whole group (or job) at once.
+#[cfg(unix)]
+const FORCE: &str = "SIGKILL to its process group";
+#[cfg(windows)]
+const FORCE: &str = "TerminateJobObject on its job";
 
 /// A started process, killed (whole group) when dropped and not yet finished.
 pub struct Proc {
@@ -16,19 +39,39 @@ pub struct Proc {
     pub child: Child,
     /// Its exit status once reaped.
     pub status: Option<ExitStatus>,
+    /// Why the soak ended it by force without a polite request first, when it did.
+    pub forced: Option<String>,
+    /// The kill-on-close job holding it and everything it starts.
+    #[cfg(windows)]
+    job: Job,
 }
 
 impl Proc {
-    /// Starts `cmd` in a new process group.
+    /// Starts `cmd` in a new process group (on Windows: a new console process group in a new
+    /// kill-on-close job).
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<Proc> {
-        let child = cmd
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("cannot start {name} ({cmd:?})"))?;
+        #[cfg(unix)]
+        let child = {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0)
+                .spawn()
+                .with_context(|| format!("cannot start {name} ({cmd:?})"))?
+        };
+        #[cfg(windows)]
+        let (child, job) = {
+            let job = Job::new().with_context(|| format!("cannot start {name}"))?;
+            let child = job
+                .spawn(cmd)
+                .with_context(|| format!("cannot start {name} ({cmd:?})"))?;
+            (child, job)
+        };
         Ok(Proc {
             name: name.to_string(),
             child,
             status: None,
+            forced: None,
+            #[cfg(windows)]
+            job,
         })
     }
 
@@ -47,12 +90,13 @@ impl Proc {
         self.status.is_none()
     }
 
-    /// Sends `signal` to the process (not its group).
-    pub fn signal(&self, signal: i32) {
-        if self.status.is_none() {
-            // Our own child, not reaped yet: its PID cannot have been reused.
-            let _ = soak_core::sys::signal_pid(self.pid(), signal);
-        }
+    /// Asks it (not its group) to stop: SIGTERM, or Ctrl+Break to the group it leads.
+    fn ask_to_stop(&self) -> std::io::Result<()> {
+        // Our own child, not reaped yet: its PID cannot have been reused.
+        #[cfg(unix)]
+        return soak_core::sys::signal_pid(self.pid(), libc::SIGTERM);
+        #[cfg(windows)]
+        zombiereap::windows::console::ctrl_break(self.pid())
     }
 
     /// Waits until it ends or `timeout` passes; true when it ended.
@@ -67,23 +111,40 @@ impl Proc {
         true
     }
 
-    /// SIGTERM, wait up to `grace`, then SIGKILL the whole group; returns the exit status.
+    /// Asks it to stop ([`GRACEFUL`]), waits up to `grace`, then ends its whole group by
+    /// force; returns the exit status. A request that cannot be delivered is said in one line
+    /// and kept in [`Proc::forced`], and the force follows at once.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        self.signal(libc::SIGTERM);
-        if !self.wait_for(grace) {
-            eprintln!(
-                "soak: {} did not stop within {:.0?} of SIGTERM; killing its process group",
-                self.name, grace
-            );
-            self.kill_group();
-            self.wait_for(Duration::from_secs(5));
+        if !self.running() {
+            return self.status;
         }
+        match self.ask_to_stop() {
+            Ok(()) if self.wait_for(grace) => return self.status,
+            Ok(()) => eprintln!(
+                "soak: {} did not stop within {:.0?} of {GRACEFUL}; {FORCE}",
+                self.name, grace
+            ),
+            Err(e) => {
+                let why = format!("{GRACEFUL} could not be delivered ({e})");
+                eprintln!(
+                    "soak: {} (PID {}): {why}; ending it by force ({FORCE})",
+                    self.name,
+                    self.pid()
+                );
+                self.forced = Some(why);
+            }
+        }
+        self.kill_group();
+        self.wait_for(Duration::from_secs(5));
         self.status
     }
 
     fn kill_group(&mut self) {
         // The process group we created for this child.
+        #[cfg(unix)]
         let _ = soak_core::sys::signal_group(self.pid(), libc::SIGKILL);
+        #[cfg(windows)]
+        self.job.terminate();
     }
 }
 
@@ -92,6 +153,81 @@ impl Drop for Proc {
         if self.running() {
             self.kill_group();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// Stops a process the soak did not start (`--attach-pid` with `--stop`): [`GRACEFUL`], then
+/// after `grace` SIGKILL (on Windows `TerminateProcess` through a handle opened before the
+/// request, so a reused PID is never hit). Ctrl+Break reaches it only when it leads a console
+/// process group on the soak's console; otherwise the wait is skipped.
+pub fn stop_pid(pid: i32, grace: Duration) {
+    use soak_core::alive::is_running;
+    let wait = |grace: Duration| {
+        let deadline = Instant::now() + grace;
+        while is_running(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    eprintln!("soak: --stop: {GRACEFUL} to PID {pid}");
+    #[cfg(unix)]
+    {
+        let _ = soak_core::sys::signal_pid(pid, libc::SIGTERM);
+        wait(grace);
+        if is_running(pid) {
+            eprintln!("soak: PID {pid} did not stop within the grace period; SIGKILL");
+            let _ = soak_core::sys::signal_pid(pid, libc::SIGKILL);
+        }
+    }
+    #[cfg(windows)]
+    {
+        let Some(handle) = windows::open(pid) else {
+            eprintln!("soak: --stop: PID {pid} cannot be opened (gone, or not permitted)");
+            return;
+        };
+        match zombiereap::windows::console::ctrl_break(pid) {
+            Ok(()) => wait(grace),
+            Err(e) => eprintln!("soak: --stop: {GRACEFUL} to PID {pid}: {e}"),
+        }
+        if is_running(pid) {
+            eprintln!("soak: PID {pid} did not stop; TerminateProcess");
+            handle.terminate();
+        }
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+
+    use windows_sys::Win32::System::Threading::{
+        OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE, TerminateProcess,
+    };
+    use zombiereap::windows::process::TERMINATED;
+
+    /// A process held open: while the handle is, its PID names it and no other.
+    pub struct Held(OwnedHandle);
+
+    /// Opens `pid` for termination.
+    pub fn open(pid: i32) -> Option<Held> {
+        let pid = u32::try_from(pid).ok()?;
+        // SAFETY: OpenProcess returns a new handle or null.
+        let raw = unsafe {
+            OpenProcess(
+                PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION,
+                0,
+                pid,
+            )
+        };
+        // SAFETY: non-null, just opened, owned by nothing else.
+        (!raw.is_null()).then(|| Held(unsafe { OwnedHandle::from_raw_handle(raw) }))
+    }
+
+    impl Held {
+        /// Ends it with zombiereap's status for a forced end (1, as `taskkill /F` gives).
+        pub fn terminate(&self) {
+            // SAFETY: the handle is open with PROCESS_TERMINATE.
+            unsafe { TerminateProcess(self.0.as_raw_handle(), TERMINATED) };
         }
     }
 }

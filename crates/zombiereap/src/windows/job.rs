@@ -12,7 +12,7 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use soak_core::record::Record;
@@ -127,6 +127,26 @@ impl Job {
             .collect()
     }
 
+    /// Starts `cmd` inside the job: suspended, assigned, then resumed, so not even its first
+    /// child can start outside. It leads its own console process group
+    /// (`CREATE_NEW_PROCESS_GROUP`: Ctrl+Break sent to its PID reaches it and its children
+    /// alone), which replaces any creation flags set on `cmd`.
+    pub fn spawn(&self, cmd: &mut Command) -> Result<Child, RunError> {
+        let mut child = cmd
+            .creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED)
+            .spawn()
+            .map_err(|source| RunError::Spawn {
+                command: cmd.get_program().to_string_lossy().into_owned(),
+                source,
+            })?;
+        if let Err(e) = self.assign(&child).and_then(|()| resume(child.id())) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        Ok(child)
+    }
+
     /// Ends every process in the job.
     pub fn terminate(&self) -> bool {
         // SAFETY: the handle is open.
@@ -209,20 +229,8 @@ pub fn run(
         command: String::new(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
     })?;
-    let mut child = Command::new(program)
-        .args(args)
-        .creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            command: program.clone(),
-            source,
-        })?;
+    let mut child = job.spawn(Command::new(program).args(args))?;
     let pid = child.id();
-    if let Err(e) = job.assign(&child).and_then(|()| resume(pid)) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e);
-    }
     let group = i32::try_from(pid).unwrap_or(i32::MAX);
     let mut report = RunReport {
         pid: group,
