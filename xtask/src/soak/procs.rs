@@ -231,3 +231,82 @@ mod windows {
         }
     }
 }
+
+/// Windows: a real `cmd` with a `ping` child, in the job [`Proc::spawn`] made for it.
+#[cfg(all(test, windows))]
+mod tests {
+    use super::*;
+    use soak_core::alive::is_running;
+
+    /// `cmd` running `ping` for a minute: a process and its child.
+    fn cmd_with_a_child() -> (Proc, Vec<u32>) {
+        let mut cmd = Command::new("cmd");
+        cmd.args(["/C", "ping -n 60 127.0.0.1 >NUL"])
+            .stdin(std::process::Stdio::null());
+        let p = Proc::spawn("cmd", &mut cmd).expect("spawn cmd");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut pids = p.job.pids();
+        while pids.len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            pids = p.job.pids();
+        }
+        assert_eq!(pids.len(), 2, "cmd and ping in the job: {pids:?}");
+        assert!(pids.contains(&p.child.id()));
+        (p, pids)
+    }
+
+    fn gone(pids: &[u32]) -> bool {
+        pids.iter()
+            .all(|&pid| !is_running(i32::try_from(pid).expect("pid")))
+    }
+
+    #[test]
+    fn stop_ends_the_process_and_its_child_and_says_when_it_had_to_force() {
+        let (mut p, pids) = cmd_with_a_child();
+        let status = p.stop(Duration::from_secs(2));
+        assert!(status.is_some(), "cmd ended");
+        assert!(gone(&pids), "nothing of the job is left: {pids:?}");
+        // Under wine GenerateConsoleCtrlEvent refuses Ctrl+Break; on Windows with a console it
+        // is delivered, and ping ignores it, so the job is terminated after the grace.
+        if let Some(why) = &p.forced {
+            assert!(
+                why.starts_with("Ctrl+Break could not be delivered ("),
+                "{why}"
+            );
+        }
+        assert_eq!(
+            p.stop(Duration::from_secs(2)),
+            status,
+            "a second stop changes nothing"
+        );
+    }
+
+    /// Waits up to 10 s for every one of `pids` to have ended.
+    fn all_end(pids: &[u32]) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !gone(pids) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        gone(pids)
+    }
+
+    #[test]
+    fn what_an_exited_process_left_behind_ends_with_its_proc() {
+        // cmd starts ping in the background and exits: ping is left in the job alone.
+        let mut cmd = Command::new("cmd");
+        cmd.args(["/C", "start /B ping -n 60 127.0.0.1 >NUL"])
+            .stdin(std::process::Stdio::null());
+        let mut p = Proc::spawn("cmd", &mut cmd).expect("spawn cmd");
+        assert!(p.wait_for(Duration::from_secs(20)), "cmd exits at once");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut left = p.job.pids();
+        while left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            left = p.job.pids();
+        }
+        assert!(!left.is_empty(), "ping runs on in the job");
+        assert!(!gone(&left));
+        drop(p);
+        assert!(all_end(&left), "the job's kill-on-close ended {left:?}");
+    }
+}
