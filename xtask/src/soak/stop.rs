@@ -69,8 +69,13 @@ pub fn stop(
     monitors.early.stop(Duration::from_secs(5));
     monitors.budget.stop(Duration::from_secs(10));
     eprintln!(
-        "soak: service stopped ({}); analysing",
-        status_text(service_status)
+        "soak: service stopped ({}{}); analysing",
+        status_text(service_status),
+        if service.forced().is_some() {
+            ", ended by force"
+        } else {
+            ""
+        }
     );
     Stopped {
         ending,
