@@ -158,9 +158,10 @@ impl Service {
         }
     }
 
-    /// Ends the run's hold on it: a launched service is stopped ([`GRACEFUL`](super::procs::GRACEFUL), then its group is
-    /// killed after `grace`); an attached one is left running unless `stop_attached`; the log
-    /// command is stopped either way.
+    /// Ends the run's hold on it: a launched service is stopped
+    /// ([`GRACEFUL`](super::procs::GRACEFUL), then its group or job is killed after `grace`);
+    /// an attached one is left running unless `stop_attached`; the log command is stopped
+    /// either way.
     pub fn stop(&mut self, grace: Duration, stop_attached: bool) -> Option<ExitStatus> {
         match self {
             Service::Launched(p) => p.stop(grace),
