@@ -28,6 +28,7 @@ const REPORTING: &[(&str, &[&str])] = &[
     ("zombiereap", &["scan"]),
     ("zombiereap", &["kill-tree"]),
     ("zombiereap", &["reap"]),
+    ("zombiereap", &["run"]),
     ("orphan-cancel", &["reconcile"]),
     ("orphan-cancel", &["cancel"]),
     ("orphan-cancel", &["cancel-all"]),
@@ -38,8 +39,9 @@ const REPORTING: &[(&str, &[&str])] = &[
     ("seccheck", &["db", "update"]),
     ("seccheck", &["db", "status"]),
 ];
-// Not reporting commands: `zombiereap run` (stdout is the command's; events go to stderr or
-// --events) and `orphan-cancel dead-man` (a stream of events while it holds the switch).
+// `zombiereap run` takes them too, its stdout being the command's: its events and summary go
+// to stderr or `-o`. Not a reporting command: `orphan-cancel dead-man` (a stream of events
+// while it holds the switch).
 
 /// The shared output options as `--help` shows them.
 const OUTPUT_OPTIONS: [&str; 4] = [

@@ -28,7 +28,7 @@ fn resmon_records_a_supervised_demo_service_that_logscan_then_judges() {
         .arg(&resources)
         .arg("--")
         .arg(tool("zombiereap"))
-        .args(["run", "--grace", "2s", "--events"])
+        .args(["run", "--grace", "2s", "-o"])
         .arg(&events)
         .arg("--")
         .arg(tool("soak-demo"))

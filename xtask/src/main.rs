@@ -1,6 +1,8 @@
 //! `cargo xtask ...`: the project's own workflows, written in Rust so they run wherever cargo
 //! does (the alias lives in `.cargo/config.toml`).
 
+#![deny(unsafe_code)]
+
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
@@ -61,7 +63,8 @@ enum Task {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A bad value (`--grace 5x`) is one line naming the flag, exit 2, before anything starts.
+    let cli: Cli = soak_core::cli::parse_or_exit("xtask");
     let result = match cli.task {
         Task::Ci => return ci(),
         Task::Soak(args) => match soak::run(&args) {

@@ -195,6 +195,25 @@ pub fn run_tool(
     }
 }
 
+/// Parses the command line as `C` (a usage error is one line and exit 2, see
+/// [`crate::cli::parse_or_exit`]) and runs the tool's logic with it through [`run_tool`]: the
+/// whole of a tool's `main`.
+///
+/// ```no_run
+/// #[derive(clap::Parser)]
+/// struct Cli {}
+/// fn main() -> std::process::ExitCode {
+///     soak_core::exit::run_cli("mytool", |_cli: Cli| Ok(soak_core::exit::ExitCode::Success))
+/// }
+/// ```
+pub fn run_cli<C: clap::Parser>(
+    tool: &str,
+    run: impl FnOnce(C) -> anyhow::Result<ExitCode>,
+) -> std::process::ExitCode {
+    let cli = crate::cli::parse_or_exit::<C>(tool);
+    run_tool(tool, || run(cli))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,21 @@ impl FileId {
         }
     }
 
+    /// The volume the file is on (the device on Unix, the volume serial number on Windows):
+    /// files with the same volume share one filesystem.
+    pub fn volume(&self) -> u64 {
+        self.volume
+    }
+
+    /// The identity of a Unix file from its device and inode (as `fstatat(2)` gives them).
+    #[cfg(unix)]
+    pub fn from_dev_ino(dev: u64, ino: u64) -> FileId {
+        FileId {
+            volume: dev,
+            index: ino,
+        }
+    }
+
     #[cfg(unix)]
     fn from_meta(meta: &Metadata) -> FileId {
         use std::os::unix::fs::MetadataExt;
@@ -49,6 +64,18 @@ impl FileId {
             index: meta.ino(),
         }
     }
+}
+
+/// How many names (hard links) an open file has: cutting or rewriting it in place changes
+/// every one of them, some maybe outside the directory at hand.
+pub fn link_count(file: &File) -> io::Result<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(file.metadata()?.nlink())
+    }
+    #[cfg(windows)]
+    Ok(u64::from(windows::info(file)?.nNumberOfLinks))
 }
 
 /// Reads exactly `buf.len()` bytes at `offset` (`UnexpectedEof` if the file is shorter).
@@ -107,13 +134,18 @@ mod windows {
 
     use super::FileId;
 
-    pub fn file_id(file: &File) -> io::Result<FileId> {
+    pub fn info(file: &File) -> io::Result<BY_HANDLE_FILE_INFORMATION> {
         // SAFETY: an all-zero BY_HANDLE_FILE_INFORMATION is valid; the handle is open for
         // the duration of the call and the out pointer is to a local.
         let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
         if unsafe { GetFileInformationByHandle(file.as_raw_handle(), &mut info) } == 0 {
             return Err(io::Error::last_os_error());
         }
+        Ok(info)
+    }
+
+    pub fn file_id(file: &File) -> io::Result<FileId> {
+        let info = info(file)?;
         Ok(FileId {
             volume: u64::from(info.dwVolumeSerialNumber),
             index: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
@@ -135,6 +167,7 @@ mod tests {
         assert_eq!(meta.len(), 6);
         let open = File::open(&log).expect("open");
         assert_eq!(FileId::of(&open).expect("id of open"), before);
+        assert_eq!(link_count(&open).expect("links"), 1);
         drop(open);
         std::fs::rename(&log, dir.path().join("app.log.1")).expect("rename");
         std::fs::write(&log, b"second\n").expect("write new");

@@ -26,7 +26,8 @@
 //! - `event`: something happened: `start`, `stop`, `target_exit`, a reconnect, an alert; the
 //!   field `event` names it.
 //! - `finding`: a problem found (leak, zombie, orphan order, vulnerability, leaked secret); the
-//!   field `kind` names it and `severity` grades it.
+//!   field `kind` names it, `severity` grades it (`low`, `medium`, `high`, `critical`) and
+//!   `message` says it in one line. Every tool builds its findings as a [`Finding`].
 //! - `action`: something changed (rotated, compressed, deleted, cancelled, killed, reaped);
 //!   always carries `action` and `dry_run`.
 //! - `summary`: the last record of a run, with counts, figures and `ok`.
@@ -40,13 +41,17 @@
 //! ```
 //! Building the same records in Rust:
 //! ```
-//! use soak_core::record::{Record, RecordType};
-//! let rec = Record::new(RecordType::Finding, "resanalyze")
-//!     .with("kind", "memory_leak")
-//!     .with("slope_mb_per_hour", 101.9);
+//! use soak_core::record::{Finding, Record, RecordType, Severity};
+//! let rec = Finding::new("memory_leak", Severity::High, "memory grows 101.9 MB/h")
+//!     .with("slope_mb_per_hour", 101.9)
+//!     .into_record("resanalyze");
 //! let line = rec.to_line();
 //! assert!(line.starts_with(r#"{"type":"finding","tool":"resanalyze","timestamp_utc":""#));
-//! assert!(line.ends_with(r#""kind":"memory_leak","slope_mb_per_hour":101.9}"#));
+//! assert!(line.ends_with(
+//!     r#""kind":"memory_leak","severity":"high","message":"memory grows 101.9 MB/h","slope_mb_per_hour":101.9}"#
+//! ));
+//! let summary = Record::new(RecordType::Summary, "resanalyze").with("ok", false);
+//! assert!(summary.to_line().ends_with(r#","ok":false}"#));
 //! ```
 //! Because records are flat, `pandas.read_json(path, lines=True)`, `jq` and CSV export see
 //! columns directly; any tool's records can be concatenated and fed to any other tool.
@@ -57,6 +62,10 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+mod finding;
+
+pub use finding::{Finding, FindingError, Severity, UnknownSeverity};
 
 /// The five kinds of record of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -9,9 +9,11 @@
 //! ```
 //! use soak_core::cli::OutputArgs;
 //! use soak_core::report::{RecordBody, Report};
-//! use soak_core::{ExitCode, Record, RecordType};
+//! use soak_core::{ExitCode, Finding, Record, RecordType, Severity};
 //!
-//! let finding = Record::new(RecordType::Finding, "demo").with("kind", "zombie").with("pid", 42);
+//! let finding = Finding::new("zombie", Severity::Medium, "zombie 42 (sleep)")
+//!     .with("pid", 42)
+//!     .into_record("demo");
 //! let summary = Record::new(RecordType::Summary, "demo").with("ok", false);
 //! let body = RecordBody::new(vec![finding], &["kind", "pid"]).summary(summary);
 //! let report = Report::new("demo", body).fail("1 zombie process");

@@ -1,19 +1,23 @@
-//! Safe wrappers over the Unix system calls the tools share, through `rustix`: a handle on a
+//! Safe wrappers over the system calls the tools share, through `rustix` on Unix: a handle on a
 //! process that its PID's reuse cannot redirect (a pidfd, Linux), signals by PID or process
-//! group, whether a PID exists, and a filesystem's free space. One copy here instead of an
-//! `unsafe` block in each tool.
+//! group, whether a PID exists, and a filesystem's free space (the one that exists on Windows
+//! too, through `GetDiskFreeSpaceExW`). One copy here instead of an `unsafe` block in each tool.
 
+#[cfg(unix)]
 use std::io;
 use std::path::Path;
 
+#[cfg(unix)]
 use rustix::process::{Pid, Signal};
 
+#[cfg(unix)]
 fn pid_of(pid: i32) -> io::Result<Pid> {
     Pid::from_raw(pid)
         .filter(|_| pid > 0)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("PID {pid}")))
 }
 
+#[cfg(unix)]
 fn signal_of(signal: i32) -> io::Result<Signal> {
     Signal::from_named_raw(signal)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("signal {signal}")))
@@ -32,16 +36,19 @@ pub fn pidfd_signal(pidfd: std::os::fd::BorrowedFd<'_>, signal: i32) -> io::Resu
     rustix::process::pidfd_send_signal(pidfd, signal_of(signal)?).map_err(io::Error::from)
 }
 
+#[cfg(unix)]
 /// Sends `signal` to the process `pid` (`kill(2)`).
 pub fn signal_pid(pid: i32, signal: i32) -> io::Result<()> {
     rustix::process::kill_process(pid_of(pid)?, signal_of(signal)?).map_err(io::Error::from)
 }
 
+#[cfg(unix)]
 /// Sends `signal` to every process of the group `pgid` (`kill(2)` with `-pgid`).
 pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
     rustix::process::kill_process_group(pid_of(pgid)?, signal_of(signal)?).map_err(io::Error::from)
 }
 
+#[cfg(unix)]
 /// True when a process `pid` exists (signal 0), including one this user may not signal.
 pub fn pid_exists(pid: i32) -> bool {
     match pid_of(pid) {
@@ -53,6 +60,7 @@ pub fn pid_exists(pid: i32) -> bool {
     }
 }
 
+#[cfg(unix)]
 /// A signal's conventional name (`SIGKILL` for 9), or `signal N` for one without a common
 /// name here.
 pub fn signal_name(signal: i32) -> String {
@@ -86,18 +94,44 @@ pub fn signal_name(signal: i32) -> String {
 
 /// The bytes an unprivileged writer can still put on the filesystem holding `path`
 /// (`statvfs`: available blocks × fragment size); `None` when it cannot be read.
+#[cfg(unix)]
 pub fn free_bytes(path: &Path) -> Option<u64> {
     let s = rustix::fs::statvfs(path).ok()?;
     Some(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
+/// The bytes the caller can still put on the volume holding `path` (`GetDiskFreeSpaceExW`'s
+/// free bytes available to the caller, which honours quotas); `None` when it cannot be read.
+#[cfg(windows)]
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW;
+    // GetDiskFreeSpaceExW answers for any path on a volume, even a missing one: the path
+    // must exist here as on Unix.
+    std::fs::metadata(path).ok()?;
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    let mut caller_free = 0u64;
+    // SAFETY: `wide` is NUL-terminated and outlives the call; the one out pointer is a local,
+    // the two others are null (not wanted), as the API allows.
+    let ok = unsafe {
+        GetDiskFreeSpaceExW(
+            wide.as_ptr(),
+            &mut caller_free,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    (ok != 0).then_some(caller_free)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Command, Stdio};
 
+    #[cfg(unix)]
     #[test]
     fn signals_reach_a_real_child_and_bad_values_are_refused() {
+        use std::process::{Command, Stdio};
         let mut child = Command::new("sleep")
             .arg("30")
             .stdin(Stdio::null())
@@ -127,6 +161,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn signal_names() {
         assert_eq!(signal_name(9), "SIGKILL");

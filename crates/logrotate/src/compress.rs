@@ -18,7 +18,6 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, FileTimes};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -36,8 +35,8 @@ pub enum Outcome {
     Done {
         /// The archive's size.
         bytes: u64,
-        /// The archive's device and inode (`(0, 0)` in a dry run).
-        id: FileId,
+        /// The archive's identity (`None` in a dry run: it is not on disk).
+        id: Option<FileId>,
     },
     /// Left alone, and why.
     Kept(String),
@@ -173,11 +172,12 @@ pub fn is_leftover_tmp(path: &Path) -> bool {
 struct Ready {
     dir: Dir,
     name: OsString,
+    archive: OsString,
     original: FileId,
     len: u64,
-    mtime: i64,
+    modified: Option<std::time::SystemTime>,
     archive_bytes: u64,
-    archive_id: FileId,
+    archive_id: Option<FileId>,
 }
 
 fn kept(why: impl Into<String>) -> io::Result<Result<Ready, String>> {
@@ -200,7 +200,7 @@ fn prepare(
     let (dir, name) = safefs::locate(root, path)?;
     let mut src = dir.open_read(&name)?;
     let before = src.metadata()?;
-    if (before.dev(), before.ino()) != id {
+    if FileId::of(&src)? != id {
         return kept("replaced by another file since the scan; left alone");
     }
     let arch = archive_name(&name, codec);
@@ -208,14 +208,15 @@ fn prepare(
     let ready = |archive_bytes, archive_id, dir| Ready {
         dir,
         name: name.clone(),
+        archive: arch.clone(),
         original: id,
         len: before.len(),
-        mtime: before.mtime(),
+        modified: before.modified().ok(),
         archive_bytes,
         archive_id,
     };
     if let Some(st) = dir.stat(&arch)? {
-        if !safefs::is_regular(&st) {
+        if !st.is_regular() {
             return kept(format!(
                 "{shown_arch} exists and is not a regular file (a symlink?); left alone, original kept"
             ));
@@ -225,7 +226,7 @@ fn prepare(
         match decoded_crc(dir.open_read(&arch)?, codec) {
             // A crash between the rename and the removal of the original: finish the job.
             Ok(sums) if sums == original => {
-                return Ok(Ok(ready(st.st_size as u64, (st.st_dev, st.st_ino), dir)));
+                return Ok(Ok(ready(st.len, Some(st.id), dir)));
             }
             Ok(_) => {
                 return kept(format!(
@@ -233,15 +234,21 @@ fn prepare(
                 ));
             }
             // Unreadable: cut short by a crash before the sync. Redo it.
-            Err(_) if !dry_run => dir.remove_if_same(&arch, (st.st_dev, st.st_ino))?,
+            Err(_) if !dry_run => dir.remove_if_same(&arch, st.id)?,
             Err(_) => {}
         }
     }
-    let mtime = u32::try_from(before.mtime()).unwrap_or(0);
+    // The gzip header's MTIME: seconds since the epoch, 0 when unknown or out of range.
+    let mtime = before
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| u32::try_from(d.as_secs()).ok())
+        .unwrap_or(0);
     let mut input = BufReader::with_capacity(1 << 17, &src);
     if dry_run {
         let (_, counter) = encode(&mut input, Counter::default(), codec, mtime, stop)?;
-        return Ok(Ok(ready(counter.0, (0, 0), dir)));
+        return Ok(Ok(ready(counter.0, None, dir)));
     }
     let (tmp, out) = dir.create_temp(&arch)?;
     let written = (|| -> io::Result<(u64, u32)> {
@@ -263,9 +270,7 @@ fn prepare(
         }
     };
     let after = src.metadata()?;
-    let still_there = dir
-        .stat(&name)?
-        .is_some_and(|st| (st.st_dev, st.st_ino) == id);
+    let still_there = dir.stat(&name)?.is_some_and(|st| st.id == id);
     if sums.0 != before.len()
         || after.len() != before.len()
         || after.modified().ok() != before.modified().ok()
@@ -275,7 +280,11 @@ fn prepare(
         return kept("changed while being compressed");
     }
     let out_meta = out.metadata()?;
-    let out_id = (out_meta.dev(), out_meta.ino());
+    let out_id = FileId::of(&out)?;
+    if let Err(e) = safefs::durable(&out) {
+        let _ = dir.remove(&tmp);
+        return Err(e);
+    }
     if let Err(e) = dir.rename_noreplace(&tmp, &arch) {
         let _ = dir.remove(&tmp);
         if e.kind() == io::ErrorKind::AlreadyExists {
@@ -286,12 +295,11 @@ fn prepare(
         return Err(e);
     }
     let back = dir.open_read(&arch)?;
-    let back_meta = back.metadata()?;
-    if (back_meta.dev(), back_meta.ino()) != out_id || decoded_crc(back, codec)? != sums {
+    if FileId::of(&back)? != out_id || decoded_crc(back, codec)? != sums {
         let _ = dir.remove_if_same(&arch, out_id);
         return kept("the archive did not read back identical; original kept");
     }
-    Ok(Ok(ready(out_meta.len(), out_id, dir)))
+    Ok(Ok(ready(out_meta.len(), Some(out_id), dir)))
 }
 
 /// Compresses many files (each inside `root`, with the identity the scan saw) on every core
@@ -313,17 +321,17 @@ pub fn compress_batch(
         .par_iter()
         .map(|(p, id)| (p.clone(), prepare(root, p, *id, codec, dry_run, stop)))
         .collect();
-    let mut synced: Vec<u64> = Vec::new();
+    let mut synced: Vec<Option<u64>> = Vec::new();
     let mut sync_error: Option<String> = None;
     if !dry_run {
         for ready in prepared
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok()?.as_ref().ok())
         {
-            let dev = ready.archive_id.0;
+            let dev = ready.archive_id.map(|id| id.volume());
             if !synced.contains(&dev) {
                 synced.push(dev);
-                if let Err(e) = ready.dir.syncfs() {
+                if let Err(e) = ready.dir.sync_volume() {
                     sync_error = Some(e.to_string());
                 }
             }
@@ -355,17 +363,28 @@ fn finish(ready: Ready, dry_run: bool, sync_error: Option<&str>) -> io::Result<O
         return Ok(Outcome::Kept(format!("sync failed: {e}")));
     }
     let unchanged = ready.dir.stat(&ready.name)?.is_some_and(|st| {
-        (st.st_dev, st.st_ino) == ready.original
-            && st.st_size as u64 == ready.len
-            && st.st_mtime == ready.mtime
+        st.id == ready.original && st.len == ready.len && st.modified == ready.modified
     });
     if !unchanged {
         return Ok(Outcome::Kept(
             "changed after it was compressed; archive and original kept".into(),
         ));
     }
-    ready.dir.remove(&ready.name)?;
-    Ok(done)
+    match ready.dir.remove(&ready.name) {
+        Ok(()) => Ok(done),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(e),
+        // Held open by a process that does not share deletion (Windows), or not removable:
+        // the archive would be a second copy, so it goes and the original stays.
+        Err(e) => {
+            if let Some(id) = ready.archive_id {
+                let _ = ready.dir.remove_if_same(&ready.archive, id);
+            }
+            Ok(Outcome::Kept(format!(
+                "the original cannot be removed ({}); archive removed, original kept",
+                safefs::why(&e)
+            )))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -374,8 +393,7 @@ mod tests {
     use std::fs;
 
     fn id_of(p: &Path) -> FileId {
-        let m = fs::metadata(p).expect("meta");
-        (m.dev(), m.ino())
+        FileId::at(p).expect("id").0
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! What is in the directories: every regular file (symlinks are never followed and never
 //! touched), its step group, its run directory, and whether some process holds it open for
-//! writing (from /proc/*/fd and fdinfo).
+//! writing (on Linux from /proc/*/fd and fdinfo; elsewhere the OS does not tell, and the
+//! writers are unknown).
 
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use regex::Regex;
 use soak_core::pathtext::shown;
+
+use crate::safefs::{self, FileId};
 
 /// One file.
 #[derive(Debug, Clone)]
@@ -26,14 +28,26 @@ pub struct Entry {
     pub group: String,
     /// Some process has it open for writing.
     pub open_for_write: bool,
-    /// Device and inode.
-    pub id: (u64, u64),
+    /// Which file it is (device and inode; volume and file index on Windows); `None` for an
+    /// archive a dry run only predicts.
+    pub id: Option<FileId>,
     /// Made by this pass (a rotated part): counted, but not deleted before the next pass.
     pub fresh: bool,
 }
 
-/// Files some process holds open for writing, by (device, inode).
-pub fn open_for_write() -> HashSet<(u64, u64)> {
+/// Files some process holds open for writing, by identity, or `None` where the OS does not
+/// list them (only Linux does, in /proc).
+pub fn open_for_write() -> Option<HashSet<FileId>> {
+    #[cfg(target_os = "linux")]
+    return Some(writers_from_proc());
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Every file open for writing in /proc/*/fdinfo that this user may read.
+#[cfg(target_os = "linux")]
+fn writers_from_proc() -> HashSet<FileId> {
+    use std::os::unix::fs::MetadataExt;
     let mut set = HashSet::new();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return set;
@@ -65,7 +79,7 @@ pub fn open_for_write() -> HashSet<(u64, u64)> {
             if let Ok(m) = std::fs::metadata(fd.path())
                 && m.is_file()
             {
-                set.insert((m.dev(), m.ino()));
+                set.insert(FileId::from_dev_ino(m.dev(), m.ino()));
             }
         }
     }
@@ -138,7 +152,7 @@ pub type Inventory = (Vec<Entry>, Vec<(PathBuf, String)>);
 pub fn scan(
     dir: &Path,
     grouping: &Grouping,
-    open: &HashSet<(u64, u64)>,
+    open: Option<&HashSet<FileId>>,
 ) -> Result<Inventory, InventoryError> {
     std::fs::read_dir(dir).map_err(|e| InventoryError::Unreadable(shown(dir), e))?;
     let mut files = Vec::new();
@@ -182,15 +196,17 @@ pub fn scan(
         // Names as lossless text: two names that differ only in non-UTF-8 bytes are two steps.
         let name = shown(Path::new(item.file_name()));
         let parent = item.path().parent().map(shown).unwrap_or_default();
-        let id = (meta.dev(), meta.ino());
+        let Ok(id) = safefs::file_id(item.path(), &meta) else {
+            continue;
+        };
         files.push(Entry {
             path: item.path().to_path_buf(),
             size: meta.len(),
             mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             compressed: name.ends_with(".gz") || name.ends_with(".zst"),
             group: format!("{parent}/{}", grouping.key(&name)),
-            open_for_write: open.contains(&id),
-            id,
+            open_for_write: open.is_some_and(|o| o.contains(&id)),
+            id: Some(id),
             fresh: false,
         });
     }

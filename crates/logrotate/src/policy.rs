@@ -194,8 +194,8 @@ pub enum Effect {
         archive: PathBuf,
         /// Its size.
         bytes: u64,
-        /// Its device and inode (`(0, 0)` in a dry run).
-        id: (u64, u64),
+        /// Its identity (`None` in a dry run: it is not on disk).
+        id: Option<crate::safefs::FileId>,
     },
     /// The live file's first `moved` bytes are now in `to`.
     Rotated {
@@ -341,7 +341,7 @@ mod tests {
             mtime: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 - age_s),
             compressed,
             open_for_write: open,
-            id: (0, 0),
+            id: None,
             fresh: false,
         }
     }

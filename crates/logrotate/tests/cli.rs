@@ -1,6 +1,10 @@
 //! `logrotate` on real directory trees: retention, budget, dry-run, crash safety, concurrent
 //! writers through copytruncate and rename, symlinks, open files, refused deletions.
 
+// Unix only: symlinks, permission bits, python3 writers with O_APPEND, chattr and kill -TERM;
+// the Windows forms of these cases are in tests/windows.rs.
+#![cfg(unix)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -5,6 +5,11 @@
 //! and mode of every file there, before and after), that no line of data was lost, and where
 //! it applies that the dry run predicted the real run exactly and memory stayed bounded.
 
+// Linux only: symlinks, FIFOs, non-UTF-8 byte names, modes, owners, signals and peak memory
+// read from /proc (the Windows forms of held files, rotation and paths are in
+// tests/windows.rs).
+#![cfg(target_os = "linux")]
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};

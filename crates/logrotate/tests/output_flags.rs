@@ -2,10 +2,8 @@
 //! `-q/--quiet`), the `::error::` annotation of a directory still over budget, and `--watch`
 //! writing its step summary once, for its last pass.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 fn lr() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("logrotate"));
@@ -127,6 +125,8 @@ fn formats_every_dir_in_turn_and_refuses_sarif() {
     );
 }
 
+// Unix only: it ends the watch with SIGINT (Windows has console control events, not signals).
+#[cfg(unix)]
 #[test]
 fn watch_writes_the_output_file_each_pass_and_the_step_summary_once() {
     let d = tempfile::tempdir().expect("tmp");
@@ -135,6 +135,9 @@ fn watch_writes_the_output_file_each_pass_and_the_step_summary_once() {
     logs(&logs_dir, 1, 10);
     let out_file = d.path().join("latest.jsonl");
     let summary = d.path().join("summary.md");
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::Duration;
     let mut child = lr()
         .args(["--watch", "100ms", "--keep-per-step", "1", "-o"])
         .arg(&out_file)

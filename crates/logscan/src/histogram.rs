@@ -12,7 +12,7 @@ const MAX_DENSE: usize = 4096;
 
 /// Counts of positive values in geometric buckets, plus exact count, min, max and sum.
 /// Buckets near the values seen live in a flat array (an update is an index and an add);
-/// outliers beyond [`MAX_DENSE`] buckets from them, in a map.
+/// outliers beyond `MAX_DENSE` buckets from them, in a map.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
     /// Counts of buckets `lo ..= lo + dense.len() - 1`.

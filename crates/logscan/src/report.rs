@@ -6,7 +6,7 @@ use std::io::Write;
 
 use serde_json::Value;
 use soak_core::output::{Format, Table, cell};
-use soak_core::record::{Record, RecordType, Timestamp};
+use soak_core::record::{Finding, Record, RecordType, Severity, Timestamp};
 use soak_core::report::Body;
 
 use crate::heartbeat::{self, HeartbeatRule};
@@ -254,22 +254,18 @@ pub fn summary_record(
     r
 }
 
-/// A `finding` for a failed check.
+/// A `finding` for a failed check (severity high: a check of the run failed).
 pub fn finding_for(check: &Check) -> Record {
-    Record::new(RecordType::Finding, "logscan")
-        .with("kind", check.name.clone())
-        .with("severity", "error")
+    let message = format!(
+        "{}: measured {} (threshold {})",
+        check.name,
+        soak_core::output::cell(&check.measured),
+        check.threshold
+    );
+    Finding::new(check.name.clone(), Severity::High, message)
         .with("threshold", check.threshold.clone())
         .with("measured", check.measured.clone())
-        .with(
-            "message",
-            format!(
-                "{}: measured {} (threshold {})",
-                check.name,
-                soak_core::output::cell(&check.measured),
-                check.threshold
-            ),
-        )
+        .into_record("logscan")
 }
 
 /// The summary's figures a person reads (name, value): not the envelope, the checks or the
@@ -366,5 +362,27 @@ impl Body for ScanBody {
                 write_human(out, format, &self.summary, &self.checks)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_is_a_high_finding_saying_what_was_measured() {
+        let c = Check {
+            name: "error_count".into(),
+            threshold: "<= 0".into(),
+            measured: 3.into(),
+            outcome: Outcome::Fail,
+        };
+        let f = Finding::from_record(&finding_for(&c)).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("error_count", Severity::High)
+        );
+        assert_eq!(f.message, "error_count: measured 3 (threshold <= 0)");
+        assert_eq!(f.get("measured"), Some(&3.into()));
     }
 }

@@ -329,9 +329,64 @@ fn zone_offset_seconds(zone: &[u8]) -> Option<i32> {
     Some(sign * ((digits[0] * 10 + digits[1]) * 3600 + (digits[2] * 10 + digits[3]) * 60))
 }
 
+/// The end of the observation window (`--end-time`): `now`, RFC 3339, or epoch seconds. A clap
+/// value parser, so a bad time is a usage error naming the flag; a number that is not finite
+/// (`nan`, `inf`) is refused rather than silently passing the heartbeat check.
+pub fn parse_end_time(s: &str) -> Result<UnixTime, String> {
+    const EXPECTED: &str = "expected now, RFC 3339 or epoch seconds";
+    if s == "now" {
+        return Ok(soak_core::record::Timestamp::now().unix());
+    }
+    if let Ok(v) = s.parse::<f64>() {
+        return if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("not a finite time ({EXPECTED})"))
+        };
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp() as f64 + f64::from(d.timestamp_subsec_nanos()) / 1e9)
+        .map_err(|e| format!("{e} ({EXPECTED})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_times() {
+        assert_eq!(parse_end_time("1759321212.5"), Ok(1_759_321_212.5));
+        assert_eq!(
+            parse_end_time("2025-10-01T12:20:12.25Z"),
+            Ok(1_759_321_212.25)
+        );
+        assert_eq!(
+            parse_end_time("2025-10-01T14:20:12+02:00"),
+            Ok(1_759_321_212.0)
+        );
+        let before = soak_core::record::Timestamp::now().unix();
+        let now = parse_end_time("now").expect("now");
+        let after = soak_core::record::Timestamp::now().unix();
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
+        for bad in [
+            "nan",
+            "inf",
+            "-inf",
+            "1e400",
+            "yesterday",
+            "2025-13-01T00:00:00Z",
+            "",
+        ] {
+            let err = parse_end_time(bad).expect_err(bad);
+            assert!(
+                err.contains("expected now, RFC 3339 or epoch seconds"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     fn p(s: &str) -> Option<f64> {
         TimestampParser::new(2025).parse(s.as_bytes())

@@ -201,6 +201,35 @@ fn thresholds_are_flags() {
     assert_eq!(sum["failed_checks"], serde_json::json!(["heartbeat_gap"]));
 }
 
+/// `--end-time` is read by clap: a time it cannot read, or a number that is no time (`nan`
+/// would silently pass the heartbeat check), is bad usage naming the flag, before any scan;
+/// epoch seconds and RFC 3339 name the same instant.
+#[test]
+fn end_time_is_parsed_with_the_flags() {
+    let clean = fixtures().join("clean_shutdown.log");
+    let clean = clean.to_str().expect("p");
+    for bad in ["yesterday", "nan", "inf", "2025-10-01 12:20:12"] {
+        let out = logscan()
+            .args(["--end-time", bad, clean])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(out.stdout.is_empty(), "{bad}: nothing scanned");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{bad}: {err}");
+        assert!(
+            err.contains("--end-time") && err.contains(&format!("'{bad}'")),
+            "{bad}: {err}"
+        );
+    }
+    let (rfc, code) = summary_of(&["--end-time", "2025-10-01T12:20:12Z", clean]);
+    assert_eq!(code, 1);
+    let (epoch, code) = summary_of(&["--end-time", "1759321212", clean]);
+    assert_eq!(code, 1);
+    assert_eq!(rfc["heartbeat_max_gap_s"], epoch["heartbeat_max_gap_s"]);
+    assert_eq!(rfc["failed_checks"], serde_json::json!(["heartbeat_gap"]));
+}
+
 #[test]
 fn user_packs_add_kinds_and_bad_packs_exit_2_naming_pattern_and_file() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,7 +1,4 @@
 //! The `orphan-cancel` binary; the logic lives in the library.
 fn main() -> std::process::ExitCode {
-    soak_core::exit::run_tool(
-        "orphan-cancel",
-        || orphan_cancel::run(clap::Parser::parse()),
-    )
+    soak_core::exit::run_cli("orphan-cancel", orphan_cancel::run)
 }

@@ -39,6 +39,18 @@ impl Order {
         self.created_ms.map(|c| (now_ms - c) as f64 / 1000.0)
     }
 
+    /// The order named in a message: `order 123 (BTCUSDT, client id BOT_1)`.
+    pub fn named(&self) -> String {
+        format!(
+            "order {} ({}{})",
+            self.id,
+            self.symbol,
+            self.client_id
+                .as_deref()
+                .map_or_else(String::new, |c| format!(", client id {c}"))
+        )
+    }
+
     /// A short label for messages: the client id, else the order id.
     pub fn label(&self) -> &str {
         self.client_id

@@ -2,7 +2,7 @@
 //!
 //! Orders are matched by exchange order id, then by client id. Each difference is a finding:
 //!
-//! | finding      | meaning                                                                   |
+//! | kind         | meaning                                                                   |
 //! |--------------|---------------------------------------------------------------------------|
 //! | `orphan`     | open on the exchange, unknown locally (or locally final)                 |
 //! | `ghost`      | open locally, absent on the exchange                                      |
@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{self, Record, RecordType, Severity};
 
 use crate::order::Order;
 
@@ -30,13 +30,23 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    /// The `finding` field's value.
+    /// The `kind` field's value.
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::Orphan => "orphan",
             FindingKind::Ghost => "ghost",
             FindingKind::Quarantine => "quarantine",
             FindingKind::Stale => "stale",
+        }
+    }
+
+    /// How bad it is: an orphan is exposure nobody manages (high); a ghost or a quarantined
+    /// order, a bot wrong about its own orders (medium); a stale one only slow (low, not failing).
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::Orphan => Severity::High,
+            FindingKind::Ghost | FindingKind::Quarantine => Severity::Medium,
+            FindingKind::Stale => Severity::Low,
         }
     }
 }
@@ -182,8 +192,9 @@ pub fn reconcile(local: &[Order], exchange_open: &[Order], t: Thresholds) -> Rec
 /// The `finding` record for one difference.
 pub fn finding_record(f: &Finding, exchange: &str, now_ms: i64) -> Record {
     let o = &f.order;
-    let mut r = Record::new(RecordType::Finding, "orphan-cancel")
-        .with("finding", f.kind.as_str())
+    let kind = f.kind.as_str();
+    let message = format!("{kind}: {} {}", o.named(), f.reason);
+    let mut finding = record::Finding::new(kind, f.kind.severity(), message)
         .with("exchange", exchange)
         .with("category", o.category.clone())
         .with("symbol", o.symbol.as_str())
@@ -198,9 +209,9 @@ pub fn finding_record(f: &Finding, exchange: &str, now_ms: i64) -> Record {
         .with("age_s", o.age_s(now_ms).map(|a| (a * 10.0).round() / 10.0))
         .with("reason", f.reason.as_str());
     if f.kind == FindingKind::Quarantine {
-        r.insert("mark_as", "unknown");
+        finding.insert("mark_as", "unknown");
     }
-    r
+    finding.into_record("orphan-cancel")
 }
 
 /// The `summary` record.
@@ -278,6 +289,28 @@ mod tests {
         let rec = finding_record(&r.findings[2], "bybit", now);
         assert_eq!(rec.get_str("mark_as"), Some("unknown"));
         assert_eq!(rec.get_f64("age_s"), Some(30.0 * 3600.0));
+    }
+
+    #[test]
+    fn findings_are_graded_and_say_which_order_in_one_line() {
+        let rec = finding_record(
+            &Finding {
+                kind: FindingKind::Orphan,
+                order: order("E", Some("BOT_1"), "New", 0),
+                local_status: None,
+                reason: "open on the exchange, unknown locally".into(),
+            },
+            "bybit",
+            1000,
+        );
+        let f = record::Finding::from_record(&rec).expect("a finding");
+        assert_eq!((f.kind.as_str(), f.severity), ("orphan", Severity::High));
+        assert_eq!(
+            f.message,
+            "orphan: order E (BTCUSDT, client id BOT_1) open on the exchange, unknown locally"
+        );
+        assert_eq!(FindingKind::Stale.severity(), Severity::Low);
+        assert!(FindingKind::Ghost.severity() < FindingKind::Orphan.severity());
     }
 
     #[test]

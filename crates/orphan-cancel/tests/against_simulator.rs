@@ -5,6 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
@@ -183,10 +184,79 @@ fn reconcile_reports_every_orphan_across_pages_and_the_ghost() {
     );
     let ghost: Vec<Value> = records(&out.stdout)
         .into_iter()
-        .filter(|r| r["finding"] == "ghost")
+        .filter(|r| r["kind"] == "ghost")
         .collect();
     assert_eq!(ghost[0]["client_id"], "BOT_ghost0");
     assert!(sim.stats().by_path["/v5/order/realtime"] >= 3, "paginated");
+}
+
+/// `reconcile`'s JSONL against the simulator at `url` for the bot's `state`.
+fn reconcile_jsonl(url: &str, state: &Path) -> Vec<u8> {
+    oc().args(["reconcile", "--exchange", "bybit", "--exchange-url", url])
+        .args(["--format", "jsonl", "--state-file"])
+        .arg(state)
+        .output()
+        .expect("reconcile")
+        .stdout
+}
+
+/// `cancel` of the bot's (`BOT_`) BTCUSDT orphans read from `findings`, a dry run unless
+/// `execute`.
+fn cancel_bots_btc(url: &str, findings: Vec<u8>, execute: bool) -> std::process::Output {
+    oc().args(["cancel", "--exchange", "bybit", "--exchange-url", url])
+        .args(["--symbol", "BTCUSDT", "--client-id-prefix", "BOT_"])
+        .args(execute.then_some("--execute"))
+        .args(["--format", "jsonl"])
+        .write_stdin(findings)
+        .output()
+        .expect("cancel")
+}
+
+/// Findings as `reconcile` wrote them before issue 17: the kind under `finding`, no severity
+/// or message.
+fn in_the_old_shape(jsonl: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for mut r in records(jsonl) {
+        if r["type"] == "finding" {
+            let obj = r.as_object_mut().expect("an object");
+            let kind = obj.shift_remove("kind").expect("a kind");
+            obj.shift_remove("severity");
+            obj.shift_remove("message");
+            obj.insert("finding".into(), kind);
+        }
+        out.extend(serde_json::to_vec(&r).expect("serializes"));
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn cancel_reads_findings_in_the_old_shape_for_one_release() {
+    let sim = sim_with(bybit_book(), Setup::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = bot_state(dir.path(), 0..20, 0);
+    let findings = reconcile_jsonl(&sim.url, &state);
+    let targeted = |stdin: Vec<u8>| {
+        let dry = cancel_bots_btc(&sim.url, stdin, false);
+        assert_eq!(
+            dry.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&dry.stderr)
+        );
+        let mut ids: Vec<String> = records(&dry.stdout)
+            .iter()
+            .filter(|r| r["type"] == "action")
+            .map(|r| r["client_id"].as_str().expect("client id").to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let old = in_the_old_shape(&findings);
+    assert!(!String::from_utf8_lossy(&old).contains("\"kind\""));
+    let now = targeted(findings);
+    assert_eq!(now.len(), 100, "{now:?}");
+    assert_eq!(targeted(old), now);
 }
 
 #[test]
@@ -194,39 +264,9 @@ fn dry_run_touches_nothing_then_execute_cancels_only_the_bots_orphans_and_verifi
     let sim = sim_with(bybit_book(), Setup::default());
     let dir = tempfile::tempdir().expect("tmp");
     let state = bot_state(dir.path(), 0..20, 0);
-    let findings = oc()
-        .args([
-            "reconcile",
-            "--exchange",
-            "bybit",
-            "--exchange-url",
-            &sim.url,
-            "--format",
-            "jsonl",
-        ])
-        .arg("--state-file")
-        .arg(&state)
-        .output()
-        .expect("reconcile")
-        .stdout;
+    let findings = reconcile_jsonl(&sim.url, &state);
     let before = sim.orders();
-    let dry = oc()
-        .args([
-            "cancel",
-            "--exchange",
-            "bybit",
-            "--exchange-url",
-            &sim.url,
-            "--symbol",
-            "BTCUSDT",
-            "--client-id-prefix",
-            "BOT_",
-            "--format",
-            "jsonl",
-        ])
-        .write_stdin(findings.clone())
-        .output()
-        .expect("dry run");
+    let dry = cancel_bots_btc(&sim.url, findings.clone(), false);
     assert_eq!(dry.status.code(), Some(0));
     assert_eq!(summary(&dry.stdout)["targeted"], 100);
     assert!(
@@ -237,24 +277,7 @@ fn dry_run_touches_nothing_then_execute_cancels_only_the_bots_orphans_and_verifi
     );
     assert_eq!(sim.orders(), before, "a dry run changes nothing");
 
-    let run = oc()
-        .args([
-            "cancel",
-            "--exchange",
-            "bybit",
-            "--exchange-url",
-            &sim.url,
-            "--symbol",
-            "BTCUSDT",
-            "--client-id-prefix",
-            "BOT_",
-            "--execute",
-            "--format",
-            "jsonl",
-        ])
-        .write_stdin(findings)
-        .output()
-        .expect("execute");
+    let run = cancel_bots_btc(&sim.url, findings, true);
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -806,7 +829,7 @@ fn offline_reconciliation_against_a_saved_bybit_listing() {
     let recs = records(&out.stdout);
     assert_eq!(recs.len(), 2);
     assert_eq!(
-        (recs[0]["finding"].clone(), recs[0]["order_id"].clone()),
+        (recs[0]["kind"].clone(), recs[0]["order_id"].clone()),
         (json!("orphan"), json!("a2"))
     );
 }

@@ -53,7 +53,7 @@ fn new_and_old_spellings_give_the_same_reconciliation() {
             .expect("run");
         assert_eq!(out.status.code(), Some(1), "{url_flag} {state_flag}");
         let recs = records(&out.stdout);
-        let orphans = recs.iter().filter(|r| r["finding"] == "orphan").count();
+        let orphans = recs.iter().filter(|r| r["kind"] == "orphan").count();
         assert_eq!(orphans, 3, "{url_flag}: {recs:?}");
         outputs.push(recs.last().expect("summary")["orphans"].clone());
     }
@@ -114,7 +114,7 @@ fn output_file_quiet_step_summary_and_annotations() {
     // The step summary is appended under the tool's heading, as a Markdown table.
     let md = std::fs::read_to_string(&summary).expect("summary");
     assert!(
-        md.starts_with("# earlier step\n## orphan-cancel reconcile\n\n| finding |"),
+        md.starts_with("# earlier step\n## orphan-cancel reconcile\n\n| kind |"),
         "{md}"
     );
     assert_eq!(md.matches("| orphan |").count(), 3, "{md}");

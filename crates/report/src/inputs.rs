@@ -330,7 +330,9 @@ pub struct OrderFinding {
     /// `finding`.
     #[serde(rename = "type")]
     pub kind: Kind,
-    /// `orphan`, `ghost`, `still_open`, ...
+    /// `orphan`, `ghost`, `still_open`, ...: the finding's `kind` (named `finding` in records
+    /// written before issue 17, read for one release).
+    #[serde(rename = "kind", alias = "finding")]
     pub finding: String,
     /// The exchange.
     pub exchange: String,
@@ -378,7 +380,9 @@ pub struct DepFinding {
     /// `finding`.
     #[serde(rename = "type")]
     pub kind: Kind,
-    /// `vulnerable_dependency`, `expired_ignore`, ...
+    /// `vulnerable_dependency`, `expired_ignore`, ...: the finding's `kind` (named `finding` in
+    /// records written before issue 17, read for one release).
+    #[serde(rename = "kind", alias = "finding")]
     pub finding: String,
     /// The advisory.
     pub id: String,
@@ -476,4 +480,28 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
         path: path.to_path_buf(),
         error: e,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_and_dependency_findings_name_their_kind_in_kind_or_the_old_finding() {
+        for line in [
+            r#"{"type":"finding","tool":"orphan-cancel","kind":"orphan","severity":"high","message":"m","order_id":"o-1"}"#,
+            r#"{"type":"finding","tool":"orphan-cancel","finding":"orphan","order_id":"o-1"}"#,
+        ] {
+            let f: OrderFinding = serde_json::from_str(line).expect(line);
+            assert_eq!((f.kind, f.finding.as_str()), (Kind::Finding, "orphan"));
+            assert_eq!(f.order_id, "o-1");
+        }
+        for line in [
+            r#"{"type":"finding","tool":"seccheck","kind":"expired_ignore","severity":"high","message":"m","id":"X"}"#,
+            r#"{"type":"finding","tool":"seccheck","finding":"expired_ignore","id":"X"}"#,
+        ] {
+            let f: DepFinding = serde_json::from_str(line).expect(line);
+            assert_eq!((f.finding.as_str(), f.id.as_str()), ("expired_ignore", "X"));
+        }
+    }
 }

@@ -8,20 +8,24 @@
 //! a progress display can show before the evidence is significant.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
+use soak_core::follow::{FollowError, Follower, Until};
 use soak_core::jsonl::SkipReason;
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::signals::Termination;
 
 use crate::accumulate::{Accumulator, StreamConfig};
 use crate::analysis::{AnalysisConfig, analyze};
 use crate::model::Analysis;
 use crate::sample::RawSample;
+
+/// Bytes read (and lines parsed) between two looks at the analysis and at signals.
+const READ_CHUNK: u64 = 1 << 16;
 
 /// How following behaves.
 #[derive(Debug, Clone, Copy)]
@@ -49,76 +53,6 @@ pub fn early_config(cfg: &AnalysisConfig) -> AnalysisConfig {
     let mut early = *cfg;
     early.memory.warmup_s = cfg.memory.warmup_s.max(cfg.memory.min_span_s);
     early
-}
-
-/// Whole lines cut from a growing file in bounded memory: the bytes of a line are kept only
-/// up to `max_line`; past that the line is dropped and its end awaited without keeping it.
-/// Each byte is examined once, however the line arrives.
-#[derive(Debug)]
-pub struct LineCutter {
-    pending: Vec<u8>,
-    /// Bytes of `pending` already searched for a newline.
-    searched: usize,
-    /// Inside a line longer than `max_line`: its bytes are dropped until its newline.
-    discarding: bool,
-    max_line: usize,
-    /// Lines skipped for being longer than `max_line`.
-    pub too_long: u64,
-}
-
-impl LineCutter {
-    /// A cutter keeping lines up to `max_line` bytes.
-    pub fn new(max_line: usize) -> Self {
-        LineCutter {
-            pending: Vec::new(),
-            searched: 0,
-            discarding: false,
-            max_line,
-            too_long: 0,
-        }
-    }
-
-    /// Feeds `bytes`, calling `line` with each whole line that fits (without its `\n`).
-    pub fn feed(&mut self, mut bytes: &[u8], mut line: impl FnMut(&[u8])) {
-        while !bytes.is_empty() {
-            if self.discarding {
-                match memchr::memchr(b'\n', bytes) {
-                    Some(i) => {
-                        self.discarding = false;
-                        bytes = &bytes[i + 1..];
-                    }
-                    None => return,
-                }
-                continue;
-            }
-            let room = self.max_line + 1 - self.pending.len();
-            let take = bytes.len().min(room);
-            self.pending.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            let mut start = 0;
-            while let Some(i) = memchr::memchr(b'\n', &self.pending[self.searched..]) {
-                let end = self.searched + i;
-                line(&self.pending[start..end]);
-                start = end + 1;
-                self.searched = start;
-            }
-            self.pending.drain(..start);
-            self.searched = self.pending.len();
-            if self.pending.len() > self.max_line {
-                self.too_long += 1;
-                self.pending.clear();
-                self.searched = 0;
-                self.discarding = true;
-            }
-        }
-    }
-
-    /// Forgets a partial line (the file was truncated or replaced).
-    pub fn reset(&mut self) {
-        self.pending.clear();
-        self.searched = 0;
-        self.discarding = false;
-    }
 }
 
 /// The `estimate` event of one evaluation: the memory verdict so far and its current slope.
@@ -187,13 +121,18 @@ fn fields<T: serde::Serialize>(block: &T) -> Value {
     serde_json::to_value(block).unwrap_or(Value::Null)
 }
 
-/// Findings due for the analysis `doc` (kind, message, fields).
-pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> {
+/// Findings due for the analysis `doc`, each with its figures under `detail`. A leak or the
+/// limit share is high; an OOM kill, or memory or disk running out within the horizon, critical.
+pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<Finding> {
+    let found = |kind: &str, severity, message: &str, detail: Value| {
+        Finding::new(kind, severity, message).with("detail", detail)
+    };
     let mut out = Vec::new();
     if doc.leak.trend.verdict == "leak" {
-        out.push((
-            "memory_leak".to_string(),
-            doc.leak.trend.reason.clone(),
+        out.push(found(
+            "memory_leak",
+            Severity::High,
+            &doc.leak.trend.reason,
             fields(&doc.leak),
         ));
     }
@@ -202,13 +141,16 @@ pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> 
         (&doc.thread_trend, "thread_leak"),
     ] {
         if let Some(t) = trend.as_ref().filter(|t| t.verdict == "leak") {
-            out.push((kind.to_string(), t.reason.clone(), fields(t)));
+            out.push(found(kind, Severity::High, &t.reason, fields(t)));
         }
     }
     // The limit share and OOM kills are findings the moment their check fails.
-    for (name, kind) in [("memory_limit", "memory_limit"), ("oom_kills", "oom_kill")] {
+    for (name, kind, severity) in [
+        ("memory_limit", "memory_limit", Severity::High),
+        ("oom_kills", "oom_kill", Severity::Critical),
+    ] {
         if let Some(c) = doc.check(name).filter(|c| !c.ok) {
-            out.push((kind.to_string(), c.detail.clone(), fields(c)));
+            out.push(found(kind, severity, &c.detail, fields(c)));
         }
     }
     let p = &doc.projections;
@@ -233,26 +175,22 @@ pub fn findings(doc: &Analysis, horizon_h: f64) -> Vec<(String, String, Value)> 
                 "disk space (at the watched paths' growth) runs out in {h:.1} h at the current rate"
             ),
         };
-        out.push((kind.to_string(), message, fields(p)));
+        out.push(found(kind, Severity::Critical, &message, fields(p)));
     }
     out
 }
 
-/// Opens `path`, waiting for it to appear as `tail -F` does (resmon may not have created it
-/// yet); `None` when a signal or `--follow-idle` ends the wait first. Any error other than "not
-/// there yet" is a usage error naming the file.
-fn wait_for(path: &Path, fc: &FollowConfig, term: &Termination) -> anyhow::Result<Option<File>> {
-    let started = Instant::now();
-    loop {
-        match File::open(path) {
-            Ok(f) => return Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if fc.idle.is_some_and(|i| started.elapsed() >= i) || term.sleep(fc.poll).is_some()
-                {
-                    return Ok(None);
-                }
-            }
-            Err(e) => return Err(soak_core::exit::usage(format!("{}: {e}", path.display()))),
+/// A follow error as the tool reports it: the file named, opening problems and devices as bad
+/// input (exit 2).
+fn follow_error(path: &Path, e: FollowError) -> anyhow::Error {
+    match e {
+        FollowError::DeviceOrSocket => soak_core::exit::usage(format!(
+            "{}: a device or socket, not a recording (follow a file or a FIFO)",
+            path.display()
+        )),
+        FollowError::Open(e) => soak_core::exit::usage(format!("{}: {e}", path.display())),
+        FollowError::Read(e) => {
+            anyhow::Error::new(e).context(format!("reading {}", path.display()))
         }
     }
 }
@@ -280,63 +218,27 @@ pub fn follow(
     let term = Termination::install()?;
     let early = early_config(cfg);
     let mut acc = Accumulator::new(stream);
-    let Some(mut file) = wait_for(path, fc, &term)? else {
-        return Ok(FollowEnd {
-            doc: None,
-            found: false,
-            signal: term.requested(),
-        });
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| soak_core::exit::usage(format!("{}: {e}", path.display())))?;
-    let kind = meta.file_type();
-    if soak_core::fileinfo::is_device_or_socket(&meta) {
-        return Err(soak_core::exit::usage(format!(
-            "{}: a device or socket, not a recording (follow a file or a FIFO)",
-            path.display()
-        )));
+    // Waits for a file that is not there yet (resmon may not have created it), as `tail -F`
+    // does; a FIFO cannot be truncated or rewound: its end is the writer closing it.
+    // One read's worth of lines is parsed and held at a time.
+    let mut follower = Follower::new(path)
+        .with_max_line(fc.max_line)
+        .with_quota(READ_CHUNK);
+    let stopped = AtomicBool::new(false);
+    let mut until = Until::every(fc.poll).signal(&term).writer_done(&stopped);
+    if let Some(idle) = fc.idle {
+        until = until.idle(idle);
     }
-    // A FIFO cannot be truncated or rewound: its end is the writer closing it.
-    let regular = kind.is_file();
-    let mut lines = LineCutter::new(fc.max_line);
-    let mut chunk = vec![0u8; 1 << 16];
-    let mut pos = 0u64;
     let mut since_eval = 0u64;
     let mut said: BTreeSet<String> = BTreeSet::new();
-    let mut last_data = Instant::now();
     let mut last_doc = None;
-    let mut stopped = false;
-    // A signal ends the loop at the next read, however fast data keeps arriving.
-    while term.requested().is_none() {
-        let n = file.read(&mut chunk)?;
-        if n == 0 && !regular {
-            break;
-        }
-        if n == 0 {
-            // Truncated or rotated: start again from the beginning.
-            if std::fs::metadata(path)
-                .map(|m| m.len() < pos)
-                .unwrap_or(false)
-            {
-                file.seek(SeekFrom::Start(0))?;
-                pos = 0;
-                lines.reset();
-                continue;
-            }
-            if stopped
-                || fc.idle.is_some_and(|i| last_data.elapsed() >= i)
-                || term.sleep(fc.poll).is_some()
-            {
-                break;
-            }
-            continue;
-        }
-        pos += n as u64;
-        last_data = Instant::now();
+    // A signal ends the loop after the next read, however fast data keeps arriving.
+    loop {
         let mut parsed = Vec::new();
-        lines.feed(&chunk[..n], |line| parsed.push(parse_line(line)));
-        acc.lines_too_long = lines.too_long;
+        follower
+            .poll(&mut |_, line| parsed.push(parse_line(line)))
+            .map_err(|e| follow_error(path, e))?;
+        acc.lines_too_long = follower.too_long();
         for p in parsed {
             match p {
                 Parsed::Sample(s) => {
@@ -345,7 +247,7 @@ pub fn follow(
                     }
                 }
                 Parsed::Stop => {
-                    stopped = true;
+                    stopped.store(true, Ordering::SeqCst);
                     acc.skipped.add(SkipReason::OtherType);
                 }
                 Parsed::Skipped(reason) => acc.skipped.add(reason),
@@ -360,19 +262,20 @@ pub fn follow(
                 writeln!(out, "{}", rec.to_line())?;
                 out.flush()?;
             }
-            for (kind, message, detail) in findings(&doc, fc.exhaustion_horizon_h) {
-                if said.insert(kind.clone()) {
-                    let rec = Record::new(RecordType::Finding, "resanalyze")
-                        .with("kind", kind)
-                        .with("message", message)
+            for finding in findings(&doc, fc.exhaustion_horizon_h) {
+                if said.insert(finding.kind.clone()) {
+                    let rec = finding
                         .with("samples_seen", acc.samples)
                         .with("elapsed_hours", acc.span_s() / 3600.0)
-                        .with("detail", detail);
+                        .into_record("resanalyze");
                     writeln!(out, "{}", rec.to_line())?;
                     out.flush()?;
                 }
             }
             last_doc = Some(doc);
+        }
+        if follower.wait(&until).is_some() {
+            break;
         }
     }
     if acc.samples > 0 {

@@ -21,7 +21,7 @@ pub fn preflight<S: AsRef<std::ffi::OsStr>>(
             path.display()
         )));
     }
-    crate::sources(inputs)?
+    crate::inputs::sources(inputs)?
         .into_iter()
         .map(|src| match src {
             InputSource::File(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) => Ok(p),

@@ -1,4 +1,4 @@
 //! The resanalyze command; see the library for everything.
 fn main() -> std::process::ExitCode {
-    soak_core::exit::run_tool("resanalyze", || resanalyze::run(clap::Parser::parse()))
+    soak_core::exit::run_cli("resanalyze", resanalyze::run)
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 use soak_core::output::{Format, Table, cell, unsupported};
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::report::Body;
 
 use crate::model::{Analysis, Check};
@@ -125,13 +125,23 @@ pub fn table(doc: &Analysis) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// The `finding` of a failed check.
+/// How bad a failed check is: an OOM kill is an outage; growth, the limit share and anything
+/// unnamed are high; CPU, a regression against the baseline and a run too short to judge are
+/// medium.
+fn check_severity(name: &str) -> Severity {
+    match name {
+        "oom_kills" => Severity::Critical,
+        "cpu_average" | "baseline_regression" | "duration" => Severity::Medium,
+        _ => Severity::High,
+    }
+}
+
+/// The `finding` of a failed check: `kind` the check's name.
 fn finding(c: &Check) -> Record {
-    Record::new(RecordType::Finding, "resanalyze")
-        .with("check", c.name.as_str())
+    Finding::new(c.name.as_str(), check_severity(&c.name), &c.detail)
         .with("value", c.value.clone())
         .with("threshold", c.threshold.clone())
-        .with("message", c.detail.as_str())
+        .into_record("resanalyze")
 }
 
 /// The `summary` record: the headline figures flat and the whole analysis under `analysis`.
@@ -202,5 +212,30 @@ impl Body for AnalysisBody {
     /// The step summary under the report's title (see [`title`]).
     fn markdown(&self) -> io::Result<String> {
         Ok(markdown_tables(&self.doc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_is_a_finding_of_its_name_graded_by_what_it_means() {
+        let c = Check::new(
+            "oom_kills",
+            false,
+            Some(2.into()),
+            Some(0.into()),
+            "2 OOM kills in the cgroup\nthe last at 3.1 h".into(),
+        );
+        let f = soak_core::record::Finding::from_record(&finding(&c)).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("oom_kills", Severity::Critical)
+        );
+        assert_eq!(f.message, "2 OOM kills in the cgroup the last at 3.1 h");
+        assert_eq!(f.get("value"), Some(&2.into()));
+        assert_eq!(check_severity("memory_growth"), Severity::High);
+        assert_eq!(check_severity("duration"), Severity::Medium);
     }
 }

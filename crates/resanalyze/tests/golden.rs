@@ -104,10 +104,7 @@ fn the_typed_analysis_writes_the_untyped_documents_byte_for_byte() {
         let want_value: Value = serde_json::from_str(&want).expect("json");
         assert_eq!(summary["analysis"], want_value, "{name}");
         let failed: Vec<&str> = typed.failed_checks().map(|c| c.name.as_str()).collect();
-        let found: Vec<&str> = findings
-            .iter()
-            .filter_map(|f| f["check"].as_str())
-            .collect();
+        let found: Vec<&str> = findings.iter().filter_map(|f| f["kind"].as_str()).collect();
         assert_eq!(found, failed, "{name}");
     }
     assert!(

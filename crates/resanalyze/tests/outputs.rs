@@ -356,7 +356,7 @@ fn piped_output_is_jsonl_csv_is_the_checks_and_quiet_still_writes_the_file() {
     let (summary, findings) = records.split_last().expect("records");
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["leak_verdict"], "leak");
-    assert!(findings.iter().any(|f| f["check"] == "memory_growth"));
+    assert!(findings.iter().any(|f| f["kind"] == "memory_growth"));
 
     // CSV: one row per check, read back by a CSV reader.
     let csv_out = bin().arg(&input).args(["-f", "csv"]).output().expect("csv");

@@ -1,4 +1,4 @@
 //! The `resmon` binary: see the library for everything.
 fn main() -> std::process::ExitCode {
-    soak_core::exit::run_tool("resmon", || resmon::run(clap::Parser::parse()))
+    soak_core::exit::run_cli("resmon", resmon::run)
 }

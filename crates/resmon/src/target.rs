@@ -11,7 +11,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use regex::Regex;
 use serde_json::{Value, json};
 
+#[cfg(target_os = "linux")]
 use crate::procfile::ProcFile;
+#[cfg(target_os = "linux")]
 use crate::tree::parse_stat;
 
 #[cfg(not(target_os = "linux"))]
@@ -100,7 +102,11 @@ pub struct Targets {
     child_status: Option<ExitStatus>,
     current: Vec<(i32, u64)>,
     /// Each current target's `stat`, kept open: bound to that very process, so a read
-    /// failing or showing a zombie means it has ended, even if its PID is reused.
+    /// failing or showing a zombie means it has ended, even if its PID is reused. Linux only:
+    /// elsewhere `/proc/PID/stat` names no such file, or worse, under wine, the Linux host's
+    /// file of an unrelated process that happens to have the same number (whose start time
+    /// never matches, so a live target was taken for ended: 0 samples and exit 0).
+    #[cfg(target_os = "linux")]
     stat_files: Vec<Option<ProcFile>>,
     last_pid: Option<i32>,
     excluded: Vec<i32>,
@@ -109,16 +115,13 @@ pub struct Targets {
 /// The start time of a running (not zombie) `pid`.
 #[cfg(target_os = "linux")]
 fn running_start(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let r = parse_stat(pid, &text, 1)?;
-    (r.state != 'Z' && r.state != 'X').then_some(r.start_ticks)
+    let s = soak_core::proc::read_stat(pid).ok()?;
+    (s.state != 'Z' && s.state != 'X').then_some(s.start_ticks)
 }
 
 #[cfg(target_os = "linux")]
 fn parent_of(pid: i32) -> Option<i32> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &text[text.rfind(')')? + 1..];
-    after.split_ascii_whitespace().nth(1)?.parse().ok()
+    soak_core::proc::read_stat(pid).ok().map(|s| s.ppid)
 }
 
 /// resmon itself and its ancestors: never a target of `--name` (their command lines hold
@@ -133,7 +136,8 @@ fn self_and_ancestors() -> Vec<i32> {
     out
 }
 
-/// The command line of `pid` joined by spaces (empty for kernel threads).
+/// The command line of `pid` joined by spaces (empty for kernel threads); read as bytes, so
+/// an argument that is not UTF-8 still matches (core's `proc::cmdline` refuses it).
 #[cfg(target_os = "linux")]
 fn cmdline(pid: i32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -228,6 +232,7 @@ impl Targets {
             child: None,
             child_status: None,
             current: Vec::new(),
+            #[cfg(target_os = "linux")]
             stat_files: Vec::new(),
             last_pid: None,
             excluded: Vec::new(),
@@ -293,11 +298,29 @@ impl Targets {
     }
 
     fn reopen(&mut self) {
-        self.stat_files = self
-            .current
-            .iter()
-            .map(|(pid, _)| ProcFile::open_single(format!("/proc/{pid}/stat")).ok())
-            .collect();
+        #[cfg(target_os = "linux")]
+        {
+            self.stat_files = self
+                .current
+                .iter()
+                .map(|(pid, _)| ProcFile::open_single(format!("/proc/{pid}/stat")).ok())
+                .collect();
+        }
+    }
+
+    /// Whether the `i`th current target, `pid` started at `start`, still runs: through its
+    /// kept-open `stat` on Linux, else by its PID and start time.
+    fn still_running(&mut self, i: usize, pid: i32, start: u64) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(f) = self.stat_files.get_mut(i).and_then(Option::as_mut) {
+            return f
+                .read()
+                .ok()
+                .and_then(|t| parse_stat(pid, t, 1))
+                .is_some_and(|r| r.start_ticks == start && r.state != 'Z' && r.state != 'X');
+        }
+        let _ = i;
+        running_start(pid) == Some(start)
     }
 
     /// The live targets' PIDs, the primary first.
@@ -344,15 +367,8 @@ impl Targets {
             return changes;
         }
         let mut keep = Vec::with_capacity(self.current.len());
-        for (i, &(pid, start)) in self.current.iter().enumerate() {
-            let alive = match self.stat_files.get_mut(i).and_then(Option::as_mut) {
-                Some(f) => f
-                    .read()
-                    .ok()
-                    .and_then(|t| parse_stat(pid, t, 1))
-                    .is_some_and(|r| r.start_ticks == start && r.state != 'Z' && r.state != 'X'),
-                None => running_start(pid) == Some(start),
-            };
+        for (i, (pid, start)) in self.current.clone().into_iter().enumerate() {
+            let alive = self.still_running(i, pid, start);
             keep.push(alive);
             if !alive {
                 changes.push(Change::Exited {

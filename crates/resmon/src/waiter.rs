@@ -17,16 +17,7 @@ use std::time::Duration;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-/// Why a wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// The time passed.
-    Timeout,
-    /// A termination signal arrived.
-    Signal,
-    /// A watched process exited (its PID).
-    Exited(i32),
-}
+pub use crate::wake::Wake;
 
 /// Waits on the signal pipe and the targets' pidfds.
 #[derive(Debug)]

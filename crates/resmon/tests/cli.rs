@@ -513,3 +513,85 @@ fn pid_file_is_reread_when_the_service_restarts() {
     assert_eq!(restart[0]["new_pid"].as_u64(), Some(p2));
     assert_eq!(recs[0]["target"]["kind"], "pid_file");
 }
+
+/// A `--pid` that ends after resmon attached to it but before its first sample leaves
+/// nothing recorded: never exit 0 (a pass on no data), but 2 naming the PID, after the stop
+/// event (`samples: 0`). resmon is held between the two by its stdout: a pipe filled before
+/// it starts, so it blocks writing its start event until the test has ended the target.
+#[test]
+fn pid_ended_before_the_first_sample_is_not_a_pass() {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+
+    let (mut reader, mut writer) = std::io::pipe().expect("pipe");
+    let flags = OFlag::from_bits_truncate(fcntl(&writer, FcntlArg::F_GETFL).expect("getfl"));
+    fcntl(&writer, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).expect("nonblocking");
+    let chunk = [b'\n'; 4096];
+    loop {
+        match writer.write(&chunk) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the pipe: {e}"),
+        }
+    }
+    fcntl(&writer, FcntlArg::F_SETFL(flags)).expect("blocking again");
+
+    let mut target = Command::new("sleep").arg("300").spawn().expect("sleep");
+    let pid = target.id();
+    let mut run = resmon()
+        .args(["--interval", "100ms", "--pid", &pid.to_string()])
+        .stdout(Stdio::from(std::process::ChildStdout::from(
+            std::os::fd::OwnedFd::from(writer),
+        )))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("resmon");
+    // Attached (the PID checked), now blocked writing the start event into the full pipe.
+    let wchan = format!("/proc/{}/wchan", run.id());
+    let start = Instant::now();
+    loop {
+        let now = std::fs::read_to_string(&wchan).unwrap_or_default();
+        if now.contains("pipe_write") {
+            break;
+        }
+        // A running process shows "0"; where wchan is hidden it never shows anything else.
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = run.kill();
+            let _ = run.wait();
+            let _ = target.kill();
+            let _ = target.wait();
+            eprintln!("SKIP: /proc/PID/wchan does not show a blocked pipe write here ({now:?})");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    target.kill().expect("kill the target");
+    target.wait().expect("reap the target");
+    let drain = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).expect("read");
+        all
+    });
+    let status = wait_exit(&mut run);
+    let mut err = String::new();
+    run.stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    let out = drain.join().expect("drain");
+    let text = String::from_utf8_lossy(&out);
+    let recs: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("--pid {pid}: ended before the first sample")),
+        "{err}"
+    );
+    assert!(samples(&recs).is_empty());
+    let stop = events(&recs, "stop");
+    assert_eq!(stop[0]["samples"], 0);
+    assert_eq!(stop[0]["exit_code"], 2);
+}

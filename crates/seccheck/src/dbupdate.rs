@@ -1,5 +1,6 @@
-//! `seccheck db update` and `db status`, and the cached databases `seccheck deps` uses when
-//! no `--db` is given.
+//! Updating the advisory cache, one database at a time (the `db update` and `db status`
+//! commands are [`crate::commands::db`]), and the cached databases `seccheck deps` uses when no
+//! `--db` is given.
 //!
 //! An update fetches into a temp directory of the cache, loads the result with the same
 //! loader `deps` uses ([`crate::db::load`], every advisory of the copy), and only then
@@ -9,33 +10,17 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use soak_core::cli::OutputArgs;
-use soak_core::exit::{ExitCode, environment, usage};
+use soak_core::exit::{environment, usage};
 use soak_core::record::{Record, RecordType};
-use soak_core::report::{RecordBody, Report};
 use soak_core::units::format_duration;
 
+use crate::TOOL;
 use crate::cache::{self, Cache, CacheError, Kind, SourceNote};
+use crate::cli::SourceArgs;
 use crate::dbage::Stamp;
 use crate::dburl::{self, redact};
 use crate::fetch::{self, FetchError};
 use crate::lockfile::Ecosystem;
-
-const TOOL: &str = "seccheck";
-
-/// Where the cache is and where its databases come from.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SourceArgs {
-    /// The advisory cache directory (default: $XDG_CACHE_HOME/soakkit, else ~/.cache/soakkit).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// The RustSec advisory-db git remote (https, http, ssh, git, file URL or an absolute path).
-    #[arg(long, value_name = "URL", default_value = dburl::RUSTSEC_URL)]
-    pub rustsec_url: String,
-    /// The OSV PyPI export (a zip of JSON records; https or http).
-    #[arg(long, value_name = "URL", default_value = dburl::OSV_PYPI_URL)]
-    pub osv_pypi_url: String,
-}
 
 impl SourceArgs {
     /// Checks both URLs (exit 2 naming the flag on a bad one).
@@ -45,7 +30,8 @@ impl SourceArgs {
         Ok(())
     }
 
-    fn url(&self, kind: Kind) -> &str {
+    /// The URL `kind` is fetched from.
+    pub(crate) fn url(&self, kind: Kind) -> &str {
         match kind {
             Kind::Rustsec => &self.rustsec_url,
             Kind::OsvPypi => &self.osv_pypi_url,
@@ -92,7 +78,8 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-fn cache_err(e: CacheError) -> anyhow::Error {
+/// A cache error as the exit code it means: 2 for a bad `--cache-dir`, else 3.
+pub(crate) fn cache_err(e: CacheError) -> anyhow::Error {
     if e.is_usage() {
         usage(e)
     } else {
@@ -199,165 +186,6 @@ pub fn update_one(cache: &Cache, kind: Kind, src: &SourceArgs) -> Result<Updated
     cache::write_note(&tmp.path, &note)?;
     cache.install(tmp, kind)?;
     Ok(Updated { kind, note, git })
-}
-
-/// `seccheck db update`: writes its report as `output` asks, then fails (exit 3) naming the
-/// last database that could not be updated.
-pub fn update(src: &SourceArgs, only: &[Kind], output: &OutputArgs) -> anyhow::Result<ExitCode> {
-    src.check()?;
-    let cache = Cache::locate(src.cache_dir.as_deref()).map_err(cache_err)?;
-    cache.create().map_err(cache_err)?;
-    let kinds: Vec<Kind> = if only.is_empty() {
-        Kind::ALL.to_vec()
-    } else {
-        Kind::ALL.into_iter().filter(|k| only.contains(k)).collect()
-    };
-    for kind in &kinds {
-        cache.has(*kind).map_err(cache_err)?;
-    }
-    let mut records = Vec::new();
-    let mut failures = Vec::new();
-    for kind in &kinds {
-        match update_one(&cache, *kind, src) {
-            Ok(u) => records.push(u.record(&cache)),
-            Err(e) => {
-                let kept = cache.has(*kind).unwrap_or(false);
-                let msg = format!(
-                    "{} update failed, {}: {e}",
-                    kind.name(),
-                    if kept {
-                        "the last good copy is kept"
-                    } else {
-                        "nothing is cached"
-                    }
-                );
-                records.push(
-                    Record::new(RecordType::Event, TOOL)
-                        .with("event", "db_update_failed")
-                        .with("database", kind.name())
-                        .with("url", redact(src.url(*kind)))
-                        .with("kept_last_good", kept)
-                        .with("message", e.to_string()),
-                );
-                failures.push(msg);
-            }
-        }
-    }
-    let updated = kinds.len() - failures.len();
-    let summary = Record::new(RecordType::Summary, TOOL)
-        .with("command", "db update")
-        .with("cache_dir", cache.dir.display().to_string())
-        .with("updated", updated)
-        .with("failed", failures.len())
-        .with("ok", failures.is_empty());
-    let body = RecordBody::new(records, UPDATE_COLUMNS)
-        .summary(summary)
-        .note(format!(
-            "{updated} of {} database(s) updated in {}",
-            kinds.len(),
-            cache.dir.display()
-        ));
-    let code = Report::new(TOOL, body)
-        .heading("db update")
-        .finish(output)?;
-    let Some((last, earlier)) = failures.split_last() else {
-        return Ok(code);
-    };
-    for msg in earlier {
-        eprintln!("seccheck: {msg}");
-    }
-    Err(environment(last))
-}
-
-const UPDATE_COLUMNS: &[&str] = &[
-    "event",
-    "database",
-    "advisories",
-    "head",
-    "fast_forward",
-    "kept_last_good",
-    "url",
-    "message",
-];
-const STATUS_COLUMNS: &[&str] = &[
-    "database",
-    "present",
-    "age",
-    "age_source",
-    "advisories",
-    "url",
-    "path",
-];
-
-/// The status of one cached database.
-fn status_record(cache: &Cache, kind: Kind, now: SystemTime) -> Result<Record, CacheError> {
-    let mut r = Record::new(RecordType::Event, TOOL)
-        .with("event", "db_status")
-        .with("database", kind.name())
-        .with("path", cache.path(kind).display().to_string());
-    let Some(note) = cache.note(kind)? else {
-        return Ok(r.with("present", false));
-    };
-    r = r
-        .with("present", true)
-        .with("url", note.url.as_str())
-        .with("updated", rfc3339(note.updated_unix))
-        .with("advisories", note.advisories)
-        .with("head", note.head.clone());
-    if let Some(stamp) = cache.stamp(kind)? {
-        let age = stamp.age(now);
-        r = r
-            .with("age_source", stamp.source())
-            .with("time", rfc3339_time(stamp.time()))
-            .with("age_s", age.as_secs())
-            .with("age", format_duration(age));
-    }
-    Ok(r)
-}
-
-fn rfc3339(unix: u64) -> String {
-    rfc3339_time(SystemTime::UNIX_EPOCH + Duration::from_secs(unix))
-}
-
-fn rfc3339_time(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// `seccheck db status`: exit 0 when every database is cached, 1 (a failed check per missing
-/// one) when one is missing.
-pub fn status(cache_dir: Option<&Path>) -> anyhow::Result<Report> {
-    let cache = Cache::locate(cache_dir).map_err(cache_err)?;
-    let now = SystemTime::now();
-    let mut records = Vec::new();
-    for kind in Kind::ALL {
-        records.push(status_record(&cache, kind, now).map_err(cache_err)?);
-    }
-    let missing: Vec<&str> = Kind::ALL
-        .iter()
-        .zip(&records)
-        .filter(|(_, r)| r.get("present").and_then(|v| v.as_bool()) != Some(true))
-        .map(|(k, _)| k.name())
-        .collect();
-    let present = Kind::ALL.len() - missing.len();
-    let summary = Record::new(RecordType::Summary, TOOL)
-        .with("command", "db status")
-        .with("cache_dir", cache.dir.display().to_string())
-        .with("present", present)
-        .with("missing", missing.len())
-        .with("ok", missing.is_empty());
-    let body = RecordBody::new(records, STATUS_COLUMNS)
-        .summary(summary)
-        .note(format!(
-            "{present} of {} database(s) cached in {}",
-            Kind::ALL.len(),
-            cache.dir.display()
-        ));
-    let report = Report::new(TOOL, body).heading("db status");
-    Ok(missing.iter().fold(report, |r, name| {
-        r.fail(format!(
-            "seccheck: the {name} advisory database is not cached (run `seccheck db update`)"
-        ))
-    }))
 }
 
 /// A database directory `deps` reads, with the time its age is told from when known.

@@ -8,12 +8,12 @@
 //! expires = "2027-01-31"            # optional; after it the ignore fails the gate
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::lockfile::line_of;
+use crate::textfile::{FileError, line_of, read_text};
 
 /// One accepted advisory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,28 +33,8 @@ impl Ignore {
     }
 }
 
-/// An ignore file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum IgnoreError {
-    /// Unreadable.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Malformed.
-    #[error("{path}:{line}: {message}")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// The 1-based line (0 when unknown).
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// An ignore file that cannot be used: unreadable, or malformed at a line.
+pub type IgnoreError = FileError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,21 +55,9 @@ struct Entry {
 
 /// Reads an ignore file.
 pub fn load(path: &Path) -> Result<Vec<Ignore>, IgnoreError> {
-    let text = std::fs::read_to_string(path).map_err(|source| IgnoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bad = |line: usize, message: String| IgnoreError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let file: File = toml::from_str(&text).map_err(|e| {
-        bad(
-            e.span().map_or(0, |s| line_of(&text, s.start)),
-            e.message().to_string(),
-        )
-    })?;
+    let text = read_text(path)?;
+    let bad = |line: usize, message: String| FileError::malformed(path, line, message);
+    let file: File = toml::from_str(&text).map_err(|e| FileError::toml(path, &text, &e))?;
     let mut out = Vec::new();
     for spanned in file.ignore {
         let line = line_of(&text, spanned.span().start);

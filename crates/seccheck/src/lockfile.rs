@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use rustsec::cargo_lock;
 
+use crate::textfile::{FileError, read_text};
+
 /// The package ecosystem a lockfile and an advisory belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Ecosystem {
@@ -108,24 +110,9 @@ pub struct Inventory {
 /// A lockfile that cannot be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum LockfileError {
-    /// The file or directory could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The content is malformed.
-    #[error("{path}:{line}: {message}")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// The 1-based line (0 when the error is about the whole file).
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// The file or directory could not be read, or its content is malformed.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// A path that is neither a directory nor a lockfile seccheck knows.
     #[error(
         "{0}: not a lockfile seccheck reads (Cargo.lock, requirements*.txt, poetry.lock, uv.lock)"
@@ -195,10 +182,7 @@ const SKIP_DIRS: &[&str] = &[
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Kind)>, LockfileError> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| LockfileError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(p).map_err(FileError::io(p))?;
         if meta.is_file() {
             let kind = kind_of(p, true)
                 .or_else(|| sniff(p))
@@ -220,7 +204,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Kind)>, LockfileError
                         || e.path().join("pyvenv.cfg").is_file()))
             });
         for entry in walker {
-            let entry = entry.map_err(|e| LockfileError::Io {
+            let entry = entry.map_err(|e| FileError::Io {
                 path: e.path().map_or_else(|| p.clone(), Path::to_path_buf),
                 source: e
                     .into_io_error()
@@ -271,38 +255,14 @@ pub fn read(path: &Path, kind: Kind, inv: &mut Inventory) -> Result<(), Lockfile
     Ok(())
 }
 
-fn read_text(path: &Path) -> Result<String, LockfileError> {
-    std::fs::read_to_string(path).map_err(|source| LockfileError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// The 1-based line of byte `offset` in `text`.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// Parses TOML, naming the line of a syntax error.
-fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, LockfileError> {
+fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, FileError> {
     text.parse::<toml::Table>()
-        .map_err(|e| LockfileError::Malformed {
-            path: path.to_path_buf(),
-            line: e.span().map_or(0, |s| line_of(text, s.start)),
-            message: e.message().to_string(),
-        })
+        .map_err(|e| FileError::toml(path, text, &e))
 }
 
 fn malformed(path: &Path, line: usize, message: impl Into<String>) -> LockfileError {
-    LockfileError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        message: message.into(),
-    }
+    FileError::malformed(path, line, message).into()
 }
 
 fn read_cargo(path: &Path, inv: &mut Inventory) -> Result<(), LockfileError> {
@@ -444,10 +404,7 @@ fn cargo_error_line(text: &str, message: &str) -> usize {
 }
 
 fn read_requirements(path: &Path, inv: &mut Inventory) -> Result<(), LockfileError> {
-    let canonical = std::fs::canonicalize(path).map_err(|source| LockfileError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let canonical = std::fs::canonicalize(path).map_err(FileError::io(path))?;
     if !inv.seen_requirements.insert(canonical) {
         return Ok(()); // already read (an include cycle or a repeated include)
     }

@@ -1,4 +1,4 @@
 //! The `seccheck` binary; the logic lives in the library.
 fn main() -> std::process::ExitCode {
-    soak_core::exit::run_tool("seccheck", || seccheck::run(clap::Parser::parse()))
+    soak_core::exit::run_cli("seccheck", seccheck::run)
 }

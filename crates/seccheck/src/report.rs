@@ -6,43 +6,71 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 use soak_core::output::{Format, Table, unsupported, write_records};
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{self, Record, RecordType};
 use soak_core::report::Body;
 
+use crate::TOOL;
 use crate::audit::{Finding, Outcome};
 use crate::severity::Severity;
 
-const TOOL: &str = "seccheck";
-
-/// A finding (or warning) as a record.
+/// A finding (or warning) as a record: a `vulnerable_dependency` finding, or for an
+/// informational advisory a `warning` event with the same fields.
 pub fn finding_record(f: &Finding, fail_on: Severity) -> Record {
-    let (kind, label) = match &f.informational {
-        Some(i) => (RecordType::Event, i.as_str()),
-        None => (RecordType::Finding, "vulnerable_dependency"),
-    };
-    let mut r = Record::new(kind, TOOL);
-    if kind == RecordType::Event {
-        r.insert("event", "warning");
-        r.insert("warning", label);
-    } else {
-        r.insert("finding", label);
+    let fields = advisory_fields(f, fail_on);
+    match &f.informational {
+        Some(label) => fields.into_iter().fold(
+            Record::new(RecordType::Event, TOOL)
+                .with("event", "warning")
+                .with("warning", label.as_str()),
+            |r, (k, v)| r.with(k, v),
+        ),
+        // `severity` among the fields is the finding's own, written once in its place.
+        None => fields
+            .into_iter()
+            .fold(
+                record::Finding::new("vulnerable_dependency", f.severity, advisory_message(f)),
+                |r, (k, v)| r.with(k, v),
+            )
+            .into_record(TOOL),
     }
-    r.with("id", f.id.as_str())
-        .with("aliases", f.aliases.clone())
-        .with("package", f.package.as_str())
-        .with("version", f.version.as_str())
-        .with("ecosystem", f.ecosystem.as_str())
-        .with("lockfile", f.lockfile.as_str())
-        .with("line", f.line)
-        .with("severity", f.severity.as_str())
-        .with("score", f.score)
-        .with("severity_source", f.severity_source.as_str())
-        .with("fixed", f.fixed.clone())
-        .with("title", f.title.as_str())
-        .with("url", f.url.clone())
-        .with("ignored", f.ignored.is_some())
-        .with("ignore_reason", f.ignored.clone())
-        .with("fails_gate", f.fails(fail_on))
+}
+
+/// An advisory's fields, in the order written.
+fn advisory_fields(f: &Finding, fail_on: Severity) -> Vec<(&'static str, Value)> {
+    vec![
+        ("id", f.id.as_str().into()),
+        ("aliases", f.aliases.clone().into()),
+        ("package", f.package.as_str().into()),
+        ("version", f.version.as_str().into()),
+        ("ecosystem", f.ecosystem.as_str().into()),
+        ("lockfile", f.lockfile.as_str().into()),
+        ("line", f.line.into()),
+        ("severity", f.severity.as_str().into()),
+        ("score", f.score.into()),
+        ("severity_source", f.severity_source.as_str().into()),
+        ("fixed", f.fixed.clone().into()),
+        ("title", f.title.as_str().into()),
+        ("url", f.url.clone().into()),
+        ("ignored", f.ignored.is_some().into()),
+        ("ignore_reason", f.ignored.clone().into()),
+        ("fails_gate", f.fails(fail_on).into()),
+    ]
+}
+
+/// What a finding says in one line (the finding's `message`, the SARIF result's text).
+fn advisory_message(f: &Finding) -> String {
+    let fixed = if f.fixed.is_empty() {
+        "no fixed version".to_string()
+    } else {
+        format!("fixed: {}", f.fixed.join(", "))
+    };
+    format!(
+        "{} {} is affected by {} ({} severity; {fixed})",
+        f.package,
+        f.version,
+        f.id,
+        f.severity.as_str()
+    )
 }
 
 /// Everything a report prints besides the findings.
@@ -72,13 +100,21 @@ pub fn outcome_records(o: &Outcome, fail_on: Severity) -> Vec<Record> {
         .map(|f| finding_record(f, fail_on))
         .collect();
     for ig in &o.expired {
+        let expires = ig.expires.map(|d| d.to_string());
+        let message = format!(
+            "the ignore of {} expired{}: it fails the gate",
+            ig.id,
+            expires
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" on {d}"))
+        );
         out.push(
-            Record::new(RecordType::Finding, TOOL)
-                .with("finding", "expired_ignore")
+            record::Finding::new("expired_ignore", Severity::High, message)
                 .with("id", ig.id.as_str())
                 .with("reason", ig.reason.as_str())
-                .with("expires", ig.expires.map(|d| d.to_string()))
-                .with("fails_gate", true),
+                .with("expires", expires)
+                .with("fails_gate", true)
+                .into_record(TOOL),
         );
     }
     out
@@ -216,17 +252,11 @@ pub fn sarif(o: &Outcome, fail_on: Severity) -> Value {
                 rule_ids.len() - 1
             }
         };
-        let fixed = if f.fixed.is_empty() {
-            "no fixed version".to_string()
-        } else {
-            format!("fixed: {}", f.fixed.join(", "))
-        };
         let mut result = json!({
             "ruleId": f.id,
             "ruleIndex": index,
             "level": level(f, fail_on),
-            "message": {"text": format!("{} {} is affected by {} ({} severity; {fixed})",
-                f.package, f.version, f.id, f.severity.as_str())},
+            "message": {"text": advisory_message(f)},
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": {"uri": sarif_uri(&f.lockfile)},
@@ -264,4 +294,76 @@ fn sarif_uri(lockfile: &str) -> String {
         lockfile.to_string()
     };
     uri.trim_start_matches("./").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ignore::Ignore;
+    use crate::severity::Source;
+
+    fn tokio(informational: Option<&str>) -> Finding {
+        Finding {
+            id: "RUSTSEC-2023-0001".into(),
+            aliases: vec!["GHSA-4q83-7cq4-p6wg".into()],
+            package: "tokio".into(),
+            version: "1.20.0".into(),
+            ecosystem: "crates.io".into(),
+            lockfile: "Cargo.lock".into(),
+            line: None,
+            severity: Severity::Medium,
+            score: Some(5.9),
+            severity_source: Source::Cvss,
+            fixed: vec![">=1.18.4, <1.19.0".into()],
+            title: "reject_remote_clients configuration corruption".into(),
+            url: None,
+            informational: informational.map(str::to_string),
+            ignored: None,
+        }
+    }
+
+    #[test]
+    fn a_vulnerability_is_a_finding_graded_by_its_advisory_and_a_warning_stays_an_event() {
+        let rec = finding_record(&tokio(None), Severity::High);
+        let f = record::Finding::from_record(&rec).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("vulnerable_dependency", Severity::Medium)
+        );
+        assert_eq!(
+            f.message,
+            "tokio 1.20.0 is affected by RUSTSEC-2023-0001 (medium severity; fixed: >=1.18.4, <1.19.0)"
+        );
+        assert_eq!(f.get("fails_gate"), Some(&false.into()));
+        assert_eq!(rec.to_line().matches(r#""severity""#).count(), 1);
+        let warning = finding_record(&tokio(Some("unmaintained")), Severity::High);
+        assert_eq!(warning.kind(), Some(RecordType::Event));
+        assert_eq!(
+            (warning.get_str("warning"), warning.get_str("severity")),
+            (Some("unmaintained"), Some("medium"))
+        );
+        assert!(warning.get("kind").is_none() && warning.get("message").is_none());
+    }
+
+    #[test]
+    fn an_expired_ignore_is_a_high_finding_that_fails_the_gate() {
+        let o = Outcome {
+            expired: vec![Ignore {
+                id: "RUSTSEC-2026-0194".into(),
+                reason: "no exposure".into(),
+                expires: chrono::NaiveDate::from_ymd_opt(2026, 1, 31),
+            }],
+            ..Outcome::default()
+        };
+        let recs = outcome_records(&o, Severity::High);
+        let f = record::Finding::from_record(&recs[0]).expect("a finding");
+        assert_eq!(
+            (f.kind.as_str(), f.severity),
+            ("expired_ignore", Severity::High)
+        );
+        assert_eq!(
+            f.message,
+            "the ignore of RUSTSEC-2026-0194 expired on 2026-01-31: it fails the gate"
+        );
+    }
 }

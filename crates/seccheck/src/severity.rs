@@ -3,54 +3,9 @@
 
 use std::str::FromStr;
 
-/// A severity rating; the order is the gate's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
-pub enum Severity {
-    /// CVSS 0.1–3.9 (and 0.0).
-    Low,
-    /// CVSS 4.0–6.9; GitHub's MODERATE.
-    Medium,
-    /// CVSS 7.0–8.9.
-    High,
-    /// CVSS 9.0–10.0.
-    Critical,
-}
-
-impl Severity {
-    /// Lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// The standard band of a CVSS base score.
-    pub fn from_score(score: f64) -> Self {
-        if score >= 9.0 {
-            Severity::Critical
-        } else if score >= 7.0 {
-            Severity::High
-        } else if score >= 4.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    /// A database's own word (`LOW`, `MODERATE`/`MEDIUM`, `HIGH`, `CRITICAL`).
-    pub fn from_word(word: &str) -> Option<Self> {
-        match word.trim().to_ascii_uppercase().as_str() {
-            "LOW" => Some(Severity::Low),
-            "MODERATE" | "MEDIUM" => Some(Severity::Medium),
-            "HIGH" => Some(Severity::High),
-            "CRITICAL" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-}
+/// A severity rating; the order is the gate's order. The protocol's own grades (core's
+/// [`soak_core::record::Severity`]), with the CVSS bands and the databases' words.
+pub use soak_core::record::Severity;
 
 /// Where a severity came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

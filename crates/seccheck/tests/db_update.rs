@@ -429,7 +429,7 @@ impl Run {
         let mut v: Vec<String> = self
             .recs
             .iter()
-            .filter(|r| r["finding"] == "vulnerable_dependency")
+            .filter(|r| r["kind"] == "vulnerable_dependency")
             .map(|r| {
                 format!(
                     "{} {}",

@@ -67,7 +67,7 @@ fn run_deps(dir: &Path, extra: &[&str], dbs: &[PathBuf]) -> (i32, Vec<Value>, St
 fn findings(recs: &[Value]) -> Vec<(String, String, String)> {
     let mut v: Vec<_> = recs
         .iter()
-        .filter(|r| r["finding"] == "vulnerable_dependency")
+        .filter(|r| r["kind"] == "vulnerable_dependency")
         .map(|r| {
             (
                 r["id"].as_str().unwrap_or_default().to_string(),
@@ -535,7 +535,7 @@ fn ignores_by_id_or_alias_with_reason_and_expiry() {
     );
     assert!(
         recs.iter()
-            .any(|r| r["finding"] == "expired_ignore" && r["id"] == "RUSTSEC-2026-0194")
+            .any(|r| r["kind"] == "expired_ignore" && r["id"] == "RUSTSEC-2026-0194")
     );
     assert_eq!(summary(&recs)["expired_ignores"], 1);
 
@@ -623,7 +623,7 @@ fn max_db_age_from_git_head_or_file_times_fails_closed() {
     assert_eq!(code, 1, "{err}");
     let stale = recs
         .iter()
-        .find(|r| r["finding"] == "stale_database")
+        .find(|r| r["kind"] == "stale_database")
         .expect("stale record");
     assert_eq!(stale["age_source"], "file_mtime");
     assert!(err.contains("older than --max-db-age"), "{err}");
@@ -650,7 +650,7 @@ fn max_db_age_from_git_head_or_file_times_fails_closed() {
     assert_eq!(code, 1);
     let stale = recs
         .iter()
-        .find(|r| r["finding"] == "stale_database")
+        .find(|r| r["kind"] == "stale_database")
         .expect("stale record");
     assert_eq!(stale["age_source"], "git_head");
     let (code, _, _) = run_deps(t.path(), &["--max-db-age", "3650d", "Cargo.lock"], &[gdb]);

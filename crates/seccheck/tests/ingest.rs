@@ -52,7 +52,7 @@ fn triples(recs: &[Value], pick: impl Fn(&Value) -> bool) -> Triples {
 }
 
 fn vulns(r: &Value) -> bool {
-    r["finding"] == "vulnerable_dependency"
+    r["kind"] == "vulnerable_dependency"
 }
 
 fn warnings(r: &Value) -> bool {

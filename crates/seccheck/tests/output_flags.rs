@@ -66,7 +66,7 @@ fn secrets_output_file_quiet_summary_and_annotation_at_the_line() {
     assert_eq!(recs.last().expect("summary")["type"], "summary");
     assert!(
         recs.iter()
-            .any(|r| r["finding"] == "secret" && r["line"] == 3)
+            .any(|r| r["type"] == "finding" && r["line"] == 3)
     );
     let summary = std::fs::read_to_string(&md).expect("summary");
     assert!(

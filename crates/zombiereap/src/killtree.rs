@@ -13,30 +13,15 @@
 //!    children are captured and signalled too).
 //! 4. **Force.** What is still alive gets SIGKILL.
 //!
-//! Every member is a [`Target`] (PID + start time, pidfd where available), so a PID recycled
-//! during all this is never signalled.
+//! On Linux every member is a `target::Target` (PID + start time, pidfd where available), so a
+//! PID recycled during all this is never signalled.
 
-#[cfg(target_os = "linux")]
-use std::collections::BTreeMap;
-#[cfg(target_os = "linux")]
-use std::time::{Duration, Instant};
-
-#[cfg(target_os = "linux")]
-use nix::sys::signal::Signal;
-#[cfg(target_os = "linux")]
-use soak_core::proc::{ProcError, ProcStat, ProcessTable, read_stat};
-#[cfg(target_os = "linux")]
 use soak_core::record::{Record, RecordType};
 
 #[cfg(target_os = "linux")]
-use crate::target::{SignalError, Target};
-
-/// How often the wait loop looks at the tree.
+mod linux;
 #[cfg(target_os = "linux")]
-const POLL: Duration = Duration::from_millis(10);
-/// How often it looks for newly forked members.
-#[cfg(target_os = "linux")]
-const RESCAN: Duration = Duration::from_millis(100);
+pub use linux::{KillOptions, Outcome, action, kill_one, kill_tree};
 
 /// What happened to one member of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,260 +54,56 @@ impl Fate {
     }
 }
 
-/// Options of a tree kill.
-#[cfg(target_os = "linux")]
-#[derive(Debug, Clone, Copy)]
-pub struct KillOptions {
-    /// The graceful signal.
-    pub signal: Signal,
-    /// How long to wait after it before SIGKILL.
-    pub timeout: Duration,
-    /// Only collect and report.
-    pub dry_run: bool,
-}
-
-/// One member's outcome.
-#[cfg(target_os = "linux")]
+/// What one member's `action` record says, on every OS.
 #[derive(Debug)]
-pub struct Outcome {
-    /// The member.
-    pub target: Target,
+pub struct MemberAction<'a> {
     /// What happened to it.
     pub fate: Fate,
-    /// Seconds from the graceful signal to its exit, when seen.
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// Its PID.
+    pub pid: i32,
+    /// Its parent, when known.
+    pub ppid: Option<i32>,
+    /// Its name.
+    pub name: &'a str,
+    /// Its start time: the field's name (the unit differs by OS) and value.
+    pub start: (&'static str, u64),
+    /// The graceful signal it was sent, if that could be sent.
+    pub graceful: Option<&'a str>,
+    /// The forced end's name (`SIGKILL`, `TerminateProcess`).
+    pub forced: &'static str,
+    /// Seconds from the graceful signal to its exit.
     pub exit_after_s: Option<f64>,
 }
 
-/// Collects the tree of `root` from a fresh snapshot: root first, parents before children.
-#[cfg(target_os = "linux")]
-fn members(
-    root: i32,
-    group: Option<i32>,
-    known: &BTreeMap<i32, Target>,
-) -> Result<Vec<soak_core::proc::ProcStat>, ProcError> {
-    let table = ProcessTable::snapshot()?;
-    let mut pids = vec![root];
-    pids.extend(table.descendants(root));
-    // Descendants of members already captured, even once re-parented away from the root.
-    for pid in known.keys() {
-        pids.extend(table.descendants(*pid));
-    }
-    if let Some(g) = group {
-        pids.extend(table.iter().filter(|s| s.pgrp == g).map(|s| s.pid));
-    }
-    let me = std::process::id() as i32;
-    let mut seen = std::collections::HashSet::new();
-    Ok(pids
-        .into_iter()
-        .filter(|p| *p != me && *p > 1 && seen.insert(*p))
-        .filter_map(|p| table.get(p).cloned())
-        .collect())
-}
-
-#[cfg(target_os = "linux")]
-fn capture_new(
-    root: i32,
-    group: Option<i32>,
-    known: &mut BTreeMap<i32, Target>,
-    freeze: bool,
-) -> Result<Vec<i32>, ProcError> {
-    let mut added = Vec::new();
-    for stat in members(root, group, known)? {
-        if stat.is_zombie()
-            || known
-                .get(&stat.pid)
-                .is_some_and(|t| t.identity.start_ticks == stat.start_ticks)
-        {
-            continue;
-        }
-        if let Ok(t) = Target::capture(&stat) {
-            if freeze {
-                let _ = t.signal(Signal::SIGSTOP);
+impl MemberAction<'_> {
+    /// The `action` record: `kill` (planned) or `killed`, with the signals the fate implies.
+    pub fn record(&self) -> Record {
+        let signals: Vec<&str> = match self.fate {
+            Fate::Exited => self.graceful.into_iter().collect(),
+            Fate::Killed | Fate::Survived => {
+                self.graceful.into_iter().chain([self.forced]).collect()
             }
-            added.push(t.pid());
-            known.insert(t.pid(), t);
-        }
-    }
-    Ok(added)
-}
-
-/// Kills the tree of `root`; returns each member's outcome, root first.
-#[cfg(target_os = "linux")]
-pub fn kill_tree(root: i32, opts: KillOptions) -> Result<Vec<Outcome>, ProcError> {
-    let root_stat = read_stat(root)?;
-    // The root's process group, when it leads one: its members belong to the tree even after
-    // the root has exited (a double-forked child keeps the group).
-    let group = (root_stat.pgrp == root).then_some(root);
-    let mut known: BTreeMap<i32, Target> = BTreeMap::new();
-    if opts.dry_run {
-        capture_new(root, group, &mut known, false)?;
-        return Ok(order(root_stat.pid, known)
-            .into_iter()
-            .map(|t| Outcome {
-                target: t,
-                fate: Fate::Planned,
-                exit_after_s: None,
-            })
-            .collect());
-    }
-    // 1. freeze and collect until stable
-    while !capture_new(root, group, &mut known, true)?.is_empty() {}
-    // 2. ask
-    let asked = Instant::now();
-    let mut fates: BTreeMap<i32, (Fate, Option<f64>)> = BTreeMap::new();
-    let ask =
-        |t: &Target, fates: &mut BTreeMap<i32, (Fate, Option<f64>)>| match t.signal(opts.signal) {
-            Ok(()) => {
-                let _ = t.signal(Signal::SIGCONT);
-            }
-            Err(SignalError::PermissionDenied(_)) => {
-                fates.insert(t.pid(), (Fate::PermissionDenied, None));
-            }
-            Err(_) => {
-                fates.insert(t.pid(), (Fate::AlreadyGone, None));
-            }
+            _ => Vec::new(),
         };
-    for t in known.values() {
-        if let Err(e) = t.signal(opts.signal) {
-            let fate = match e {
-                SignalError::PermissionDenied(_) => Fate::PermissionDenied,
-                _ => Fate::AlreadyGone,
-            };
-            fates.insert(t.pid(), (fate, None));
-        }
+        let action = if self.fate == Fate::Planned {
+            "kill"
+        } else {
+            "killed"
+        };
+        Record::new(RecordType::Action, "zombiereap")
+            .with("action", action)
+            .with("dry_run", self.dry_run)
+            .with("pid", self.pid)
+            .with("ppid", self.ppid)
+            .with("name", self.name)
+            .with(self.start.0, self.start.1)
+            .with("fate", self.fate.as_str())
+            .with("signals", signals)
+            .with(
+                "exit_after_s",
+                self.exit_after_s.map(|s| (s * 1000.0).round() / 1000.0),
+            )
     }
-    for t in known.values().rev().filter(|t| t.pid() != root) {
-        let _ = t.signal(Signal::SIGCONT);
-    }
-    if let Some(r) = known.get(&root) {
-        let _ = r.signal(Signal::SIGCONT);
-    }
-    // 3. wait, catching members forked while exiting
-    let mut last_scan = Instant::now();
-    loop {
-        for t in known.values() {
-            if !fates.contains_key(&t.pid()) && t.has_exited() {
-                fates.insert(t.pid(), (Fate::Exited, Some(asked.elapsed().as_secs_f64())));
-            }
-        }
-        if fates.len() == known.len() || asked.elapsed() >= opts.timeout {
-            break;
-        }
-        if last_scan.elapsed() >= RESCAN {
-            last_scan = Instant::now();
-            for pid in capture_new(root, group, &mut known, false).unwrap_or_default() {
-                if let Some(t) = known.get(&pid) {
-                    ask(t, &mut fates);
-                }
-            }
-        }
-        std::thread::sleep(POLL);
-    }
-    // 4. force
-    let _ = capture_new(root, group, &mut known, false);
-    let killed_at = Instant::now();
-    for t in known.values() {
-        if let std::collections::btree_map::Entry::Vacant(slot) = fates.entry(t.pid()) {
-            slot.insert(match t.signal(Signal::SIGKILL) {
-                Ok(()) => (Fate::Killed, None),
-                Err(SignalError::PermissionDenied(_)) => (Fate::PermissionDenied, None),
-                Err(_) => (Fate::Exited, Some(asked.elapsed().as_secs_f64())),
-            });
-        }
-    }
-    // SIGKILL is not instant for a process in uninterruptible sleep: give it a moment.
-    while killed_at.elapsed() < Duration::from_secs(2)
-        && known
-            .values()
-            .any(|t| fates.get(&t.pid()).is_some_and(|f| f.0 == Fate::Killed) && !t.has_exited())
-    {
-        std::thread::sleep(POLL);
-    }
-    for t in known.values() {
-        if let Some(f) = fates.get_mut(&t.pid()) {
-            if f.0 == Fate::Killed && !t.has_exited() {
-                f.0 = Fate::Survived;
-            }
-        }
-    }
-    Ok(order(root, known)
-        .into_iter()
-        .map(|t| {
-            let (fate, exit_after_s) = fates
-                .get(&t.pid())
-                .copied()
-                .unwrap_or((Fate::AlreadyGone, None));
-            Outcome {
-                target: t,
-                fate,
-                exit_after_s,
-            }
-        })
-        .collect())
-}
-
-/// Terminates one process (not its tree): the graceful signal, then SIGKILL after the timeout.
-#[cfg(target_os = "linux")]
-pub fn kill_one(stat: &ProcStat, opts: KillOptions) -> Fate {
-    let Ok(t) = Target::capture(stat) else {
-        return Fate::AlreadyGone;
-    };
-    match t.signal(opts.signal) {
-        Ok(()) => {}
-        Err(SignalError::PermissionDenied(_)) => return Fate::PermissionDenied,
-        Err(_) => return Fate::AlreadyGone,
-    }
-    let asked = Instant::now();
-    while asked.elapsed() < opts.timeout {
-        if t.has_exited() {
-            return Fate::Exited;
-        }
-        std::thread::sleep(POLL);
-    }
-    match t.signal(Signal::SIGKILL) {
-        Ok(()) => Fate::Killed,
-        Err(SignalError::PermissionDenied(_)) => Fate::PermissionDenied,
-        Err(_) => Fate::Exited,
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn order(root: i32, mut known: BTreeMap<i32, Target>) -> Vec<Target> {
-    let mut out = Vec::with_capacity(known.len());
-    if let Some(r) = known.remove(&root) {
-        out.push(r);
-    }
-    out.extend(known.into_values());
-    out
-}
-
-/// The `action` record of one member's outcome.
-#[cfg(target_os = "linux")]
-pub fn action(o: &Outcome, opts: &KillOptions) -> Record {
-    let signals: &[&str] = match o.fate {
-        Fate::Exited => &[opts.signal.as_str()],
-        Fate::Killed | Fate::Survived => &[opts.signal.as_str(), "SIGKILL"],
-        _ => &[],
-    };
-    Record::new(RecordType::Action, "zombiereap")
-        .with(
-            "action",
-            if o.fate == Fate::Planned {
-                "kill"
-            } else {
-                "killed"
-            },
-        )
-        .with("dry_run", opts.dry_run)
-        .with("pid", o.target.pid())
-        .with("ppid", o.target.ppid)
-        .with("name", o.target.comm.clone())
-        .with("start_ticks", o.target.identity.start_ticks)
-        .with("fate", o.fate.as_str())
-        .with("signals", signals.to_vec())
-        .with(
-            "exit_after_s",
-            o.exit_after_s.map(|s| (s * 1000.0).round() / 1000.0),
-        )
-        .with("pidfd", o.target.has_pidfd())
 }

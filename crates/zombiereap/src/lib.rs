@@ -1,9 +1,10 @@
 //! `zombiereap`: finds zombie processes, kills process trees gracefully without ever hitting a
 //! recycled PID, and runs a command as a subreaper so that a CI step leaves nothing behind.
 //!
-//! - [`scan`]: zombies and their parents;
+//! - [`scan`]: zombies and their parents; [`scan_report`]: its report on every OS;
 //! - [`killtree`]: freeze, collect, ask, wait, force;
 //! - [`supervise`]: `run -- CMD`, tini's job plus leftover cleanup and JSONL events;
+//! - [`run_output`]: where `run` writes its events and summary (`-f`, `-o`, `--summary-md`, `-q`);
 //! - [`target`]: PID + start time (+ pidfd) process handles;
 //! - `portable` (Windows, macOS): the same commands through sysinfo, Job Objects (Windows)
 //!   and process groups (macOS).
@@ -13,7 +14,9 @@ pub mod killtree;
 pub mod portable;
 #[cfg(target_os = "linux")]
 pub mod reap;
+pub mod run_output;
 pub mod scan;
+pub mod scan_report;
 pub mod supervise;
 #[cfg(target_os = "linux")]
 pub mod target;
@@ -61,7 +64,7 @@ const TOOL: &str = "zombiereap";
   zombiereap kill-tree 4242 --grace 10s   # SIGTERM the tree, SIGKILL what remains after 10s
   zombiereap kill-tree 4242 --dry-run     # show the tree that would be killed
   zombiereap reap --kill-parents          # SIGCHLD to parents; terminate those that don't reap
-  zombiereap run --timeout 24h --grace 30s --events events.jsonl -- python3 bot.py
+  zombiereap run --timeout 24h --grace 30s -o events.jsonl -- python3 bot.py
 
 Exit status: scan 1 when zombies exist; kill-tree 1 when a process survived; run: the
 command's status, 128+N when signal N ended it; 2 bad usage or no such PID; 3 not permitted."
@@ -125,6 +128,20 @@ pub enum Cmd {
         output: OutputArgs,
     },
     /// Run a command as a subreaper: forward signals, reap orphans, kill leftovers at the end.
+    #[command(
+        mut_arg("format", |a| a.hide_possible_values(true).help(
+            "Events format: jsonl (each event as it happens, the summary last; the default) or \
+             json, table, markdown, csv (everything once the command has ended)"
+        )),
+        mut_arg("output", |a| a.help(
+            "Write the events and the summary here instead of stderr (jsonl: appended as they \
+             happen, never through a symbolic link; other formats: a new file renamed into \
+             place at the end)"
+        )),
+        mut_arg("quiet", |a| a.help(
+            "Write no events on stderr: the exit status, --output and --summary-md still tell"
+        )),
+    )]
     Run {
         /// Kill the command's tree (gracefully) after this long.
         #[arg(long, value_parser = clap_duration)]
@@ -135,10 +152,12 @@ pub enum Cmd {
         /// Start the command in its own process group and forward signals to the group.
         #[arg(long)]
         group: bool,
-        /// Append the JSONL events and summary here instead of stderr (stdout stays the
-        /// command's).
-        #[arg(long, value_name = "FILE")]
+        /// The former name of `-o/--output` (kept for one release).
+        #[arg(long, value_name = "FILE", hide = true, conflicts_with = "output")]
         events: Option<PathBuf>,
+        /// Where and how the events and the summary are written (stdout stays the command's).
+        #[command(flatten)]
+        output: OutputArgs,
         /// The command and its arguments.
         #[arg(required = true, last = true, value_name = "CMD")]
         command: Vec<String>,
@@ -206,26 +225,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             grace,
             group,
             events,
+            output,
             command,
         } => {
-            let mut out = match &events {
-                Some(path) => soak_core::jsonl::JsonlWriter::append_file(path, false)?,
-                None => soak_core::jsonl::JsonlWriter::from_writer(std::io::stderr(), "stderr"),
-            };
+            let mut out = run_output::RunOutput::open(output, events)?;
             let opts = supervise::RunOptions {
                 timeout,
                 grace,
                 group,
             };
-            let mut emit = |r: soak_core::record::Record| {
-                let _ = out.write(&r);
-            };
-            let report = platform::supervise(&command, &opts, &mut emit).map_err(|e| match e {
-                supervise::RunError::Spawn { .. } => soak_core::exit::usage(e),
-                supervise::RunError::System { .. } => environment(e),
-            })?;
-            emit(supervise::summary(&report));
-            Ok(ExitCode::Child(report.status()))
+            let report = platform::supervise(&command, &opts, &mut |r| out.emit(r)).map_err(
+                |e| match e {
+                    supervise::RunError::Spawn { .. } => soak_core::exit::usage(e),
+                    supervise::RunError::System { .. } => environment(e),
+                },
+            )?;
+            out.finish(&report, supervise::summary(&report))
         }
     }
 }
@@ -338,32 +353,13 @@ fn scan_cmd(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
         }
     }
     let zombies = scan::find_zombies(&table, tree, min_age);
-    let records: Vec<Record> = zombies.iter().map(scan::finding).collect();
-    let line = format!(
-        "zombiereap: {} zombie(s) among {} processes",
-        zombies.len(),
-        table.len()
-    );
-    let body = RecordBody::new(
-        records,
-        &[
-            "pid",
-            "name",
-            "ppid",
-            "parent_name",
-            "parent_state",
-            "age_s",
-            "parent_cmdline",
-        ],
-    )
-    .summary(scan::summary(&zombies, table.len()))
-    .note(line.clone());
-    let report = Report::new(TOOL, body).heading("scan");
-    Ok(if zombies.is_empty() {
-        report
-    } else {
-        report.fail(line)
-    })
+    let summary = scan::summary(&zombies, table.len());
+    Ok(scan_report::scan_report(
+        &zombies,
+        table.len(),
+        summary,
+        None,
+    ))
 }
 
 /// The report of `kill-tree` (an action per process, then the summary), and whether no signal

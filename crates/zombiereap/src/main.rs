@@ -1,4 +1,4 @@
 //! The `zombiereap` binary; the logic lives in the library.
 fn main() -> std::process::ExitCode {
-    soak_core::exit::run_tool("zombiereap", || zombiereap::run(clap::Parser::parse()))
+    soak_core::exit::run_cli("zombiereap", zombiereap::run)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use soak_core::proc::{ProcStat, ProcessTable, cmdline, start_time_unix};
 #[cfg(target_os = "linux")]
 use soak_core::record::Timestamp;
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 
 /// One zombie and what is known of its parent.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,11 +64,15 @@ fn zombie_of(table: &ProcessTable, s: &ProcStat, now: f64) -> Zombie {
     }
 }
 
-/// The `finding` record of a zombie.
+/// The `finding` record of a zombie (severity medium: a process-table slot held until its
+/// parent reaps it or exits).
 pub fn finding(z: &Zombie) -> Record {
-    Record::new(RecordType::Finding, "zombiereap")
-        .with("kind", "zombie")
-        .with("severity", "warning")
+    let parent = z.parent_name.as_deref().unwrap_or("?");
+    let message = format!(
+        "zombie {} ({}) not reaped by its parent {} ({parent})",
+        z.pid, z.name, z.ppid
+    );
+    Finding::new("zombie", Severity::Medium, message)
         .with("pid", z.pid)
         .with("name", z.name.clone())
         .with("ppid", z.ppid)
@@ -76,6 +80,7 @@ pub fn finding(z: &Zombie) -> Record {
         .with("parent_state", z.parent_state.map(String::from))
         .with("parent_cmdline", z.parent_cmdline.clone())
         .with("age_s", z.age_s)
+        .into_record("zombiereap")
 }
 
 /// The `summary` record: how many zombies, and how many per parent.
@@ -96,4 +101,39 @@ pub fn summary(zombies: &[Zombie], scanned: usize) -> Record {
         .with("parent_count", per_parent.len())
         .with("zombies_per_parent", listed)
         .with("ok", zombies.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soak_core::record::Finding;
+
+    #[test]
+    fn a_zombie_is_a_medium_finding_naming_it_and_its_parent() {
+        let z = Zombie {
+            pid: 4242,
+            name: "sleep".into(),
+            ppid: 7,
+            parent_name: Some("bash".into()),
+            parent_state: Some('S'),
+            parent_cmdline: Some("bash -c x".into()),
+            age_s: Some(1.5),
+        };
+        let f = Finding::from_record(&finding(&z)).expect("a finding");
+        assert_eq!((f.kind.as_str(), f.severity), ("zombie", Severity::Medium));
+        assert_eq!(
+            f.message,
+            "zombie 4242 (sleep) not reaped by its parent 7 (bash)"
+        );
+        assert_eq!(f.get("parent_state"), Some(&"S".into()));
+        let orphaned = Zombie {
+            parent_name: None,
+            ..z
+        };
+        assert!(
+            finding(&orphaned)
+                .get_str("message")
+                .is_some_and(|m| m.ends_with("7 (?)"))
+        );
+    }
 }

@@ -8,30 +8,17 @@
 //! kills every descendant left, gracefully with `--grace`, then by force. Its exit status is the
 //! command's, or 128 + N when a signal N ended it, as tini's is.
 
-#[cfg(target_os = "linux")]
-use std::process::Command;
 use std::time::Duration;
 
-#[cfg(target_os = "linux")]
-use nix::sys::signal::{Signal, kill};
-#[cfg(target_os = "linux")]
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-#[cfg(target_os = "linux")]
-use nix::unistd::Pid;
-#[cfg(target_os = "linux")]
-use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-#[cfg(target_os = "linux")]
-use signal_hook::iterator::Signals;
-#[cfg(target_os = "linux")]
-use soak_core::proc::ProcessTable;
+#[cfg(unix)]
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
 use soak_core::record::{Record, RecordType};
 
 #[cfg(target_os = "linux")]
-use crate::killtree::{self, Fate, KillOptions};
-
-/// Signals passed on to the command.
+mod linux;
 #[cfg(target_os = "linux")]
-pub const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
+pub use linux::run;
 
 /// How `run` behaves.
 #[derive(Debug, Clone)]
@@ -112,199 +99,67 @@ impl RunReport {
     }
 }
 
-/// An `event` record of a supervised run.
-pub(crate) fn event(name: &str) -> Record {
-    Record::new(RecordType::Event, "zombiereap").with("event", name)
+/// Signals passed on to the command (to its process group with `--group`, and always on
+/// macOS).
+#[cfg(unix)]
+pub const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
+
+impl RunReport {
+    /// Notes a signal forwarded to the command `pid`: counted, remembered as the stop asked
+    /// for when `stop` is that (SIGTERM, SIGINT, SIGHUP, SIGQUIT, a console event), and the
+    /// `forwarded` event naming it.
+    pub(crate) fn forwarded(
+        &mut self,
+        pid: impl Into<serde_json::Value>,
+        name: &str,
+        stop: Option<i32>,
+    ) -> Record {
+        self.forwarded += 1;
+        if stop.is_some() {
+            self.stop_requested = stop;
+        }
+        event("forwarded").with("pid", pid).with("signal", name)
+    }
 }
 
-/// Runs `argv` under supervision; every event is passed to `emit`.
-#[cfg(target_os = "linux")]
-pub fn run(
-    argv: &[String],
-    opts: &RunOptions,
-    emit: &mut dyn FnMut(Record),
-) -> Result<RunReport, RunError> {
-    let sys = |what| {
-        move |e: nix::errno::Errno| RunError::System {
-            what,
-            source: e.into(),
-        }
-    };
-    nix::sys::prctl::set_child_subreaper(true).map_err(sys("PR_SET_CHILD_SUBREAPER"))?;
-    let mut wanted: Vec<i32> = FORWARDED.to_vec();
-    wanted.extend([SIGCHLD, SIGALRM]);
-    let mut signals = Signals::new(&wanted).map_err(|source| RunError::System {
-        what: "installing signal handlers",
-        source,
-    })?;
+/// `sig` when it asks the command to stop (SIGTERM, SIGINT, SIGHUP, SIGQUIT).
+#[cfg(unix)]
+pub(crate) fn stop_signal(sig: i32) -> Option<i32> {
+    matches!(sig, SIGTERM | SIGINT | SIGHUP | SIGQUIT).then_some(sig)
+}
 
+/// Starts the command `argv` names, after `prepare` has set how (its own process group, a
+/// suspended start): a missing command or one that cannot start is a [`RunError::Spawn`]
+/// naming it.
+pub(crate) fn spawn(
+    argv: &[String],
+    prepare: impl FnOnce(&mut std::process::Command),
+) -> Result<std::process::Child, RunError> {
     let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
         command: String::new(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
     })?;
-    let mut command = Command::new(program);
+    let mut command = std::process::Command::new(program);
     command.args(args);
-    if opts.group {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-    }
-    // The Child handle is dropped without waiting: this module reaps with waitpid(-1).
-    let child = command.spawn().map_err(|source| RunError::Spawn {
+    prepare(&mut command);
+    command.spawn().map_err(|source| RunError::Spawn {
         command: program.clone(),
         source,
-    })?;
-    let pid = child.id() as i32;
-    drop(child);
-    emit(
-        event("start")
-            .with("pid", pid)
-            .with("command", argv.to_vec())
-            .with("group", opts.group),
-    );
-
-    if let Some(timeout) = opts.timeout {
-        std::thread::spawn(move || {
-            std::thread::sleep(timeout);
-            let _ = signal_hook::low_level::raise(SIGALRM);
-        });
-    }
-    let mut report = RunReport {
-        pid,
-        ..RunReport::default()
-    };
-    'supervise: for sig in signals.forever() {
-        match sig {
-            SIGCHLD => {
-                reap(pid, &mut report, emit);
-                if report.exit_code.is_some() || report.signal.is_some() {
-                    break 'supervise;
-                }
-            }
-            SIGALRM => {
-                report.timed_out = true;
-                emit(event("timeout").with("pid", pid));
-                kill_tree_of(pid, opts.grace, &mut report, emit, false);
-            }
-            s => {
-                let target = if opts.group {
-                    Pid::from_raw(-pid)
-                } else {
-                    Pid::from_raw(pid)
-                };
-                if let Ok(signal) = Signal::try_from(s) {
-                    if kill(target, signal).is_ok() {
-                        report.forwarded += 1;
-                        if matches!(s, SIGTERM | SIGINT | SIGHUP | SIGQUIT) {
-                            report.stop_requested = Some(s);
-                        }
-                        emit(
-                            event("forwarded")
-                                .with("pid", pid)
-                                .with("signal", signal.as_str()),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    emit(
-        event("target_exit")
-            .with("pid", pid)
-            .with("exit_code", report.exit_code)
-            .with("signal", report.signal),
-    );
-    cleanup(opts.grace, &mut report, emit);
-    Ok(report)
+    })
 }
 
-/// Reaps every exited child; notes the command's own status.
-#[cfg(target_os = "linux")]
-fn reap(pid: i32, report: &mut RunReport, emit: &mut dyn FnMut(Record)) {
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(p, code)) => {
-                if p.as_raw() == pid {
-                    report.exit_code = Some(code);
-                } else {
-                    report.reaped += 1;
-                    emit(
-                        event("reaped")
-                            .with("pid", p.as_raw())
-                            .with("exit_code", code),
-                    );
-                }
-            }
-            Ok(WaitStatus::Signaled(p, s, _)) => {
-                if p.as_raw() == pid {
-                    report.signal = Some(s as i32);
-                } else {
-                    report.reaped += 1;
-                    emit(
-                        event("reaped")
-                            .with("pid", p.as_raw())
-                            .with("signal", s.as_str()),
-                    );
-                }
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
+/// The signal handlers for `wanted`, the failure to install them named.
+#[cfg(unix)]
+pub(crate) fn catch(wanted: &[i32]) -> Result<signal_hook::iterator::Signals, RunError> {
+    signal_hook::iterator::Signals::new(wanted).map_err(|source| RunError::System {
+        what: "installing signal handlers",
+        source,
+    })
 }
 
-#[cfg(target_os = "linux")]
-fn kill_tree_of(
-    root: i32,
-    grace: Duration,
-    report: &mut RunReport,
-    emit: &mut dyn FnMut(Record),
-    leftovers: bool,
-) {
-    let opts = KillOptions {
-        signal: Signal::SIGTERM,
-        timeout: grace,
-        dry_run: false,
-    };
-    if let Ok(outcomes) = killtree::kill_tree(root, opts) {
-        for o in &outcomes {
-            if leftovers && matches!(o.fate, Fate::Exited | Fate::Killed) {
-                report.killed += 1;
-            }
-            emit(killtree::action(o, &opts));
-        }
-    }
-}
-
-/// Kills whatever descendants are left (all re-parented to us by now) and reaps them.
-#[cfg(target_os = "linux")]
-fn cleanup(grace: Duration, report: &mut RunReport, emit: &mut dyn FnMut(Record)) {
-    let me = std::process::id() as i32;
-    for _round in 0..5 {
-        let children: Vec<i32> = match ProcessTable::snapshot() {
-            Ok(t) => t
-                .children_of(me)
-                .iter()
-                .copied()
-                .filter(|c| t.get(*c).is_some_and(|s| !s.is_zombie()))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let mut reaped_any = false;
-        for c in &children {
-            kill_tree_of(*c, grace, report, emit, true);
-        }
-        // Reap what was killed (and any zombie left from before), quietly: each was reported.
-        while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            if matches!(status, WaitStatus::StillAlive) {
-                break;
-            }
-            reaped_any = true;
-        }
-        if children.is_empty() && !reaped_any {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// An `event` record of a supervised run.
+pub(crate) fn event(name: &str) -> Record {
+    Record::new(RecordType::Event, "zombiereap").with("event", name)
 }
 
 /// The `summary` record of a supervised run.

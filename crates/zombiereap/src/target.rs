@@ -10,25 +10,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use nix::sys::signal::Signal;
 use soak_core::proc::{ProcError, ProcStat, ProcessIdentity, read_stat};
 
-/// Why a signal was not delivered.
-#[derive(Debug, thiserror::Error)]
-pub enum SignalError {
-    /// The process has exited (or its PID now belongs to another process).
-    #[error("PID {0}: already gone")]
-    Gone(i32),
-    /// Not allowed to signal it.
-    #[error("PID {0}: permission denied")]
-    PermissionDenied(i32),
-    /// Any other failure.
-    #[error("PID {pid}: {message}")]
-    Other {
-        /// The process.
-        pid: i32,
-        /// What failed.
-        message: String,
-    },
-}
-
 /// A captured process.
 #[derive(Debug)]
 pub struct Target {
@@ -76,8 +57,9 @@ impl Target {
         }
     }
 
-    /// Sends `signal` to this very process.
-    pub fn signal(&self, signal: Signal) -> Result<(), SignalError> {
+    /// Sends `signal` to this very process: [`ProcError::Gone`] once it has exited (or its
+    /// PID names another process), [`ProcError::PermissionDenied`] when not allowed.
+    pub fn signal(&self, signal: Signal) -> Result<(), ProcError> {
         let pid = self.identity.pid;
         let errno = match &self.pidfd {
             Some(fd) => match soak_core::sys::pidfd_signal(fd.as_fd(), signal as i32) {
@@ -86,7 +68,7 @@ impl Target {
             },
             None => {
                 if !self.identity.is_alive() {
-                    return Err(SignalError::Gone(pid));
+                    return Err(ProcError::Gone(pid));
                 }
                 match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
                     Ok(()) => return Ok(()),
@@ -95,9 +77,9 @@ impl Target {
             }
         };
         Err(match errno {
-            nix::errno::Errno::ESRCH => SignalError::Gone(pid),
-            nix::errno::Errno::EPERM => SignalError::PermissionDenied(pid),
-            other => SignalError::Other {
+            nix::errno::Errno::ESRCH => ProcError::Gone(pid),
+            nix::errno::Errno::EPERM => ProcError::PermissionDenied(pid),
+            other => ProcError::Other {
                 pid,
                 message: other.desc().to_string(),
             },
@@ -126,7 +108,7 @@ mod tests {
         assert!(real.has_exited());
         assert!(matches!(
             real.signal(Signal::SIGTERM),
-            Err(SignalError::Gone(_))
+            Err(ProcError::Gone(_))
         ));
     }
 }

@@ -557,3 +557,131 @@ fn sigint_during_kill_tree_finishes_the_kill_then_exits_130() {
         Some(&Value::from("summary"))
     );
 }
+
+/// `run`'s shared output options: stdout stays the command's whatever is asked.
+fn run_output(args: &[&str], script: &str) -> std::process::Output {
+    zombiereap()
+        .arg("run")
+        .args(args)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .expect("run")
+}
+
+#[test]
+fn run_streams_jsonl_events_to_output_and_events_stays_its_alias() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = "(sleep 300 &) ; echo from-the-command";
+    for flag in ["-o", "--events"] {
+        let file = dir.path().join(format!("events{flag}.jsonl"));
+        let out = zombiereap()
+            .args(["run", "--grace", "1s", flag])
+            .arg(&file)
+            .args(["--", "sh", "-c", script])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(0), "{flag}: {out:?}");
+        assert_eq!(out.stdout, b"from-the-command\n", "{flag}");
+        assert!(out.stderr.is_empty(), "{flag}: {out:?}");
+        let recs = jsonl(&std::fs::read(&file).expect("events"));
+        let kinds: Vec<&str> = recs
+            .iter()
+            .map(|r| r["event"].as_str().or(r["type"].as_str()).unwrap_or(""))
+            .collect();
+        assert_eq!(kinds.first(), Some(&"start"), "{flag}: {kinds:?}");
+        assert!(kinds.contains(&"target_exit"), "{flag}: {kinds:?}");
+        assert!(
+            kinds.contains(&"action"),
+            "the orphaned sleep killed: {kinds:?}"
+        );
+        assert_eq!(kinds.last(), Some(&"summary"), "{flag}: {kinds:?}");
+        assert_eq!(recs.last().expect("summary")["leftovers_killed"], 1);
+    }
+    // The stream appends: a second run adds its own lines after the first's.
+    let file = dir.path().join("events-o.jsonl");
+    let before = jsonl(&std::fs::read(&file).expect("events")).len();
+    assert_eq!(
+        run_output(&["-o", file.to_str().expect("utf8")], "true")
+            .status
+            .code(),
+        Some(0)
+    );
+    let after = jsonl(&std::fs::read(&file).expect("events"));
+    assert_eq!(
+        after.len(),
+        before + 3,
+        "start, target_exit, summary appended"
+    );
+    let both = run_output(&["-o", "a.jsonl", "--events", "b.jsonl"], "true");
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+}
+
+#[test]
+fn run_writes_a_json_document_and_the_summary_md_at_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc = dir.path().join("run.json");
+    let md = dir.path().join("summary.md");
+    let out = zombiereap()
+        .args(["run", "-f", "json", "-o"])
+        .arg(&doc)
+        .arg("--summary-md")
+        .arg(&md)
+        .args(["--", "sh", "-c", "echo out; exit 3"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3), "the command's status: {out:?}");
+    assert_eq!(out.stdout, b"out\n");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let all: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(&doc).expect("document")).expect("one JSON array");
+    assert_eq!(all[0]["event"], "start");
+    let summary = all.last().expect("summary");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["exit_status"], 3);
+    assert_eq!(summary["ok"], false);
+    let md = std::fs::read_to_string(&md).expect("summary md");
+    assert!(
+        md.starts_with("## zombiereap run\n\n| type | event |"),
+        "{md}"
+    );
+    assert!(md.contains("exit_status=3"), "{md}");
+}
+
+#[test]
+fn run_tables_go_to_stderr_and_quiet_silences_them() {
+    let table = run_output(&["-f", "table"], "echo hi; exit 5");
+    assert_eq!(table.status.code(), Some(5));
+    assert_eq!(table.stdout, b"hi\n", "stdout is the command's alone");
+    let err = String::from_utf8_lossy(&table.stderr);
+    assert!(err.starts_with("type "), "{err}");
+    assert!(err.contains("target_exit"), "{err}");
+    assert!(err.contains("exit_status=5"), "{err}");
+
+    // Quiet under GitHub Actions: no events, the annotation and the step summary only.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let step = dir.path().join("step.md");
+    let quiet = zombiereap()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &step)
+        .args(["run", "-q", "--", "sh", "-c", "echo hi; exit 5"])
+        .output()
+        .expect("run");
+    assert_eq!(quiet.status.code(), Some(5));
+    assert_eq!(quiet.stdout, b"hi\n");
+    let err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(err.starts_with("::error"), "{err}");
+    assert!(err.contains("the command exited with status 5"), "{err}");
+    assert!(!err.contains("\"type\""), "no events: {err}");
+    let md = std::fs::read_to_string(&step).expect("step summary");
+    assert!(md.contains("## zombiereap run"), "{md}");
+}
+
+#[test]
+fn run_refuses_sarif_before_starting_the_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("started");
+    let out = run_output(&["-f", "sarif"], &format!("touch {}", marker.display()));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format sarif"));
+    assert!(!marker.exists(), "the command never ran");
+}

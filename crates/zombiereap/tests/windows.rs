@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
-use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+use soak_core::portable_proc::Snapshot;
 use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
 use windows_sys::Win32::System::Threading::{
     OpenProcess, PROCESS_SYNCHRONIZE, WaitForSingleObject,
@@ -49,14 +49,12 @@ impl Held {
 /// The children of `parent`, waiting (up to a minute) until there is at least one.
 fn children_of(parent: u32) -> Vec<u32> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut s = System::new().expect("sysinfo");
     loop {
-        s.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
-        let kids: Vec<u32> = s
-            .processes()
-            .values()
-            .filter(|p| p.parent().map(|pp| pp.as_u32()) == Some(parent))
-            .map(|p| p.pid().as_u32())
+        let kids: Vec<u32> = Snapshot::take()
+            .expect("processes listed")
+            .iter()
+            .filter(|p| p.ppid.and_then(|pp| u32::try_from(pp).ok()) == Some(parent))
+            .filter_map(|p| u32::try_from(p.pid).ok())
             .collect();
         if !kids.is_empty() {
             return kids;

@@ -2,8 +2,9 @@
 //! resmon, the seed's psutil monitor (`shared/anchors/seed_monitor.py`) and `pidstat`
 //! (sysstat), side by side in one run on the same target tree.
 //!
-//! Each tool runs as a child of the bench and is reaped with `wait4(2)`, which gives its own
-//! CPU time (user + system) and peak RSS (`ru_maxrss`, the kernel's VmHWM). Start-up (Python's
+//! Each tool runs as a child of the bench, measured by [`super::measure`]: its own CPU time
+//! (user + system, from `getrusage(RUSAGE_CHILDREN)` around its run) and its own peak RSS (its
+//! VmHWM, read every millisecond until it exits). Start-up (Python's
 //! imports, pidstat's first read) is taken out by running each tool twice, for 1 sample and for
 //! 1 + N, and dividing the difference by N: the figure is the steady-state CPU per sample.
 //! Repeated `--reps` times; medians and ratios are printed. Then a 10 Hz run of resmon on the
@@ -247,8 +248,8 @@ impl Drop for BenchCgroup {
                 .split_ascii_whitespace()
                 .filter_map(|p| p.parse::<i32>().ok())
             {
-                // SAFETY: kill(2) with a PID read from our own cgroup and a valid signal.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // A PID read from the bench's own cgroup; one already gone is no matter.
+                let _ = soak_core::sys::signal_pid(pid, libc::SIGKILL);
             }
         }
         for d in self.dirs.iter().rev() {

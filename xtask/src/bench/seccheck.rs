@@ -446,6 +446,8 @@ fn cargo_audit_ids(report: &CargoAuditReport) -> Result<(Ids, Ids)> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct DepsLine {
+    /// The finding's `kind` (`finding` in seccheck's output before issue 17).
+    #[serde(rename = "kind", alias = "finding")]
     finding: Option<String>,
     event: Option<String>,
     warning: Option<String>,

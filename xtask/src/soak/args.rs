@@ -4,9 +4,33 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use soak_core::units::{parse_duration, parse_size};
+use orphan_cancel::exchange::nonce::NonceUnit;
+use soak_core::cli::{clap_duration, clap_interval, clap_percent, clap_size};
+use soak_demo::Fault;
 
 use super::service::Attach;
+
+/// The exchanges whose orders the soak can check (`--exchange`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Venue {
+    /// Bybit's v5 API.
+    Bybit,
+    /// Bybit's testnet.
+    BybitTestnet,
+    /// Kraken's spot API (with its cancel-all-after dead-man switch).
+    Kraken,
+}
+
+impl Venue {
+    /// The name orphan-cancel's `--exchange` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Venue::Bybit => "bybit",
+            Venue::BybitTestnet => "bybit-testnet",
+            Venue::Kraken => "kraken",
+        }
+    }
+}
 
 /// Options of `cargo xtask soak`.
 #[derive(Debug, Clone, clap::Args)]
@@ -14,16 +38,21 @@ pub struct SoakArgs {
     /// Soak the bundled demo service against the bundled exchange simulator.
     #[arg(long)]
     pub demo: bool,
-    /// Faults for the demo service: leak, zombies, orphans, reconnect-storm, hang, crash,
-    /// outage, secret-in-log (comma-separated).
-    #[arg(long, default_value = "", requires = "demo")]
-    pub demo_faults: String,
+    /// Faults for the demo service (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "FAULT",
+        requires = "demo"
+    )]
+    pub demo_faults: Vec<Fault>,
     /// When the demo's faults start.
-    #[arg(long, default_value = "10s")]
-    pub fault_after: String,
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = clap_duration)]
+    pub fault_after: Duration,
     /// How long the service runs (default: 3m with --demo, else 24h).
-    #[arg(long)]
-    pub duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = clap_duration)]
+    pub duration: Option<Duration>,
     /// Where run directories are created.
     #[arg(long, default_value = "artifacts/soak")]
     pub out: PathBuf,
@@ -31,14 +60,14 @@ pub struct SoakArgs {
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
     /// resmon's sampling interval.
-    #[arg(long, default_value = "1s")]
-    pub interval: String,
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = clap_interval)]
+    pub interval: Duration,
     /// Heartbeat silence that counts as a hang and stops the run (default: 10s with --demo,
     /// else 5m). The watchdog arms once the log has shown a heartbeat (the built-in patterns or
     /// --heartbeat-regex); with --health-url, the endpoint giving no answer this long after it
     /// first answered is a hang too.
-    #[arg(long)]
-    pub max_heartbeat_gap: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = clap_duration)]
+    pub max_heartbeat_gap: Option<Duration>,
     /// A line the service logs periodically, as a heartbeat for the hang watchdog (Rust regex
     /// syntax; repeatable), e.g. 'Bot heartbeat' or 'Background saving'.
     #[arg(long, value_name = "REGEX")]
@@ -53,38 +82,39 @@ pub struct SoakArgs {
         long = "grace",
         alias = "shutdown-timeout",
         value_name = "DURATION",
-        default_value = "10s"
+        default_value = "10s",
+        value_parser = clap_duration
     )]
-    pub shutdown_timeout: String,
+    pub shutdown_timeout: Duration,
     /// Poll this URL (e.g. http://127.0.0.1:8080/health/live) for availability.
     #[arg(long)]
     pub health_url: Option<String>,
     /// How often the health URL is polled.
-    #[arg(long, default_value = "2s")]
-    pub health_every: String,
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = clap_interval)]
+    pub health_every: Duration,
     /// How long one health poll may take before it counts as no answer.
-    #[arg(long, default_value = "5s")]
-    pub health_timeout: String,
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = clap_interval)]
+    pub health_timeout: Duration,
     /// The service may take this long to answer its health URL for the first time; the
     /// availability counts from that first healthy answer.
-    #[arg(long, default_value = "60s")]
-    pub startup_grace: String,
-    /// Availability needed, percent.
-    #[arg(long, default_value_t = 99.5)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = clap_duration)]
+    pub startup_grace: Duration,
+    /// Availability needed, percent (`99.5` or `99.5%`).
+    #[arg(long, default_value = "99.5", value_name = "PERCENT", value_parser = clap_percent)]
     pub min_availability: f64,
     /// Disk budget for the run's artifacts.
-    #[arg(long, default_value = "5GB")]
-    pub max_total: String,
+    #[arg(long, default_value = "5GB", value_name = "SIZE", value_parser = clap_size)]
+    pub max_total: u64,
     /// The live service log is rotated (copytruncate, loss-free) and its old parts compressed
     /// once it grows past this, so a chatty service stays within --max-total.
-    #[arg(long, default_value = "100MB")]
-    pub max_log_size: String,
+    #[arg(long, default_value = "100MB", value_name = "SIZE", value_parser = clap_size)]
+    pub max_log_size: u64,
     /// How often logrotate --watch holds the run directory to --max-total (default: 10s with
     /// --demo, else 5m).
-    #[arg(long)]
-    pub logrotate_every: Option<String>,
-    /// Average CPU of the service's process tree allowed, percent.
-    #[arg(long, default_value_t = 80.0)]
+    #[arg(long, value_name = "DURATION", value_parser = clap_interval)]
+    pub logrotate_every: Option<Duration>,
+    /// Average CPU of the service's process tree allowed, percent of one core (`80` or `80%`).
+    #[arg(long, default_value = "80", value_name = "PERCENT", value_parser = clap_percent)]
     pub max_cpu: f64,
     /// WebSocket reconnections allowed in any hour.
     #[arg(long, default_value_t = 10)]
@@ -93,9 +123,9 @@ pub struct SoakArgs {
     /// any hour.
     #[arg(long, default_value_t = 60)]
     pub max_errors_per_hour: u64,
-    /// The exchange the service trades on, for the orphan check: bybit, bybit-testnet, kraken.
-    #[arg(long)]
-    pub exchange: Option<String>,
+    /// The exchange the service trades on, for the orphan check.
+    #[arg(long, value_enum, value_name = "EXCHANGE")]
+    pub exchange: Option<Venue>,
     /// The exchange's base URL (override).
     #[arg(long)]
     pub exchange_url: Option<String>,
@@ -109,15 +139,15 @@ pub struct SoakArgs {
     /// After the run, cancel the orphans the reconciliation found (`cancel --execute`).
     #[arg(long)]
     pub cancel_orphans: bool,
-    /// With a Kraken exchange: the unit of the nonces orphan-cancel signs with (ms, us, ns).
-    /// Use the bot's own unit when they share an API key (a larger one would lock the bot
-    /// out), or better a dedicated key for orphan-cancel.
-    #[arg(long, default_value = "ms", value_parser = ["ms", "us", "ns"])]
-    pub kraken_nonce_unit: String,
+    /// With a Kraken exchange: the unit of the nonces orphan-cancel signs with. Use the bot's
+    /// own unit when they share an API key (a larger one would lock the bot out), or better a
+    /// dedicated key for orphan-cancel.
+    #[arg(long, value_enum, default_value = "ms", value_name = "UNIT")]
+    pub kraken_nonce_unit: NonceUnit,
     /// With a Kraken exchange: the exchange cancels every order this long after the service
     /// stops re-arming its dead-man switch (`orphan-cancel dead-man`, re-armed every third).
-    #[arg(long, default_value = "60s")]
-    pub dead_man_timeout: String,
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = clap_duration)]
+    pub dead_man_timeout: Duration,
     /// Advisory database for the preflight dependency audit (`seccheck deps --db`): a RustSec
     /// advisory-db or OSV checkout; repeatable. The demo uses the repository's fixture extract.
     #[arg(long, value_name = "DIR")]
@@ -128,8 +158,8 @@ pub struct SoakArgs {
     pub project: PathBuf,
     /// Fail the audit when an advisory database is older than this (e.g. 7d). Without
     /// --advisory-db, seccheck's cache older than this (default 7d) is updated first.
-    #[arg(long)]
-    pub max_db_age: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = clap_duration)]
+    pub max_db_age: Option<Duration>,
     /// Without --advisory-db: seccheck's cache of the RustSec and OSV PyPI databases (default
     /// $XDG_CACHE_HOME/soakkit, filled by `seccheck db update`).
     #[arg(long, value_name = "DIR")]
@@ -148,8 +178,8 @@ pub struct SoakArgs {
     #[arg(long)]
     pub min_samples: Option<u32>,
     /// resanalyze's minimum span for a trend (default: 10s with --demo).
-    #[arg(long)]
-    pub min_span: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = clap_duration)]
+    pub min_span: Option<Duration>,
     /// Soak a process that is already running (and its tree) instead of launching one.
     #[arg(long, value_name = "PID", conflicts_with_all = ["demo", "attach_container", "attach_unit"])]
     pub attach_pid: Option<i32>,
@@ -201,8 +231,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Checks every value before anything is built or started: one mode, flags that go
-    /// together, durations, sizes and regexes as the tools will read them.
+    /// Checks what clap cannot before anything is built or started: one mode, flags that go
+    /// together, the regexes as logscan will read them; and fills in the defaults that depend
+    /// on the mode. Durations, sizes and names are typed by clap already (a bad one is a usage
+    /// error, exit 2, before this runs).
     pub fn check(args: &SoakArgs) -> Result<Settings> {
         let attach = match (&args.attach_pid, &args.attach_container, &args.attach_unit) {
             (Some(pid), _, _) => Some(Attach::Pid(*pid)),
@@ -227,28 +259,16 @@ impl Settings {
         if let Some(a) = &attach {
             a.check()?;
         }
-        let duration = dur(
-            "duration",
-            args.duration
-                .as_deref()
-                .unwrap_or(if args.demo { "3m" } else { "24h" }),
-        )?;
-        let gap = dur(
-            "max-heartbeat-gap",
-            args.max_heartbeat_gap
-                .as_deref()
-                .unwrap_or(if args.demo { "10s" } else { "5m" }),
-        )?;
-        let shutdown = dur("grace", &args.shutdown_timeout)?;
-        let health_every = dur("health-every", &args.health_every)?;
-        let health_timeout = dur("health-timeout", &args.health_timeout)?;
-        let startup_grace = dur("startup-grace", &args.startup_grace)?;
-        let max_total =
-            parse_size(&args.max_total).map_err(|e| anyhow::anyhow!("--max-total: {e}"))?;
-        dur("interval", &args.interval)?;
-        dur("fault-after", &args.fault_after)?;
-        let dead_man_timeout = dur("dead-man-timeout", &args.dead_man_timeout)?;
-        parse_size(&args.max_log_size).map_err(|e| anyhow::anyhow!("--max-log-size: {e}"))?;
+        let duration = args.duration.unwrap_or(if args.demo {
+            Duration::from_secs(3 * 60)
+        } else {
+            Duration::from_secs(24 * 3600)
+        });
+        let gap = args.max_heartbeat_gap.unwrap_or(if args.demo {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_secs(5 * 60)
+        });
         for re in &args.heartbeat_regex {
             regex_check(re)?;
         }
@@ -256,19 +276,14 @@ impl Settings {
             attach,
             duration,
             gap,
-            shutdown,
-            health_every,
-            health_timeout,
-            startup_grace,
-            dead_man_timeout,
-            max_total,
+            shutdown: args.shutdown_timeout,
+            health_every: args.health_every,
+            health_timeout: args.health_timeout,
+            startup_grace: args.startup_grace,
+            dead_man_timeout: args.dead_man_timeout,
+            max_total: args.max_total,
         })
     }
-}
-
-/// A duration flag's value, or an error naming the flag.
-pub fn dur(flag: &str, v: &str) -> Result<Duration> {
-    parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v}: {e}"))
 }
 
 /// A `--heartbeat-regex` that logscan would refuse, refused before the run starts.

@@ -33,9 +33,11 @@ pub fn read_text(path: &Path) -> Option<String> {
     Some(text)
 }
 
-/// A JSON document artifact (resanalyze's analysis) as `T`.
-pub fn read_document<T: DeserializeOwned>(path: &Path) -> Option<T> {
-    serde_json::from_reader(open(path)?).ok()
+/// A JSON document artifact (resanalyze's analysis) as `T`, read as it streams in: `None` when
+/// the file is missing, the parse error (naming the file) when it does not read as `T`.
+pub fn read_document<T: DeserializeOwned>(path: &Path) -> Option<Result<T, String>> {
+    let input = open(path)?;
+    Some(serde_json::from_reader(input).map_err(|e| format!("{}: {e}", path.display())))
 }
 
 /// Calls `each` with every line of a JSONL artifact that deserializes as `T`, in order; the

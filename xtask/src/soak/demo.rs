@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 
 use super::SoakArgs;
+use super::args::Venue;
+use super::argv::{duration, values};
 use super::exchange::Exchange;
 use super::plan::Plan;
 use super::procs::Proc;
@@ -73,7 +75,7 @@ pub fn start_exchange(plan: &Plan, creds: &Credentials) -> Result<(Proc, Exchang
         let _ = std::io::copy(&mut reader, &mut copy);
     });
     let exchange = Exchange {
-        name: "bybit".into(),
+        name: Venue::Bybit,
         url: Some(url),
         state: Some(plan.file("active_orders.json")),
     };
@@ -88,7 +90,7 @@ pub fn service_command(plan: &Plan, args: &SoakArgs, exchange_url: &str) -> Vec<
         "--heartbeat".into(),
         "1s".into(),
         "--fault-after".into(),
-        args.fault_after.clone(),
+        duration(args.fault_after),
         "--exchange-url".into(),
         exchange_url.to_string(),
         "--state-file".into(),
@@ -97,7 +99,7 @@ pub fn service_command(plan: &Plan, args: &SoakArgs, exchange_url: &str) -> Vec<
         plan.file("health.url").display().to_string(),
     ];
     if !args.demo_faults.is_empty() {
-        c.extend(["--faults".into(), args.demo_faults.clone()]);
+        c.extend(["--faults".into(), values(&args.demo_faults)]);
     }
     c
 }

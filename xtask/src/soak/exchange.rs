@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use soak_core::units::format_duration;
 
 use super::SoakArgs;
+use super::args::Venue;
 use super::argv::orphan_cancel;
 use super::artifacts::last_summary_of;
 use super::demo::Credentials;
@@ -17,8 +18,8 @@ use super::records::ReconcileSummary;
 /// The exchange whose orders the soak checks.
 #[derive(Debug, Clone)]
 pub struct Exchange {
-    /// `bybit`, `bybit-testnet`, `kraken`.
-    pub name: String,
+    /// Which exchange (`--exchange`).
+    pub name: Venue,
     /// The base URL, when not the exchange's own.
     pub url: Option<String>,
     /// The service's order state file.
@@ -28,7 +29,7 @@ pub struct Exchange {
 impl Exchange {
     /// The exchange `--exchange`, `--exchange-url` and `--state` name, if any.
     pub fn from_args(args: &SoakArgs) -> Option<Exchange> {
-        args.exchange.clone().map(|name| Exchange {
+        args.exchange.map(|name| Exchange {
             name,
             url: args.exchange_url.clone(),
             state: args.state.clone(),
@@ -57,8 +58,8 @@ pub fn arm_dead_man(
     let Some(exchange) = exchange else {
         return Ok(None);
     };
-    let name = &exchange.name;
-    if !name.starts_with("kraken") {
+    let name = exchange.name.as_str();
+    if exchange.name != Venue::Kraken {
         eprintln!(
             "soak: {name} has no cancel-all-after timer over REST (Bybit's disconnection \
              protection lives on the bot's own WebSocket); orphans are checked after the run"

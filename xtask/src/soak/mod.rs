@@ -42,7 +42,6 @@ mod run;
 mod service;
 mod start;
 mod stop;
-mod tail;
 pub mod verdict;
 mod watch;
 

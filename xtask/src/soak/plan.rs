@@ -9,14 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use super::args::{Settings, SoakArgs};
-
-/// The bytes an unprivileged writer can still put on the filesystem holding `dir`.
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
-    #[cfg(unix)]
-    return soak_core::sys::free_bytes(dir);
-    #[cfg(windows)]
-    resmon::windows::disk::disk_usage(dir).ok().map(|d| d.free)
-}
+use soak_core::sys::free_bytes;
+use soak_core::units::format_bytes;
 
 /// The binaries a soak runs, built in release mode unless `--bin-dir` names them.
 const TOOLS: [&str; 9] = [
@@ -62,8 +56,8 @@ impl Plan {
         {
             eprintln!(
                 "soak: warning: {} free on the artifacts' filesystem, less than --max-total {}",
-                soak_core::units::format_bytes(free),
-                args.max_total
+                format_bytes(free),
+                format_bytes(args.max_total)
             );
         }
     }

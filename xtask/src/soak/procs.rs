@@ -181,7 +181,7 @@ pub fn stop_pid(pid: i32, grace: Duration) {
     }
     #[cfg(windows)]
     {
-        let Some(handle) = windows::open(pid) else {
+        let Some(handle) = zombiereap::windows::process::hold(pid) else {
             eprintln!("soak: --stop: PID {pid} cannot be opened (gone, or not permitted)");
             return;
         };
@@ -191,43 +191,7 @@ pub fn stop_pid(pid: i32, grace: Duration) {
         }
         if is_running(pid) {
             eprintln!("soak: PID {pid} did not stop; TerminateProcess");
-            handle.terminate();
-        }
-    }
-}
-
-#[cfg(windows)]
-mod windows {
-    use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
-
-    use windows_sys::Win32::System::Threading::{
-        OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE, TerminateProcess,
-    };
-    use zombiereap::windows::process::TERMINATED;
-
-    /// A process held open: while the handle is, its PID names it and no other.
-    pub struct Held(OwnedHandle);
-
-    /// Opens `pid` for termination.
-    pub fn open(pid: i32) -> Option<Held> {
-        let pid = u32::try_from(pid).ok()?;
-        // SAFETY: OpenProcess returns a new handle or null.
-        let raw = unsafe {
-            OpenProcess(
-                PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION,
-                0,
-                pid,
-            )
-        };
-        // SAFETY: non-null, just opened, owned by nothing else.
-        (!raw.is_null()).then(|| Held(unsafe { OwnedHandle::from_raw_handle(raw) }))
-    }
-
-    impl Held {
-        /// Ends it with zombiereap's status for a forced end (1, as `taskkill /F` gives).
-        pub fn terminate(&self) {
-            // SAFETY: the handle is open with PROCESS_TERMINATE.
-            unsafe { TerminateProcess(self.0.as_raw_handle(), TERMINATED) };
+            handle.force();
         }
     }
 }

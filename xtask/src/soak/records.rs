@@ -1,9 +1,19 @@
 //! The parts of the tools' JSONL the soak reads, as typed records: what a field means is
-//! written once here, not as string-key lookups scattered through the stages. Every field is
-//! optional (`#[serde(default)]`): a tool that wrote less is judged on what it wrote. They are
-//! read through [`super::artifacts`] (streamed, `.gz` transparently) and [`super::tail`].
+//! written once here, not as string-key lookups scattered through the stages. They are read
+//! through [`super::artifacts`] (streamed, `.gz` transparently) and, while the run lasts,
+//! core's line follower ([`soak_core::follow`], in [`super::watch`]).
+//!
+//! resanalyze's analysis is read as the crate's own [`Analysis`], the type it is written from.
+//! The other tools build their summaries and events as `soak_core::record::Record`s, with no
+//! public typed struct to read them back: for those the views below name the fields the soak
+//! judges. Every field of a view is optional (`#[serde(default)]`): a tool that wrote less is
+//! judged on what it wrote. resmon's samples are read here rather than through
+//! `resanalyze::sample::RawSample`, which lacks the tree's CPU and zombies and the cgroup's
+//! CPU the rows need.
 
 use serde::Deserialize;
+
+pub use resanalyze::model::Analysis;
 
 /// One resmon sample, the fields the soak judges.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -16,8 +26,6 @@ pub struct Sample {
     pub timestamp_unix: Option<f64>,
     /// CPU of the service's process tree, percent of one core.
     pub tree_cpu_percent: Option<f64>,
-    /// The whole machine's CPU.
-    pub cpu_percent: Option<f64>,
     /// CPU of the service's cgroup (container, unit), percent of one core.
     pub cgroup_cpu_percent: Option<f64>,
     /// Zombies in the service's tree.
@@ -78,44 +86,6 @@ pub struct RunSummary {
     pub timed_out: bool,
 }
 
-/// One check of resanalyze's analysis document.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AnalysisCheck {
-    /// `memory_growth`, `cpu_average`, ...
-    pub name: String,
-    /// The threshold.
-    pub threshold: Threshold,
-    /// The judged value.
-    pub value: Option<f64>,
-    /// Within the threshold.
-    pub ok: bool,
-    /// How it was judged.
-    pub detail: String,
-}
-
-/// resanalyze's projections, the part the memory row quotes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Projections {
-    /// `cgroup_limit` when the recording had a memory limit, else `host`.
-    pub memory_exhausted_against: Option<String>,
-    /// The cgroup's memory limit.
-    pub memory_limit_mb: Option<f64>,
-    /// Hours until memory reaches that limit at the judged rate.
-    pub hours_until_memory_limit: Option<f64>,
-}
-
-/// resanalyze's analysis document, the part the soak reads.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Analysis {
-    /// Its checks.
-    pub checks: Vec<AnalysisCheck>,
-    /// Its projections.
-    pub projections: Projections,
-}
-
 /// A resmon event: the cgroup's OOM kills and the container's restarts are crashes.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -129,13 +99,6 @@ pub struct MonitorEvent {
     pub timestamp_utc: String,
     /// OOM kills that this event counts.
     pub new_oom_kills: Option<u64>,
-}
-
-impl Analysis {
-    /// The check named `name`.
-    pub fn check(&self, name: &str) -> Option<&AnalysisCheck> {
-        self.checks.iter().find(|c| c.name == name)
-    }
 }
 
 /// A finding of seccheck secrets.
@@ -161,35 +124,6 @@ pub struct SecretsSummary {
     pub secrets: Option<u64>,
     /// Files scanned.
     pub files: Option<u64>,
-}
-
-/// A check's threshold as resanalyze wrote it: a number (shown as JSON shows it, `10.0`), a
-/// word, or nothing.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Threshold {
-    /// A number.
-    Number(serde_json::Number),
-    /// A word.
-    Text(String),
-    /// Null, absent, or of another shape (read and ignored).
-    Other(serde::de::IgnoredAny),
-}
-
-impl Default for Threshold {
-    fn default() -> Self {
-        Threshold::Other(serde::de::IgnoredAny)
-    }
-}
-
-impl std::fmt::Display for Threshold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Threshold::Number(n) => write!(f, "{n}"),
-            Threshold::Text(t) => write!(f, "{t:?}"),
-            Threshold::Other(_) => f.write_str("null"),
-        }
-    }
 }
 
 /// exchange-sim's first line: where it listens.

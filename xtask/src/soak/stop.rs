@@ -5,6 +5,8 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use soak_core::units::format_duration;
+
 use super::SoakArgs;
 use super::describe::{clean_stop, status_text};
 use super::health::{HealthStats, Poller};
@@ -119,7 +121,7 @@ fn settle_dead_man(
         } else {
             eprintln!(
                 "soak: the service did not stop cleanly: the dead-man switch is left to fire within {}",
-                args.dead_man_timeout
+                format_duration(args.dead_man_timeout)
             );
             drop(d);
         }

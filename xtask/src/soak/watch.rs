@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use soak_core::follow::Follower;
 use soak_core::signals::Termination;
 use soak_core::units::format_duration;
 
@@ -13,7 +14,6 @@ use super::health::Poller;
 use super::plan::Plan;
 use super::records::{EarlyRecord, Sample, WatchdogRecord};
 use super::service::Service;
-use super::tail::Tail;
 
 /// How the watch ended.
 pub struct Watched {
@@ -41,9 +41,11 @@ pub fn follow(
     poller: Option<&Poller>,
     started: Instant,
 ) -> Watched {
-    let mut samples = Tail::new(plan.file("resources.jsonl"));
-    let mut watch = Tail::new(plan.file("logscan-follow.jsonl"));
-    let mut early_findings = Tail::new(plan.file("resanalyze-follow.jsonl"));
+    // Each file through core's follower: only new complete lines, each through core's reader
+    // into a typed record (a file not there yet gives none).
+    let mut samples = Follower::new(plan.file("resources.jsonl"));
+    let mut watch = Follower::new(plan.file("logscan-follow.jsonl"));
+    let mut early_findings = Follower::new(plan.file("resanalyze-follow.jsonl"));
     let mut progress = Progress {
         samples: 0,
         tree_memory_mb: None,
@@ -54,20 +56,20 @@ pub fn follow(
     let tty = std::io::stderr().is_terminal();
     let mut next_progress = Instant::now() + Duration::from_secs(5);
     let stopped_because = loop {
-        for s in samples.read_new::<Sample>() {
+        for s in records::<Sample>(&mut samples) {
             if s.kind == "sample" {
                 progress.samples += 1;
                 progress.tree_memory_mb = s.tree_memory_mb;
             }
         }
         let mut hang = None;
-        for r in watch.read_new::<WatchdogRecord>() {
+        for r in records::<WatchdogRecord>(&mut watch) {
             progress.events += 1;
             if r.record == "finding" && r.kind.as_deref() == Some("hang") {
                 hang = Some(r.message.unwrap_or_else(|| "heartbeat silent".into()));
             }
         }
-        for f in early_findings.read_new::<EarlyRecord>() {
+        for f in records::<EarlyRecord>(&mut early_findings) {
             if f.record == "event" && f.event.as_deref() == Some("estimate") {
                 progress.leak_estimate = estimate_text(&f);
             }
@@ -107,6 +109,12 @@ pub fn follow(
         ran_for,
         warnings,
     }
+}
+
+/// The records completed in `file` since the last look. A read error gives none this time
+/// (the progress line and the early warnings are advisory; the judge reads every file again).
+fn records<T: serde::de::DeserializeOwned>(file: &mut Follower) -> Vec<T> {
+    file.poll_records::<T>().unwrap_or_default()
 }
 
 /// Why the run stops now, if it does: a hang, the service's own end, the health endpoint's

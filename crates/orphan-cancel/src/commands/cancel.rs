@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use soak_core::exit::usage;
 use soak_core::input::InputSource;
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record};
 use soak_core::report::Report;
 
 use super::{actions_report, cancel_failures, load_state, still_open_record, summary_base};
@@ -22,6 +22,8 @@ const MAX_FINDING_LINE: u64 = 1 << 20;
 /// Reads orphan findings (`reconcile`'s output) from a file or stdin. Anything that is not
 /// reconcile's JSONL (a line that is not a JSON object, a field of the wrong type, no record of
 /// orphan-cancel at all) is bad input, exit 2 naming the line: it never reads as "no orphans".
+/// An orphan is a finding of `kind` `orphan`; findings written before issue 17, which named it
+/// in `finding`, are read too (for one release).
 fn read_findings(path: Option<&PathBuf>, venue: &str) -> anyhow::Result<Vec<Order>> {
     use std::io::{BufRead, Read};
     let source = path.map_or(InputSource::Stdin, |p| InputSource::File(p.clone()));
@@ -61,10 +63,8 @@ fn read_findings(path: Option<&PathBuf>, venue: &str) -> anyhow::Result<Vec<Orde
         if r.tool() == Some(TOOL) {
             ours += 1;
         }
-        if r.kind() != Some(RecordType::Finding)
-            || r.tool() != Some(TOOL)
-            || r.get_str("finding") != Some("orphan")
-        {
+        // `kind`, or for one release the `finding` field reconcile wrote before issue 17.
+        if r.tool() != Some(TOOL) || Finding::kind_of(&r) != Some("orphan") {
             continue;
         }
         if let Some(ex) = r

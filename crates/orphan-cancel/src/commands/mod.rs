@@ -7,7 +7,7 @@ pub mod dead_man;
 pub mod reconcile;
 
 use soak_core::exit::usage;
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::report::{RecordBody, Report};
 
 use crate::TOOL;
@@ -32,7 +32,7 @@ pub(crate) fn load_state(state: &StateArgs) -> anyhow::Result<Vec<Order>> {
 
 /// The columns of `reconcile`'s table.
 pub(crate) const FINDING_COLUMNS: [&str; 9] = [
-    "finding",
+    "kind",
     "symbol",
     "side",
     "qty",
@@ -71,12 +71,8 @@ pub(crate) fn cancel_failures(
 ) -> Report {
     for o in still_open {
         report = report.fail(format!(
-            "order {} ({}{}) still open on {exchange} after cancelling",
-            o.id,
-            o.symbol,
-            o.client_id
-                .as_deref()
-                .map_or_else(String::new, |c| format!(", client id {c}"))
+            "{} still open on {exchange} after cancelling",
+            o.named()
         ));
     }
     if failed > 0 {
@@ -93,13 +89,18 @@ pub(crate) fn summary_base(command: &str, exchange: &str, dry_run: bool) -> Reco
         .with("dry_run", dry_run)
 }
 
-/// The finding of an order still open after cancelling.
+/// The finding of an order still open after cancelling (critical: the cancel did not take).
 pub(crate) fn still_open_record(exchange: &str, o: &Order) -> Record {
-    Record::new(RecordType::Finding, TOOL)
-        .with("finding", "still_open")
-        .with("exchange", exchange)
-        .with("symbol", o.symbol.as_str())
-        .with("order_id", o.id.as_str())
-        .with("client_id", o.client_id.clone())
-        .with("reason", "still open on the exchange after cancelling")
+    let reason = "still open on the exchange after cancelling";
+    Finding::new(
+        "still_open",
+        Severity::Critical,
+        format!("{} {reason}", o.named()),
+    )
+    .with("exchange", exchange)
+    .with("symbol", o.symbol.as_str())
+    .with("order_id", o.id.as_str())
+    .with("client_id", o.client_id.clone())
+    .with("reason", reason)
+    .into_record(TOOL)
 }

@@ -9,12 +9,13 @@
 //! first time otherwise from the next sample on. On Windows the fd figures count handles
 //! (`GetProcessHandleCount`) and the I/O figures all I/O transfers (`GetProcessIoCounters`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use sysinfo::{Pid, Process, ProcessRefreshKind, ProcessesToUpdate, System};
+use soak_core::portable_proc::Snapshot;
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-use super::{new_system, pid_of, running, sys_pid, threads};
+use super::{new_system, running, sys_pid, threads};
 use crate::system::Metric;
 use crate::tree::{ProcReading, ProcessFigures, TreeSample, TreeTotals};
 
@@ -38,33 +39,6 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// The targets and every descendant (by parent PID), each once, targets first.
-fn tree_of(s: &System, roots: &[i32]) -> Vec<i32> {
-    let mut children: HashMap<i32, Vec<(i32, u64)>> = HashMap::new();
-    for p in s.processes().values() {
-        if let (Some(pid), Some(parent)) = (pid_of(p.pid()), p.parent().and_then(pid_of)) {
-            children
-                .entry(parent)
-                .or_default()
-                .push((pid, p.start_time()));
-        }
-    }
-    let started = |pid: i32| s.process(sys_pid(pid)?).map(Process::start_time);
-    let mut seen: HashSet<i32> = HashSet::new();
-    let mut out = Vec::new();
-    let mut queue: VecDeque<i32> = roots.iter().copied().filter(|&p| seen.insert(p)).collect();
-    while let Some(pid) = queue.pop_front() {
-        out.push(pid);
-        let since = started(pid).unwrap_or(0);
-        for &(kid, kid_start) in children.get(&pid).map_or(&[][..], Vec::as_slice) {
-            if kid_start >= since && seen.insert(kid) {
-                queue.push_back(kid);
-            }
-        }
-    }
-    out
 }
 
 impl TreeReader {
@@ -109,7 +83,7 @@ impl TreeReader {
                 true,
                 ProcessRefreshKind::nothing(),
             );
-            tree_of(s, roots)
+            Snapshot::of(s).tree(roots).iter().map(|p| p.pid).collect()
         } else {
             roots.to_vec()
         };

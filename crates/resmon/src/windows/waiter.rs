@@ -19,16 +19,7 @@ const MAX_HANDLES: usize = 64;
 /// How often the console flag is looked at during a wait.
 const SLICE: Duration = Duration::from_millis(20);
 
-/// Why a wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// The time passed.
-    Timeout,
-    /// A console event (the Windows form of a termination signal) arrived.
-    Signal,
-    /// A watched process exited (its PID).
-    Exited(i32),
-}
+pub use crate::wake::Wake;
 
 /// Waits on the console flag and the targets' process handles.
 #[derive(Debug)]

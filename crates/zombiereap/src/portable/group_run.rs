@@ -6,21 +6,18 @@
 //! parent while the command runs.
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-use signal_hook::iterator::Signals;
 use soak_core::record::Record;
 
 use super::leftovers::{Leftovers, end};
-use super::procs::Snapshot;
-use crate::supervise::{RunError, RunOptions, RunReport, event};
+use crate::supervise::{
+    FORWARDED, RunError, RunOptions, RunReport, catch, event, spawn, stop_signal,
+};
+use soak_core::portable_proc::Snapshot;
 
-/// Signals passed on to the command's group.
-const FORWARDED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 /// How often the command, the signals and the timeout are looked at.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -37,26 +34,25 @@ fn members(group: i32) -> Vec<i32> {
         .collect()
 }
 
-/// SIGTERM to the group, up to `grace` for it to empty, then SIGKILL; `leftovers` (the
-/// command has exited) counts them in the report.
-fn end_group(
-    group: i32,
-    grace: Duration,
-    leftovers: bool,
-    report: &mut RunReport,
-    emit: &mut dyn FnMut(Record),
-) {
-    let pg = Pid::from_raw(group);
-    let members = || members(group).into_iter().map(i64::from).collect();
-    let ask = || killpg(pg, Signal::SIGTERM).is_ok().then_some("SIGTERM");
-    let force = || killpg(pg, Signal::SIGKILL).is_ok();
-    let l = Leftovers {
-        members: &members,
-        ask: &ask,
-        force: &force,
-        force_name: "SIGKILL",
-    };
-    end(&l, grace, leftovers, report, emit);
+/// A process group's leftovers: SIGTERM to the group, SIGKILL to what is left after the grace.
+struct Group(i32);
+
+impl Leftovers for Group {
+    const FORCE_NAME: &'static str = "SIGKILL";
+
+    fn members(&self) -> Vec<i64> {
+        members(self.0).into_iter().map(i64::from).collect()
+    }
+
+    fn ask(&self) -> Option<&'static str> {
+        killpg(Pid::from_raw(self.0), Signal::SIGTERM)
+            .is_ok()
+            .then_some("SIGTERM")
+    }
+
+    fn force(&self) -> bool {
+        killpg(Pid::from_raw(self.0), Signal::SIGKILL).is_ok()
+    }
 }
 
 /// Runs `argv` as the leader of its own process group; every event is passed to `emit`.
@@ -65,22 +61,10 @@ pub fn run(
     opts: &RunOptions,
     emit: &mut dyn FnMut(Record),
 ) -> Result<RunReport, RunError> {
-    let mut signals = Signals::new(FORWARDED).map_err(|source| RunError::System {
-        what: "installing signal handlers",
-        source,
+    let mut signals = catch(&FORWARDED)?;
+    let mut child = spawn(argv, |command| {
+        command.process_group(0);
     })?;
-    let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
-        command: String::new(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
-    })?;
-    let mut child = Command::new(program)
-        .args(args)
-        .process_group(0)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            command: program.clone(),
-            source,
-        })?;
     let pid = child.id() as i32;
     let mut report = RunReport {
         pid,
@@ -102,22 +86,14 @@ pub fn run(
         for sig in signals.pending() {
             if let Ok(s) = Signal::try_from(sig) {
                 if killpg(Pid::from_raw(pid), s).is_ok() {
-                    report.forwarded += 1;
-                    if matches!(sig, SIGINT | SIGTERM | SIGHUP | SIGQUIT) {
-                        report.stop_requested = Some(sig);
-                    }
-                    emit(
-                        event("forwarded")
-                            .with("pid", pid)
-                            .with("signal", s.as_str()),
-                    );
+                    emit(report.forwarded(pid, s.as_str(), stop_signal(sig)));
                 }
             }
         }
         if !report.timed_out && opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             report.timed_out = true;
             emit(event("timeout").with("pid", pid));
-            end_group(pid, opts.grace, false, &mut report, emit);
+            end(&Group(pid), opts.grace, false, &mut report, emit);
         }
         std::thread::sleep(POLL);
     };
@@ -129,6 +105,6 @@ pub fn run(
             .with("exit_code", report.exit_code)
             .with("signal", report.signal),
     );
-    end_group(pid, opts.grace, true, &mut report, emit);
+    end(&Group(pid), opts.grace, true, &mut report, emit);
     Ok(report)
 }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use soak_core::record::{Record, RecordType};
 
 use super::pin::{self, Pinned};
-use super::procs::{Info, Snapshot};
 use crate::Signal;
-use crate::killtree::Fate;
+use crate::killtree::{Fate, MemberAction};
+use soak_core::portable_proc::{ProcInfo as Info, Snapshot};
 
 /// How often the wait looks at the members.
 const POLL: Duration = Duration::from_millis(10);
@@ -80,7 +80,7 @@ fn capture_new(root: i32, members: &mut Vec<Member>) {
         .chain(members.iter().map(|m| m.info.pid))
         .collect();
     for r in roots {
-        for info in snap.tree(r) {
+        for info in snap.tree(&[r]) {
             let known = members
                 .iter()
                 .any(|m| m.info.pid == info.pid && m.info.start == info.start);
@@ -99,7 +99,7 @@ pub fn kill_tree(
     dry_run: bool,
 ) -> Result<Option<Outcome>, String> {
     let snap = Snapshot::take()?;
-    let tree = snap.tree(root);
+    let tree = snap.tree(&[root]);
     if tree.is_empty() {
         return Ok(None);
     }
@@ -166,33 +166,18 @@ pub fn kill_tree(
 /// The `action` record of one member (the Linux record's fields; the start time in seconds
 /// since the epoch instead of clock ticks after boot).
 pub fn action(m: &Member, asked: &Result<&'static str, String>, dry_run: bool) -> Record {
-    let graceful: Vec<&str> = asked.as_ref().ok().copied().into_iter().collect();
-    let forced = pin::FORCE;
-    let signals: Vec<&str> = match m.fate {
-        Fate::Exited => graceful,
-        Fate::Killed | Fate::Survived => graceful.into_iter().chain([forced]).collect(),
-        _ => Vec::new(),
-    };
-    Record::new(RecordType::Action, "zombiereap")
-        .with(
-            "action",
-            if m.fate == Fate::Planned {
-                "kill"
-            } else {
-                "killed"
-            },
-        )
-        .with("dry_run", dry_run)
-        .with("pid", m.info.pid)
-        .with("ppid", m.info.ppid)
-        .with("name", m.info.name.clone())
-        .with("start_time_unix", m.info.start)
-        .with("fate", m.fate.as_str())
-        .with("signals", signals)
-        .with(
-            "exit_after_s",
-            m.exit_after_s.map(|s| (s * 1000.0).round() / 1000.0),
-        )
+    MemberAction {
+        fate: m.fate,
+        dry_run,
+        pid: m.info.pid,
+        ppid: m.info.ppid,
+        name: &m.info.name,
+        start: ("start_time_unix", m.info.start),
+        graceful: asked.as_ref().ok().copied(),
+        forced: pin::FORCE,
+        exit_after_s: m.exit_after_s,
+    }
+    .record()
 }
 
 /// The `summary` record of a tree kill.

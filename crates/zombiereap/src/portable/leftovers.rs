@@ -12,37 +12,37 @@ use crate::supervise::RunReport;
 /// How often the members are listed while they are given time to go.
 const POLL: Duration = Duration::from_millis(20);
 
-/// The operations on one set of leftovers.
-pub struct Leftovers<'a> {
+/// The operations on one set of leftovers (a process group, a Job Object).
+pub trait Leftovers {
+    /// The forced end's name in the records.
+    const FORCE_NAME: &'static str;
     /// The PIDs of the members still running.
-    pub members: &'a dyn Fn() -> Vec<i64>,
+    fn members(&self) -> Vec<i64>;
     /// Asks them to stop: the name of what was sent, or `None` when it could not be sent
     /// (then nothing is waited for).
-    pub ask: &'a dyn Fn() -> Option<&'static str>,
+    fn ask(&self) -> Option<&'static str>;
     /// Ends every member left at once; false when the OS refused.
-    pub force: &'a dyn Fn() -> bool,
-    /// The forced end's name in the records.
-    pub force_name: &'static str,
+    fn force(&self) -> bool;
 }
 
 /// Ends the leftovers and emits an `action` record for each; `count` (the command has
 /// exited: these are leftovers, not the command itself) adds those ended to the report.
-pub fn end(
-    l: &Leftovers<'_>,
+pub fn end<L: Leftovers>(
+    l: &L,
     grace: Duration,
     count: bool,
     report: &mut RunReport,
     emit: &mut dyn FnMut(Record),
 ) {
-    let left = (l.members)();
+    let left = l.members();
     if left.is_empty() {
         return;
     }
-    let asked = (l.ask)();
+    let asked = l.ask();
     let started = Instant::now();
     let mut gone_after: Vec<(i64, Option<f64>)> = left.iter().map(|&p| (p, None)).collect();
     while asked.is_some() && started.elapsed() < grace {
-        let now = (l.members)();
+        let now = l.members();
         for (pid, after) in &mut gone_after {
             if after.is_none() && !now.contains(pid) {
                 *after = Some(started.elapsed().as_secs_f64());
@@ -53,7 +53,7 @@ pub fn end(
         }
         std::thread::sleep(POLL);
     }
-    let forced = !(l.members)().is_empty() && (l.force)();
+    let forced = !l.members().is_empty() && l.force();
     for (pid, after) in gone_after {
         let fate = match after {
             Some(_) => Fate::Exited,
@@ -62,7 +62,7 @@ pub fn end(
         };
         let mut signals: Vec<&str> = asked.into_iter().collect();
         if fate != Fate::Exited {
-            signals.push(l.force_name);
+            signals.push(L::FORCE_NAME);
         }
         if count && fate != Fate::Survived {
             report.killed += 1;

@@ -1,5 +1,5 @@
 //! zombiereap off Linux (Windows, macOS): the same subcommands and records, through one
-//! sysinfo listing of every process ([`procs`]) instead of /proc.
+//! sysinfo listing of every process (`soak_core::portable_proc`) instead of /proc.
 //!
 //! - `scan`: Windows has no zombies (an exited process is gone once the last handle to it
 //!   closes; only its exit status stays with those handles), so `scan` says so and passes;
@@ -15,7 +15,6 @@ pub mod group_run;
 pub mod killtree;
 pub mod leftovers;
 pub mod pin;
-pub mod procs;
 
 use std::time::Duration;
 
@@ -24,9 +23,10 @@ use soak_core::record::{Record, RecordType, Timestamp};
 use soak_core::report::{RecordBody, Report};
 
 use crate::TOOL;
-use crate::scan::{Zombie, finding, summary as scan_summary};
+use crate::scan::{Zombie, summary as scan_summary};
+use crate::scan_report::scan_report;
 use crate::supervise::{self, RunError, RunOptions};
-use procs::Snapshot;
+use soak_core::portable_proc::Snapshot;
 
 /// Why Windows reports no zombies, in its summaries.
 #[cfg(windows)]
@@ -61,7 +61,7 @@ fn snapshot_with(tree: Option<i32>) -> anyhow::Result<Snapshot> {
 
 /// The zombies of `snap` (in `tree` when given) at least `min_age` old.
 fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie> {
-    let scope: Option<Vec<i32>> = tree.map(|r| snap.tree(r).iter().map(|p| p.pid).collect());
+    let scope: Option<Vec<i32>> = tree.map(|r| snap.tree(&[r]).iter().map(|p| p.pid).collect());
     let now = Timestamp::now().unix();
     snap.iter()
         .filter(|p| p.zombie)
@@ -86,33 +86,8 @@ fn zombies(snap: &Snapshot, tree: Option<i32>, min_age: Duration) -> Vec<Zombie>
 pub fn scan(tree: Option<i32>, min_age: Duration) -> anyhow::Result<Report> {
     let snap = snapshot_with(tree)?;
     let found = zombies(&snap, tree, min_age);
-    let records: Vec<Record> = found.iter().map(finding).collect();
     let summary = scan_summary(&found, snap.len()).with("note", NO_ZOMBIES);
-    let line = format!(
-        "zombiereap: {} zombie(s) among {} processes{}",
-        found.len(),
-        snap.len(),
-        NO_ZOMBIES.map(|n| format!(" ({n})")).unwrap_or_default()
-    );
-    let body = RecordBody::new(
-        records,
-        &[
-            "pid",
-            "name",
-            "ppid",
-            "parent_name",
-            "parent_state",
-            "age_s",
-        ],
-    )
-    .summary(summary)
-    .note(line.clone());
-    let report = Report::new(TOOL, body).heading("scan");
-    Ok(if found.is_empty() {
-        report
-    } else {
-        report.fail(line)
-    })
+    Ok(scan_report(&found, snap.len(), summary, NO_ZOMBIES))
 }
 
 /// The report of `reap`: nothing to reap on Windows; Linux only elsewhere.

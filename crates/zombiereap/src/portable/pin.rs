@@ -45,20 +45,6 @@ mod unix_impl {
         start: u64,
     }
 
-    /// Its start time and whether it is a zombie, from a reading of that process alone.
-    fn start_of(pid: i32) -> Option<(u64, bool)> {
-        use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
-        let p = sysinfo::Pid::from_u32(u32::try_from(pid).ok()?);
-        let mut s = System::new().ok()?;
-        s.refresh_processes_specifics(
-            ProcessesToUpdate::Some(&[p]),
-            true,
-            ProcessRefreshKind::nothing(),
-        );
-        s.process(p)
-            .map(|p| (p.start_time(), p.status() == ProcessStatus::Zombie))
-    }
-
     /// `pid` if it still is the process that started at `start`.
     pub fn pin(pid: i32, start: u64) -> Result<Pinned, Fate> {
         let p = Pinned { pid, start };
@@ -75,7 +61,8 @@ mod unix_impl {
     impl Pinned {
         /// True once it has exited (a zombie has) or its PID names another process.
         pub fn exited(&self) -> bool {
-            start_of(self.pid).is_none_or(|(s, zombie)| zombie || s != self.start)
+            soak_core::portable_proc::read(self.pid)
+                .is_none_or(|p| p.zombie || p.start != self.start)
         }
 
         fn send(&self, sig: Signal) -> bool {

@@ -34,7 +34,7 @@ use windows_sys::Win32::System::Threading::{
 use super::console::{Signal, ctrl_break};
 use super::process::TERMINATED;
 use crate::portable::leftovers::{Leftovers, end};
-use crate::supervise::{RunError, RunOptions, RunReport, event};
+use crate::supervise::{RunError, RunOptions, RunReport, event, spawn};
 
 /// How often the command, the console flag and the timeout are looked at.
 const POLL: Duration = Duration::from_millis(20);
@@ -132,13 +132,19 @@ impl Job {
     /// (`CREATE_NEW_PROCESS_GROUP`: Ctrl+Break sent to its PID reaches it and its children
     /// alone), which replaces any creation flags set on `cmd`.
     pub fn spawn(&self, cmd: &mut Command) -> Result<Child, RunError> {
-        let mut child = cmd
+        let child = cmd
             .creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED)
             .spawn()
             .map_err(|source| RunError::Spawn {
                 command: cmd.get_program().to_string_lossy().into_owned(),
                 source,
             })?;
+        self.adopt_suspended(child)
+    }
+
+    /// Puts `child`, started with `CREATE_SUSPENDED`, in the job and resumes it; on failure it
+    /// is killed and reaped.
+    fn adopt_suspended(&self, mut child: Child) -> Result<Child, RunError> {
         if let Err(e) = self.assign(&child).and_then(|()| resume(child.id())) {
             let _ = child.kill();
             let _ = child.wait();
@@ -187,31 +193,29 @@ fn resume(pid: u32) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Asks the job's processes to stop (Ctrl+Break to the command's group), waits up to
-/// `grace` for the job to empty, then terminates the job; `leftovers` (the command has
-/// exited) counts them in the report.
-fn end_job(
-    job: &Job,
+/// A job's leftovers: Ctrl+Break to the command's console group, then the whole job
+/// terminated after the grace.
+struct InJob<'a> {
+    job: &'a Job,
     group: i32,
-    grace: Duration,
-    leftovers: bool,
-    report: &mut RunReport,
-    emit: &mut dyn FnMut(Record),
-) {
-    let members = || job.pids().into_iter().map(i64::from).collect();
-    let ask = || {
-        ctrl_break(group)
+}
+
+impl Leftovers for InJob<'_> {
+    const FORCE_NAME: &'static str = "TerminateJobObject";
+
+    fn members(&self) -> Vec<i64> {
+        self.job.pids().into_iter().map(i64::from).collect()
+    }
+
+    fn ask(&self) -> Option<&'static str> {
+        ctrl_break(self.group)
             .is_ok()
             .then_some(Signal::CtrlBreak.as_str())
-    };
-    let force = || job.terminate();
-    let l = Leftovers {
-        members: &members,
-        ask: &ask,
-        force: &force,
-        force_name: "TerminateJobObject",
-    };
-    end(&l, grace, leftovers, report, emit);
+    }
+
+    fn force(&self) -> bool {
+        self.job.terminate()
+    }
 }
 
 /// Runs `argv` in a kill-on-close Job Object; every event is passed to `emit`.
@@ -225,11 +229,10 @@ pub fn run(
         source,
     })?;
     let job = Job::new()?;
-    let (program, args) = argv.split_first().ok_or_else(|| RunError::Spawn {
-        command: String::new(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command given"),
+    let child = spawn(argv, |command| {
+        command.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED);
     })?;
-    let mut child = job.spawn(Command::new(program).args(args))?;
+    let mut child = job.adopt_suspended(child)?;
     let pid = child.id();
     let group = i32::try_from(pid).unwrap_or(i32::MAX);
     let mut report = RunReport {
@@ -255,19 +258,19 @@ pub fn run(
         if requested.is_some() && requested != seen_signal {
             seen_signal = requested;
             if ctrl_break(group).is_ok() {
-                report.forwarded += 1;
-                report.stop_requested = requested;
-                emit(
-                    event("forwarded")
-                        .with("pid", pid)
-                        .with("signal", Signal::CtrlBreak.as_str()),
-                );
+                emit(report.forwarded(pid, Signal::CtrlBreak.as_str(), requested));
             }
         }
         if !report.timed_out && opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             report.timed_out = true;
             emit(event("timeout").with("pid", pid));
-            end_job(&job, group, opts.grace, false, &mut report, emit);
+            end(
+                &InJob { job: &job, group },
+                opts.grace,
+                false,
+                &mut report,
+                emit,
+            );
         }
         std::thread::sleep(POLL);
     };
@@ -278,6 +281,12 @@ pub fn run(
             .with("exit_code", report.exit_code)
             .with("signal", report.signal),
     );
-    end_job(&job, group, opts.grace, true, &mut report, emit);
+    end(
+        &InJob { job: &job, group },
+        opts.grace,
+        true,
+        &mut report,
+        emit,
+    );
     Ok(report)
 }

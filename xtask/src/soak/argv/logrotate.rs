@@ -2,27 +2,30 @@
 //! final compress/budget pass before the verdict.
 
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::Result;
 
 use super::super::SoakArgs;
 use super::super::plan::Plan;
+use super::{duration, size};
 
 /// `logrotate --watch`: the live log rotated loss-free (copytruncate) past `--max-log-size`,
 /// old parts compressed, the directory held to `--max-total`, into `logrotate.jsonl`.
 pub fn watch(plan: &Plan, args: &SoakArgs) -> Result<Command> {
-    let every = args
-        .logrotate_every
-        .clone()
-        .unwrap_or_else(|| if args.demo { "10s".into() } else { "5m".into() });
+    let every = args.logrotate_every.unwrap_or(if args.demo {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(5 * 60)
+    });
     let mut c = plan.tool("logrotate");
     c.args([
         "--watch",
-        &every,
+        &duration(every),
         "--max-total",
-        &args.max_total,
+        &size(args.max_total),
         "--max-size",
-        &args.max_log_size,
+        &size(args.max_log_size),
         "--copytruncate",
         "--compress",
         "--format",
@@ -45,7 +48,7 @@ pub fn final_pass(plan: &Plan, args: &SoakArgs) -> Result<Command> {
         "--compress-after",
         "0s",
         "--max-total",
-        &args.max_total,
+        &size(args.max_total),
         "--format",
         "jsonl",
     ])

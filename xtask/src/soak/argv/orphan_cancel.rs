@@ -8,15 +8,19 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::super::SoakArgs;
+use super::super::args::Venue;
 use super::super::demo::{Credentials, pass_credentials};
 use super::super::exchange::Exchange;
 use super::super::plan::Plan;
 
 /// `--exchange NAME` and what goes with it: Kraken's nonce unit, the base URL.
 fn exchange_args(exchange: &Exchange, args: &SoakArgs) -> Vec<String> {
-    let mut v = vec!["--exchange".to_string(), exchange.name.clone()];
-    if exchange.name.starts_with("kraken") {
-        v.extend(["--kraken-nonce-unit".into(), args.kraken_nonce_unit.clone()]);
+    let mut v = vec!["--exchange".to_string(), exchange.name.as_str().to_string()];
+    if exchange.name == Venue::Kraken {
+        v.extend([
+            "--kraken-nonce-unit".into(),
+            args.kraken_nonce_unit.as_str().to_string(),
+        ]);
     }
     if let Some(u) = &exchange.url {
         v.extend(["--exchange-url".into(), u.clone()]);

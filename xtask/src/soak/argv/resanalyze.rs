@@ -1,11 +1,13 @@
 //! `resanalyze`: early leak warnings while resmon records, and the analysis after the run.
 
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::Result;
 
 use super::super::SoakArgs;
 use super::super::plan::Plan;
+use super::duration;
 
 /// The trend's minimums, the same for both passes. A demo lasts minutes, not hours: trends
 /// need 10 samples over 10 s there (resanalyze's 1 MB noise floor keeps allocator steps from
@@ -17,10 +19,9 @@ fn trend_args(args: &SoakArgs) -> Vec<String> {
     }
     if let Some(s) = args
         .min_span
-        .clone()
-        .or(args.demo.then(|| "10s".to_string()))
+        .or(args.demo.then_some(Duration::from_secs(10)))
     {
-        v.extend(["--min-span".into(), s]);
+        v.extend(["--min-span".into(), duration(s)]);
     }
     v
 }

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use super::super::SoakArgs;
 use super::super::plan::Plan;
+use super::duration;
 
 /// resmon on `target` (`--pid N`, `--container NAME`, `--unit NAME`) every `--interval`, with
 /// the run directory's growth (what the disk early warning projects, not the whole
@@ -13,7 +14,7 @@ use super::super::plan::Plan;
 pub fn follow(plan: &Plan, args: &SoakArgs, target: &[String]) -> Result<Command> {
     let mut c = plan.tool("resmon");
     c.args(target)
-        .args(["--interval", &args.interval])
+        .args(["--interval", &duration(args.interval)])
         .arg("--watch-path")
         .arg(&plan.dir)
         .arg("--output")

@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::Result;
 
 use super::super::SoakArgs;
 use super::super::demo::{Credentials, pass_credentials};
 use super::super::plan::Plan;
+use super::duration;
 
 /// The variables whose values must never reach the artifacts.
 const SECRET_VARS: [&str; 4] = [
@@ -19,7 +21,7 @@ const SECRET_VARS: [&str; 4] = [
 ];
 
 /// How old seccheck's cache may be before the audit updates it, without `--max-db-age`.
-const DEFAULT_CACHE_AGE: &str = "7d";
+const DEFAULT_CACHE_AGE: Duration = Duration::from_secs(7 * 86_400);
 
 /// `seccheck deps PROJECT` against `dbs` (or, with none, seccheck's own cache, updated first
 /// when older than `--max-db-age`, failing closed with the command to run when it can be
@@ -30,7 +32,7 @@ pub fn deps(plan: &Plan, args: &SoakArgs, dbs: &[PathBuf], project: &Path) -> Re
     if dbs.is_empty() {
         cmd.args([
             "--max-db-age",
-            args.max_db_age.as_deref().unwrap_or(DEFAULT_CACHE_AGE),
+            &duration(args.max_db_age.unwrap_or(DEFAULT_CACHE_AGE)),
         ]);
         if let Some(dir) = &args.advisory_cache {
             cmd.arg("--cache-dir").arg(dir);
@@ -42,8 +44,8 @@ pub fn deps(plan: &Plan, args: &SoakArgs, dbs: &[PathBuf], project: &Path) -> Re
         for db in dbs {
             cmd.arg("--db").arg(db);
         }
-        if let Some(age) = &args.max_db_age {
-            cmd.args(["--max-db-age", age]);
+        if let Some(age) = args.max_db_age {
+            cmd.args(["--max-db-age", &duration(age)]);
         }
     }
     cmd.args(["--format", "jsonl"])

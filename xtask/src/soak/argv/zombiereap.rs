@@ -15,7 +15,7 @@ pub fn run(plan: &Plan, command: &[String], log: File) -> Result<Command> {
         "run",
         "--grace",
         &format!("{}ms", plan.settings.shutdown.as_millis()),
-        "--events",
+        "--output",
     ])
     .arg(plan.file("zombiereap.jsonl"))
     .arg("--")

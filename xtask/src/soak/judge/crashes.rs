@@ -95,7 +95,7 @@ pub fn crashes_row(
             false,
             format!(
                 "stopped by the soak; it did not stop within --grace {} and was killed",
-                i.args.shutdown_timeout
+                format_duration(i.args.shutdown_timeout)
             ),
         ),
         Ending::StoppedBySoak if i.attached.is_some() => (

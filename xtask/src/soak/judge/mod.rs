@@ -78,7 +78,9 @@ impl Inputs<'_> {
 /// The Success Metrics table from the run's records.
 pub fn judge(i: &Inputs<'_>) -> Verdict {
     let resources = resources::ResourceFacts::read(&i.file("resources.jsonl"), i.stop_unix);
-    let analysis: Option<Analysis> = read_document(&i.file("resources.analysis.json"));
+    // resanalyze's own type: a document it did not write whole is said, and judged as none.
+    let analysis = read_document::<Analysis>(&i.file("resources.analysis.json"))
+        .and_then(|read| read.map_err(|e| eprintln!("soak: {e}")).ok());
     let log: Option<LogSummary> = last_summary_of(&i.file("logscan.jsonl"), "logscan");
     let run: RunSummary =
         last_summary_of(&i.file("zombiereap.jsonl"), "zombiereap").unwrap_or_default();
@@ -86,7 +88,7 @@ pub fn judge(i: &Inputs<'_>) -> Verdict {
     let rows = vec![
         duration_row(i),
         resources::memory_row(analysis.as_ref()),
-        resources::cpu_row(i, &resources),
+        resources::cpu_row(i, &resources, analysis.as_ref()),
         resources::disk_row(i),
         logs::reconnects_row(i, log.as_ref()),
         orders::orders_row(i),

@@ -1,5 +1,11 @@
-//! The resources rows: memory growth (resanalyze's analysis), CPU and zombies (resmon's
-//! samples, streamed), disk (the run directory as uploaded).
+//! The resources rows: memory growth (resanalyze's analysis), CPU (the tree's from resmon's
+//! samples, the whole machine's from resanalyze's analysis), zombies (resmon's samples,
+//! streamed), disk (the run directory as uploaded).
+//!
+//! What is still reduced here from the samples is what no tool's summary has: resanalyze
+//! analyses the machine, the target process and the cgroup's memory, not the tree's or the
+//! cgroup's CPU nor the tree's zombies, and the zombie rule (lasting two samples, before the
+//! stop) is the soak's own.
 
 use std::path::Path;
 
@@ -36,7 +42,6 @@ impl Mean {
 pub struct ResourceFacts {
     tree_cpu: Mean,
     cgroup_cpu: Mean,
-    system_cpu: Mean,
     /// Most zombies that lasted two samples in a row before the stop (or the one sample's).
     lasting_zombies: Option<u64>,
     /// The cgroup's OOM kills and the container's restarts resmon saw: each is a crash.
@@ -55,7 +60,6 @@ impl ResourceFacts {
             }
             facts.tree_cpu.add(s.tree_cpu_percent);
             facts.cgroup_cpu.add(s.cgroup_cpu_percent);
-            facts.system_cpu.add(s.cpu_percent);
             let before_stop = s.timestamp_unix.is_none_or(|t| t < stop_unix);
             if let Some(z) = s.tree_zombies.filter(|_| before_stop) {
                 if let Some(p) = previous {
@@ -80,7 +84,7 @@ impl ResourceFacts {
 /// Memory growth: resanalyze's `memory_growth` check (against the memory limit, under one).
 pub fn memory_row(analysis: Option<&Analysis>) -> Row {
     const METRIC: &str = "Memory growth";
-    let Some(c) = analysis.and_then(|a| a.check("memory_growth")) else {
+    let Some((a, c)) = analysis.and_then(|a| Some((a, a.check("memory_growth")?))) else {
         return Row::measured(
             METRIC,
             "< 10 MB/h".into(),
@@ -89,7 +93,12 @@ pub fn memory_row(analysis: Option<&Analysis>) -> Row {
             "resanalyze produced no analysis".into(),
         );
     };
-    let threshold = format!("< {} MB/h", c.threshold);
+    let threshold = format!(
+        "< {} MB/h",
+        c.threshold
+            .as_ref()
+            .map_or_else(|| "null".to_string(), ToString::to_string)
+    );
     if c.detail.starts_with("insufficient_data") {
         return Row::skipped(
             METRIC,
@@ -102,10 +111,9 @@ pub fn memory_row(analysis: Option<&Analysis>) -> Row {
         );
     }
     // Under a memory limit (a container, a unit, a cgroup) the limit decides, not the host.
-    let a = analysis.unwrap_or(&EMPTY_ANALYSIS);
     let limit = a.check("memory_limit").filter(|l| !l.ok);
     let mut detail = c.detail.clone();
-    if a.projections.memory_exhausted_against.as_deref() == Some("cgroup_limit")
+    if a.projections.memory_exhausted_against == "cgroup_limit"
         && let Some(h) = a.projections.hours_until_memory_limit
     {
         detail = format!(
@@ -121,17 +129,16 @@ pub fn memory_row(analysis: Option<&Analysis>) -> Row {
     Row::measured(
         METRIC,
         threshold,
-        c.value
+        c.value_f64()
             .map_or_else(|| "-".into(), |v| format!("{v:.1} MB/h")),
         c.ok && limit.is_none(),
         detail,
     )
 }
 
-static EMPTY_ANALYSIS: std::sync::LazyLock<Analysis> = std::sync::LazyLock::new(Analysis::default);
-
-/// The mean CPU of the service's process tree (or, for a container or unit, its cgroup).
-pub fn cpu_row(i: &Inputs<'_>, facts: &ResourceFacts) -> Row {
+/// The mean CPU of the service's process tree (or, for a container or unit, its cgroup),
+/// beside the whole machine's mean as resanalyze's analysis gives it.
+pub fn cpu_row(i: &Inputs<'_>, facts: &ResourceFacts, analysis: Option<&Analysis>) -> Row {
     let (mean, what) = if facts.tree_cpu.n > 0 {
         (&facts.tree_cpu, "the service's process tree")
     } else {
@@ -155,7 +162,7 @@ pub fn cpu_row(i: &Inputs<'_>, facts: &ResourceFacts) -> Row {
             format!(
                 "{what} over {} samples (whole machine: {:.1}%)",
                 mean.n,
-                facts.system_cpu.value().unwrap_or(f64::NAN)
+                analysis.and_then(|a| a.cpu.avg_percent).unwrap_or(f64::NAN)
             ),
         ),
     }
@@ -225,36 +232,41 @@ pub fn zombies_row(facts: &ResourceFacts, attached: bool) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soak::records::{AnalysisCheck, Projections, Threshold};
+    use resanalyze::model::{Check, number};
 
+    /// resanalyze's analysis of the seed's recording, as it writes it (its golden file).
+    fn seed_analysis() -> Analysis {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/resanalyze/golden/seed.analysis.json"
+        );
+        let text = std::fs::read_to_string(path).expect("golden analysis");
+        serde_json::from_str(&text).expect("resanalyze's own type reads it")
+    }
+
+    /// The seed's analysis under a 2048 MB limit, memory at 92 % of it when `!limit_ok`.
     fn analysis(limit_ok: bool) -> Analysis {
-        Analysis {
-            checks: vec![
-                AnalysisCheck {
-                    name: "memory_growth".into(),
-                    threshold: Threshold::Number(
-                        serde_json::Number::from_f64(10.0).expect("finite"),
-                    ),
-                    value: Some(4.0),
-                    ok: true,
-                    detail: "no_leak (not significant) on cgroup_memory_mb".into(),
-                },
-                AnalysisCheck {
-                    name: "memory_limit".into(),
-                    threshold: Threshold::Number(
-                        serde_json::Number::from_f64(80.0).expect("finite"),
-                    ),
-                    value: Some(if limit_ok { 40.0 } else { 92.0 }),
-                    ok: limit_ok,
-                    detail: "memory reached 92.0 % of the 2048 MB limit".into(),
-                },
-            ],
-            projections: Projections {
-                memory_exhausted_against: Some("cgroup_limit".into()),
-                memory_limit_mb: Some(2048.0),
-                hours_until_memory_limit: Some(3.24),
-            },
-        }
+        let mut a = seed_analysis();
+        let mut growth = Check::new(
+            "memory_growth",
+            true,
+            number(Some(4.0)),
+            number(Some(10.0)),
+            "no_leak (not significant) on cgroup_memory_mb".into(),
+        );
+        growth.unit = Some("MB/h".into());
+        let limit = Check::new(
+            "memory_limit",
+            limit_ok,
+            number(Some(if limit_ok { 40.0 } else { 92.0 })),
+            number(Some(80.0)),
+            "memory reached 92.0 % of the 2048 MB limit".into(),
+        );
+        a.checks = vec![growth, limit];
+        a.projections.memory_exhausted_against = "cgroup_limit".into();
+        a.projections.memory_limit_mb = Some(2048.0);
+        a.projections.hours_until_memory_limit = Some(3.24);
+        a
     }
 
     #[test]
@@ -278,12 +290,73 @@ mod tests {
 
     #[test]
     fn the_threshold_reads_as_resanalyze_wrote_it() {
-        let doc = r#"{"checks":[{"name":"memory_growth","threshold":10.0,"value":1.5,"ok":true,"detail":"no_leak"},
-                     {"name":"cpu_average","threshold":"n/a","ok":true},{"name":"x","threshold":null}]}"#;
-        let a: Analysis = serde_json::from_str(doc).expect("analysis");
-        assert_eq!(memory_row(Some(&a)).threshold, "< 10.0 MB/h");
-        assert_eq!(a.checks[1].threshold.to_string(), "\"n/a\"");
-        assert_eq!(a.checks[2].threshold.to_string(), "null");
+        let a = seed_analysis();
+        let row = memory_row(Some(&a));
+        assert_eq!(row.threshold, "< 10.0 MB/h");
+        assert_eq!(
+            row.value, "0.0 MB/h",
+            "the check's value, as resanalyze judged it"
+        );
+        assert_eq!(row.status, crate::soak::verdict::Status::Pass);
+        assert_eq!(
+            memory_row(None).detail,
+            "resanalyze produced no analysis",
+            "no analysis fails the row"
+        );
+    }
+
+    #[test]
+    fn the_cpu_row_quotes_the_whole_machine_as_resanalyze_averaged_it() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            soak: crate::soak::SoakArgs,
+        }
+        let args = Cli::parse_from(["soak", "--demo", "--max-cpu", "30%"]).soak;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("resources.jsonl");
+        let lines = [
+            r#"{"type":"sample","timestamp_unix":1.0,"tree_cpu_percent":10.0,"cpu_percent":50.0}"#,
+            r#"{"type":"sample","timestamp_unix":2.0,"tree_cpu_percent":40.0,"cpu_percent":70.0}"#,
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+        let facts = ResourceFacts::read(&path, 5.0);
+        let audit = crate::soak::preflight::Audit::Skipped("test".into());
+        let i = Inputs {
+            args: &args,
+            dir: dir.path(),
+            duration: std::time::Duration::from_secs(2),
+            gap: std::time::Duration::from_secs(10),
+            max_total: 1 << 30,
+            startup_grace: std::time::Duration::from_secs(60),
+            ran_for: std::time::Duration::from_secs(2),
+            stopped_because: "duration reached",
+            ending: super::super::Ending::StoppedBySoak,
+            stop_unix: 5.0,
+            forced_stop: None,
+            attached: None,
+            health: None,
+            orders: None,
+            audit: &audit,
+            warnings: &[],
+        };
+        // The seed's analysis averaged the machine at 22.959 %; the samples here say 60 %:
+        // the row quotes resanalyze, it does not average the samples again.
+        let row = cpu_row(&i, &facts, Some(&seed_analysis()));
+        assert_eq!(row.threshold, "< 30%", "--max-cpu 30% reads as 30");
+        assert_eq!(row.value, "25.0%");
+        assert_eq!(row.status, crate::soak::verdict::Status::Pass);
+        assert_eq!(
+            row.detail,
+            "the service's process tree over 2 samples (whole machine: 23.0%)"
+        );
+        let row = cpu_row(&i, &facts, None);
+        assert!(
+            row.detail.ends_with("(whole machine: NaN%)"),
+            "{}",
+            row.detail
+        );
     }
 
     #[test]
@@ -304,7 +377,6 @@ mod tests {
         std::fs::write(&path, lines.join("\n") + "\n").expect("write");
         let facts = ResourceFacts::read(&path, 5.0);
         assert_eq!(facts.tree_cpu.value(), Some(25.0));
-        assert_eq!(facts.system_cpu.value(), Some(60.0));
         assert_eq!(
             facts.lasting_zombies,
             Some(2),

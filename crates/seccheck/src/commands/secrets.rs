@@ -7,16 +7,15 @@ use std::path::{Path, PathBuf};
 
 use soak_core::exit::{ExitCode, usage};
 use soak_core::gha::{Annotation, Level};
-use soak_core::record::{Record, RecordType};
+use soak_core::record::{Finding, Record, RecordType, Severity};
 use soak_core::report::{RecordBody, Report};
 
+use crate::TOOL;
 use crate::detect::Detector;
 use crate::inputs::{Input, Inputs};
 use crate::replace::ReplaceError;
 use crate::scan::{self, FileScan};
 use crate::watched::{self, Watched};
-
-const TOOL: &str = "seccheck";
 
 /// The options of `seccheck secrets`, once parsed.
 #[derive(Debug, Clone)]
@@ -236,16 +235,19 @@ fn scan_one(
     }
     for hit in &scan.found {
         t.found += 1;
+        let file = shown(path);
+        let message = format!(
+            "a {} secret in {file} at line {}, column {}",
+            hit.kind, hit.line, hit.column
+        );
         records.push(
-            Record::new(RecordType::Finding, TOOL)
-                .with("finding", "secret")
-                .with("kind", hit.kind.as_str())
-                .with("file", shown(path))
+            Finding::new(hit.kind.as_str(), Severity::High, message)
+                .with("file", file)
                 .with("line", hit.line)
                 .with("end_line", hit.end_line)
                 .with("column", hit.column)
                 .with("masked", hit.masked.as_str())
-                .with("severity", "high"),
+                .into_record(TOOL),
         );
     }
     if let Some(e) = &scan.error {
