@@ -138,10 +138,17 @@ fn ci() -> ExitCode {
 
 /// A child's status as this process's exit status: its code, or 128 + the signal that ended it.
 fn exit_byte(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
+    #[cfg(unix)]
+    let signal = {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal()
+    };
+    // Windows has no signals: every end is an exit code.
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
     let code = status
         .code()
-        .or_else(|| status.signal().map(|n| 128 + n))
+        .or_else(|| signal.map(|n| 128 + n))
         .unwrap_or(1);
     u8::try_from(code).unwrap_or(1)
 }
@@ -155,7 +162,7 @@ pub fn workspace_root() -> Result<std::path::PathBuf> {
         .context("xtask has no parent directory")
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::exit_byte;
     use std::process::Command;

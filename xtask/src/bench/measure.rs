@@ -16,16 +16,31 @@
 //!   `waitid(WNOWAIT)`, which leaves it unreaped, so its PID cannot be reused while its
 //!   memory is still being read).
 
+//!
+//! The measuring is Unix only (the benchmarks are); the median and the release build the soak
+//! uses build everywhere.
+
+#[cfg(unix)]
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
+#[cfg(unix)]
+use std::process::Stdio;
+#[cfg(unix)]
 use std::sync::Arc;
+#[cfg(unix)]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(unix)]
 use std::thread::JoinHandle;
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+#[cfg(unix)]
+use anyhow::Context;
+use anyhow::{Result, bail};
+#[cfg(unix)]
 use nix::sys::resource::{Usage, UsageWho, getrusage};
 
+#[cfg(unix)]
 /// CPU seconds, peak RSS in MB and wall seconds of one run of `cmd`.
 #[derive(Debug, Clone, Copy)]
 pub struct Cost {
@@ -37,11 +52,13 @@ pub struct Cost {
     pub wall_s: f64,
 }
 
+#[cfg(unix)]
 /// Runs `cmd` to its end (it must exit 0) and measures it.
 pub fn measure(cmd: &mut Command) -> Result<Cost> {
     measure_status(cmd, &[0])
 }
 
+#[cfg(unix)]
 /// Like [`measure`], for a command whose exit code may be any of `allowed` (e.g. 1 for a check
 /// tool that found something).
 pub fn measure_status(cmd: &mut Command, allowed: &[i32]) -> Result<Cost> {
@@ -76,11 +93,13 @@ pub fn measure_status(cmd: &mut Command, allowed: &[i32]) -> Result<Cost> {
     })
 }
 
+#[cfg(unix)]
 /// What this process's reaped children used so far.
 fn children_usage() -> Result<Usage> {
     getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage(RUSAGE_CHILDREN)")
 }
 
+#[cfg(unix)]
 /// User + system seconds of a usage.
 fn cpu_seconds(u: &Usage) -> f64 {
     let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
@@ -104,17 +123,19 @@ fn wait_exited(pid: i32) -> Result<()> {
 }
 
 /// Elsewhere the reap itself waits (and no peak is read).
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(unix, not(target_os = "linux")))]
 fn wait_exited(_pid: i32) -> Result<()> {
     Ok(())
 }
 
+#[cfg(unix)]
 /// A thread reading a process's VmHWM every millisecond, keeping the highest.
 struct PeakRss {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<u64>,
 }
 
+#[cfg(unix)]
 impl PeakRss {
     /// Starts reading `pid`'s peak now.
     fn watch(pid: i32) -> PeakRss {
@@ -177,7 +198,8 @@ pub fn release_build(packages: &[&str]) -> Result<std::path::PathBuf> {
     Ok(target.join("release"))
 }
 
-#[cfg(test)]
+/// Linux: the peak is read from /proc, the commands are Unix ones.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -4,16 +4,32 @@
 
 use anyhow::{Result, bail};
 
+// The benchmarks measure with wait4 and drive Unix reference tools: Unix only.
+#[cfg(unix)]
 mod logrotate;
+#[cfg(unix)]
 mod logscan;
 pub mod measure;
+#[cfg(unix)]
 mod orphan_cancel;
+#[cfg(unix)]
 mod resanalyze;
+#[cfg(unix)]
 mod resmon;
+#[cfg(unix)]
 mod seccheck;
+#[cfg(unix)]
 mod zombiereap;
 
 /// Runs the benchmark of `tool` with its own arguments.
+#[cfg(not(unix))]
+pub fn run(tool: &str, args: &[String]) -> Result<()> {
+    let _ = args;
+    bail!("bench {tool}: the benchmarks run on Unix only (they measure with wait4)")
+}
+
+/// Runs the benchmark of `tool` with its own arguments.
+#[cfg(unix)]
 pub fn run(tool: &str, args: &[String]) -> Result<()> {
     // One line per tool: `"name" => name::run(args),` with its module declared above.
     match tool {

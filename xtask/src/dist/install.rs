@@ -177,12 +177,16 @@ pub fn shadow_warning(prefix_bin: &Path, path: &std::ffi::OsStr) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::ffi::OsString;
 
+    #[cfg(unix)]
     fn path_of(dirs: &[&Path]) -> OsString {
         std::env::join_paths(dirs).expect("join")
     }
 
+    /// Unix only: /usr/sbin and a symlink (a privilege on Windows).
+    #[cfg(unix)]
     #[test]
     fn warns_only_when_the_prefix_comes_before_usr_sbin() {
         let tmp = tempfile::tempdir().expect("tmp");

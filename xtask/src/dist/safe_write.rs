@@ -4,10 +4,30 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+/// Creates `path` for writing, exclusively and never through a link: `O_CREAT|O_EXCL|
+/// O_NOFOLLOW` with permission `mode` on Unix; on Windows `CREATE_NEW` with
+/// `FILE_FLAG_OPEN_REPARSE_POINT` (a symlink or junction planted at the name is an existing
+/// file there: the creation fails, nothing is followed; `mode` does not apply).
+pub fn create_new(path: &Path, mode: u32) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode).custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        let _ = mode;
+        options.custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT);
+    }
+    options.open(path)
+}
 
 /// A file being written next to its destination; `commit` puts it in place.
 pub struct PendingFile {
@@ -27,13 +47,8 @@ impl PendingFile {
             name.to_string_lossy(),
             std::process::id()
         ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&temp)
-            .with_context(|| format!("cannot create {}", temp.display()))?;
+        let file =
+            create_new(&temp, mode).with_context(|| format!("cannot create {}", temp.display()))?;
         Ok(Self {
             temp,
             dest: dest.to_path_buf(),

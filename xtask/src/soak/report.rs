@@ -2,7 +2,6 @@
 //! directory by the soak at its end and by `cargo xtask report RUN_DIR` for any run.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -16,12 +15,7 @@ pub fn write_report(run_dir: &Path) -> Result<PathBuf> {
     let page = soak_report::render_run_dir(run_dir)
         .with_context(|| format!("cannot make the report of {}", run_dir.display()))?;
     let path = run_dir.join(REPORT_FILE);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o644)
-        .open(&path)
+    let mut file = crate::dist::safe_write::create_new(&path, 0o644)
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(page.as_bytes())
         .and_then(|()| file.sync_all())

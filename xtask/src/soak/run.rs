@@ -66,7 +66,7 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         sim,
     )?;
 
-    let verdict = judge(&Inputs {
+    let mut verdict = judge(&Inputs {
         args,
         dir: &plan.dir,
         duration: plan.settings.duration,
@@ -77,12 +77,14 @@ pub fn run(args: &SoakArgs) -> Result<bool> {
         stopped_because: &watched.stopped_because,
         ending: stopped.ending,
         stop_unix: stopped.stopping_unix,
+        forced_stop: stopped.forced.as_deref(),
         attached: plan.settings.attach.as_ref().map(Attach::describe),
         health: stopped.health.as_ref(),
         orders: orders.as_ref(),
         audit: &audit,
         warnings: &watched.warnings,
     });
+    verdict.rows.extend(stopped.rotation_row());
     publish(&plan, args, &verdict)?;
     Ok(verdict.ok())
 }

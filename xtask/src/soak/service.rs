@@ -4,13 +4,13 @@
 //! unless `--stop` (the soak never kills what it did not start).
 
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 
 use soak_core::alive::is_running;
 
-use super::procs::Proc;
+use super::procs::{Proc, stop_pid};
 
 /// An already running service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +142,14 @@ impl Service {
         }
     }
 
+    /// Why the soak ended the launched service by force without asking first, when it did.
+    pub fn forced(&self) -> Option<&str> {
+        match self {
+            Service::Launched(p) => p.forced.as_deref(),
+            Service::Attached { .. } => None,
+        }
+    }
+
     /// The launched service's exit status once it ended.
     pub fn status(&self) -> Option<ExitStatus> {
         match self {
@@ -150,9 +158,10 @@ impl Service {
         }
     }
 
-    /// Ends the run's hold on it: a launched service is stopped (SIGTERM, then its group is
-    /// killed after `grace`); an attached one is left running unless `stop_attached`; the log
-    /// command is stopped either way.
+    /// Ends the run's hold on it: a launched service is stopped
+    /// ([`GRACEFUL`](super::procs::GRACEFUL), then its group or job is killed after `grace`);
+    /// an attached one is left running unless `stop_attached`; the log command is stopped
+    /// either way.
     pub fn stop(&mut self, grace: Duration, stop_attached: bool) -> Option<ExitStatus> {
         match self {
             Service::Launched(p) => p.stop(grace),
@@ -171,16 +180,7 @@ impl Service {
 
 fn stop_attached_target(target: &Attach, grace: Duration) {
     if let Attach::Pid(pid) = target {
-        eprintln!("soak: --stop: SIGTERM to PID {pid}");
-        let _ = soak_core::sys::signal_pid(*pid, libc::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while is_running(*pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if is_running(*pid) {
-            eprintln!("soak: PID {pid} did not stop within the grace period; SIGKILL");
-            let _ = soak_core::sys::signal_pid(*pid, libc::SIGKILL);
-        }
+        stop_pid(*pid, grace);
     } else if let Some(mut c) = target.stop_command() {
         eprintln!("soak: --stop: {:?}", c);
         let _ = c.stdin(Stdio::null()).status();

@@ -16,6 +16,7 @@ use super::procs::Proc;
 use super::service::Service;
 use super::start::Monitors;
 use super::unix_now;
+use super::verdict::Row;
 
 /// What the stop left for the verdict.
 pub struct Stopped {
@@ -27,6 +28,19 @@ pub struct Stopped {
     pub stopping_unix: f64,
     /// When the service had stopped (Unix seconds): the final log pass ends there.
     pub stopped_unix: f64,
+    /// Why the soak ended the service by force without asking first, when it did.
+    pub forced: Option<String>,
+    /// Why live log rotation did not run, when `logrotate --watch` could not (exit 3).
+    pub rotation_skipped: Option<String>,
+}
+
+impl Stopped {
+    /// The row saying live rotation was skipped and why, when it was.
+    pub fn rotation_row(&self) -> Option<Row> {
+        self.rotation_skipped
+            .as_deref()
+            .map(|why| Row::skipped("Live log rotation", "runs".into(), why))
+    }
 }
 
 /// Stops everything the run started but the exchange simulator (the orders are checked
@@ -46,6 +60,7 @@ pub fn stop(
         Ending::OnItsOwn
     };
     let health = poller.map(|p| p.finish(ending == Ending::OnItsOwn));
+    let rotation_skipped = rotation_skipped(plan, &mut monitors.budget);
     let service_status = service.stop(plan.settings.shutdown + Duration::from_secs(5), args.stop);
     settle_dead_man(args, dead_man, ending, service_status);
     let stopped_unix = unix_now();
@@ -56,15 +71,40 @@ pub fn stop(
     monitors.early.stop(Duration::from_secs(5));
     monitors.budget.stop(Duration::from_secs(10));
     eprintln!(
-        "soak: service stopped ({}); analysing",
-        status_text(service_status)
+        "soak: service stopped ({}{}); analysing",
+        status_text(service_status),
+        if service.forced().is_some() {
+            ", ended by force"
+        } else {
+            ""
+        }
     );
     Stopped {
         ending,
         health,
         stopping_unix,
         stopped_unix,
+        forced: service.forced().map(str::to_string),
+        rotation_skipped,
     }
+}
+
+/// When `logrotate --watch` ended on its own with exit 3 (the environment: on Windows its file
+/// layer is not there yet), live rotation did not run: said in one line, and why (its stderr's
+/// first line) is returned for a skipped row.
+fn rotation_skipped(plan: &Plan, budget: &mut Proc) -> Option<String> {
+    if budget.running() || budget.status.and_then(|s| s.code()) != Some(3) {
+        return None;
+    }
+    let stderr = std::fs::read_to_string(plan.file("logrotate.stderr")).unwrap_or_default();
+    let why = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("logrotate --watch exited 3 with no message");
+    let why = format!("live rotation skipped: {why} (logrotate.stderr)");
+    eprintln!("soak: {why}");
+    Some(why)
 }
 
 /// A clean stop disarms the switch (SIGTERM); after a hard death it is left to fire, so the

@@ -12,6 +12,7 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use soak_core::record::Record;
@@ -126,6 +127,32 @@ impl Job {
             .collect()
     }
 
+    /// Starts `cmd` inside the job: suspended, assigned, then resumed, so not even its first
+    /// child can start outside. It leads its own console process group
+    /// (`CREATE_NEW_PROCESS_GROUP`: Ctrl+Break sent to its PID reaches it and its children
+    /// alone), which replaces any creation flags set on `cmd`.
+    pub fn spawn(&self, cmd: &mut Command) -> Result<Child, RunError> {
+        let child = cmd
+            .creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED)
+            .spawn()
+            .map_err(|source| RunError::Spawn {
+                command: cmd.get_program().to_string_lossy().into_owned(),
+                source,
+            })?;
+        self.adopt_suspended(child)
+    }
+
+    /// Puts `child`, started with `CREATE_SUSPENDED`, in the job and resumes it; on failure it
+    /// is killed and reaped.
+    fn adopt_suspended(&self, mut child: Child) -> Result<Child, RunError> {
+        if let Err(e) = self.assign(&child).and_then(|()| resume(child.id())) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        Ok(child)
+    }
+
     /// Ends every process in the job.
     pub fn terminate(&self) -> bool {
         // SAFETY: the handle is open.
@@ -202,15 +229,11 @@ pub fn run(
         source,
     })?;
     let job = Job::new()?;
-    let mut child = spawn(argv, |command| {
+    let child = spawn(argv, |command| {
         command.creation_flags(CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED);
     })?;
+    let mut child = job.adopt_suspended(child)?;
     let pid = child.id();
-    if let Err(e) = job.assign(&child).and_then(|()| resume(pid)) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e);
-    }
     let group = i32::try_from(pid).unwrap_or(i32::MAX);
     let mut report = RunReport {
         pid: group,

@@ -25,10 +25,26 @@ pub struct Pinned {
     handle: OwnedHandle,
 }
 
+/// Opens `pid` as it is now, with no start time to check against (a PID the caller was given
+/// rather than listed): from then on the handle names that process and no other. `None` when
+/// it is gone or may not be opened.
+pub fn hold(pid: i32) -> Option<Pinned> {
+    open(pid).ok()
+}
+
 /// Opens `pid` and checks it is the process that started at `start` (seconds since the
 /// epoch). A process that is gone, or whose PID now names another, is
 /// [`Fate::AlreadyGone`]; one that may not be opened [`Fate::PermissionDenied`].
 pub fn pin(pid: i32, start: u64) -> Result<Pinned, Fate> {
+    let pinned = open(pid)?;
+    match pinned.started() {
+        Some(s) if s.abs_diff(start) <= 1 && !pinned.exited() => Ok(pinned),
+        _ => Err(Fate::AlreadyGone),
+    }
+}
+
+/// Opens `pid` for waiting and terminating.
+fn open(pid: i32) -> Result<Pinned, Fate> {
     let id = u32::try_from(pid).map_err(|_| Fate::AlreadyGone)?;
     let access = PROCESS_TERMINATE | PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION;
     // SAFETY: OpenProcess returns a new handle or null.
@@ -43,13 +59,9 @@ pub fn pin(pid: i32, start: u64) -> Result<Pinned, Fate> {
         });
     }
     // SAFETY: non-null, just opened, owned by nothing else.
-    let pinned = Pinned {
+    Ok(Pinned {
         handle: unsafe { OwnedHandle::from_raw_handle(raw) },
-    };
-    match pinned.started() {
-        Some(s) if s.abs_diff(start) <= 1 && !pinned.exited() => Ok(pinned),
-        _ => Err(Fate::AlreadyGone),
-    }
+    })
 }
 
 impl Pinned {

@@ -3,31 +3,46 @@
 
 use std::time::Duration;
 
-use soak_core::sys::signal_name;
 use soak_core::units::format_duration;
 
+use super::super::describe::{clean_code, exit_code_text};
+use super::super::procs::GRACEFUL;
 use super::super::records::{LogSummary, MonitorEvent, RunSummary};
 use super::super::verdict::Row;
 use super::{Ending, Inputs};
 
-/// How the service's end reads: `exit status 1`, `SIGKILL (signal 9)`.
+/// SIGKILL's number: the signal no process can catch (only Unix reports signals).
+const SIGKILL: i32 = 9;
+
+/// A signal's name and number: `SIGTERM (signal 15)`.
+fn signal_text(sig: i32) -> String {
+    #[cfg(unix)]
+    return format!("{} (signal {sig})", soak_core::sys::signal_name(sig));
+    #[cfg(not(unix))]
+    format!("signal {sig}")
+}
+
+/// How the service's end reads: `exit status 1`, `SIGKILL (signal 9)`, a Windows exit code by
+/// name (`exit code 0xC000013A (STATUS_CONTROL_C_EXIT: ...)`).
 fn end_text(run: &RunSummary) -> String {
     match (run.signal, run.exit_code, run.exit_status) {
-        (Some(sig), _, _) if sig == libc::SIGKILL => format!(
-            "{} (signal {sig}; not sent by the soak: the OOM killer or another process)",
-            signal_name(sig)
+        (Some(SIGKILL), _, _) => format!(
+            "{}; not sent by the soak: the OOM killer or another process",
+            signal_text(SIGKILL)
         ),
-        (Some(sig), _, _) => format!("{} (signal {sig})", signal_name(sig)),
-        (None, Some(code), _) => format!("exit status {code}"),
-        (None, None, Some(status)) => format!("exit status {status}"),
+        (Some(sig), _, _) => signal_text(sig),
+        (None, Some(code), _) | (None, None, Some(code)) => exit_code_text(code),
         (None, None, None) => "an unknown status (no zombiereap summary)".into(),
     }
 }
 
-/// A stop the soak asked for: exit 0, or the conventional statuses of SIGTERM/SIGINT.
+/// A stop the soak asked for: exit 0, the conventional statuses of SIGTERM/SIGINT, or
+/// Windows' STATUS_CONTROL_C_EXIT.
 fn clean_stop(run: &RunSummary) -> bool {
-    matches!(run.signal, Some(libc::SIGTERM | libc::SIGINT))
-        || matches!(run.exit_code.or(run.exit_status), Some(0 | 130 | 143))
+    const SIGINT: i32 = 2;
+    const SIGTERM: i32 = 15;
+    matches!(run.signal, Some(SIGTERM | SIGINT))
+        || run.exit_code.or(run.exit_status).is_some_and(clean_code)
 }
 
 /// Crashes: an end of the service the soak did not ask for, an OOM kill or a restart.
@@ -95,10 +110,18 @@ pub fn crashes_row(
                 }
             ),
         ),
+        Ending::StoppedBySoak if i.forced_stop.is_some() => (
+            false,
+            format!(
+                "ran until the soak stopped it: {}, so the soak ended it by force (its own \
+                 stop, not a crash){fatal_note}",
+                i.forced_stop.unwrap_or_default()
+            ),
+        ),
         Ending::StoppedBySoak if clean_stop(run) || run.exit_status.is_none() => (
             false,
             format!(
-                "ran until the soak stopped it (SIGTERM; {}: a clean stop){fatal_note}",
+                "ran until the soak stopped it ({GRACEFUL}; {}: a clean stop){fatal_note}",
                 end_text(run)
             ),
         ),

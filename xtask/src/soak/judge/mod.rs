@@ -55,6 +55,8 @@ pub struct Inputs<'a> {
     pub ending: Ending,
     /// When the soak began stopping the service (Unix seconds).
     pub stop_unix: f64,
+    /// Why the soak ended the service by force without asking first, when it did.
+    pub forced_stop: Option<&'a str>,
     /// The already running service the soak attached to (`PID 4242`), if any.
     pub attached: Option<String>,
     /// The health poller's figures.

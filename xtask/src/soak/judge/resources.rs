@@ -194,11 +194,16 @@ pub fn disk_row(i: &Inputs<'_>) -> Row {
     )
 }
 
+/// Why the zombies row does not apply on Windows (zombiereap scan says the same).
+const WINDOWS_NO_ZOMBIES: &str =
+    "Windows has no zombie processes: an exited process is gone once the last handle to it closes";
+
 /// Zombies that outlived one sampling interval before the stop began: every process is a
 /// zombie for the moment between its exit and its parent's wait, and a sample taken while the
 /// soak stops the service catches exactly that.
 pub fn zombies_row(facts: &ResourceFacts, attached: bool) -> Row {
     match facts.lasting_zombies {
+        _ if cfg!(windows) => Row::skipped("Zombie processes", "0".into(), WINDOWS_NO_ZOMBIES),
         Some(z) => Row::measured(
             "Zombie processes",
             "0".into(),
@@ -329,6 +334,7 @@ mod tests {
             stopped_because: "duration reached",
             ending: super::super::Ending::StoppedBySoak,
             stop_unix: 5.0,
+            forced_stop: None,
             attached: None,
             health: None,
             orders: None,
