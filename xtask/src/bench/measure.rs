@@ -146,7 +146,7 @@ impl PeakRss {
             // One last read after the stop is asked: nothing is missed between two reads.
             loop {
                 let last = told.load(Ordering::Acquire);
-                if let Some(kib) = soak_core::proc::peak_rss_kib(pid) {
+                if let Some(kib) = peak_rss_kib(pid) {
                     peak = u64::max(peak, kib);
                 }
                 if last {
@@ -163,6 +163,18 @@ impl PeakRss {
         self.stop.store(true, Ordering::Release);
         self.thread.join().unwrap_or(0)
     }
+}
+
+/// `pid`'s VmHWM in KiB, from /proc.
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: i32) -> Option<u64> {
+    soak_core::proc::peak_rss_kib(pid)
+}
+
+/// No /proc here: no peak is read (the figure is 0, as the module says).
+#[cfg(all(unix, not(target_os = "linux")))]
+fn peak_rss_kib(_pid: i32) -> Option<u64> {
+    None
 }
 
 /// The median (the mean of the middle two for an even count; NaN when empty).

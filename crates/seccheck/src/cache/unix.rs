@@ -1,12 +1,14 @@
 //! The Unix side of [`super`]: `flock` on the cache directory opened with `O_NOFOLLOW`, and
-//! one `renameat2` (an atomic exchange, or a no-replace rename) relative to it.
+//! one `renameat2` (Linux) or `renameatx_np` (macOS) relative to it: an atomic exchange, or a
+//! no-replace rename, through rustix's `renameat_with`.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use nix::fcntl::{Flock, FlockArg, RenameFlags, renameat2};
+use nix::fcntl::{Flock, FlockArg};
+use rustix::fs::{RenameFlags, renameat_with};
 
 /// A held `flock` on the cache directory.
 pub type Lock = Flock<File>;
@@ -34,11 +36,11 @@ pub fn lock(dir: &Path, exclusive: bool) -> io::Result<Lock> {
 pub fn swap_in(dir: &Path, tmp: &Path, name: &str, exists: bool) -> io::Result<()> {
     let dirfd = open_dir(dir)?;
     let flags = if exists {
-        RenameFlags::RENAME_EXCHANGE
+        RenameFlags::EXCHANGE
     } else {
-        RenameFlags::RENAME_NOREPLACE
+        RenameFlags::NOREPLACE
     };
-    renameat2(&dirfd, tmp, &dirfd, name, flags).map_err(io::Error::from)
+    renameat_with(&dirfd, tmp, &dirfd, name, flags).map_err(io::Error::from)
 }
 
 /// Creates `path` exclusively (`O_EXCL|O_NOFOLLOW`): never through a planted path.
