@@ -13,7 +13,8 @@ use std::time::Duration;
 #[cfg(unix)]
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-use soak_core::record::{Record, RecordType};
+use serde::{Deserialize, Serialize};
+use soak_core::record::{FieldsError, Record, RecordType};
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -162,18 +163,84 @@ pub(crate) fn event(name: &str) -> Record {
     Record::new(RecordType::Event, "zombiereap").with("event", name)
 }
 
-/// The `summary` record of a supervised run.
-pub fn summary(r: &RunReport) -> Record {
-    Record::new(RecordType::Summary, "zombiereap")
-        .with("command", "run")
-        .with("pid", r.pid)
-        .with("exit_code", r.exit_code)
-        .with("signal", r.signal)
-        .with("exit_status", r.status())
-        .with("timed_out", r.timed_out)
-        .with("orphans_reaped", r.reaped)
-        .with("leftovers_killed", r.killed)
-        .with("signals_forwarded", r.forwarded)
-        .with("stop_requested", r.stop_requested)
-        .with("ok", r.ended_cleanly())
+/// `zombiereap run`'s summary, the last record of a supervised run: how the command ended.
+/// Written through [`summary`]; a reader (the soak) reads it back as this type. Every field
+/// has a default, so a summary that lacks one still reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunSummary {
+    /// The subcommand, `run`.
+    pub command: String,
+    /// The command's PID.
+    pub pid: i32,
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The number of the signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// The status zombiereap exits with: the command's, or 128 + N for signal N.
+    pub exit_status: u8,
+    /// `--timeout` fired and the command's tree was killed.
+    pub timed_out: bool,
+    /// Orphaned descendants reaped while the command ran.
+    pub orphans_reaped: u64,
+    /// Descendants left when the command ended, then killed.
+    pub leftovers_killed: u64,
+    /// Signals forwarded to the command.
+    pub signals_forwarded: u64,
+    /// The last stop signal forwarded to the command, when one was.
+    pub stop_requested: Option<i32>,
+    /// The command ended as asked (see [`RunReport::ended_cleanly`]).
+    pub ok: bool,
+}
+
+impl From<&RunReport> for RunSummary {
+    fn from(r: &RunReport) -> Self {
+        RunSummary {
+            command: "run".into(),
+            pid: r.pid,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            exit_status: r.status(),
+            timed_out: r.timed_out,
+            orphans_reaped: r.reaped,
+            leftovers_killed: r.killed,
+            signals_forwarded: r.forwarded,
+            stop_requested: r.stop_requested,
+            ok: r.ended_cleanly(),
+        }
+    }
+}
+
+/// The `summary` record of a supervised run: its [`RunSummary`].
+pub fn summary(r: &RunReport) -> Result<Record, FieldsError> {
+    Record::summary("zombiereap", &RunSummary::from(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_record_keeps_its_fields_and_reads_back_as_run_summary() {
+        let report = RunReport {
+            pid: 4242,
+            exit_code: None,
+            signal: Some(15),
+            timed_out: false,
+            reaped: 3,
+            killed: 1,
+            forwarded: 2,
+            stop_requested: Some(15),
+        };
+        let rec = summary(&report).expect("summary record");
+        assert_eq!(rec.kind(), Some(RecordType::Summary));
+        assert!(rec.to_line().ends_with(concat!(
+            r#","command":"run","pid":4242,"exit_code":null,"signal":15,"exit_status":143,"#,
+            r#""timed_out":false,"orphans_reaped":3,"leftovers_killed":1,"signals_forwarded":2,"#,
+            r#""stop_requested":15,"ok":true}"#
+        )));
+        let back: RunSummary = rec.body().expect("reads back");
+        assert_eq!(back, RunSummary::from(&report));
+        assert_eq!((back.exit_status, back.ok), (143, true));
+    }
 }

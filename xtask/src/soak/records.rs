@@ -3,10 +3,10 @@
 //! through [`super::artifacts`] (streamed, `.gz` transparently) and, while the run lasts,
 //! core's line follower ([`soak_core::follow`], in [`super::watch`]).
 //!
-//! resanalyze's analysis is read as the crate's own [`Analysis`], the type it is written from.
-//! The other tools build their summaries and events as `soak_core::record::Record`s, with no
-//! public typed struct to read them back: for those the views below name the fields the soak
-//! judges. Every field of a view is optional (`#[serde(default)]`): a tool that wrote less is
+//! resanalyze's analysis is read as the crate's own [`Analysis`], the type it is written from,
+//! and zombiereap's run summary as its own [`RunSummary`]. The other tools build their records
+//! as `soak_core::record::Record`s, with no public typed struct to read them back: for those
+//! the views below name the fields the soak judges. Every field of a view is optional (`#[serde(default)]`): a tool that wrote less is
 //! judged on what it wrote. resmon's samples are read here rather than through
 //! `resanalyze::sample::RawSample`, which lacks the tree's CPU and zombies and the cgroup's
 //! CPU the rows need.
@@ -14,6 +14,7 @@
 use serde::Deserialize;
 
 pub use resanalyze::model::Analysis;
+pub use zombiereap::supervise::RunSummary;
 
 /// One resmon sample, the fields the soak judges.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -70,20 +71,6 @@ pub struct LogSummary {
     pub lines: Option<u64>,
     /// Lines whose time could not be read.
     pub lines_without_time: Option<u64>,
-}
-
-/// `zombiereap run`'s summary: how the service ended.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct RunSummary {
-    /// The command's exit code, when it exited.
-    pub exit_code: Option<i64>,
-    /// The number of the signal that ended it, when one did.
-    pub signal: Option<i32>,
-    /// The status passed on (128 + N for signal N).
-    pub exit_status: Option<i64>,
-    /// True when it had to be killed after the grace period.
-    pub timed_out: bool,
 }
 
 /// A resmon event: the cgroup's OOM kills and the container's restarts are crashes.

@@ -27,5 +27,5 @@ pub fn run(
         RunError::Spawn { .. } => usage(e),
         RunError::System { .. } => environment(e),
     })?;
-    out.report(&report, supervise::summary(&report))
+    out.report(&report, supervise::summary(&report)?)
 }

@@ -24,15 +24,18 @@ fn signal_text(sig: i32) -> String {
 
 /// How the service's end reads: `exit status 1`, `SIGKILL (signal 9)`, a Windows exit code by
 /// name (`exit code 0xC000013A (STATUS_CONTROL_C_EXIT: ...)`).
-fn end_text(run: &RunSummary) -> String {
-    match (run.signal, run.exit_code, run.exit_status) {
-        (Some(SIGKILL), _, _) => format!(
+fn end_text(run: Option<&RunSummary>) -> String {
+    let Some(run) = run else {
+        return "an unknown status (no zombiereap summary)".into();
+    };
+    match (run.signal, run.exit_code) {
+        (Some(SIGKILL), _) => format!(
             "{}; not sent by the soak: the OOM killer or another process",
             signal_text(SIGKILL)
         ),
-        (Some(sig), _, _) => signal_text(sig),
-        (None, Some(code), _) | (None, None, Some(code)) => exit_code_text(code),
-        (None, None, None) => "an unknown status (no zombiereap summary)".into(),
+        (Some(sig), _) => signal_text(sig),
+        (None, Some(code)) => exit_code_text(code.into()),
+        (None, None) => exit_code_text(run.exit_status.into()),
     }
 }
 
@@ -42,13 +45,13 @@ fn clean_stop(run: &RunSummary) -> bool {
     const SIGINT: i32 = 2;
     const SIGTERM: i32 = 15;
     matches!(run.signal, Some(SIGTERM | SIGINT))
-        || run.exit_code.or(run.exit_status).is_some_and(clean_code)
+        || clean_code(run.exit_code.map_or(run.exit_status.into(), i64::from))
 }
 
 /// Crashes: an end of the service the soak did not ask for, an OOM kill or a restart.
 pub fn crashes_row(
     i: &Inputs<'_>,
-    run: &RunSummary,
+    run: Option<&RunSummary>,
     log: Option<&LogSummary>,
     kills: &[MonitorEvent],
 ) -> Row {
@@ -91,7 +94,7 @@ pub fn crashes_row(
                 }
             ),
         ),
-        Ending::StoppedBySoak if run.timed_out => (
+        Ending::StoppedBySoak if run.is_some_and(|r| r.timed_out) => (
             false,
             format!(
                 "stopped by the soak; it did not stop within --grace {} and was killed",
@@ -118,7 +121,7 @@ pub fn crashes_row(
                 i.forced_stop.unwrap_or_default()
             ),
         ),
-        Ending::StoppedBySoak if clean_stop(run) || run.exit_status.is_none() => (
+        Ending::StoppedBySoak if run.is_none_or(clean_stop) => (
             false,
             format!(
                 "ran until the soak stopped it ({GRACEFUL}; {}: a clean stop){fatal_note}",

@@ -82,8 +82,8 @@ pub fn judge(i: &Inputs<'_>) -> Verdict {
     let analysis = read_document::<Analysis>(&i.file("resources.analysis.json"))
         .and_then(|read| read.map_err(|e| eprintln!("soak: {e}")).ok());
     let log: Option<LogSummary> = last_summary_of(&i.file("logscan.jsonl"), "logscan");
-    let run: RunSummary =
-        last_summary_of(&i.file("zombiereap.jsonl"), "zombiereap").unwrap_or_default();
+    // None when zombiereap wrote no summary (it was killed, or the service was attached).
+    let run: Option<RunSummary> = last_summary_of(&i.file("zombiereap.jsonl"), "zombiereap");
 
     let rows = vec![
         duration_row(i),
@@ -93,7 +93,7 @@ pub fn judge(i: &Inputs<'_>) -> Verdict {
         logs::reconnects_row(i, log.as_ref()),
         orders::orders_row(i),
         resources::zombies_row(&resources, i.attached.is_some()),
-        crashes::crashes_row(i, &run, log.as_ref(), &resources.kills_and_restarts),
+        crashes::crashes_row(i, run.as_ref(), log.as_ref(), &resources.kills_and_restarts),
         logs::errors_row(i, log.as_ref()),
         logs::hang_row(i, log.as_ref()),
         security::security_row(i),
