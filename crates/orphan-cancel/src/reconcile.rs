@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use soak_core::record::{self, Record, RecordType, Severity};
+use serde::{Deserialize, Serialize};
+use soak_core::record::{self, FieldsError, Record, Severity};
 
 use crate::order::Order;
 
@@ -214,19 +215,56 @@ pub fn finding_record(f: &Finding, exchange: &str, now_ms: i64) -> Record {
     finding.into_record("orphan-cancel")
 }
 
-/// The `summary` record.
-pub fn summary_record(r: &Reconciliation, exchange: &str) -> Record {
-    Record::new(RecordType::Summary, "orphan-cancel")
-        .with("command", "reconcile")
-        .with("exchange", exchange)
-        .with("exchange_open", r.exchange_open)
-        .with("local_open", r.local_open)
-        .with("matched", r.matched)
-        .with("orphans", r.count(FindingKind::Orphan))
-        .with("ghosts", r.count(FindingKind::Ghost))
-        .with("quarantined", r.count(FindingKind::Quarantine))
-        .with("stale", r.count(FindingKind::Stale))
-        .with("ok", r.ok())
+/// `orphan-cancel reconcile`'s summary, the last record of a reconciliation: how many orders
+/// each side had open and how many differences of each kind. Written through
+/// [`summary_record`]; a reader (the soak) reads it back as this type. Every field has a
+/// default, so a summary that lacks one still reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReconcileSummary {
+    /// The subcommand, `reconcile`.
+    pub command: String,
+    /// The exchange's name (`bybit`, `kraken`).
+    pub exchange: String,
+    /// Orders open on the exchange.
+    pub exchange_open: usize,
+    /// Orders open locally (in the bot's state).
+    pub local_open: usize,
+    /// Orders open on both sides.
+    pub matched: usize,
+    /// Open on the exchange and unknown to the bot.
+    pub orphans: usize,
+    /// Tracked by the bot and not open on the exchange.
+    pub ghosts: usize,
+    /// Ghosts gone long enough to be marked unknown.
+    pub quarantined: usize,
+    /// Matched orders open longer than the stale threshold.
+    pub stale: usize,
+    /// No orphan, ghost or quarantined order.
+    pub ok: bool,
+}
+
+impl ReconcileSummary {
+    /// The summary of `r`, reconciled against `exchange`.
+    pub fn new(r: &Reconciliation, exchange: &str) -> Self {
+        ReconcileSummary {
+            command: "reconcile".into(),
+            exchange: exchange.into(),
+            exchange_open: r.exchange_open,
+            local_open: r.local_open,
+            matched: r.matched,
+            orphans: r.count(FindingKind::Orphan),
+            ghosts: r.count(FindingKind::Ghost),
+            quarantined: r.count(FindingKind::Quarantine),
+            stale: r.count(FindingKind::Stale),
+            ok: r.ok(),
+        }
+    }
+}
+
+/// The `summary` record: its [`ReconcileSummary`].
+pub fn summary_record(r: &Reconciliation, exchange: &str) -> Result<Record, FieldsError> {
+    Record::summary("orphan-cancel", &ReconcileSummary::new(r, exchange))
 }
 
 #[cfg(test)]
@@ -247,14 +285,19 @@ mod tests {
 
     const HOUR: i64 = 3_600_000;
 
+    /// Stale after 15 minutes, quarantined after a day, at `now_ms`.
+    fn thresholds(now_ms: i64) -> Thresholds {
+        Thresholds {
+            stale_after: Duration::from_secs(15 * 60),
+            quarantine_after: Duration::from_secs(24 * 3600),
+            now_ms,
+        }
+    }
+
     #[test]
     fn every_kind_of_difference() {
         let now = 100 * HOUR;
-        let t = Thresholds {
-            stale_after: Duration::from_secs(15 * 60),
-            quarantine_after: Duration::from_secs(24 * 3600),
-            now_ms: now,
-        };
+        let t = thresholds(now);
         let local = vec![
             order("A", Some("BOT_a"), "New", now - 60_000), // matched, fresh
             order("", Some("BOT_b"), "pending_new", now - HOUR), // matched by client id, stale
@@ -289,6 +332,26 @@ mod tests {
         let rec = finding_record(&r.findings[2], "bybit", now);
         assert_eq!(rec.get_str("mark_as"), Some("unknown"));
         assert_eq!(rec.get_f64("age_s"), Some(30.0 * 3600.0));
+    }
+
+    #[test]
+    fn the_summary_record_keeps_its_fields_and_reads_back_as_reconcile_summary() {
+        let now = 100 * HOUR;
+        let t = thresholds(now);
+        let local = vec![order("A", Some("BOT_a"), "New", now - 60_000)];
+        let exchange = vec![
+            order("A", Some("BOT_a"), "New", now - 60_000),
+            order("X", None, "New", now - 60_000),
+        ];
+        let r = reconcile(&local, &exchange, t);
+        let rec = summary_record(&r, "bybit").expect("summary record");
+        assert!(rec.to_line().ends_with(concat!(
+            r#","command":"reconcile","exchange":"bybit","exchange_open":2,"local_open":1,"#,
+            r#""matched":1,"orphans":1,"ghosts":0,"quarantined":0,"stale":0,"ok":false}"#
+        )));
+        let back: ReconcileSummary = rec.body().expect("reads back");
+        assert_eq!(back, ReconcileSummary::new(&r, "bybit"));
+        assert_eq!((back.orphans, back.matched), (1, 1));
     }
 
     #[test]

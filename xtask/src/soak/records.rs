@@ -4,7 +4,8 @@
 //! core's line follower ([`soak_core::follow`], in [`super::watch`]).
 //!
 //! resanalyze's analysis is read as the crate's own [`Analysis`], the type it is written from,
-//! and zombiereap's run summary as its own [`RunSummary`]. The other tools build their records
+//! and zombiereap's and orphan-cancel's summaries as their own [`RunSummary`] and
+//! [`ReconcileSummary`]. The other tools build their records
 //! as `soak_core::record::Record`s, with no public typed struct to read them back: for those
 //! the views below name the fields the soak judges. Every field of a view is optional (`#[serde(default)]`): a tool that wrote less is
 //! judged on what it wrote. resmon's samples are read here rather than through
@@ -13,6 +14,7 @@
 
 use serde::Deserialize;
 
+pub use orphan_cancel::reconcile::ReconcileSummary;
 pub use resanalyze::model::Analysis;
 pub use zombiereap::supervise::RunSummary;
 
@@ -150,18 +152,6 @@ pub struct EarlyRecord {
     pub leak_verdict: Option<String>,
     /// The estimate's slope.
     pub slope_mb_per_hour: Option<f64>,
-}
-
-/// `orphan-cancel reconcile`'s summary.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ReconcileSummary {
-    /// Open on the exchange and unknown to the bot.
-    pub orphans: u64,
-    /// Open on the exchange and tracked by the bot.
-    pub matched: u64,
-    /// Tracked by the bot and not open on the exchange.
-    pub ghosts: u64,
 }
 
 /// `seccheck deps`' summary.

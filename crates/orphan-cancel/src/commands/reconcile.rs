@@ -50,7 +50,7 @@ pub fn reconcile(args: &ExchangeArgs, state: &StateArgs) -> anyhow::Result<Repor
         .map(|f| reconcile::finding_record(f, name, now))
         .collect();
     let body = RecordBody::new(records, &FINDING_COLUMNS)
-        .summary(reconcile::summary_record(&result, name));
+        .summary(reconcile::summary_record(&result, name)?);
     let mut report = Report::new(TOOL, body).heading("reconcile");
     for kind in [
         FindingKind::Orphan,
