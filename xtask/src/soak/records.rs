@@ -4,10 +4,12 @@
 //! core's line follower ([`soak_core::follow`], in [`super::watch`]).
 //!
 //! resanalyze's analysis is read as the crate's own [`Analysis`], the type it is written from,
-//! and zombiereap's and orphan-cancel's summaries as their own [`RunSummary`] and
-//! [`ReconcileSummary`]. The other tools build their records
-//! as `soak_core::record::Record`s, with no public typed struct to read them back: for those
-//! the views below name the fields the soak judges. Every field of a view is optional (`#[serde(default)]`): a tool that wrote less is
+//! and the run, reconcile and secrets summaries as their tools' own [`RunSummary`]
+//! (zombiereap), [`ReconcileSummary`] (orphan-cancel) and [`SecretsSummary`] (seccheck),
+//! each with every field defaulted. The other records (logscan's summary with its per-kind
+//! keys, resmon's samples and events, ...) are built as `soak_core::record::Record`s with no
+//! public typed struct to read them back: for those the views below name the fields the soak
+//! judges. Every field of a view is optional (`#[serde(default)]`): a tool that wrote less is
 //! judged on what it wrote. resmon's samples are read here rather than through
 //! `resanalyze::sample::RawSample`, which lacks the tree's CPU and zombies and the cgroup's
 //! CPU the rows need.
@@ -16,6 +18,7 @@ use serde::Deserialize;
 
 pub use orphan_cancel::reconcile::ReconcileSummary;
 pub use resanalyze::model::Analysis;
+pub use seccheck::commands::secrets::SecretsSummary;
 pub use zombiereap::supervise::RunSummary;
 
 /// One resmon sample, the fields the soak judges.
@@ -103,16 +106,6 @@ pub struct SecretFinding {
     pub file: String,
     /// Its line.
     pub line: Option<u64>,
-}
-
-/// seccheck secrets' summary.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct SecretsSummary {
-    /// Secrets found.
-    pub secrets: Option<u64>,
-    /// Files scanned.
-    pub files: Option<u64>,
 }
 
 /// exchange-sim's first line: where it listens.

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use soak_core::exit::{ExitCode, usage};
 use soak_core::gha::{Annotation, Level};
 use soak_core::record::{Finding, Record, RecordType, Severity};
@@ -108,6 +109,70 @@ fn secret_annotation(finding: &Record) -> Option<Annotation> {
     Some(a)
 }
 
+/// `seccheck secrets`' summary, the last record of a scan: what was read and what was found.
+/// Written by [`run`]; a reader (the soak) reads it back as this type. Every field has a
+/// default, so a summary that lacks one still reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretsSummary {
+    /// The subcommand, `secrets`.
+    pub command: String,
+    /// Paths given or found, scanned or not.
+    pub files: usize,
+    /// Files scanned.
+    pub files_scanned: usize,
+    /// Files not scanned on purpose, binary files among them.
+    pub files_skipped: usize,
+    /// Of those, binary files.
+    pub binary_files_skipped: usize,
+    /// Files that could not be read.
+    pub files_failed: usize,
+    /// Symbolic links followed.
+    pub symlinks_followed: usize,
+    /// Streams (stdin, pipes, FIFOs) scanned.
+    pub streams: usize,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Scan speed, MB (10^6 bytes) per second, one decimal.
+    pub mb_per_s: f64,
+    /// Values of `--env` variables watched for.
+    pub env_values_watched: usize,
+    /// `--env` variables that were not set.
+    pub env_values_missing: usize,
+    /// Secrets found.
+    pub secrets: usize,
+    /// Secrets masked in place (`--redact`).
+    pub redacted: usize,
+    /// No secret found and every input read.
+    pub ok: bool,
+}
+
+impl SecretsSummary {
+    fn new(t: &Tally, secs: f64, watched: usize, missing: usize, ok: bool) -> Self {
+        SecretsSummary {
+            command: "secrets".into(),
+            files: t.files,
+            files_scanned: t.scanned,
+            files_skipped: t.skipped,
+            binary_files_skipped: t.binary,
+            files_failed: t.failed,
+            symlinks_followed: t.links,
+            streams: t.streams,
+            bytes: t.bytes,
+            mb_per_s: if secs > 0.0 {
+                ((t.bytes as f64 / 1e6 / secs) * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+            env_values_watched: watched,
+            env_values_missing: missing,
+            secrets: t.found,
+            redacted: t.redacted,
+            ok,
+        }
+    }
+}
+
 /// Runs `seccheck secrets`.
 pub fn run(args: &SecretsArgs) -> anyhow::Result<Report> {
     let (values, missing) = env_values(&args.env, args.allow_missing_env)?;
@@ -148,29 +213,10 @@ pub fn run(args: &SecretsArgs) -> anyhow::Result<Report> {
     }
     let secs = started.elapsed().as_secs_f64();
     let ok = t.found == 0 && !t.input_error && !t.environment_error;
-    let summary = Record::new(RecordType::Summary, TOOL)
-        .with("command", "secrets")
-        .with("files", t.files)
-        .with("files_scanned", t.scanned)
-        .with("files_skipped", t.skipped)
-        .with("binary_files_skipped", t.binary)
-        .with("files_failed", t.failed)
-        .with("symlinks_followed", t.links)
-        .with("streams", t.streams)
-        .with("bytes", t.bytes)
-        .with(
-            "mb_per_s",
-            if secs > 0.0 {
-                ((t.bytes as f64 / 1e6 / secs) * 10.0).round() / 10.0
-            } else {
-                0.0
-            },
-        )
-        .with("env_values_watched", watched_count)
-        .with("env_values_missing", missing)
-        .with("secrets", t.found)
-        .with("redacted", t.redacted)
-        .with("ok", ok);
+    let summary = Record::summary(
+        TOOL,
+        &SecretsSummary::new(&t, secs, watched_count, missing, ok),
+    )?;
     let annotations: Vec<Annotation> = records.iter().filter_map(secret_annotation).collect();
     let body = RecordBody::new(records, &COLUMNS)
         .summary(summary)
@@ -291,4 +337,37 @@ fn fail_input(t: &mut Tally, records: &mut Vec<Record>, path: &Path, message: &s
     t.input_error = true;
     eprintln!("seccheck: error: {}: {message}", shown(path));
     records.push(event("error", path).with("message", message));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_record_keeps_its_fields_and_reads_back_as_secrets_summary() {
+        let t = Tally {
+            files: 4,
+            scanned: 2,
+            skipped: 1,
+            binary: 1,
+            failed: 1,
+            links: 0,
+            streams: 1,
+            bytes: 3_000_000,
+            found: 2,
+            redacted: 0,
+            ..Tally::default()
+        };
+        let summary = SecretsSummary::new(&t, 2.0, 1, 0, false);
+        let rec = Record::summary(TOOL, &summary).expect("summary record");
+        assert_eq!(rec.kind(), Some(RecordType::Summary));
+        assert!(rec.to_line().ends_with(concat!(
+            r#","command":"secrets","files":4,"files_scanned":2,"files_skipped":1,"#,
+            r#""binary_files_skipped":1,"files_failed":1,"symlinks_followed":0,"streams":1,"#,
+            r#""bytes":3000000,"mb_per_s":1.5,"env_values_watched":1,"env_values_missing":0,"#,
+            r#""secrets":2,"redacted":0,"ok":false}"#
+        )));
+        let back: SecretsSummary = rec.body().expect("reads back");
+        assert_eq!(back, summary);
+    }
 }

@@ -47,7 +47,7 @@ pub fn secrets_row(i: &Inputs<'_>) -> Row {
             format!("seccheck produced no summary: {}", err.trim()),
         );
     };
-    let n = s.secrets.unwrap_or(0);
+    let n = s.secrets;
     let mut kinds: Vec<String> = Vec::new();
     for_each::<SecretFinding>(&path, |r| {
         if r.record == "finding" && kinds.len() < 3 {
@@ -65,10 +65,7 @@ pub fn secrets_row(i: &Inputs<'_>) -> Row {
         n.to_string(),
         n == 0,
         if n == 0 {
-            format!(
-                "seccheck secrets over {} artifact files",
-                s.files.unwrap_or(0)
-            )
+            format!("seccheck secrets over {} artifact files", s.files)
         } else {
             format!(
                 "{} (secrets.jsonl; mask them with seccheck secrets --redact)",
